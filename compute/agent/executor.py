@@ -1,0 +1,331 @@
+"""Running one dispatched action: the agent's half of DESIGN flow 1.
+
+The executor walks the action's task_states from the action table, each step a conditional
+transition from the task_state it left, calling the driver where the row says. It ends with the
+task cleared and the row's resulting vm_state and the driver's power_state, in one transaction
+with the action's event and the dispatch row, so a crash can never leave the task finished but
+the record open. A driver failure records a fault and clears the task (vm_state ERROR only where
+Nova sets it). A lost conditional write means another request (delete, hard reboot, an admin's
+reset) pre-empted this one: the walk stops and its event ends in error, touching nothing else.
+
+An action a crashed agent left half-done resumes from the task_state the instance is in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from compute import actions, records, state_machine
+from compute.actions import ActionSpec, Result, Step
+from compute.conf import conf
+from compute.drivers.base import ComputeDriver, GuestSpec
+from compute.exceptions import ComputeError, UnexpectedTaskState
+from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceActionEvent
+from compute.states import PowerState, TaskState, VmState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """One execution of a dispatch: what the op adapters below need."""
+
+    driver: ComputeDriver
+    dispatch: ActionDispatch
+    instance: Instance
+
+    @property
+    def uuid(self) -> str:
+        return str(self.instance.uuid)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.dispatch.params
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.instance.system_metadata
+
+    def guest(self, *, flavor_id: int | None = None, image_id: str | None = None) -> GuestSpec:
+        flavor = Flavor.objects.get(pk=flavor_id) if flavor_id else self.instance.flavor
+        image = Image.objects.filter(pk=image_id).first() if image_id else self.instance.image
+        return GuestSpec(
+            uuid=self.uuid,
+            name=self.instance.name,
+            vcpus=flavor.vcpus,
+            memory_mb=flavor.ram,
+            disk_gb=flavor.disk,
+            image=image.name if image else "",
+        )
+
+    @property
+    def was_stopped(self) -> bool:
+        return self.meta.get("old_vm_state") == VmState.STOPPED
+
+
+def _unshelve(run: Run) -> None:
+    if run.instance.vm_state == VmState.SHELVED and run.driver.get_power_state(run.uuid) != 0:
+        run.driver.power_on(run.uuid)
+    else:
+        run.driver.spawn(run.guest())
+
+
+#: The action table names an operation; these adapters call the driver with its arguments.
+OPS: dict[str, Callable[[Run], None]] = {
+    "spawn": lambda r: r.driver.spawn(r.guest()),
+    "destroy": lambda r: r.driver.destroy(r.uuid),
+    "power_off": lambda r: r.driver.power_off(r.uuid, timeout=conf().shutdown_timeout),
+    "power_on": lambda r: r.driver.power_on(r.uuid),
+    "reboot_soft": lambda r: r.driver.reboot_soft(r.uuid),
+    "reboot_hard": lambda r: r.driver.reboot_hard(r.guest()),
+    "pause": lambda r: r.driver.pause(r.uuid),
+    "unpause": lambda r: r.driver.unpause(r.uuid),
+    "suspend": lambda r: r.driver.suspend(r.uuid),
+    "resume": lambda r: r.driver.resume(r.uuid),
+    "rescue": lambda r: r.driver.rescue(r.uuid, image=r.params.get("image", "")),
+    "unrescue": lambda r: r.driver.unrescue(r.uuid),
+    "rebuild": lambda r: r.driver.rebuild(r.guest(image_id=r.params["image_id"])),
+    "migrate_disk_and_power_off": lambda r: r.driver.migrate_disk_and_power_off(
+        r.guest(flavor_id=r.params["flavor_id"]), dest_host=r.params["dest_host"]
+    ),
+    "finish_migration": lambda r: r.driver.finish_migration(
+        r.guest(flavor_id=r.params["flavor_id"]),
+        dest_host=r.params["dest_host"],
+        power_on=not r.was_stopped,
+    ),
+    "finish_revert_migration": lambda r: r.driver.finish_revert_migration(
+        r.guest(flavor_id=r.meta.get("old_flavor_id")),
+        source_host=r.meta.get("old_host") or r.driver.host,
+        power_on=not r.was_stopped,
+    ),
+    "live_migrate": lambda r: r.driver.live_migrate(r.uuid, dest_host=r.params["dest_host"]),
+    "snapshot": lambda r: r.driver.snapshot(r.uuid, image_name=r.params.get("name", r.uuid)),
+    "upload_image": lambda r: r.driver.upload_image(r.uuid, image_name=r.params.get("name", "")),
+    "set_admin_password": lambda r: r.driver.set_admin_password(
+        r.uuid, password=r.params["adminPass"]
+    ),
+    "trigger_crash_dump": lambda r: r.driver.trigger_crash_dump(r.uuid),
+    "unshelve": _unshelve,
+}
+
+_POWER_OFF = Step(TaskState.POWERING_OFF, "power_off")
+_OFFLOAD = Step(TaskState.SHELVING_OFFLOADING, "destroy")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The walk for this instance: steps, each with the vm_state it is taken in, and the end."""
+
+    steps: tuple[tuple[Step, str | None], ...]
+    result: str
+
+
+def plan(spec: ActionSpec, run: Run) -> Plan:
+    """The action table's walk, with the few state-dependent endings Nova has."""
+    steps: list[tuple[Step, str | None]] = [(s, None) for s in spec.steps]
+    current = run.instance.vm_state
+    result = spec.result
+    if result is Result.UNCHANGED:
+        result = current
+    elif result is Result.PREVIOUS:
+        result = run.meta.get("old_vm_state") or VmState.ACTIVE
+    elif result is Result.ACTIVE_OR_STOPPED:
+        # Rebuild and revert of a stopped instance end stopped, powering off on the way.
+        if run.was_stopped:
+            steps.append((_POWER_OFF, None))
+            result = VmState.STOPPED
+        else:
+            result = VmState.ACTIVE
+    if spec.key == "shelve" and conf().shelved_offload_time == 0:
+        # Nova offloads at once by default: vm shelved while the host is released.
+        steps.append((_OFFLOAD, VmState.SHELVED))
+        result = VmState.SHELVED_OFFLOADED
+    return Plan(tuple(steps), str(result))
+
+
+def _finish_fields(spec: ActionSpec, run: Run, result: str) -> dict[str, Any]:
+    """Columns other than the states that the end of an action writes."""
+    now = timezone.now()
+    p, meta = run.params, dict(run.meta)
+    fields: dict[str, Any] = {}
+    if spec.key == "create":
+        octet = random.randint(2, 254)
+        fields.update(
+            launched_at=now,
+            addresses={
+                "private": [
+                    {
+                        "version": 4,
+                        "addr": f"10.0.{octet // 16}.{octet}",
+                        "OS-EXT-IPS:type": "fixed",
+                    }
+                ]
+            },
+        )
+    elif spec.key in ("resize", "migrate"):
+        fields.update(flavor_id=p["flavor_id"], host=Host.objects.get(host=p["dest_host"]))
+    elif spec.key == "revertResize":
+        fields.update(
+            flavor_id=meta.get("old_flavor_id") or run.instance.flavor_id,
+            host=Host.objects.filter(host=meta.get("old_host")).first() or run.instance.host,
+        )
+        for key in ("old_flavor_id", "new_flavor_id", "old_host", "new_host"):
+            meta.pop(key, None)
+        fields["system_metadata"] = meta
+    elif spec.key == "os-migrateLive":
+        fields["host"] = Host.objects.get(host=p["dest_host"])
+    elif spec.key == "rebuild":
+        fields["image_id"] = p["image_id"]
+        if p.get("name"):
+            fields["name"] = p["name"]
+    elif spec.key in ("delete", "forceDelete"):
+        fields.update(deleted_at=now, terminated_at=now)
+    elif spec.key == "softDelete":
+        fields["soft_deleted_at"] = now
+    elif spec.key == "restore":
+        fields["soft_deleted_at"] = None
+    if result == VmState.SHELVED_OFFLOADED:
+        fields["host"] = None
+    return fields
+
+
+def _finish_side_effects(spec: ActionSpec, run: Run, *, failed: bool) -> None:
+    if spec.key in ("createImage", "createBackup") and run.params.get("image_id"):
+        Image.objects.filter(pk=run.params["image_id"]).update(
+            status=Image.Status.DELETED if failed else Image.Status.ACTIVE,
+            progress=0 if failed else 100,
+        )
+    if spec.key == "changePassword":
+        # The password is not kept once the guest has it (or failed to take it).
+        ActionDispatch.objects.filter(pk=run.dispatch.pk).update(params={})
+
+
+def _open_event(dispatch: ActionDispatch, host: str) -> InstanceActionEvent:
+    event = dispatch.action.events.filter(finish_time__isnull=True).order_by("id").first()
+    if event is None:  # the acceptance always opens one; be robust to a hand-made dispatch
+        event = InstanceActionEvent.objects.create(
+            action=dispatch.action, event=f"compute_{dispatch.kind}", start_time=timezone.now()
+        )
+    if event.host != host:
+        InstanceActionEvent.objects.filter(pk=event.pk).update(host=host)
+    return event
+
+
+def execute(driver: ComputeDriver, dispatch: ActionDispatch) -> None:
+    """Run a claimed dispatch to its end: done, failed with a fault, or pre-empted."""
+    spec = actions.get(dispatch.kind)
+    instance = Instance.objects.select_related("host", "flavor", "image").get(
+        pk=dispatch.instance_id
+    )
+    run = Run(driver=driver, dispatch=dispatch, instance=instance)
+    event = _open_event(dispatch, driver.host)
+    the_plan = plan(spec, run)
+    walk = [s.task_state for s, _ in the_plan.steps]
+
+    # Resume where the instance is: the first step, or the step a crash interrupted.
+    current = instance.task_state
+    if spec.start_task is not None and current not in walk:
+        _end(dispatch, event, error=_preempted(current), state=ActionDispatch.State.FAILED)
+        return
+    start = walk.index(current) if spec.start_task is not None else 0
+
+    try:
+        for step, vm_during in the_plan.steps[start:]:
+            if step.task_state is not None and step.task_state != current:
+                extra: dict[str, Any] = {}
+                if step.progress is not None:
+                    extra["progress"] = step.progress
+                if vm_during is not None:
+                    extra["vm_state"] = vm_during
+                run.instance = state_machine.transition(
+                    run.instance, expected_task_state=current, task_state=step.task_state, **extra
+                )
+                current = step.task_state
+            if step.driver_call:
+                OPS[step.driver_call](run)
+    except UnexpectedTaskState as lost:
+        _end(dispatch, event, error=_preempted(lost.actual), state=ActionDispatch.State.FAILED)
+        return
+    except Exception as failure:
+        _fail(spec, run, dispatch, event, current, failure)
+        return
+
+    power = driver.get_power_state(run.uuid)
+    if the_plan.result == VmState.DELETED:
+        power = PowerState.NOSTATE
+    try:
+        with transaction.atomic():
+            if spec.start_task is not None:
+                state_machine.transition(
+                    run.instance,
+                    expected_task_state=current,
+                    vm_state=the_plan.result,
+                    task_state=None,
+                    power_state=power,
+                    **_finish_fields(spec, run, the_plan.result),
+                )
+            _finish_side_effects(spec, run, failed=False)
+            _end(dispatch, event, error=None, state=ActionDispatch.State.DONE)
+    except UnexpectedTaskState as lost:
+        _end(dispatch, event, error=_preempted(lost.actual), state=ActionDispatch.State.FAILED)
+
+
+def _preempted(actual: object) -> str:
+    return f"Pre-empted: another request moved the instance to task_state {actual!r} first."
+
+
+def _fail(
+    spec: ActionSpec,
+    run: Run,
+    dispatch: ActionDispatch,
+    event: InstanceActionEvent,
+    current: str | None,
+    failure: BaseException,
+) -> None:
+    message = failure.message if isinstance(failure, ComputeError) else str(failure)
+    log.warning("%s of %s failed on %s: %s", spec.name, run.uuid, run.driver.host, message)
+    try:
+        power = run.driver.get_power_state(run.uuid)
+    except Exception:
+        power = run.instance.power_state
+    with transaction.atomic():
+        records.fault_record(
+            run.instance,
+            message=message or failure.__class__.__name__,
+            host=run.driver.host,
+            details=repr(failure),
+        )
+        if spec.start_task is not None:
+            # Pre-empted while failing: the newer request owns the instance now.
+            with contextlib.suppress(UnexpectedTaskState):
+                state_machine.transition(
+                    run.instance,
+                    expected_task_state=current,
+                    task_state=None,
+                    power_state=power,
+                    **({"vm_state": VmState.ERROR} if spec.error_on_failure else {}),
+                )
+        _finish_side_effects(spec, run, failed=True)
+        _end(dispatch, event, error=failure, state=ActionDispatch.State.FAILED)
+
+
+def _end(
+    dispatch: ActionDispatch,
+    event: InstanceActionEvent,
+    *,
+    error: BaseException | str | None,
+    state: str,
+) -> None:
+    with transaction.atomic():
+        records.event_finish(event, error=error)
+        ActionDispatch.objects.filter(pk=dispatch.pk).update(
+            state=state, finished_at=timezone.now()
+        )

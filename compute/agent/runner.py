@@ -1,0 +1,20 @@
+"""Building a fully wired agent: driver, periodic power-state sync, lifecycle events."""
+
+from __future__ import annotations
+
+from compute.agent.agent import ComputeAgent
+from compute.conf import conf
+from compute.drivers import load_driver
+
+
+def build_agent(
+    *, host: str, driver: str = "fake", uri: str = "", workers: int = 4
+) -> ComputeAgent:
+    hypervisor = load_driver(driver, host=host, uri=uri)
+    agent = ComputeAgent(host=host, driver=hypervisor, workers=workers)
+    try:
+        from compute import sync  # the power-state sync, when present
+    except ImportError:  # pragma: no cover - during bring-up only
+        return agent
+    sync.attach(agent, interval=conf().sync_power_state_interval)
+    return agent

@@ -1,0 +1,79 @@
+"""Typed access to the compute settings, with Nova's defaults.
+
+Every knob lives in ``settings.COMPUTE`` (a dict); a missing key takes the default below, so
+tests override one knob with ``override_settings(COMPUTE={...})`` or ``compute_settings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from django.conf import settings
+
+#: Seconds a task may run before the reaper fails it, per task kind (the action's name).
+DEFAULT_TASK_TIMEOUTS: dict[str, float] = {
+    "create": 600.0,
+    "resize": 1800.0,
+    "migrate": 1800.0,
+    "live-migration": 1800.0,
+    "createImage": 1800.0,
+    "createBackup": 1800.0,
+    "shelve": 1800.0,
+    "unshelve": 1200.0,
+    "rebuild": 1200.0,
+    "default": 600.0,
+}
+
+
+@dataclass(frozen=True)
+class ComputeConf:
+    #: Seconds without a heartbeat after which a compute service counts as down (Nova: 60).
+    service_down_time: float = 60.0
+    #: Seconds between heartbeats (Nova: 10).
+    report_interval: float = 10.0
+    #: Seconds between power-state syncs; negative disables the periodic sync (Nova: 600).
+    sync_power_state_interval: float = 600.0
+    #: Above 0, DELETE becomes a soft delete, reclaimed after that many seconds (Nova: 0).
+    reclaim_instance_interval: float = 0.0
+    #: 0 offloads right after shelve; below 0 never offloads (Nova: 0).
+    shelved_offload_time: float = 0.0
+    #: Seconds a clean shutdown may take before a hard power-off (Nova: 60).
+    shutdown_timeout: float = 60.0
+    #: Whether the agent listens to the driver's lifecycle events (Nova: True).
+    handle_virt_lifecycle_events: bool = True
+    #: Nova defaults this to False; a one-host deployment needs it to resize at all.
+    allow_resize_to_same_host: bool = True
+    #: Seconds an accepted action may wait for its host's agent before it fails visibly.
+    dispatch_timeout: float = 300.0
+    #: Per-action timeouts for tasks in progress; see DEFAULT_TASK_TIMEOUTS.
+    task_timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_TIMEOUTS))
+    #: Seconds between watchdog passes (expired heartbeats, stale dispatches, stuck tasks).
+    watchdog_interval: float = 2.0
+    #: Fake hypervisor: seconds each operation takes, by operation name ("default" for the rest).
+    fake_delays: dict[str, float] = field(default_factory=dict)
+    #: host_status visibility: "admin" (Nova's default), "admin_or_owner", or "unknown_only"
+    #: (members see it only when it is UNKNOWN).
+    host_status_policy: str = "admin"
+    #: Seconds the outbox keeps events for browsers catching up after a reconnect.
+    outbox_retention: float = 3600.0
+
+    def effective_service_down_time(self) -> float:
+        """Nova overrides a down time that is not longer than the report interval."""
+        if self.service_down_time <= self.report_interval:
+            return 2.5 * self.report_interval
+        return self.service_down_time
+
+    def task_timeout(self, action: str) -> float:
+        return self.task_timeouts.get(action, self.task_timeouts.get("default", 600.0))
+
+
+def conf() -> ComputeConf:
+    raw: dict[str, Any] = dict(getattr(settings, "COMPUTE", {}) or {})
+    known = {f.name for f in fields(ComputeConf)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"Unknown COMPUTE settings: {', '.join(sorted(unknown))}")
+    if "task_timeouts" in raw:
+        raw["task_timeouts"] = {**DEFAULT_TASK_TIMEOUTS, **raw["task_timeouts"]}
+    return ComputeConf(**raw)

@@ -1,0 +1,170 @@
+"""The contract every hypervisor driver keeps (Nova's ``nova/virt/driver.py``, cut down).
+
+A driver speaks hypervisor verbs about guests identified by the instance's uuid. It never touches
+the dashboard's tables: the agent calls it and turns what it did into state transitions. Every
+method below is called from one agent thread at a time per guest; a method either completes or
+raises ``DriverError`` (``InstanceNotFoundOnHypervisor`` for a guest it does not have).
+
+Power states are Nova's integers (``compute.states.PowerState``); a guest the hypervisor does
+not have is ``NOSTATE``.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class Transition(enum.IntEnum):
+    """Nova's virt lifecycle events (``nova/virt/event.py``)."""
+
+    STARTED = 0
+    STOPPED = 1
+    PAUSED = 2
+    RESUMED = 3
+    SUSPENDED = 4
+    POSTCOPY_STARTED = 5
+    MIGRATION_COMPLETED = 6
+
+
+@dataclass(frozen=True)
+class LifecycleEvent:
+    uuid: str
+    transition: Transition
+    #: time.monotonic() when the hypervisor emitted it.
+    emitted_at: float
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """What a driver needs to create or reshape a guest."""
+
+    uuid: str
+    name: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    image: str
+
+
+EventCallback = Callable[[LifecycleEvent], None]
+
+
+class ComputeDriver(abc.ABC):
+    #: Nova's hypervisor_type.
+    hypervisor_type: str = ""
+
+    def __init__(self, *, host: str) -> None:
+        self.host = host
+
+    # --- reading -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def list_power_states(self) -> dict[str, int]:
+        """Every guest on this host, uuid → power_state, in one call (the sync's read)."""
+
+    @abc.abstractmethod
+    def get_power_state(self, uuid: str) -> int:
+        """One guest's power state now, uncached; NOSTATE if the hypervisor lacks it."""
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def spawn(self, guest: GuestSpec, *, power_on: bool = True) -> None:
+        """Create the guest from its image and (by default) start it. Re-spawning an existing
+        guest replaces it, so a build interrupted by a crash can simply be run again."""
+
+    @abc.abstractmethod
+    def destroy(self, uuid: str) -> None:
+        """Power off and remove the guest. A guest that is already gone is not an error."""
+
+    @abc.abstractmethod
+    def power_off(self, uuid: str, *, timeout: float) -> None:
+        """Ask the guest OS to shut down, wait up to ``timeout`` seconds, then pull the plug."""
+
+    @abc.abstractmethod
+    def power_on(self, uuid: str) -> None:
+        """Start a shut-down guest; a running guest is left running."""
+
+    @abc.abstractmethod
+    def reboot_soft(self, uuid: str) -> None:
+        """Ask the guest OS to restart."""
+
+    @abc.abstractmethod
+    def reboot_hard(self, guest: GuestSpec) -> None:
+        """Power-cycle; re-create the guest if the hypervisor lost it (as Nova's fake does)."""
+
+    @abc.abstractmethod
+    def pause(self, uuid: str) -> None:
+        """Freeze the vCPUs; memory stays resident (libvirt ``suspend``)."""
+
+    @abc.abstractmethod
+    def unpause(self, uuid: str) -> None:
+        """Let a paused guest run (libvirt ``resume``)."""
+
+    @abc.abstractmethod
+    def suspend(self, uuid: str) -> None:
+        """Save memory to disk and stop the guest (libvirt managed save)."""
+
+    @abc.abstractmethod
+    def resume(self, uuid: str) -> None:
+        """Restore a suspended guest from its saved memory and run it."""
+
+    @abc.abstractmethod
+    def rescue(self, uuid: str, *, image: str) -> None:
+        """Boot the guest from a rescue image with its own disk attached."""
+
+    @abc.abstractmethod
+    def unrescue(self, uuid: str) -> None:
+        """Boot the guest from its own disk again."""
+
+    @abc.abstractmethod
+    def rebuild(self, guest: GuestSpec) -> None:
+        """Re-create the guest's disk from ``guest.image`` and start it."""
+
+    # --- moving ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def migrate_disk_and_power_off(self, guest: GuestSpec, *, dest_host: str) -> None:
+        """First half of a resize or cold migration: stop the guest and copy its disk."""
+
+    @abc.abstractmethod
+    def finish_migration(self, guest: GuestSpec, *, dest_host: str, power_on: bool) -> None:
+        """Second half: the guest, with ``guest``'s flavor, now lives on ``dest_host``."""
+
+    @abc.abstractmethod
+    def finish_revert_migration(
+        self, guest: GuestSpec, *, source_host: str, power_on: bool
+    ) -> None:
+        """Undo a resize or migration: the guest with its old flavor back on ``source_host``."""
+
+    @abc.abstractmethod
+    def live_migrate(self, uuid: str, *, dest_host: str) -> None:
+        """Move a running or paused guest to ``dest_host`` without stopping it."""
+
+    # --- images and guest agents -------------------------------------------------------
+    @abc.abstractmethod
+    def snapshot(self, uuid: str, *, image_name: str) -> None:
+        """Capture the guest's disk."""
+
+    @abc.abstractmethod
+    def upload_image(self, uuid: str, *, image_name: str) -> None:
+        """Hand a captured disk to the image service."""
+
+    @abc.abstractmethod
+    def set_admin_password(self, uuid: str, *, password: str) -> None:
+        """Set the guest's administrator password through its agent."""
+
+    @abc.abstractmethod
+    def trigger_crash_dump(self, uuid: str) -> None:
+        """Inject an NMI so the guest kernel writes a crash dump."""
+
+    # --- events ------------------------------------------------------------------------
+    def start_events(self, callback: EventCallback) -> None:  # noqa: B027 - optional hook
+        """Call ``callback`` for each lifecycle event until ``stop_events``. Drivers that emit
+        no events keep this default; the periodic sync then catches every change."""
+
+    def stop_events(self) -> None:  # noqa: B027 - optional hook
+        """Stop delivering events."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

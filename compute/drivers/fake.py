@@ -1,0 +1,313 @@
+"""The fake hypervisor: guests that really change power state, kept in the database.
+
+Unlike Nova's fake, whose pause and suspend are no-ops, every operation here moves the guest to
+the power state a real hypervisor would report, so a sync test proves something. Guests live in
+``FakeGuest`` rows, so the agent, the sync command and ``fake_guest`` in other processes all see
+one hypervisor; every change appends a ``FakeLifecycleEvent`` the host's agent hears, as libvirt
+would emit one.
+
+Knobs: ``COMPUTE["fake_delays"]`` makes an operation take that many seconds (so transitions are
+visible in the demo), and ``FakeDriver.fail_next`` arms a failure for the next operation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from compute.conf import conf
+from compute.drivers.base import (
+    ComputeDriver,
+    EventCallback,
+    GuestSpec,
+    LifecycleEvent,
+    Transition,
+)
+from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
+from compute.models import FakeFailure, FakeGuest, FakeLifecycleEvent
+from compute.states import PowerState
+
+P = PowerState
+
+#: The lifecycle event a real hypervisor emits when a guest enters a power state.
+_EVENT_FOR_STATE: dict[int, Transition] = {
+    P.RUNNING: Transition.STARTED,
+    P.SHUTDOWN: Transition.STOPPED,
+    P.CRASHED: Transition.STOPPED,
+    P.PAUSED: Transition.PAUSED,
+    P.SUSPENDED: Transition.SUSPENDED,
+}
+
+
+def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
+    """Move a guest to ``state`` and emit the lifecycle event a hypervisor would.
+
+    Used by the driver and by ``fake_guest`` (a change behind the dashboard's back).
+    """
+    previous = guest.state
+    guest.state = state
+    for name, value in changes.items():
+        setattr(guest, name, value)
+    guest.updated_at = timezone.now()
+    with transaction.atomic():
+        guest.save()
+        transition = _EVENT_FOR_STATE.get(state)
+        if previous == P.PAUSED and state == P.RUNNING:
+            transition = Transition.RESUMED
+        if transition is not None and previous != state:
+            FakeLifecycleEvent.objects.create(
+                host=guest.host, uuid=guest.uuid, transition=transition
+            )
+
+
+def remove_guest(guest: FakeGuest) -> None:
+    with transaction.atomic():
+        was_running = guest.state not in (P.SHUTDOWN, P.CRASHED, P.NOSTATE)
+        guest.delete()
+        if was_running:
+            FakeLifecycleEvent.objects.create(
+                host=guest.host, uuid=guest.uuid, transition=Transition.STOPPED
+            )
+
+
+class FakeDriver(ComputeDriver):
+    hypervisor_type = "fake"
+
+    def __init__(self, *, host: str) -> None:
+        super().__init__(host=host)
+        self._events_stop = threading.Event()
+        self._events_thread: threading.Thread | None = None
+
+    # --- knobs ---------------------------------------------------------------------------
+    @staticmethod
+    def fail_next(*, host: str = "", operation: str = "", message: str) -> None:
+        """Arm a failure: the next ``operation`` (any, if empty) on ``host`` (any) raises."""
+        FakeFailure.objects.create(host=host, operation=operation, message=message)
+
+    @contextmanager
+    def _operation(self, name: str) -> Iterator[None]:
+        delay = conf().fake_delays.get(name, conf().fake_delays.get("default", 0.0))
+        if delay:
+            time.sleep(delay)
+        armed = (
+            FakeFailure.objects.filter(host__in=["", self.host], operation__in=["", name])
+            .order_by("id")
+            .first()
+        )
+        # Delete by id and check the count, so two agents never both consume one failure.
+        if armed is not None and FakeFailure.objects.filter(pk=armed.pk).delete()[0]:
+            raise DriverError(armed.message)
+        yield
+
+    def _guest(self, uuid: str) -> FakeGuest:
+        try:
+            return FakeGuest.objects.get(uuid=uuid)
+        except FakeGuest.DoesNotExist:
+            raise InstanceNotFoundOnHypervisor(uuid) from None
+
+    # --- reading -------------------------------------------------------------------------
+    def list_power_states(self) -> dict[str, int]:
+        return dict(FakeGuest.objects.filter(host=self.host).values_list("uuid", "state"))
+
+    def get_power_state(self, uuid: str) -> int:
+        # By uuid alone: after a migration the source agent asks where its guest went.
+        state = FakeGuest.objects.filter(uuid=uuid).values_list("state", flat=True).first()
+        return P.NOSTATE if state is None else state
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def spawn(self, guest: GuestSpec, *, power_on: bool = True) -> None:
+        with self._operation("spawn"):
+            FakeGuest.objects.filter(uuid=guest.uuid).delete()
+            row = FakeGuest(
+                uuid=guest.uuid,
+                host=self.host,
+                name=guest.name,
+                state=P.NOSTATE,
+                vcpus=guest.vcpus,
+                memory_mb=guest.memory_mb,
+                image=guest.image,
+            )
+            set_guest_state(row, P.RUNNING if power_on else P.SHUTDOWN)
+
+    def destroy(self, uuid: str) -> None:
+        with self._operation("destroy"):
+            row = FakeGuest.objects.filter(uuid=uuid).first()
+            if row is not None:
+                remove_guest(row)
+
+    def power_off(self, uuid: str, *, timeout: float) -> None:
+        with self._operation("power_off"):
+            set_guest_state(self._guest(uuid), P.SHUTDOWN, saved=False)
+
+    def power_on(self, uuid: str) -> None:
+        with self._operation("power_on"):
+            row = self._guest(uuid)
+            if row.state != P.RUNNING:
+                set_guest_state(row, P.RUNNING, saved=False)
+
+    def reboot_soft(self, uuid: str) -> None:
+        with self._operation("reboot_soft"):
+            row = self._guest(uuid)
+            if row.state != P.RUNNING:
+                raise DriverError(f"Guest {uuid} is not running; a soft reboot needs a running OS.")
+            set_guest_state(row, P.RUNNING)
+
+    def reboot_hard(self, guest: GuestSpec) -> None:
+        with self._operation("reboot_hard"):
+            row = FakeGuest.objects.filter(uuid=guest.uuid).first()
+            if row is None:
+                # As Nova's fake: a hard reboot of a guest the hypervisor lost re-creates it.
+                row = FakeGuest(
+                    uuid=guest.uuid,
+                    host=self.host,
+                    name=guest.name,
+                    state=P.NOSTATE,
+                    vcpus=guest.vcpus,
+                    memory_mb=guest.memory_mb,
+                    image=guest.image,
+                )
+            elif row.state != P.SHUTDOWN:
+                set_guest_state(row, P.SHUTDOWN)
+            set_guest_state(row, P.RUNNING, saved=False, rescued=False)
+
+    def pause(self, uuid: str) -> None:
+        with self._operation("pause"):
+            row = self._guest(uuid)
+            if row.state != P.RUNNING:
+                raise DriverError(f"Guest {uuid} is not running and cannot be paused.")
+            set_guest_state(row, P.PAUSED)
+
+    def unpause(self, uuid: str) -> None:
+        with self._operation("unpause"):
+            row = self._guest(uuid)
+            if row.state != P.PAUSED:
+                raise DriverError(f"Guest {uuid} is not paused.")
+            set_guest_state(row, P.RUNNING)
+
+    def suspend(self, uuid: str) -> None:
+        with self._operation("suspend"):
+            row = self._guest(uuid)
+            if row.state not in (P.RUNNING, P.PAUSED):
+                raise DriverError(f"Guest {uuid} is not running and cannot be suspended.")
+            set_guest_state(row, P.SUSPENDED, saved=True)
+
+    def resume(self, uuid: str) -> None:
+        with self._operation("resume"):
+            row = self._guest(uuid)
+            if not row.saved and row.state != P.SUSPENDED:
+                raise DriverError(f"Guest {uuid} has no saved memory to resume from.")
+            set_guest_state(row, P.RUNNING, saved=False)
+
+    def rescue(self, uuid: str, *, image: str) -> None:
+        with self._operation("rescue"):
+            set_guest_state(self._guest(uuid), P.RUNNING, rescued=True)
+
+    def unrescue(self, uuid: str) -> None:
+        with self._operation("unrescue"):
+            set_guest_state(self._guest(uuid), P.RUNNING, rescued=False)
+
+    def rebuild(self, guest: GuestSpec) -> None:
+        with self._operation("rebuild"):
+            row = self._guest(guest.uuid)
+            set_guest_state(row, P.SHUTDOWN)
+            set_guest_state(row, P.RUNNING, image=guest.image, rescued=False, saved=False)
+
+    # --- moving ----------------------------------------------------------------------------
+    def migrate_disk_and_power_off(self, guest: GuestSpec, *, dest_host: str) -> None:
+        with self._operation("migrate_disk_and_power_off"):
+            set_guest_state(self._guest(guest.uuid), P.SHUTDOWN)
+
+    def finish_migration(self, guest: GuestSpec, *, dest_host: str, power_on: bool) -> None:
+        with self._operation("finish_migration"):
+            row = self._guest(guest.uuid)
+            # The guest leaves this host: its STOPPED/STARTED now belong to dest_host's agent.
+            row.host = dest_host
+            set_guest_state(
+                row,
+                P.RUNNING if power_on else P.SHUTDOWN,
+                vcpus=guest.vcpus,
+                memory_mb=guest.memory_mb,
+            )
+
+    def finish_revert_migration(
+        self, guest: GuestSpec, *, source_host: str, power_on: bool
+    ) -> None:
+        with self._operation("finish_revert_migration"):
+            row = self._guest(guest.uuid)
+            set_guest_state(row, P.SHUTDOWN)
+            row.host = source_host
+            set_guest_state(
+                row,
+                P.RUNNING if power_on else P.SHUTDOWN,
+                vcpus=guest.vcpus,
+                memory_mb=guest.memory_mb,
+            )
+
+    def live_migrate(self, uuid: str, *, dest_host: str) -> None:
+        with self._operation("live_migrate"):
+            row = self._guest(uuid)
+            if row.state not in (P.RUNNING, P.PAUSED):
+                raise DriverError(f"Guest {uuid} is not running and cannot be live-migrated.")
+            FakeGuest.objects.filter(pk=row.pk).update(host=dest_host, updated_at=timezone.now())
+
+    # --- images and guest agents -------------------------------------------------------------
+    def snapshot(self, uuid: str, *, image_name: str) -> None:
+        with self._operation("snapshot"):
+            self._guest(uuid)
+
+    def upload_image(self, uuid: str, *, image_name: str) -> None:
+        with self._operation("upload_image"):
+            self._guest(uuid)
+
+    def set_admin_password(self, uuid: str, *, password: str) -> None:
+        with self._operation("set_admin_password"):
+            row = self._guest(uuid)
+            if row.state != P.RUNNING:
+                raise DriverError(f"Guest {uuid} is not running; its agent cannot set a password.")
+            FakeGuest.objects.filter(pk=row.pk).update(admin_password_set_at=timezone.now())
+
+    def trigger_crash_dump(self, uuid: str) -> None:
+        with self._operation("trigger_crash_dump"):
+            row = self._guest(uuid)
+            if row.state not in (P.RUNNING, P.PAUSED):
+                raise DriverError(f"Guest {uuid} is not running; no NMI can be injected.")
+            set_guest_state(row, P.CRASHED)
+
+    # --- events ------------------------------------------------------------------------------
+    def start_events(self, callback: EventCallback, *, poll_interval: float = 0.25) -> None:
+        """Tail this host's ``FakeLifecycleEvent`` rows from now on, in a daemon thread."""
+        last = FakeLifecycleEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        self._events_stop.clear()
+
+        def tail() -> None:
+            nonlocal last
+            while not self._events_stop.wait(poll_interval):
+                try:
+                    rows = list(
+                        FakeLifecycleEvent.objects.filter(host=self.host, id__gt=last)
+                        .order_by("id")
+                        .values_list("id", "uuid", "transition")[:500]
+                    )
+                except Exception:  # the database restarting must not kill the listener
+                    close_old_connections()
+                    continue
+                for pk, uuid, transition in rows:
+                    last = pk
+                    callback(LifecycleEvent(uuid, Transition(transition), time.monotonic()))
+            close_old_connections()
+
+        self._events_thread = threading.Thread(
+            target=tail, name=f"fake-events-{self.host}", daemon=True
+        )
+        self._events_thread.start()
+
+    def stop_events(self) -> None:
+        self._events_stop.set()
+        if self._events_thread is not None:
+            self._events_thread.join(timeout=5)
+            self._events_thread = None

@@ -1,0 +1,108 @@
+"""One exception root for the domain, each subclass carrying the HTTP code and Nova's text.
+
+The edges map ``ComputeError`` in one place: the API to Nova's fault body
+(``{"conflictingRequest": {"code": 409, "message": …}}``), the pages to a message banner.
+"""
+
+from __future__ import annotations
+
+
+class ComputeError(Exception):
+    code: int = 500
+    #: Nova's fault key for the code.
+    fault: str = "computeFault"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(ComputeError):
+    """A malformed or unacceptable request (400)."""
+
+    code = 400
+    fault = "badRequest"
+
+
+class Forbidden(ComputeError):
+    code = 403
+    fault = "forbidden"
+
+
+class NotFound(ComputeError):
+    code = 404
+    fault = "itemNotFound"
+
+
+class Conflict(ComputeError):
+    code = 409
+    fault = "conflictingRequest"
+
+
+class InstanceInvalidState(Conflict):
+    """A precondition of the action table failed.
+
+    ``attr`` is ``vm_state``, ``task_state`` or ``launched_at``; ``state`` the offending value.
+    The text is the REST one Nova builds in ``raise_http_conflict_for_instance_invalid_state``.
+    """
+
+    def __init__(self, *, instance_uuid: str, action: str, attr: str, state: str | None) -> None:
+        self.instance_uuid = instance_uuid
+        self.action = action
+        self.attr = attr
+        self.state = state
+        if state is not None:
+            text = f"Cannot '{action}' instance {instance_uuid} while it is in {attr} {state}"
+        else:
+            text = f"Instance {instance_uuid} is in an invalid state for '{action}'"
+        super().__init__(text)
+
+
+class InstanceIsLocked(Conflict):
+    def __init__(self, *, instance_uuid: str) -> None:
+        self.instance_uuid = instance_uuid
+        super().__init__(f"Instance {instance_uuid} is locked")
+
+
+class InstanceNotReady(Conflict):
+    def __init__(self, *, instance_uuid: str) -> None:
+        super().__init__(f"Instance {instance_uuid} is not ready")
+
+
+class ServiceUnavailable(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Service is unavailable at this time.")
+
+
+class UnexpectedTaskState(Conflict):
+    """The conditional UPDATE found another task_state: somebody else won the race.
+
+    Nova surfaces this as a 500 in most handlers; here it is a 409 with Nova's text.
+    """
+
+    def __init__(self, *, instance_uuid: str, expected: object, actual: object) -> None:
+        self.instance_uuid = instance_uuid
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"Conflict updating instance {instance_uuid}. "
+            f"Expected: {{'task_state': {expected!r}}}. Actual: {{'task_state': {actual!r}}}"
+        )
+
+
+class NoValidHost(ComputeError):
+    code = 400
+    fault = "badRequest"
+
+    def __init__(self, reason: str = "") -> None:
+        text = "No valid host was found. " + (reason or "There are not enough hosts available.")
+        super().__init__(text)
+
+
+class DriverError(ComputeError):
+    """The hypervisor refused or failed an operation."""
+
+
+class InstanceNotFoundOnHypervisor(DriverError):
+    def __init__(self, uuid: str) -> None:
+        super().__init__(f"Instance {uuid} could not be found on the hypervisor.")

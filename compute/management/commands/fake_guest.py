@@ -1,0 +1,63 @@
+"""``manage.py fake_guest <instance> shutdown|crash|start|pause|suspend|vanish|fail-next``.
+
+Changes a guest on the fake hypervisor behind the dashboard's back, as a guest OS ``shutdown -h``
+or a crashing kernel would. The dashboard learns of it the way it would from a real hypervisor:
+through the lifecycle event the agent hears, or the next power-state sync.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+
+from compute.drivers.fake import FakeDriver, remove_guest, set_guest_state
+from compute.models import FakeGuest
+from compute.states import PowerState
+
+P = PowerState
+
+_STATES = {
+    "shutdown": P.SHUTDOWN,
+    "crash": P.CRASHED,
+    "start": P.RUNNING,
+    "pause": P.PAUSED,
+    "suspend": P.SUSPENDED,
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Change a fake hypervisor guest behind the dashboard's back. INSTANCE is the instance's "
+        "uuid or name. 'fail-next [OPERATION]' makes the next driver operation on the guest's "
+        "host fail."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("instance", help="Instance uuid or name.")
+        parser.add_argument("change", choices=[*_STATES, "vanish", "fail-next"])
+        parser.add_argument(
+            "operation", nargs="?", default="", help="For fail-next: e.g. power_off."
+        )
+        parser.add_argument("--message", default="Injected failure from fake_guest.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        wanted = options["instance"]
+        guests = list(FakeGuest.objects.filter(Q(uuid=wanted) | Q(name=wanted))[:2])
+        if not guests:
+            raise CommandError(f"No fake guest {wanted!r}: is the instance built on a fake host?")
+        if len(guests) > 1:
+            raise CommandError(f"Several guests are named {wanted!r}; give the uuid.")
+        guest = guests[0]
+        change = options["change"]
+        if change == "vanish":
+            remove_guest(guest)
+        elif change == "fail-next":
+            FakeDriver.fail_next(
+                host=guest.host, operation=options["operation"], message=options["message"]
+            )
+        else:
+            set_guest_state(guest, _STATES[change], saved=change == "suspend")
+        self.stdout.write(f"{guest.name} ({guest.uuid}) on {guest.host}: {change}")

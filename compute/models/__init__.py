@@ -1,0 +1,29 @@
+"""The compute tables. Each module holds one concern; the state columns are written only by
+``compute.state_machine`` (a test enforces it)."""
+
+from compute.models.actions import ActionDispatch, InstanceAction, InstanceActionEvent
+from compute.models.catalog import Flavor, Image
+from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
+from compute.models.hosts import Host, PowerSyncPass
+from compute.models.instances import Instance, InstanceFault
+from compute.models.outbox import ChangeEvent
+from compute.models.tenancy import Membership, Project, Role
+
+__all__ = [
+    "ActionDispatch",
+    "ChangeEvent",
+    "FakeFailure",
+    "FakeGuest",
+    "FakeLifecycleEvent",
+    "Flavor",
+    "Host",
+    "Image",
+    "Instance",
+    "InstanceAction",
+    "InstanceActionEvent",
+    "InstanceFault",
+    "Membership",
+    "PowerSyncPass",
+    "Project",
+    "Role",
+]

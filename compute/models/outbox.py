@@ -1,0 +1,30 @@
+"""The transactional outbox: one row per committed change, written in the same transaction as
+the change (DESIGN flow 7).
+
+``id`` is a global, strictly increasing sequence. The web process tails this table and fans each
+row out through the channel layer; a browser that reconnects says the last id it saw and gets
+every visible row after it. A rolled-back change leaves no row, so nothing is published for it
+(invariant 4).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ChangeEvent(models.Model):
+    class Kind(models.TextChoices):
+        INSTANCE = "instance", "Instance"
+        HOST = "host", "Host"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    #: The instance's or host's uuid.
+    object_id = models.CharField(max_length=64)
+    version = models.PositiveBigIntegerField()
+    #: The instance's project; NULL for hosts, which only admins receive.
+    project_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

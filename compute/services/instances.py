@@ -1,0 +1,348 @@
+"""Instance services: create, update, and every action of the action table.
+
+``instance_action`` is the single entry for actions (the API's ``POST /servers/{id}/action``,
+the pages' buttons, the sync's corrections): it checks the table's preconditions, then in one
+transaction moves task_state from the value it read to the action's first task_state (the
+conditional UPDATE of the state machine), opens the action record and queues the dispatch for
+the host's agent. The agent is woken after commit. Of conflicting requests exactly one wins;
+the others get ``UnexpectedTaskState`` (409) and nothing changes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from compute import actions, preconditions, records, state_machine
+from compute.actions import ActionSpec
+from compute.agent.wakeup import wake_agent
+from compute.conf import conf
+from compute.context import RequestContext
+from compute.exceptions import Conflict, Forbidden, Invalid, UnexpectedTaskState
+from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceAction
+from compute.scheduler import select_host
+from compute.selectors import instance_get
+from compute.services.params import prepare
+from compute.states import PowerState, TaskState, VmState
+
+#: Actions the API and pages may ask for by key (the table's user actions).
+ACTION_KEYS = frozenset(a.key for a in actions.ACTIONS)
+
+
+def instance_create(
+    *,
+    context: RequestContext,
+    name: str,
+    flavor_ref: str,
+    image_ref: str,
+    host: str | None = None,
+    availability_zone: str | None = None,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Instance:
+    """Accept a new instance: BUILD at once, then scheduling → networking → spawning → ACTIVE.
+
+    With no enabled, up host the instance goes to ERROR with Nova's "No valid host was found"
+    fault; the request itself is still accepted, as in Nova.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 255:
+        raise Invalid("Invalid input for field/attribute name. Name must be 1 to 255 characters.")
+    if context.project_id is None:
+        raise Invalid("A project-scoped context is required to create an instance.")
+    if host and not context.is_admin:
+        raise Forbidden("Policy doesn't allow compute:servers:create:requested_destination.")
+    flavor = Flavor.objects.filter(flavorid=str(flavor_ref)).first()
+    if flavor is None:
+        raise Invalid(f"Flavor {flavor_ref} could not be found.")
+    image = Image.objects.filter(pk=_uuid_or_none(image_ref), status=Image.Status.ACTIVE).first()
+    if image is None:
+        raise Invalid(f"Image {image_ref} could not be found.")
+    zone = availability_zone
+    if zone and ":" in zone:  # Nova's "zone:host" form, admins only
+        zone, _, host = zone.partition(":")
+        if host and not context.is_admin:
+            raise Forbidden("Policy doesn't allow compute:servers:create:forced_host.")
+    spec = actions.CREATE
+    try:
+        chosen: Host | None = select_host(requested=host or None, zone=zone or None)
+        no_host_reason = ""
+    except Exception as refusal:  # NoValidHost: accepted, then ERROR with a fault
+        chosen, no_host_reason = None, getattr(refusal, "message", str(refusal))
+
+    with transaction.atomic():
+        instance = state_machine.create_instance(
+            name=name,
+            description=description,
+            project_id=context.project_id,
+            user_id=context.user_id,
+            host=chosen,
+            availability_zone=zone or (chosen.zone if chosen else "nova"),
+            flavor=flavor,
+            image=image,
+            metadata=metadata or {},
+            task_state=spec.start_task,
+        )
+        action, event = records.action_start(
+            context=context, instance=instance, spec=spec, host=chosen.host if chosen else ""
+        )
+        if chosen is None:
+            instance = state_machine.transition(
+                instance,
+                expected_task_state=spec.start_task,
+                vm_state=VmState.ERROR,
+                task_state=None,
+            )
+            records.fault_record(instance, message=no_host_reason, code=500)
+            records.event_finish(event, error=no_host_reason)
+        else:
+            _queue(action=action, instance=instance, host=chosen, spec=spec, params={})
+    return instance
+
+
+def instance_update(
+    *,
+    context: RequestContext,
+    instance_uuid: str,
+    name: str | None = None,
+    description: str | None = None,
+) -> Instance:
+    """Rename or re-describe an instance (``PUT /servers/{id}``)."""
+    instance = instance_get(context=context, instance_uuid=instance_uuid)
+    fields: dict[str, Any] = {}
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 255:
+            raise Invalid(
+                "Invalid input for field/attribute name. Name must be 1 to 255 characters."
+            )
+        fields["name"] = name
+    if description is not None:
+        if len(description) > 255:
+            raise Invalid("Invalid input for field/attribute description.")
+        fields["description"] = description
+    if not fields:
+        return instance
+    return _with_current_task(instance, **fields)
+
+
+def instance_action(
+    *,
+    context: RequestContext,
+    instance_uuid: str,
+    action: str,
+    params: dict[str, Any] | None = None,
+) -> InstanceAction | None:
+    """Start ``action`` on an instance, or raise the refusal. Returns its action record.
+
+    None means the request was accepted but had nothing to do (a delete of an instance that is
+    already being deleted, as Nova answers 204 and ignores it).
+    """
+    if action not in ACTION_KEYS:
+        raise Invalid(f"Unknown action {action!r}.")
+    params = dict(params or {})
+    instance = instance_get(context=context, instance_uuid=instance_uuid)
+    spec = actions.get(action)
+    if spec.key == "delete" and conf().reclaim_instance_interval > 0 and instance.launched_at:
+        spec = actions.SOFT_DELETE
+    preconditions.check(spec, instance, context)
+    prepared = prepare(spec, instance=instance, context=context, params=params)
+
+    synchronous = _SYNCHRONOUS.get(spec.key)
+    if synchronous is not None:
+        return synchronous(context, instance, spec, prepared.params)
+    if spec.key in ("delete", "forceDelete", "softDelete"):
+        if instance.task_state in (TaskState.DELETING, TaskState.SOFT_DELETING) and (
+            instance.host_id is not None and instance.host.is_up
+        ):
+            return None
+        if spec.key != "softDelete" and (instance.host_id is None or not instance.host.is_up):
+            return _local_delete(context, instance, spec)
+
+    host = prepared.host or instance.host
+    with transaction.atomic():
+        if spec.start_task is not None:
+            instance = state_machine.transition(
+                instance,
+                expected_task_state=instance.task_state,
+                expected_vm_state=[instance.vm_state],
+                task_state=spec.start_task,
+                new_task=True,
+                progress=spec.steps[0].progress or 0,
+                **_remembered(spec, instance, prepared.fields),
+            )
+        action_record, _ = records.action_start(
+            context=context, instance=instance, spec=spec, host=host.host
+        )
+        _queue(
+            action=action_record, instance=instance, host=host, spec=spec, params=prepared.params
+        )
+    return action_record
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _uuid_or_none(value: object) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def _remembered(spec: ActionSpec, instance: Instance, fields: dict[str, Any]) -> dict[str, Any]:
+    if not spec.remembers_state:
+        return fields
+    meta = {**instance.system_metadata, **fields.pop("system_metadata", {})}
+    meta["old_vm_state"] = instance.vm_state
+    return {**fields, "system_metadata": meta}
+
+
+def _queue(
+    *,
+    action: InstanceAction,
+    instance: Instance,
+    host: Host,
+    spec: ActionSpec,
+    params: dict[str, Any],
+) -> ActionDispatch:
+    dispatch = ActionDispatch.objects.create(
+        action=action,
+        instance=instance,
+        host=host,
+        kind=spec.key,
+        params=params,
+        task_state=spec.start_task,
+        deadline=timezone.now() + timedelta(seconds=conf().dispatch_timeout),
+    )
+    transaction.on_commit(lambda: wake_agent(host.host))
+    return dispatch
+
+
+def _with_current_task(instance: Instance, **fields: Any) -> Instance:
+    """Write non-state fields conditionally on the task_state just read; re-read on a race."""
+    for _ in range(5):
+        try:
+            return state_machine.transition(
+                instance, expected_task_state=instance.task_state, **fields
+            )
+        except UnexpectedTaskState:
+            instance = Instance.objects.select_related("host").get(pk=instance.pk)
+    raise Conflict(f"Instance {instance.uuid} is changing too fast; try again.")
+
+
+def _local_delete(context: RequestContext, instance: Instance, spec: ActionSpec) -> InstanceAction:
+    """Nova's local delete: the host is down or absent, so the row is deleted at once and the
+    host's agent removes the guest when it comes back."""
+    now = timezone.now()
+    with transaction.atomic():
+        state_machine.transition(
+            instance,
+            expected_task_state=instance.task_state,
+            vm_state=VmState.DELETED,
+            task_state=None,
+            power_state=PowerState.NOSTATE,
+            deleted_at=now,
+            terminated_at=now,
+        )
+        action, event = records.action_start(
+            context=context, instance=instance, spec=spec, event_prefix="api"
+        )
+        records.event_finish(event, details="Deleted locally: the compute host is not up.")
+        ActionDispatch.objects.filter(instance=instance, state=ActionDispatch.State.PENDING).update(
+            state=ActionDispatch.State.FAILED, finished_at=now
+        )
+    return action
+
+
+def _lock(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> InstanceAction:
+    by = "admin" if context.is_admin else "owner"
+    with transaction.atomic():
+        if not (instance.locked and instance.locked_by == by):
+            _with_current_task(
+                instance, locked=True, locked_by=by, locked_reason=params.get("locked_reason")
+            )
+        action, event = records.action_start(
+            context=context, instance=instance, spec=spec, event_prefix="api"
+        )
+        records.event_finish(event)
+    return action
+
+
+def _unlock(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> InstanceAction:
+    if instance.locked and instance.locked_by == "admin" and not context.is_admin:
+        raise Forbidden(
+            "Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override "
+            "to be performed."
+        )
+    with transaction.atomic():
+        if instance.locked:
+            _with_current_task(instance, locked=False, locked_by=None, locked_reason=None)
+        action, event = records.action_start(
+            context=context, instance=instance, spec=spec, event_prefix="api"
+        )
+        records.event_finish(event)
+    return action
+
+
+def _reset_state(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> InstanceAction:
+    """Admin's escape hatch for a stuck instance: vm_state active or error, no task. A task the
+    agent is still running loses its next conditional write and is abandoned."""
+    with transaction.atomic():
+        state_machine.transition(
+            instance,
+            expected_task_state=instance.task_state,
+            vm_state=params["state"],
+            task_state=None,
+        )
+        action, event = records.action_start(
+            context=context, instance=instance, spec=spec, event_prefix="api"
+        )
+        records.event_finish(event)
+    return action
+
+
+def _confirm_resize(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> InstanceAction:
+    source = Host.objects.filter(host=instance.system_metadata.get("old_host")).first()
+    if source is not None and not source.is_up:
+        raise Conflict("Service is unavailable at this time.")
+    meta = {
+        k: v
+        for k, v in instance.system_metadata.items()
+        if k not in ("old_flavor_id", "new_flavor_id", "old_host", "new_host")
+    }
+    final = VmState.STOPPED if instance.power_state == PowerState.SHUTDOWN else VmState.ACTIVE
+    with transaction.atomic():
+        state_machine.transition(
+            instance,
+            expected_task_state=None,
+            expected_vm_state=[VmState.RESIZED],
+            vm_state=final,
+            system_metadata=meta,
+        )
+        action, event = records.action_start(
+            context=context, instance=instance, spec=spec, host=source.host if source else ""
+        )
+        records.event_finish(event)
+    return action
+
+
+_SYNCHRONOUS = {
+    "lock": _lock,
+    "unlock": _unlock,
+    "os-resetState": _reset_state,
+    "confirmResize": _confirm_resize,
+}

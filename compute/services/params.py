@@ -1,0 +1,234 @@
+"""Validating an action's parameters before anything changes.
+
+Each action that takes parameters has a preparer here. It turns the request's values into the
+dispatch's JSON params, the instance fields written when the action is accepted, and — for the
+actions that move an instance — the host whose agent runs it. Every bad value is refused with a
+400 (or Nova's 409 / 403) before the state machine is touched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compute.actions import ActionSpec
+from compute.conf import conf
+from compute.context import RequestContext
+from compute.exceptions import Conflict, Forbidden, Invalid, NoValidHost
+from compute.models import Flavor, Host, Image, Instance
+from compute.scheduler import select_host
+from compute.states import VmState
+
+
+@dataclass
+class Prepared:
+    params: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    #: The host whose agent runs the action, when it is not the instance's own.
+    host: Host | None = None
+
+
+def _image(value: object, *, what: str = "imageRef") -> Image:
+    try:
+        pk = uuid.UUID(str(value))
+    except ValueError:
+        raise Invalid(f"Invalid {what} provided.") from None
+    image = Image.objects.filter(pk=pk, status=Image.Status.ACTIVE).first()
+    if image is None:
+        raise Invalid(f"Image {value} could not be found.")
+    return image
+
+
+def _text(params: dict[str, Any], key: str, *, required: bool, limit: int = 255) -> str | None:
+    value = params.get(key)
+    if value is None:
+        if required:
+            raise Invalid(f"Invalid input: '{key}' is a required property")
+        return None
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+        raise Invalid(f"Invalid input for field/attribute {key}.")
+    return value
+
+
+def _destination(
+    instance: Instance,
+    context: RequestContext,
+    params: dict[str, Any],
+    *,
+    allow_same: bool,
+    what: str,
+) -> Host:
+    requested = params.get("host")
+    if requested is not None and not isinstance(requested, str):
+        raise Invalid("Invalid input for field/attribute host.")
+    if requested and not context.is_admin:
+        raise Forbidden("Policy doesn't allow a requested destination host.")
+    exclude = () if allow_same or instance.host_id is None else (instance.host_id,)
+    try:
+        return select_host(exclude=exclude, requested=requested or None)
+    except NoValidHost:
+        raise NoValidHost(f"No valid host found for {what}.") from None
+
+
+def _resize(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    ref = params.get("flavorRef")
+    if ref is None or isinstance(ref, bool | dict | list):
+        raise Invalid("Resize requests require 'flavorRef' attribute.")
+    flavor = Flavor.objects.filter(flavorid=str(ref)).first()
+    if flavor is None:
+        raise Invalid("Invalid flavorRef provided.")
+    if flavor.pk == instance.flavor_id:
+        raise Invalid("When resizing, instances must change flavor!")
+    dest = _destination(
+        instance, context, {}, allow_same=conf().allow_resize_to_same_host, what="resize"
+    )
+    return _moving(instance, dest, new_flavor=flavor)
+
+
+def _migrate(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    dest = _destination(instance, context, params, allow_same=False, what="cold migrate")
+    return _moving(instance, dest, new_flavor=instance.flavor)
+
+
+def _moving(instance: Instance, dest: Host, *, new_flavor: Flavor) -> Prepared:
+    meta = {
+        "old_flavor_id": instance.flavor_id,
+        "new_flavor_id": new_flavor.pk,
+        "old_host": instance.host.host if instance.host_id else None,
+        "new_host": dest.host,
+    }
+    return Prepared(
+        params={"dest_host": dest.host, "flavor_id": new_flavor.pk},
+        fields={"system_metadata": meta},
+    )
+
+
+def _live_migrate(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    dest = _destination(instance, context, params, allow_same=False, what="live migration")
+    return Prepared(params={"dest_host": dest.host})
+
+
+def _rebuild(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    image = _image(params.get("imageRef"))
+    name = _text(params, "name", required=False)
+    out = {"image_id": str(image.pk)}
+    if name:
+        out["name"] = name.strip()
+    return Prepared(params=out)
+
+
+def _create_image(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    name = _text(params, "name", required=True)
+    if spec.key == "createBackup":
+        if params.get("backup_type") is None:
+            raise Invalid("Invalid input: 'backup_type' is a required property")
+        rotation = params.get("rotation")
+        if isinstance(rotation, bool) or not isinstance(rotation, int | str):
+            raise Invalid("Invalid input: 'rotation' is a required property")
+        try:
+            if int(rotation) < 0:
+                raise ValueError
+        except ValueError:
+            raise Invalid("Invalid input for field/attribute rotation.") from None
+    metadata = params.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise Invalid("Invalid input for field/attribute metadata.")
+    image = Image.objects.create(
+        name=name,
+        status=Image.Status.QUEUED,
+        progress=0,
+        server=instance,
+        min_disk=instance.flavor.disk,
+        metadata={**{str(k): str(v) for k, v in metadata.items()}, "image_type": "snapshot"},
+    )
+    return Prepared(params={"image_id": str(image.pk), "name": name})
+
+
+def _change_password(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    password = params.get("adminPass")
+    if not isinstance(password, str):
+        raise Invalid("Invalid input: 'adminPass' is a required property")
+    # The password goes to the agent through the dispatch row and is wiped when it finishes.
+    return Prepared(params={"adminPass": password})
+
+
+def _rescue(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    ref = params.get("rescue_image_ref")
+    image = _image(ref, what="rescue_image_ref") if ref else instance.image
+    return Prepared(params={"image": image.name if image else ""})
+
+
+def _unshelve(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    zone = params.get("availability_zone")
+    requested = params.get("host")
+    if instance.vm_state == VmState.SHELVED:
+        if zone or requested:
+            raise Conflict(
+                f"The unshelve action failed: instance {instance.uuid} is in vm_state shelved; "
+                "an availability zone or host may only be given for a shelved_offloaded server."
+            )
+        return Prepared()
+    if requested and not context.is_admin:
+        raise Forbidden("Policy doesn't allow os_compute_api:os-shelve:unshelve_to_host.")
+    try:
+        dest = select_host(requested=requested or None, zone=zone or None)
+    except NoValidHost:
+        raise NoValidHost("No valid host found for unshelve.") from None
+    return Prepared(params={"dest_host": dest.host}, fields={"host": dest}, host=dest)
+
+
+def _reset_state(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    state = params.get("state")
+    if state not in (VmState.ACTIVE, VmState.ERROR):
+        raise Invalid("Invalid input for field/attribute state. Value: must be 'active' or 'error'")
+    return Prepared(params={"state": state})
+
+
+def _lock(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    return Prepared(params={"locked_reason": _text(params, "locked_reason", required=False)})
+
+
+_PREPARERS: dict[
+    str, Callable[[ActionSpec, Instance, RequestContext, dict[str, Any]], Prepared]
+] = {
+    "resize": _resize,
+    "migrate": _migrate,
+    "os-migrateLive": _live_migrate,
+    "rebuild": _rebuild,
+    "createImage": _create_image,
+    "createBackup": _create_image,
+    "changePassword": _change_password,
+    "rescue": _rescue,
+    "unshelve": _unshelve,
+    "os-resetState": _reset_state,
+    "lock": _lock,
+}
+
+
+def prepare(
+    spec: ActionSpec, *, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    preparer = _PREPARERS.get(spec.key)
+    return preparer(spec, instance, context, params) if preparer else Prepared()

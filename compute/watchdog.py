@@ -1,0 +1,135 @@
+"""The watchdog: changes that come from time, which nobody writes.
+
+- A heartbeat older than ``service_down_time`` turns a host UNKNOWN; the watchdog notices within
+  ``watchdog_interval`` and publishes it (DESIGN flow 5).
+- A dispatch no agent claimed before its deadline fails visibly: the task is cleared, a fault
+  says which host never answered (invariant 7).
+- A task that ran longer than its timeout is reaped: its event ends in error, a fault says what
+  happened, task_state is cleared and vm_state set to error, as an admin's reset would.
+- Outbox rows older than the retention are pruned.
+
+Every write is conditional, so any number of processes may run the watchdog at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from compute import records, state_machine
+from compute.conf import conf
+from compute.exceptions import UnexpectedTaskState
+from compute.models import ActionDispatch, ChangeEvent, Host, Instance
+from compute.services.hosts import publish_status_if_changed
+from compute.states import VmState
+from compute.status import HostStatus
+
+log = logging.getLogger(__name__)
+
+
+def check_hosts() -> int:
+    """Publish every host whose derived status differs from the one last published."""
+    horizon = timezone.now() - timedelta(seconds=conf().effective_service_down_time())
+    suspects = Host.objects.filter(published_status=HostStatus.UP, last_seen_up__lt=horizon) | (
+        Host.objects.filter(published_status="")
+    )
+    return sum(publish_status_if_changed(host) for host in suspects)
+
+
+def fail_stale_dispatches() -> int:
+    failed = 0
+    for dispatch in ActionDispatch.objects.select_related("host", "action").filter(
+        state=ActionDispatch.State.PENDING, deadline__lt=timezone.now()
+    ):
+        with transaction.atomic():
+            won = ActionDispatch.objects.filter(
+                pk=dispatch.pk, state=ActionDispatch.State.PENDING
+            ).update(state=ActionDispatch.State.FAILED, finished_at=timezone.now())
+            if not won:
+                continue
+            message = (
+                f"No compute agent on host {dispatch.host.host} took the action within "
+                f"{conf().dispatch_timeout:.0f} s; it was not run."
+            )
+            _clear_task(dispatch.instance_id, dispatch.task_state, vm_state=None)
+            records.fault_record(dispatch.instance_id, message=message, host=dispatch.host.host)
+            for event in dispatch.action.events.filter(finish_time__isnull=True):
+                records.event_finish(event, error=message)
+            failed += 1
+    return failed
+
+
+def reap_stuck_tasks() -> int:
+    """Fail tasks that ran past their timeout, so nothing is left hanging forever."""
+    timeouts = conf()
+    shortest = min(timeouts.task_timeouts.values())
+    now = timezone.now()
+    reaped = 0
+    candidates = Instance.objects.filter(
+        task_state__isnull=False,
+        deleted_at__isnull=True,
+        task_started_at__lt=now - timedelta(seconds=shortest),
+    )
+    for instance in candidates:
+        dispatch = (
+            ActionDispatch.objects.select_related("action")
+            .filter(
+                instance=instance,
+                state__in=[ActionDispatch.State.PENDING, ActionDispatch.State.RUNNING],
+            )
+            .order_by("-id")
+            .first()
+        )
+        kind = dispatch.action.action if dispatch else "default"
+        limit = timeouts.task_timeout(kind)
+        if instance.task_started_at is None or now - instance.task_started_at < timedelta(
+            seconds=limit
+        ):
+            continue
+        message = (
+            f"Task {instance.task_state} of {kind} ran longer than {limit:.0f} s and was stopped; "
+            "the instance was set to error as an admin's reset would."
+        )
+        with transaction.atomic():
+            if not _clear_task(instance.pk, instance.task_state, vm_state=VmState.ERROR):
+                continue
+            records.fault_record(instance, message=message)
+            if dispatch is not None:
+                ActionDispatch.objects.filter(pk=dispatch.pk).update(
+                    state=ActionDispatch.State.FAILED, finished_at=now
+                )
+                for event in dispatch.action.events.filter(finish_time__isnull=True):
+                    records.event_finish(event, error=message)
+            reaped += 1
+        log.warning("reaped %s: %s", instance.uuid, message)
+    return reaped
+
+
+def _clear_task(instance_id: int, task_state: str | None, *, vm_state: str | None) -> bool:
+    if task_state is None:
+        return True
+    extra = {"vm_state": vm_state} if vm_state else {}
+    try:
+        state_machine.transition(
+            instance_id, expected_task_state=task_state, task_state=None, **extra
+        )
+    except UnexpectedTaskState:
+        return False  # something else moved it on; it is not stuck
+    return True
+
+
+def prune_outbox() -> int:
+    horizon = timezone.now() - timedelta(seconds=conf().outbox_retention)
+    return ChangeEvent.objects.filter(created_at__lt=horizon).delete()[0]
+
+
+def run_once() -> dict[str, int]:
+    return {
+        "hosts_published": check_hosts(),
+        "dispatches_failed": fail_stale_dispatches(),
+        "tasks_reaped": reap_stuck_tasks(),
+        "events_pruned": prune_outbox(),
+    }

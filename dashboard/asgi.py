@@ -1,0 +1,56 @@
+"""The ASGI application: HTTP through Django, WebSockets through Channels.
+
+The first request a process serves starts its outbox relay on the server's event loop, so every
+daphne process fans committed changes out to its sockets whichever way it was started.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.layers import get_channel_layer  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from compute.publisher import OutboxRelay  # noqa: E402
+from dashboard.web.routing import websocket_urlpatterns  # noqa: E402
+
+_relay: OutboxRelay | None = None
+
+
+def relay() -> OutboxRelay:
+    global _relay
+    if _relay is None:
+        _relay = OutboxRelay(get_channel_layer())
+    return _relay
+
+
+class StartRelay:
+    """Starts this process's relay on the running loop before handing the scope on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            relay().ensure_started()
+        await self.app(scope, receive, send)
+
+
+application = StartRelay(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
+)

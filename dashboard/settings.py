@@ -1,0 +1,217 @@
+"""Settings, all from the environment so one code base runs embedded or at scale.
+
+| variable | default | meaning |
+|---|---|---|
+| DATABASE_URL | sqlite:///<repo>/var/db.sqlite3 | ``sqlite:///path`` or ``postgres://user@host:port/db`` |
+| REDIS_URL | unset: in-memory channel layer | ``redis://host:port/n``: Redis channel layer |
+| SECRET_KEY | a development key (refused when DEBUG is off) | |
+| DEBUG | 1 | 0 for production |
+| ALLOWED_HOSTS | 127.0.0.1,localhost,[::1] | comma separated |
+| CSRF_TRUSTED_ORIGINS | none | comma separated origins behind a proxy |
+| SERVICE_DOWN_TIME, REPORT_INTERVAL, SYNC_POWER_STATE_INTERVAL, RECLAIM_INSTANCE_INTERVAL, SHELVED_OFFLOAD_TIME, DISPATCH_TIMEOUT, WATCHDOG_INTERVAL | Nova's | seconds |
+| HOST_STATUS_POLICY | admin | admin, admin_or_owner or unknown_only |
+| HANDLE_VIRT_LIFECYCLE_EVENTS | 1 | 0 turns lifecycle event handling off |
+| FAKE_DELAYS | none | e.g. ``default=1,spawn=3``: seconds per fake hypervisor operation |
+| TOKEN_TTL | 3600 | seconds an API token lives |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    return [p.strip() for p in raw.split(",") if p.strip()] if raw else default
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    parsed = urlparse(url)
+    if parsed.scheme in ("sqlite", "sqlite3"):
+        path = unquote(parsed.path)
+        if parsed.netloc:  # sqlite://relative/path
+            path = parsed.netloc + path
+        name = path or ":memory:"
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name,
+            # WAL lets the web process read while an agent writes; a busy timeout instead of
+            # "database is locked" under a burst of writes from several processes.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": os.environ.get("TEST_SQLITE_NAME") or None},
+        }
+    if parsed.scheme in ("postgres", "postgresql", "pgsql"):
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": int(query.pop("conn_max_age", "60")),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": query,
+        }
+    raise ValueError(f"Unsupported DATABASE_URL scheme {parsed.scheme!r}")
+
+
+DEBUG = env_bool("DEBUG", True)
+_DEV_KEY = "dev-only-insecure-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_KEY)
+if not DEBUG and SECRET_KEY == _DEV_KEY:
+    raise RuntimeError("Set SECRET_KEY when DEBUG is off.")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "compute",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dashboard.urls"
+ASGI_APPLICATION = "dashboard.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": database_from_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 10},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "instances"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_HSTS_SECONDS = int(env_float("SECURE_HSTS_SECONDS", 0))
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vmdash compute API",
+    "DESCRIPTION": "A Nova-compatible compute API and the identity sliver its clients need.",
+    "VERSION": "2.1",
+}
+
+TOKEN_TTL = env_float("TOKEN_TTL", 3600.0)
+
+
+def _fake_delays(raw: str) -> dict[str, float]:
+    delays: dict[str, float] = {}
+    for part in raw.split(","):
+        if "=" in part:
+            key, _, value = part.partition("=")
+            delays[key.strip()] = float(value)
+    return delays
+
+
+COMPUTE = {
+    "service_down_time": env_float("SERVICE_DOWN_TIME", 60.0),
+    "report_interval": env_float("REPORT_INTERVAL", 10.0),
+    "sync_power_state_interval": env_float("SYNC_POWER_STATE_INTERVAL", 600.0),
+    "reclaim_instance_interval": env_float("RECLAIM_INSTANCE_INTERVAL", 0.0),
+    "shelved_offload_time": env_float("SHELVED_OFFLOAD_TIME", 0.0),
+    "dispatch_timeout": env_float("DISPATCH_TIMEOUT", 300.0),
+    "watchdog_interval": env_float("WATCHDOG_INTERVAL", 2.0),
+    "handle_virt_lifecycle_events": env_bool("HANDLE_VIRT_LIFECYCLE_EVENTS", True),
+    "host_status_policy": os.environ.get("HOST_STATUS_POLICY", "admin"),
+    "fake_delays": _fake_delays(os.environ.get("FAKE_DELAYS", "")),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}
