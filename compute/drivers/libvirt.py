@@ -1,0 +1,575 @@
+"""The libvirt driver: ``ComputeDriver`` spoken to one libvirt host (QEMU/KVM or ``test://``).
+
+It owns the domains whose name *and* libvirt UUID are an instance's uuid; other domains on the
+host are not looked at. It keeps one invariant: everything needed to rebuild a domain's XML
+lives in the domain itself, in a ``<metadata>`` element (name, image, disk size and, while
+rescued, the rescue image), so rescue, unrescue and the migrations need nothing but the uuid
+and the flavor they are given.
+
+Scope, on purpose:
+
+- No image service: a guest's disk path is derived from its image name and the driver never
+  copies, creates or deletes disk files. On ``test://`` nobody opens them; on a real QEMU host
+  something else must provision them. ``snapshot`` records a libvirt snapshot, ``upload_image``
+  has nowhere to send it.
+- One host: cold migration and resize work only with ``dest_host == self.host`` (the guest is
+  redefined with the new flavor); any other host, and every live migration, raises
+  ``DriverError``.
+- Lifecycle events come from libvirt's default event loop, run by one daemon thread per
+  process. The callback runs on that thread and must return quickly. STOPPED is delivered at
+  once: holding it back over a reboot (Nova's 15 s) is the agent's job, for every driver.
+
+This is the only module that imports ``libvirt`` (an import contract checks it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+import uuid as uuidlib
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import libvirt
+
+from compute.drivers.base import (
+    ComputeDriver,
+    EventCallback,
+    GuestSpec,
+    LifecycleEvent,
+    Transition,
+)
+from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
+from compute.states import PowerState
+
+logger = logging.getLogger(__name__)
+
+#: XML namespace of the driver's ``<metadata>`` element.
+METADATA_NS = "https://vmdash.invalid/xmlns/libvirt/instance/1.0"
+ET.register_namespace("vmdash", METADATA_NS)
+#: Where guest disks are expected to be; see the module docstring.
+DISK_DIR = "/var/lib/libvirt/images/vmdash"
+#: How often ``power_off`` re-presses the ACPI power button (Nova's retry interval) and polls.
+SHUTDOWN_RETRY_INTERVAL = 10.0
+SHUTDOWN_POLL_INTERVAL = 0.2
+#: Clean-shutdown wait before a cold migration pulls the plug (Nova's ``shutdown_timeout``).
+MIGRATE_SHUTDOWN_TIMEOUT = 60.0
+
+#: Nova's ``LIBVIRT_POWER_STATE`` (shared/reference/nova-states.md §9).
+POWER_STATES: dict[int, int] = {
+    libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
+    # Blocked only means the vCPUs are idle, waiting on I/O.
+    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
+    # Still shutting down: Nova already calls that SHUTDOWN.
+    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
+}
+
+
+def power_state_of(domain_state: int) -> int:
+    return int(POWER_STATES.get(domain_state, PowerState.NOSTATE))
+
+
+def lifecycle_transition(event: int, detail: int, dom: libvirt.virDomain) -> Transition | None:
+    """Nova's reading of a libvirt lifecycle event (§9); ``None`` for events it ignores."""
+    if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+        return Transition.STOPPED
+    if event == libvirt.VIR_DOMAIN_EVENT_STARTED:
+        return Transition.STARTED
+    if event == libvirt.VIR_DOMAIN_EVENT_RESUMED:
+        return Transition.RESUMED
+    if event != libvirt.VIR_DOMAIN_EVENT_SUSPENDED:
+        return None  # defined, undefined, pmsuspended, crashed, shutdown-in-progress
+    if detail == libvirt.VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY:
+        return Transition.POSTCOPY_STARTED
+    if detail == libvirt.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED and _migration_completed(dom):
+        return Transition.MIGRATION_COMPLETED
+    return Transition.PAUSED
+
+
+def _migration_completed(dom: libvirt.virDomain) -> bool:
+    # libvirt also pauses with detail MIGRATED when a migration *fails*, so only the outcome of
+    # the last finished job tells the two apart. A driver without job stats: assume failure.
+    try:
+        stats = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    except libvirt.libvirtError:
+        return False
+    return stats.get("type") == libvirt.VIR_DOMAIN_JOB_COMPLETED
+
+
+# --- process-wide libvirt setup ---------------------------------------------------------------
+_setup_lock = threading.Lock()
+_event_thread: threading.Thread | None = None
+
+
+def _discard_libvirt_error(_ctx: object, _error: object) -> None:
+    """libvirt's default handler prints every error to stderr, including the expected "no
+    domain" of every lookup; the raised ``libvirtError`` carries the same text."""
+
+
+def _run_event_loop() -> None:
+    while True:
+        if libvirt.virEventRunDefaultImpl() < 0:
+            logger.error("libvirt event loop iteration failed")
+            time.sleep(1)
+
+
+def _prepare_libvirt() -> None:
+    """Once per process, before the first connection: quiet errors, start the event loop.
+
+    The event implementation must be registered before a connection is opened, or that
+    connection never delivers events; hence here and not in ``start_events``.
+    """
+    global _event_thread
+    with _setup_lock:
+        if _event_thread is not None:
+            return
+        libvirt.registerErrorHandler(_discard_libvirt_error, None)
+        libvirt.virEventRegisterDefaultImpl()
+        _event_thread = threading.Thread(target=_run_event_loop, name="libvirt-events", daemon=True)
+        _event_thread.start()
+
+
+# --- errors ----------------------------------------------------------------------------------
+def _is(exc: libvirt.libvirtError, code: int) -> bool:
+    return exc.get_error_code() == code
+
+
+def _driver_error(action: str, uuid: str | None, exc: libvirt.libvirtError) -> DriverError:
+    """``action`` is a verb phrase whose object is the instance, if there is one."""
+    if uuid is None:
+        return DriverError(f"libvirt could not {action}: {exc.get_error_message()}")
+    if _is(exc, libvirt.VIR_ERR_NO_DOMAIN):
+        return InstanceNotFoundOnHypervisor(uuid)
+    return DriverError(f"libvirt could not {action} instance {uuid}: {exc.get_error_message()}")
+
+
+@contextlib.contextmanager
+def _translated(action: str, uuid: str | None) -> Iterator[None]:
+    try:
+        yield
+    except libvirt.libvirtError as exc:
+        raise _driver_error(action, uuid, exc) from exc
+
+
+def _instance_uuid(name: str) -> str | None:
+    try:
+        return str(uuidlib.UUID(name))
+    except ValueError:
+        return None
+
+
+# --- domain XML ------------------------------------------------------------------------------
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "image"
+
+
+def disk_path(uuid: str, image: str, *, rescue: bool = False) -> str:
+    kind = "rescue-" if rescue else ""
+    return f"{DISK_DIR}/{uuid}-{kind}{_slug(image)}.qcow2"
+
+
+def _meta(tag: str) -> str:
+    return f"{{{METADATA_NS}}}{tag}"
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    element.text = text
+    return element
+
+
+def domain_xml(guest: GuestSpec, *, virt_type: str, rescue_image: str | None = None) -> str:
+    """The whole domain, rebuilt from scratch each time (as Nova regenerates its XML)."""
+    domain = ET.Element("domain", type=virt_type)
+    _element(domain, "name", guest.uuid)
+    _element(domain, "uuid", guest.uuid)
+    _element(domain, "title", " ".join(guest.name.split()))  # libvirt refuses newlines
+    instance = ET.SubElement(ET.SubElement(domain, "metadata"), _meta("instance"))
+    _element(instance, _meta("name"), guest.name)
+    _element(instance, _meta("image"), guest.image)
+    _element(instance, _meta("disk-gb"), str(guest.disk_gb))
+    if rescue_image is not None:
+        _element(instance, _meta("rescue-image"), rescue_image)
+    _element(domain, "memory", str(guest.memory_mb), unit="MiB")
+    _element(domain, "vcpu", str(guest.vcpus))
+    os_ = ET.SubElement(domain, "os")
+    _element(os_, "type", "hvm")
+    ET.SubElement(os_, "boot", dev="hd")  # the first disk: the rescue disk while rescued
+    features = ET.SubElement(domain, "features")
+    ET.SubElement(features, "acpi")  # without it the guest never sees a clean shutdown request
+    ET.SubElement(features, "apic")
+    _element(domain, "on_poweroff", "destroy")
+    _element(domain, "on_reboot", "restart")
+    _element(domain, "on_crash", "destroy")
+    devices = ET.SubElement(domain, "devices")
+    disks = [disk_path(guest.uuid, guest.image)]
+    if rescue_image is not None:
+        disks.insert(0, disk_path(guest.uuid, rescue_image, rescue=True))
+    for target, path in zip(("vda", "vdb"), disks, strict=False):
+        disk = ET.SubElement(devices, "disk", type="file", device="disk")
+        ET.SubElement(disk, "driver", name="qemu", type="qcow2")
+        ET.SubElement(disk, "source", file=path)
+        ET.SubElement(disk, "target", dev=target, bus="virtio")
+    return ET.tostring(domain, encoding="unicode")
+
+
+def _read_guest(dom: libvirt.virDomain, uuid: str) -> tuple[GuestSpec, str | None]:
+    """The spec a domain was defined from, and its rescue image if it is rescued."""
+    root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    instance = root.find(f"metadata/{_meta('instance')}")
+    if instance is None:
+        raise DriverError(f"Domain {uuid} has no vmdash metadata: this driver did not define it")
+    guest = GuestSpec(
+        uuid=uuid,
+        name=instance.findtext(_meta("name"), ""),
+        vcpus=int(root.findtext("vcpu", "1")),
+        memory_mb=int(root.findtext("memory", "0")) // 1024,  # libvirt always reports KiB
+        disk_gb=int(instance.findtext(_meta("disk-gb"), "0")),
+        image=instance.findtext(_meta("image"), ""),
+    )
+    return guest, instance.findtext(_meta("rescue-image"))
+
+
+def _force_off(dom: libvirt.virDomain) -> None:
+    try:
+        dom.destroy()
+    except libvirt.libvirtError as exc:
+        if not _is(exc, libvirt.VIR_ERR_OPERATION_INVALID):  # "not running": nothing to do
+            raise
+
+
+class LibvirtDriver(ComputeDriver):
+    hypervisor_type = "QEMU"
+
+    def __init__(self, *, host: str, uri: str) -> None:
+        super().__init__(host=host)
+        self.uri = uri
+        if uri.startswith("test:"):
+            self.hypervisor_type = "test"
+        self._lock = threading.Lock()
+        self._conn: libvirt.virConnect | None = None
+        self._virt_type = "kvm"
+        self._callback: EventCallback | None = None
+        self._callback_id: int | None = None
+        _prepare_libvirt()
+
+    # --- connection and events ------------------------------------------------------------
+    def _connection(self) -> libvirt.virConnect:
+        """The open connection; opened on first use and again if libvirtd dropped it."""
+        with self._lock:
+            if self._conn is not None and self._conn.isAlive():
+                return self._conn
+            with _translated(f"connect to {self.uri}", None):
+                conn = libvirt.open(self.uri)
+                self._virt_type = self._pick_virt_type(conn)
+            self._conn, self._callback_id = conn, None
+            if self._callback is not None:
+                self._register_events(conn)
+            return conn
+
+    @staticmethod
+    def _pick_virt_type(conn: libvirt.virConnect) -> str:
+        if conn.getType().lower() == "test":
+            return "test"
+        capabilities = ET.fromstring(conn.getCapabilities())
+        types = {d.get("type") for d in capabilities.iterfind("guest/arch/domain")}
+        return "kvm" if "kvm" in types else "qemu"
+
+    def _register_events(self, conn: libvirt.virConnect) -> None:
+        self._callback_id = conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
+        )
+
+    def _on_lifecycle(
+        self,
+        _conn: libvirt.virConnect,
+        dom: libvirt.virDomain,
+        event: int,
+        detail: int,
+        _opaque: object,
+    ) -> None:
+        emitted_at = time.monotonic()
+        callback, uuid = self._callback, _instance_uuid(dom.name())
+        if callback is None or uuid is None:
+            return
+        transition = lifecycle_transition(event, detail, dom)
+        if transition is None:
+            return
+        try:
+            callback(LifecycleEvent(uuid, transition, emitted_at))
+        except Exception:  # an exception escaping here would only be printed by libvirt
+            logger.exception("Lifecycle callback failed for %s %s", uuid, transition.name)
+
+    def start_events(self, callback: EventCallback) -> None:
+        self._callback = callback
+        conn = self._connection()  # registers if it had to (re)connect
+        with self._lock:
+            if self._callback_id is None:
+                with _translated("register for lifecycle events", None):
+                    self._register_events(conn)
+
+    def stop_events(self) -> None:
+        with self._lock:
+            self._callback = None
+            if self._conn is not None and self._callback_id is not None:
+                with contextlib.suppress(libvirt.libvirtError):  # a dead connection has none
+                    self._conn.domainEventDeregisterAny(self._callback_id)
+            self._callback_id = None
+
+    def close(self) -> None:
+        self.stop_events()
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(libvirt.libvirtError):
+                    self._conn.close()
+            self._conn = None
+
+    # --- lookups --------------------------------------------------------------------------
+    def _find(self, uuid: str) -> libvirt.virDomain | None:
+        if _instance_uuid(uuid) is None:
+            return None
+        conn = self._connection()
+        try:
+            return conn.lookupByUUIDString(uuid)
+        except libvirt.libvirtError as exc:
+            if _is(exc, libvirt.VIR_ERR_NO_DOMAIN):
+                return None
+            raise _driver_error("look up", uuid, exc) from exc
+
+    def _lookup(self, uuid: str) -> libvirt.virDomain:
+        dom = self._find(uuid)
+        if dom is None:
+            raise InstanceNotFoundOnHypervisor(uuid)
+        return dom
+
+    # --- reading --------------------------------------------------------------------------
+    def list_power_states(self) -> dict[str, int]:
+        """One ``getAllDomainStats`` round trip for the whole host (active and inactive
+        domains). Only a driver without bulk stats falls back to ``listAllDomains`` plus one
+        ``state()`` call per domain, i.e. 1 + N round trips."""
+        conn = self._connection()
+        with _translated(f"list the guests of host {self.host}", None):
+            try:
+                records = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE)
+                states = [(dom, stats["state.state"]) for dom, stats in records]
+            except libvirt.libvirtError as exc:
+                if not _is(exc, libvirt.VIR_ERR_NO_SUPPORT):
+                    raise
+                states = [(dom, dom.state()[0]) for dom in conn.listAllDomains()]
+        result: dict[str, int] = {}
+        for dom, state in states:
+            uuid = _instance_uuid(dom.name())  # name() is cached locally: no round trip
+            if uuid is not None:
+                result[uuid] = power_state_of(state)
+        return result
+
+    def get_power_state(self, uuid: str) -> int:
+        dom = self._find(uuid)
+        if dom is None:
+            return PowerState.NOSTATE
+        try:
+            return power_state_of(dom.state()[0])
+        except libvirt.libvirtError as exc:
+            if _is(exc, libvirt.VIR_ERR_NO_DOMAIN):  # undefined since the lookup
+                return PowerState.NOSTATE
+            raise _driver_error("read the state of", uuid, exc) from exc
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def spawn(self, guest: GuestSpec, *, power_on: bool = True) -> None:
+        self.destroy(guest.uuid)  # re-spawning replaces, leftovers of a crashed build included
+        with _translated("spawn", guest.uuid):
+            dom = self._connection().defineXML(domain_xml(guest, virt_type=self._virt_type))
+            if power_on:
+                dom.create()
+
+    def destroy(self, uuid: str) -> None:
+        dom = self._find(uuid)
+        if dom is None:
+            return
+        try:
+            _force_off(dom)
+            dom.undefineFlags(
+                libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+            )
+        except libvirt.libvirtError as exc:
+            if not _is(exc, libvirt.VIR_ERR_NO_DOMAIN):  # gone meanwhile, or was transient
+                raise _driver_error("destroy", uuid, exc) from exc
+
+    def power_off(self, uuid: str, *, timeout: float) -> None:
+        dom = self._lookup(uuid)
+        with _translated("power off", uuid):
+            if not dom.isActive():
+                return
+            # A paused guest's vCPUs cannot answer the ACPI request: waiting would be wasted.
+            if dom.state()[0] != libvirt.VIR_DOMAIN_PAUSED and self._shut_down(dom, timeout):
+                return
+            _force_off(dom)
+
+    @staticmethod
+    def _shut_down(dom: libvirt.virDomain, timeout: float) -> bool:
+        """Press the power button (again every retry interval, as guests may miss the first
+        press while booting) until the domain is off or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        next_press = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_press:
+                try:
+                    dom.shutdown()
+                except libvirt.libvirtError as exc:
+                    if not _is(exc, libvirt.VIR_ERR_OPERATION_INVALID):  # off already
+                        raise
+                next_press = now + SHUTDOWN_RETRY_INTERVAL
+            if not dom.isActive():
+                return True
+            if now >= deadline:
+                return False
+            time.sleep(min(SHUTDOWN_POLL_INTERVAL, deadline - now))
+
+    def power_on(self, uuid: str) -> None:
+        """Start the domain; libvirt restores it from a managed-save image if it has one."""
+        dom = self._lookup(uuid)
+        with _translated("power on", uuid):
+            if not dom.isActive():
+                dom.create()
+
+    def reboot_soft(self, uuid: str) -> None:
+        dom = self._lookup(uuid)
+        with _translated("reboot", uuid):
+            dom.reboot(libvirt.VIR_DOMAIN_REBOOT_DEFAULT)
+
+    def reboot_hard(self, guest: GuestSpec) -> None:
+        """Like Nova: stop, regenerate the XML from ``guest`` (a lost domain is re-created, a
+        saved memory image discarded) and start."""
+        self._redefine(guest, rescue_image=None, power_on=True)
+
+    def pause(self, uuid: str) -> None:
+        dom = self._lookup(uuid)
+        with _translated("pause", uuid):
+            dom.suspend()
+
+    def unpause(self, uuid: str) -> None:
+        dom = self._lookup(uuid)
+        with _translated("unpause", uuid):
+            dom.resume()
+
+    def suspend(self, uuid: str) -> None:
+        dom = self._lookup(uuid)
+        with _translated("suspend", uuid):
+            dom.managedSave(0)
+
+    def resume(self, uuid: str) -> None:
+        dom = self._lookup(uuid)
+        with _translated("resume", uuid):
+            if not dom.isActive():
+                dom.create()  # restores the managed-save image
+            if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:  # it was saved while paused
+                dom.resume()
+
+    def rescue(self, uuid: str, *, image: str) -> None:
+        """Reboot from a rescue disk (vda, first to boot) with the guest's own disk as vdb."""
+        dom = self._lookup(uuid)
+        with _translated("rescue", uuid):
+            guest, _ = _read_guest(dom, uuid)
+        self._redefine(guest, rescue_image=image, power_on=True)
+
+    def unrescue(self, uuid: str) -> None:
+        dom = self._lookup(uuid)
+        with _translated("unrescue", uuid):
+            guest, rescue_image = _read_guest(dom, uuid)
+        if rescue_image is None:
+            self.power_on(uuid)  # not rescued: only make sure it runs, as after an unrescue
+            return
+        self._redefine(guest, rescue_image=None, power_on=True)
+
+    def rebuild(self, guest: GuestSpec) -> None:
+        """Redefine on the disk of ``guest.image`` (the disk path follows the image) and start;
+        libvirt snapshots survive, a saved memory image does not."""
+        self._redefine(guest, rescue_image=None, power_on=True)
+
+    def _redefine(self, guest: GuestSpec, *, rescue_image: str | None, power_on: bool) -> None:
+        """Stop the domain, drop its saved memory, define it anew in place and maybe start it.
+        Redefining (rather than undefining) keeps its snapshots; a missing domain is created."""
+        dom = self._find(guest.uuid)
+        with _translated("redefine", guest.uuid):
+            if dom is not None:
+                _force_off(dom)
+                if dom.hasManagedSaveImage(0):
+                    dom.managedSaveRemove(0)
+            xml = domain_xml(guest, virt_type=self._virt_type, rescue_image=rescue_image)
+            dom = self._connection().defineXML(xml)
+            if power_on:
+                dom.create()
+
+    # --- moving ---------------------------------------------------------------------------
+    def _require_this_host(self, uuid: str, host: str, verb: str) -> None:
+        if host != self.host:
+            raise DriverError(
+                f"Cannot {verb} instance {uuid} to host {host!r}: this libvirt driver manages "
+                f"the single host {self.host!r} and cannot move disks or memory between hosts"
+            )
+
+    def migrate_disk_and_power_off(self, guest: GuestSpec, *, dest_host: str) -> None:
+        """Same host only: power off; the disk stays where it is."""
+        self._require_this_host(guest.uuid, dest_host, "migrate")
+        self.power_off(guest.uuid, timeout=MIGRATE_SHUTDOWN_TIMEOUT)
+
+    def finish_migration(self, guest: GuestSpec, *, dest_host: str, power_on: bool) -> None:
+        """Same host only: redefine with the new flavor's vCPUs and memory."""
+        self._require_this_host(guest.uuid, dest_host, "migrate")
+        self._redefine(guest, rescue_image=None, power_on=power_on)
+
+    def finish_revert_migration(
+        self, guest: GuestSpec, *, source_host: str, power_on: bool
+    ) -> None:
+        """Same host only: redefine with the old flavor."""
+        self._require_this_host(guest.uuid, source_host, "revert the migration of")
+        self._redefine(guest, rescue_image=None, power_on=power_on)
+
+    def live_migrate(self, uuid: str, *, dest_host: str) -> None:
+        self._lookup(uuid)
+        if dest_host == self.host:
+            raise DriverError(f"Cannot live-migrate instance {uuid} to its own host {dest_host!r}")
+        self._require_this_host(uuid, dest_host, "live-migrate")
+
+    # --- images and guest agents ----------------------------------------------------------
+    def snapshot(self, uuid: str, *, image_name: str) -> None:
+        """A libvirt snapshot (internal, with memory if running) named after the image; a
+        random suffix keeps repeated captures under one image name apart."""
+        dom = self._lookup(uuid)
+        snapshot = ET.Element("domainsnapshot")
+        _element(snapshot, "name", f"{_slug(image_name)}-{uuidlib.uuid4().hex[:8]}")
+        _element(snapshot, "description", image_name)
+        with _translated("snapshot", uuid):
+            dom.snapshotCreateXML(ET.tostring(snapshot, encoding="unicode"), 0)
+
+    def upload_image(self, uuid: str, *, image_name: str) -> None:
+        """No image service to hand the capture to: the snapshot stays with the domain."""
+        self._lookup(uuid)
+
+    def set_admin_password(self, uuid: str, *, password: str) -> None:
+        """Through the QEMU guest agent, for ``root`` (Nova's choice for non-Windows images)."""
+        dom = self._lookup(uuid)
+        try:
+            dom.setUserPassword("root", password, 0)
+        except libvirt.libvirtError as exc:
+            if _is(exc, libvirt.VIR_ERR_NO_DOMAIN):
+                raise InstanceNotFoundOnHypervisor(uuid) from exc
+            raise DriverError(
+                f"Cannot set the admin password of instance {uuid}: it needs a running guest "
+                f"with the QEMU guest agent ({exc.get_error_message()})"
+            ) from exc
+
+    def trigger_crash_dump(self, uuid: str) -> None:
+        dom = self._lookup(uuid)
+        with _translated("inject an NMI into", uuid):
+            dom.injectNMI(0)
