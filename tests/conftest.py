@@ -39,6 +39,12 @@ def context_of(user: User, project: str, *, is_admin: bool = False) -> RequestCo
     )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """PBKDF2's deliberate slowness is for attackers, not for every test's users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(db: None) -> User:
     return user_ensure(username="alice", password="alice-pass", project="demo").user

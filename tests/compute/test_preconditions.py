@@ -1,0 +1,194 @@
+"""The precondition grid: every (action × vm_state × task_state) against the reference.
+
+The oracle below is transcribed from shared/reference/nova-states.md §5 independently of
+compute/actions.py, so a wrong row in the table fails here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from compute import actions, preconditions
+from compute.context import RequestContext
+from compute.exceptions import (
+    Forbidden,
+    InstanceInvalidState,
+    InstanceIsLocked,
+    InstanceNotReady,
+    ServiceUnavailable,
+)
+from compute.models import Instance
+from compute.states import ALL_TASK_STATES, ALL_VM_STATES
+
+ANY = None
+NO_TASK = {None}
+ALLOW_REBOOT = {
+    None, "rebooting", "reboot_pending", "reboot_started", "resuming", "rebooting_hard",
+    "unpausing", "pausing", "suspending",
+}  # fmt: skip
+
+#: action key → (allowed vm_states, allowed task_states); ANY accepts every value.
+ORACLE: dict[str, tuple[set[str] | None, set[str | None] | None]] = {
+    "start": ({"stopped"}, NO_TASK),
+    "stop": ({"active", "error"}, NO_TASK),
+    "reboot": ({"active"}, NO_TASK),
+    "reboot_hard": ({"active", "stopped", "paused", "suspended", "error"}, ALLOW_REBOOT),
+    "pause": ({"active"}, NO_TASK),
+    "unpause": ({"paused"}, NO_TASK),
+    "suspend": ({"active"}, NO_TASK),
+    "resume": ({"suspended"}, NO_TASK),
+    "rescue": ({"active", "stopped", "error"}, NO_TASK),
+    "unrescue": ({"rescued"}, NO_TASK),
+    "resize": ({"active", "stopped"}, NO_TASK),
+    "migrate": ({"active", "stopped"}, NO_TASK),
+    "confirmResize": ({"resized"}, NO_TASK),
+    "revertResize": ({"resized"}, NO_TASK),
+    "os-migrateLive": ({"active", "paused"}, NO_TASK),
+    "rebuild": ({"active", "stopped", "error"}, NO_TASK),
+    "createImage": ({"active", "stopped", "paused", "suspended"}, NO_TASK),
+    "createBackup": ({"active", "stopped", "paused", "suspended"}, NO_TASK),
+    "changePassword": ({"active"}, NO_TASK),
+    "shelve": ({"active", "stopped", "paused", "suspended"}, NO_TASK),
+    "shelveOffload": ({"shelved"}, NO_TASK),
+    "unshelve": ({"shelved", "shelved_offloaded"}, NO_TASK),
+    "delete": (ANY, ANY),
+    "forceDelete": (ANY, ANY),
+    "restore": ({"soft-delete"}, NO_TASK),
+    "lock": (ANY, ANY),
+    "unlock": (ANY, ANY),
+    "trigger_crash_dump": ({"active", "paused", "rescued", "resized", "error"}, NO_TASK),
+    "os-resetState": (ANY, ANY),
+}
+#: Nova's REST action name in refusals where it differs from the key.
+API_NAME = {"reboot_hard": "reboot"}
+
+ADMIN = RequestContext(user_id=1, user_name="admin", project_id="p", is_admin=True)
+MEMBER = RequestContext(user_id=2, user_name="alice", project_id="p", project_ids=frozenset({"p"}))
+
+
+def an_instance(vm_state: str, task_state: str | None, **extra: object) -> Instance:
+    fields = {"launched_at": timezone.now(), "host_id": 1, **extra}
+    return Instance(uuid=uuid.uuid4(), vm_state=vm_state, task_state=task_state, **fields)
+
+
+def test_the_oracle_covers_every_action_in_the_table():
+    assert set(ORACLE) == {a.key for a in actions.ACTIONS}
+
+
+def expected_refusal(action: str, instance: Instance) -> str | None:
+    """The text Nova refuses with, or None if the oracle allows the action."""
+    allowed_vm, allowed_task = ORACLE[action]
+    name = API_NAME.get(action, action)
+    if allowed_vm is not None and instance.vm_state not in allowed_vm:
+        return (
+            f"Cannot '{name}' instance {instance.uuid} while it is in vm_state {instance.vm_state}"
+        )
+    if allowed_task is not None and instance.task_state not in allowed_task:
+        if instance.task_state is None:
+            return f"Instance {instance.uuid} is in an invalid state for '{name}'"
+        return (
+            f"Cannot '{name}' instance {instance.uuid} "
+            f"while it is in task_state {instance.task_state}"
+        )
+    return None
+
+
+@pytest.mark.parametrize("action", sorted(ORACLE))
+@pytest.mark.parametrize("vm_state", ALL_VM_STATES)
+def test_action_is_allowed_or_refused_exactly_as_nova_says_for_every_task_state(action, vm_state):
+    spec = actions.get(action)
+    mismatches = []
+    for task_state in ALL_TASK_STATES:
+        instance = an_instance(vm_state, task_state)
+        want = expected_refusal(action, instance)
+        try:
+            preconditions.check(spec, instance, ADMIN, host_up=True)
+            got = None
+        except InstanceInvalidState as refusal:
+            got = refusal.message
+        if got != want:
+            mismatches.append((task_state, want, got))
+    assert not mismatches, mismatches
+
+
+@pytest.mark.parametrize("action", sorted(ORACLE))
+def test_evaluate_gives_the_same_answer_as_the_guard_for_every_vm_state(action):
+    spec = actions.get(action)
+    for vm_state in ALL_VM_STATES:
+        instance = an_instance(vm_state, None)
+        answer = preconditions.evaluate(instance, ADMIN, host_up=True)[action]
+        try:
+            preconditions.check(spec, instance, ADMIN, host_up=True)
+        except Exception as refusal:
+            assert answer == refusal.message
+        else:
+            assert answer is None
+
+
+LOCK_CHECKED = sorted(
+    k for k in ORACLE if k not in ("createImage", "createBackup", "lock", "unlock", "os-resetState")
+)
+
+
+@pytest.mark.parametrize("action", LOCK_CHECKED)
+def test_a_locked_instance_refuses_members_with_novas_locked_text(action):
+    allowed_vm, _ = ORACLE[action]
+    vm_state = sorted(allowed_vm)[0] if allowed_vm else "active"
+    instance = an_instance(vm_state, None, locked=True)
+    spec = actions.get(action)
+    if spec.admin_only:
+        with pytest.raises(Forbidden):
+            preconditions.check(spec, instance, MEMBER, host_up=True)
+        return
+    with pytest.raises(InstanceIsLocked, match=f"Instance {instance.uuid} is locked"):
+        preconditions.check(spec, instance, MEMBER, host_up=True)
+    preconditions.check(spec, instance, ADMIN, host_up=True)  # admins bypass locks
+
+
+@pytest.mark.parametrize("action", ["createImage", "createBackup"])
+def test_snapshots_ignore_the_lock_as_in_nova(action):
+    preconditions.check(
+        actions.get(action), an_instance("active", None, locked=True), MEMBER, host_up=True
+    )
+
+
+def test_an_instance_never_launched_is_in_an_invalid_state_for_start():
+    instance = an_instance("stopped", None, launched_at=None)
+    with pytest.raises(InstanceInvalidState, match="is in an invalid state for 'start'"):
+        preconditions.check(actions.get("start"), instance, ADMIN, host_up=True)
+
+
+def test_force_delete_does_not_need_a_launched_instance():
+    preconditions.check(
+        actions.get("forceDelete"), an_instance("building", "spawning", launched_at=None), ADMIN
+    )
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "trigger_crash_dump"])
+def test_actions_that_need_a_host_refuse_an_instance_without_one(action):
+    allowed_vm, _ = ORACLE[action]
+    instance = an_instance(sorted(allowed_vm)[0], None, host_id=None)
+    with pytest.raises(InstanceNotReady, match="is not ready"):
+        preconditions.check(actions.get(action), instance, ADMIN, host_up=True)
+
+
+@pytest.mark.parametrize("action", ["resize", "migrate"])
+def test_resize_and_migrate_refuse_while_the_compute_service_is_down(action):
+    with pytest.raises(ServiceUnavailable, match="Service is unavailable at this time."):
+        preconditions.check(actions.get(action), an_instance("active", None), ADMIN, host_up=False)
+
+
+def test_a_disabled_host_still_passes_the_host_check():
+    # MAINTENANCE is "up" for Nova's check_instance_host(check_is_up=True).
+    preconditions.check(actions.get("resize"), an_instance("active", None), ADMIN, host_up=True)
+
+
+@pytest.mark.parametrize("action", ["migrate", "os-migrateLive", "os-resetState"])
+def test_admin_only_actions_are_forbidden_to_members_and_hidden_from_their_answer(action):
+    instance = an_instance("active", None)
+    with pytest.raises(Forbidden):
+        preconditions.check(actions.get(action), instance, MEMBER, host_up=True)
+    assert action not in preconditions.evaluate(instance, MEMBER, host_up=True)
