@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, TypedDict
 
 from asgiref.sync import sync_to_async
@@ -98,14 +99,58 @@ def latest_seq() -> int:
     return ChangeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
+class RelayLease:
+    """With a shared (Redis) channel layer, one relay for all processes: the lease holder.
+
+    The holder renews the lease every pass and records the last sequence it sent, so a process
+    that takes over after the holder dies resumes where it stopped (at-least-once: a page drops
+    a delta whose version it already shows).
+    """
+
+    KEY = "vmdash:relay:lease"
+    SEQ_KEY = "vmdash:relay:seq"
+
+    def __init__(self, url: str, *, ttl: float = 3.0) -> None:
+        import redis.asyncio as redis
+
+        self.client = redis.from_url(url)
+        self.ttl_ms = int(ttl * 1000)
+        self.token = f"{os.getpid()}-{id(self)}"
+
+    async def hold(self) -> bool:
+        if await self.client.set(self.KEY, self.token, nx=True, px=self.ttl_ms):
+            return True
+        holder = await self.client.get(self.KEY)
+        if holder is not None and holder.decode() == self.token:
+            await self.client.pexpire(self.KEY, self.ttl_ms)
+            return True
+        return False
+
+    async def last_seq(self) -> int | None:
+        raw = await self.client.get(self.SEQ_KEY)
+        return int(raw) if raw is not None else None
+
+    async def record(self, seq: int) -> None:
+        await self.client.set(self.SEQ_KEY, seq)
+
+
 class OutboxRelay:
     """Tails the outbox and fans it out. One per web process, started on its event loop."""
 
-    def __init__(self, channel_layer: Any, *, poll_interval: float = 0.1, batch: int = 500) -> None:
+    def __init__(
+        self,
+        channel_layer: Any,
+        *,
+        poll_interval: float = 0.05,
+        batch: int = 500,
+        lease: RelayLease | None = None,
+    ) -> None:
         self.layer = channel_layer
         self.poll_interval = poll_interval
         self.batch = batch
+        self.lease = lease
         self.last_seq: int | None = None
+        self._leading = False
         self._task: asyncio.Task[None] | None = None
 
     def ensure_started(self) -> None:
@@ -114,11 +159,9 @@ class OutboxRelay:
             self._task = asyncio.get_running_loop().create_task(self.run(), name="outbox-relay")
 
     async def run(self) -> None:
-        if self.last_seq is None:
-            self.last_seq = await sync_to_async(latest_seq, thread_sensitive=False)()
         while True:
             try:
-                sent = await self.relay_once()
+                sent = await self.step()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -127,6 +170,22 @@ class OutboxRelay:
                 sent = 0
             if not sent:
                 await asyncio.sleep(self.poll_interval)
+
+    async def step(self) -> int:
+        """One pass: take or keep the lease if there is one, then relay what is new."""
+        if self.lease is not None:
+            leading = await self.lease.hold()
+            if leading and not self._leading:
+                self.last_seq = await self.lease.last_seq()
+            self._leading = leading
+            if not leading:
+                return 0
+        if self.last_seq is None:
+            self.last_seq = await sync_to_async(latest_seq, thread_sensitive=False)()
+        sent = await self.relay_once()
+        if sent and self.lease is not None and self.last_seq is not None:
+            await self.lease.record(self.last_seq)
+        return sent
 
     async def relay_once(self) -> int:
         rows = await sync_to_async(self._fetch, thread_sensitive=False)()
@@ -143,3 +202,11 @@ class OutboxRelay:
             )
         finally:
             close_old_connections()
+
+
+def relay_for(channel_layer: Any) -> OutboxRelay:
+    """The relay this process should run: leased when the channel layer is shared (Redis)."""
+    from django.conf import settings
+
+    url = getattr(settings, "REDIS_URL", "")
+    return OutboxRelay(channel_layer, lease=RelayLease(url) if url else None)

@@ -14,12 +14,14 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 django_asgi_app = get_asgi_application()
 
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from compute.publisher import OutboxRelay  # noqa: E402
+from compute.publisher import OutboxRelay, relay_for  # noqa: E402
 from dashboard.web.routing import websocket_urlpatterns  # noqa: E402
 
 _relay: OutboxRelay | None = None
@@ -28,7 +30,7 @@ _relay: OutboxRelay | None = None
 def relay() -> OutboxRelay:
     global _relay
     if _relay is None:
-        _relay = OutboxRelay(get_channel_layer())
+        _relay = relay_for(get_channel_layer())
     return _relay
 
 
@@ -45,9 +47,10 @@ class StartRelay:
 
 
 application = StartRelay(
+    # The app serves its own scripts and styles: the page works with no internet and no proxy.
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": ASGIStaticFilesHandler(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

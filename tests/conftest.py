@@ -78,7 +78,18 @@ def admin_ctx(admin_user: User) -> RequestContext:
 
 
 @pytest.fixture
-def agent_factory(db: None) -> Iterator[Callable[[str], ComputeAgent]]:
+def catalog(db: None) -> None:
+    """Nova's flavors and the images, as the data migration seeds them. Transactional tests
+    flush the database between tests, so the fixture puts them back (idempotently)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("compute.migrations.0002_seed_flavors_and_images").seed(apps, None)
+
+
+@pytest.fixture
+def agent_factory(catalog: None) -> Iterator[Callable[[str], ComputeAgent]]:
     """Registered, heart-beating agents on the fake hypervisor, run synchronously by tests."""
     made: list[ComputeAgent] = []
 

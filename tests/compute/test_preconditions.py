@@ -177,7 +177,7 @@ def test_actions_that_need_a_host_refuse_an_instance_without_one(action):
 
 @pytest.mark.parametrize("action", ["resize", "migrate"])
 def test_resize_and_migrate_refuse_while_the_compute_service_is_down(action):
-    with pytest.raises(ServiceUnavailable, match="Service is unavailable at this time."):
+    with pytest.raises(ServiceUnavailable, match=r"Service is unavailable at this time\."):
         preconditions.check(actions.get(action), an_instance("active", None), ADMIN, host_up=False)
 
 

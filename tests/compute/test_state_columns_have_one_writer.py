@@ -45,9 +45,12 @@ def writes_in(source: str) -> list[str]:
                         named = {e.value for e in kw.value.elts if isinstance(e, ast.Constant)}
                         if named & STATE_COLUMNS:
                             found.append(f"line {node.lineno}: {name}({kw.arg}={sorted(named)})")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if RAW_SET.search(node.value):
-                found.append(f"line {node.lineno}: raw SQL sets a state column")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and RAW_SET.search(node.value)
+        ):
+            found.append(f"line {node.lineno}: raw SQL sets a state column")
     return found
 
 
