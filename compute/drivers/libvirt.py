@@ -55,6 +55,8 @@ DISK_DIR = "/var/lib/libvirt/images/vmdash"
 #: How often ``power_off`` re-presses the ACPI power button (Nova's retry interval) and polls.
 SHUTDOWN_RETRY_INTERVAL = 10.0
 SHUTDOWN_POLL_INTERVAL = 0.2
+#: How long ``close`` waits for the event-loop thread.
+EVENT_LOOP_TIMEOUT = 5.0
 #: Clean-shutdown wait before a cold migration pulls the plug (Nova's ``shutdown_timeout``).
 MIGRATE_SHUTDOWN_TIMEOUT = 60.0
 
@@ -157,6 +159,13 @@ def _translated(action: str, uuid: str | None) -> Iterator[None]:
         yield
     except libvirt.libvirtError as exc:
         raise _driver_error(action, uuid, exc) from exc
+
+
+def _alive(conn: libvirt.virConnect) -> bool:
+    try:
+        return conn.isAlive() == 1  # local state, no round trip
+    except libvirt.libvirtError:
+        return False
 
 
 def _instance_uuid(name: str) -> str | None:
@@ -265,14 +274,18 @@ class LibvirtDriver(ComputeDriver):
     def _connection(self) -> libvirt.virConnect:
         """The open connection; opened on first use and again if libvirtd dropped it."""
         with self._lock:
-            if self._conn is not None and self._conn.isAlive():
+            if self._conn is not None and _alive(self._conn):
                 return self._conn
+            if self._conn is not None:
+                with contextlib.suppress(libvirt.libvirtError):
+                    self._conn.close()  # its event registration died with it
+            self._conn, self._callback_id = None, None
             with _translated(f"connect to {self.uri}", None):
                 conn = libvirt.open(self.uri)
                 self._virt_type = self._pick_virt_type(conn)
-            self._conn, self._callback_id = conn, None
-            if self._callback is not None:
-                self._register_events(conn)
+                if self._callback is not None:
+                    self._register_events(conn)
+            self._conn = conn
             return conn
 
     @staticmethod
@@ -317,20 +330,46 @@ class LibvirtDriver(ComputeDriver):
                     self._register_events(conn)
 
     def stop_events(self) -> None:
-        with self._lock:
-            self._callback = None
-            if self._conn is not None and self._callback_id is not None:
-                with contextlib.suppress(libvirt.libvirtError):  # a dead connection has none
-                    self._conn.domainEventDeregisterAny(self._callback_id)
-            self._callback_id = None
+        """Stop forwarding. The libvirt registration stays until ``close`` (see there) and is
+        reused by the next ``start_events``."""
+        self._callback = None
 
     def close(self) -> None:
-        self.stop_events()
+        self._callback = None
         with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(libvirt.libvirtError):
-                    self._conn.close()
-            self._conn = None
+            conn, callback_id = self._conn, self._callback_id
+            self._conn, self._callback_id = None, None
+        if conn is None:
+            return
+        # Outside the lock: a callback still running on the loop thread may need it.
+        if callback_id is not None:
+            self._deregister_on_event_thread(conn, callback_id)
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
+
+    @staticmethod
+    def _deregister_on_event_thread(conn: libvirt.virConnect, callback_id: int) -> None:
+        """Remove the event callback from the event-loop thread while this thread waits.
+
+        libvirt (9.0 at least) checks its event timer without a lock when it queues an
+        event. If the last callback is removed while another thread queues one (as happens
+        when a removal lands mid-dispatch and libvirt finishes it on the loop thread), the
+        event is left in a queue whose timer is gone, and that event state never dispatches
+        again. For ``test:///default`` the state is shared by the whole process. On the loop
+        thread the removal cannot overlap a dispatch; on ``test://`` events are queued by the
+        calling thread, which is blocked here meanwhile.
+        """
+        done = threading.Event()
+
+        def deregister(timer: int, _opaque: object) -> None:
+            libvirt.virEventRemoveTimeout(timer)  # one shot
+            with contextlib.suppress(libvirt.libvirtError):  # a dead connection has none
+                conn.domainEventDeregisterAny(callback_id)
+            done.set()
+
+        libvirt.virEventAddTimeout(0, deregister, None)
+        if not done.wait(EVENT_LOOP_TIMEOUT):
+            logger.warning("libvirt event loop did not remove callback %s in time", callback_id)
 
     # --- lookups --------------------------------------------------------------------------
     def _find(self, uuid: str) -> libvirt.virDomain | None:
