@@ -537,7 +537,29 @@ SOFT_DELETE = ActionSpec(
     manager_function="soft_delete_instance",
 )
 
-BY_KEY: dict[str, ActionSpec] = {a.key: a for a in (*ACTIONS, CREATE, SOFT_DELETE)}
+#: Not a user action: Nova's ``force_stop``, which the power-state sync calls for a guest that
+#: runs (or is paused, or suspended) while its instance is stopped, or that is off while it is
+#: paused. Unlike ``stop`` it accepts any vm_state; like it, it needs no task in progress. Only
+#: the system context may start it (``compute.services.instances.instance_action``).
+FORCE_STOP = ActionSpec(
+    key="forceStop",
+    name="stop",
+    api_name="stop",
+    label="Force stop",
+    summary="Power off a guest whatever its vm_state says, leaving the instance stopped.",
+    vm_states=None,
+    host_check=HostCheck.SET,
+    steps=(_S(T.POWERING_OFF, "power_off"),),
+    result=V.STOPPED,
+    manager_function="stop_instance",
+)
+
+#: Internal actions only the system context (the sync, the watchdog) may start by key.
+INTERNAL_ACTIONS: tuple[ActionSpec, ...] = (FORCE_STOP,)
+
+BY_KEY: dict[str, ActionSpec] = {
+    a.key: a for a in (*ACTIONS, CREATE, SOFT_DELETE, *INTERNAL_ACTIONS)
+}
 
 
 def get(key: str) -> ActionSpec:

@@ -42,6 +42,9 @@ class ComputeConf:
     shutdown_timeout: float = 60.0
     #: Whether the agent listens to the driver's lifecycle events (Nova: True).
     handle_virt_lifecycle_events: bool = True
+    #: Seconds a STOPPED lifecycle event is held, and dropped if another event for the same
+    #: guest follows (a reboot); Nova hard-codes 15. Tests shorten it.
+    lifecycle_stopped_delay: float = 15.0
     #: Nova defaults this to False; a one-host deployment needs it to resize at all.
     allow_resize_to_same_host: bool = True
     #: Seconds an accepted action may wait for its host's agent before it fails visibly.

@@ -8,12 +8,13 @@ never "forbidden", so its existence does not leak.
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from compute.context import RequestContext
 from compute.exceptions import Forbidden, Invalid, NotFound
@@ -33,8 +34,31 @@ SORT_KEYS: dict[str, str] = {
     "uuid": "uuid",
     "launched_at": "launched_at",
     "availability_zone": "availability_zone",
+    "terminated_at": "terminated_at",
+    "display_description": "description",
+    "project_id": "project_id",
+    "user_id": "user_id",
+    "image_ref": "image_id",
+    "instance_type_id": "flavor_id",
+    "progress": "progress",
+    "locked": "locked",
+    "locked_by": "locked_by",
+    "node": "host__host",
 }
-ADMIN_SORT_KEYS = frozenset({"host"})
+ADMIN_SORT_KEYS = frozenset({"host", "node"})
+
+#: Nova's regular-expression filters on instance columns (``GET /servers?availability_zone=…``).
+REGEX_FILTERS: dict[str, str] = {
+    "availability_zone": "availability_zone",
+    "description": "description",
+    "locked_by": "locked_by",
+    "progress": "progress",
+    "created_at": "created_at",
+    "launched_at": "launched_at",
+    "terminated_at": "terminated_at",
+    "node": "host__host",
+    "hostname": "name",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,23 @@ class InstanceFilters:
     task_states: Sequence[str | None] = ()
     power_states: Sequence[int] = ()
     sort: Sequence[tuple[str, str]] = field(default_factory=lambda: (("created_at", "desc"),))
+    #: Admins only: these instance uuids.
+    uuids: Sequence[str] = ()
+    #: Instances whose uuid starts with this (hex digits; Nova's ``reservation_id`` here).
+    uuid_prefix: str | None = None
+    #: Booted from this image id / sized by this flavor id (Nova's ``flavorid``).
+    image_id: str | None = None
+    flavor_id: str | None = None
+    user_id: str | None = None
+    locked: bool | None = None
+    #: Last changed at or before this moment (Nova 2.66); like changes_since, it also
+    #: returns deleted instances.
+    changes_before: datetime | None = None
+    #: (filter name in REGEX_FILTERS, pattern) pairs: Nova's regex filters.
+    regex: Sequence[tuple[str, str]] = ()
+    #: Patterns matched (``re.match``) against the instance's IPv4 / IPv6 addresses.
+    ip: str | None = None
+    ip6: str | None = None
 
 
 def _parse_uuid(value: str) -> uuidlib.UUID:
@@ -92,10 +133,12 @@ def instance_list(*, context: RequestContext, filters: InstanceFilters) -> Query
         rows = rows.filter(project_id=filters.project_id)
     if filters.deleted and context.is_admin:
         rows = rows.filter(deleted_at__isnull=False)
-    elif filters.changes_since is None:
+    elif filters.changes_since is None and filters.changes_before is None:
         rows = rows.filter(deleted_at__isnull=True)
     if filters.changes_since is not None:
         rows = rows.filter(updated_at__gte=filters.changes_since)
+    if filters.changes_before is not None:
+        rows = rows.filter(updated_at__lte=filters.changes_before)
     if filters.statuses:
         try:
             wanted = status_filter(filters.statuses)
@@ -118,7 +161,64 @@ def instance_list(*, context: RequestContext, filters: InstanceFilters) -> Query
         rows = rows.filter(q)
     if filters.power_states:
         rows = rows.filter(power_state__in=filters.power_states)
+    rows = _more_filters(rows, context, filters)
     return rows.order_by(*_ordering(context, filters.sort))
+
+
+def _more_filters(
+    rows: QuerySet[Instance], context: RequestContext, filters: InstanceFilters
+) -> QuerySet[Instance]:
+    if filters.uuids and context.is_admin:
+        rows = rows.filter(uuid__in=[_parse_uuid(u) for u in filters.uuids])
+    if filters.uuid_prefix:
+        rows = rows.filter(uuid__startswith=filters.uuid_prefix)
+    if filters.image_id is not None:
+        image = _uuid_or_none(filters.image_id)
+        rows = rows.filter(image_id=image) if image else rows.none()
+    if filters.flavor_id is not None:
+        rows = rows.filter(flavor__flavorid=filters.flavor_id)
+    if filters.user_id is not None:
+        user = filters.user_id
+        rows = rows.filter(user_id=int(user)) if user.isdigit() else rows.none()
+    if filters.locked is not None:
+        rows = rows.filter(locked=filters.locked)
+    for name, pattern in filters.regex:
+        if name not in REGEX_FILTERS:
+            raise Invalid(f"Invalid filter field: {name}.")
+        rows = rows.filter(**{f"{REGEX_FILTERS[name]}__regex": pattern})
+    if filters.ip or filters.ip6:
+        # Nova matches addresses in Python too; one pass over the candidates' addresses.
+        wanted = [
+            pk
+            for pk, addresses in rows.values_list("pk", "addresses")
+            if _address_matches(addresses, 4, filters.ip)
+            and _address_matches(addresses, 6, filters.ip6)
+        ]
+        rows = rows.filter(pk__in=wanted)
+    return rows
+
+
+def _uuid_or_none(value: str) -> uuidlib.UUID | None:
+    try:
+        return uuidlib.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _address_matches(addresses: object, version: int, pattern: str | None) -> bool:
+    if not pattern:
+        return True
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        raise Invalid(f"Invalid regular expression: {pattern}") from None
+    networks = addresses.values() if isinstance(addresses, dict) else ()
+    return any(
+        regex.match(str(a.get("addr", "")))
+        for network in networks
+        for a in network
+        if isinstance(a, dict) and a.get("version") == version
+    )
 
 
 def _ordering(context: RequestContext, sort: Sequence[tuple[str, str]]) -> list[str]:
@@ -187,3 +287,16 @@ def host_vm_state_counts(host: Host) -> dict[str, int]:
 
 def host_last_sync(host: Host) -> PowerSyncPass | None:
     return host.sync_passes.order_by("-started_at").first()
+
+
+def hosts_last_sync(hosts: Sequence[Host]) -> dict[int, PowerSyncPass]:
+    """The latest power-state sync pass of each host: one query, whatever the number of hosts."""
+    latest = (
+        PowerSyncPass.objects.filter(host=OuterRef("host_id"))
+        .order_by("-started_at", "-id")
+        .values("id")[:1]
+    )
+    passes = PowerSyncPass.objects.filter(host__in=[h.pk for h in hosts]).filter(
+        id=Subquery(latest)
+    )
+    return {p.host_id: p for p in passes}

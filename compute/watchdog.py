@@ -17,10 +17,13 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from compute import records, state_machine
+from compute import actions, records, state_machine
 from compute.conf import conf
+from compute.context import system_context
 from compute.exceptions import UnexpectedTaskState
 from compute.models import ActionDispatch, ChangeEvent, Host, Instance
 from compute.services.hosts import publish_status_if_changed
@@ -33,7 +36,10 @@ log = logging.getLogger(__name__)
 def check_hosts() -> int:
     """Publish every host whose derived status differs from the one last published."""
     horizon = timezone.now() - timedelta(seconds=conf().effective_service_down_time())
-    suspects = Host.objects.filter(published_status=HostStatus.UP, last_seen_up__lt=horizon) | (
+    # A host that never sent a heartbeat is judged by created_at (Nova's servicegroup), so it
+    # expires too: without the second clause it would stay UP for ever.
+    expired = Q(last_seen_up__lt=horizon) | Q(last_seen_up__isnull=True, created_at__lt=horizon)
+    suspects = Host.objects.filter(Q(published_status=HostStatus.UP) & expired) | (
         Host.objects.filter(published_status="")
     )
     return sum(publish_status_if_changed(host) for host in suspects)
@@ -54,7 +60,7 @@ def fail_stale_dispatches() -> int:
                 f"No compute agent on host {dispatch.host.host} took the action within "
                 f"{conf().dispatch_timeout:.0f} s; it was not run."
             )
-            _clear_task(dispatch.instance_id, dispatch.task_state, vm_state=None)
+            _clear_task(dispatch.instance_id, dispatch.expected_task_state, vm_state=None)
             records.fault_record(dispatch.instance_id, message=message, host=dispatch.host.host)
             for event in dispatch.action.events.filter(finish_time__isnull=True):
                 records.event_finish(event, error=message)
@@ -68,10 +74,12 @@ def reap_stuck_tasks() -> int:
     shortest = min(timeouts.task_timeouts.values())
     now = timezone.now()
     reaped = 0
-    candidates = Instance.objects.filter(
+    # A task without a start time (a row older than the clock) is timed from its last change.
+    started = Coalesce("task_started_at", "updated_at")
+    candidates = Instance.objects.annotate(started=started).filter(
         task_state__isnull=False,
         deleted_at__isnull=True,
-        task_started_at__lt=now - timedelta(seconds=shortest),
+        started__lt=now - timedelta(seconds=shortest),
     )
     for instance in candidates:
         dispatch = (
@@ -83,11 +91,15 @@ def reap_stuck_tasks() -> int:
             .order_by("-id")
             .first()
         )
-        kind = dispatch.action.action if dispatch else "default"
+        # The action the task belongs to: its dispatch's, else the instance's open action.
+        action = (
+            dispatch.action
+            if dispatch is not None
+            else instance.actions.filter(finish_time__isnull=True).order_by("-id").first()
+        )
+        kind = action.action if action is not None else "default"
         limit = timeouts.task_timeout(kind)
-        if instance.task_started_at is None or now - instance.task_started_at < timedelta(
-            seconds=limit
-        ):
+        if now - instance.started < timedelta(seconds=limit):
             continue
         message = (
             f"Task {instance.task_state} of {kind} ran longer than {limit:.0f} s and was stopped; "
@@ -101,8 +113,20 @@ def reap_stuck_tasks() -> int:
                 ActionDispatch.objects.filter(pk=dispatch.pk).update(
                     state=ActionDispatch.State.FAILED, finished_at=now
                 )
-                for event in dispatch.action.events.filter(finish_time__isnull=True):
-                    records.event_finish(event, error=message)
+            if action is None:
+                # Nothing in the action log accounts for the task: say who ended it.
+                action, _ = records.action_start(
+                    context=system_context("watchdog"),
+                    instance=instance,
+                    spec=actions.get("os-resetState"),
+                    event_prefix="watchdog",
+                )
+            open_events = list(action.events.filter(finish_time__isnull=True))
+            for event in open_events:
+                records.event_finish(event, error=message)
+            if not open_events:
+                # Its events had all ended: append the reaper's verdict, so it shows.
+                records.event_add(action, name="watchdog_reap_stuck_task", error=message)
             reaped += 1
         log.warning("reaped %s: %s", instance.uuid, message)
     return reaped

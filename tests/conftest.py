@@ -153,3 +153,14 @@ PATH_TO: dict[str, tuple[tuple[str, dict], ...]] = {
     "shelved_offloaded": (("shelve", {}),),
     "deleted": (("delete", {}),),
 }
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove this run's on-disk SQLite test database files (WAL and shared memory too)."""
+    import os
+    from pathlib import Path
+
+    for leftover in (Path(__file__).resolve().parents[1] / "var").glob(
+        f"test-{os.getpid()}.sqlite3*"
+    ):
+        leftover.unlink(missing_ok=True)

@@ -154,6 +154,11 @@ class ComputeAgent:
             )
         except Exception:
             log.exception("action %s on %s crashed the executor", dispatch.kind, self.host_name)
+
+    def _execute_in_worker(self, dispatch: ActionDispatch) -> None:
+        # Worker threads own their connections; the caller's (run_pending) must stay open.
+        try:
+            self._execute(dispatch)
         finally:
             close_old_connections()
 
@@ -169,7 +174,7 @@ class ComputeAgent:
             try:
                 for dispatch in self.claim(free):
                     assert self._pool is not None
-                    self._running.add(self._pool.submit(self._execute, dispatch))
+                    self._running.add(self._pool.submit(self._execute_in_worker, dispatch))
             except Exception:
                 log.exception("claiming work on %s failed; retrying", self.host_name)
                 close_old_connections()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from compute import sync
 from compute.agent.agent import ComputeAgent
 from compute.conf import conf
 from compute.drivers import load_driver
@@ -12,9 +13,5 @@ def build_agent(
 ) -> ComputeAgent:
     hypervisor = load_driver(driver, host=host, uri=uri)
     agent = ComputeAgent(host=host, driver=hypervisor, workers=workers)
-    try:
-        from compute import sync  # the power-state sync, when present
-    except ImportError:  # pragma: no cover - during bring-up only
-        return agent
     sync.attach(agent, interval=conf().sync_power_state_interval)
     return agent

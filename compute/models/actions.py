@@ -79,8 +79,9 @@ class ActionDispatch(models.Model):
     kind = models.CharField(max_length=64)
     params = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    #: The task_state the service set; the agent starts its walk from here.
-    task_state = models.CharField(max_length=64, null=True, blank=True)
+    #: The task_state the service set; the agent starts its walk from here, and finds the
+    #: action pre-empted if the instance has moved on by the time it claims it.
+    expected_task_state = models.CharField(max_length=64, null=True, blank=True)
     claimed_by = models.CharField(max_length=255, blank=True, default="")
     claimed_at = models.DateTimeField(null=True, blank=True)
     #: Unclaimed after this moment, the dispatch fails visibly.

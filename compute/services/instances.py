@@ -30,6 +30,8 @@ from compute.states import PowerState, TaskState, VmState
 
 #: Actions the API and pages may ask for by key (the table's user actions).
 ACTION_KEYS = frozenset(a.key for a in actions.ACTIONS)
+#: Actions only the system context may ask for (the sync's force-stop).
+SYSTEM_ACTION_KEYS = frozenset(a.key for a in actions.INTERNAL_ACTIONS)
 
 
 def instance_create(
@@ -141,7 +143,7 @@ def instance_action(
     None means the request was accepted but had nothing to do (a delete of an instance that is
     already being deleted, as Nova answers 204 and ignores it).
     """
-    if action not in ACTION_KEYS:
+    if action not in ACTION_KEYS and not (context.is_system and action in SYSTEM_ACTION_KEYS):
         raise Invalid(f"Unknown action {action!r}.")
     params = dict(params or {})
     instance = instance_get(context=context, instance_uuid=instance_uuid)
@@ -217,7 +219,7 @@ def _queue(
         host=host,
         kind=spec.key,
         params=params,
-        task_state=spec.start_task,
+        expected_task_state=spec.start_task,
         deadline=timezone.now() + timedelta(seconds=conf().dispatch_timeout),
     )
     transaction.on_commit(lambda: wake_agent(host.host))

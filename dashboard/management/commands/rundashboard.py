@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DEMO_DELAYS = {"default": 1.0, "spawn": 3.0, "power_off": 2.0, "snapshot": 3.0,
                "migrate_disk_and_power_off": 3.0, "finish_migration": 2.0, "live_migrate": 3.0}  # fmt: skip
 DEMO_SYNC_INTERVAL = 10.0
+DEMO_STOPPED_DELAY = 3.0
 
 
 class Command(BaseCommand):
@@ -84,6 +85,9 @@ class Command(BaseCommand):
             compute["fake_delays"] = demo["fake_delays"]
         if "sync_interval" in demo and compute.get("sync_power_state_interval", 600.0) == 600.0:
             compute["sync_power_state_interval"] = demo["sync_interval"]
+            # Nova holds a STOPPED event 15 s in case a reboot follows; the demo shows
+            # out-of-band shutdowns sooner.
+            compute.setdefault("lifecycle_stopped_delay", DEMO_STOPPED_DELAY)
         settings.COMPUTE = compute
 
     @staticmethod
