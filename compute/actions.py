@@ -110,6 +110,14 @@ def _vm(*states: str) -> frozenset[str]:
 
 _S = Step
 
+#: Resize and cold migration walk the same task_states: Nova runs both as a resize.
+_COLD_MIGRATION: tuple[Step, ...] = (
+    _S(T.RESIZE_PREP, progress=0),
+    _S(T.RESIZE_MIGRATING, "migrate_disk_and_power_off", progress=20),
+    _S(T.RESIZE_MIGRATED, progress=60),
+    _S(T.RESIZE_FINISH, "finish_migration", progress=80),
+)
+
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         key="start",
@@ -242,12 +250,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         summary="Move the instance to another flavor; confirm or revert afterwards.",
         vm_states=_vm(V.ACTIVE, V.STOPPED),
         host_check=HostCheck.UP,
-        steps=(
-            _S(T.RESIZE_PREP, progress=0),
-            _S(T.RESIZE_MIGRATING, "migrate_disk_and_power_off", progress=20),
-            _S(T.RESIZE_MIGRATED, progress=60),
-            _S(T.RESIZE_FINISH, "finish_migration", progress=80),
-        ),
+        steps=_COLD_MIGRATION,
         result=V.RESIZED,
         params=("flavorRef",),
         error_on_failure=True,
@@ -262,12 +265,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         vm_states=_vm(V.ACTIVE, V.STOPPED),
         host_check=HostCheck.UP,
         admin_only=True,
-        steps=(
-            _S(T.RESIZE_PREP, progress=0),
-            _S(T.RESIZE_MIGRATING, "migrate_disk_and_power_off", progress=20),
-            _S(T.RESIZE_MIGRATED, progress=60),
-            _S(T.RESIZE_FINISH, "finish_migration", progress=80),
-        ),
+        steps=_COLD_MIGRATION,
         result=V.RESIZED,
         params=("host",),
         error_on_failure=True,

@@ -29,6 +29,7 @@ from compute.conf import conf
 from compute.drivers.base import ComputeDriver, GuestSpec
 from compute.exceptions import ComputeError, UnexpectedTaskState
 from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceActionEvent
+from compute.services.params import MIGRATION_KEYS
 from compute.states import PowerState, TaskState, VmState
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def _finish_fields(spec: ActionSpec, run: Run, result: str) -> dict[str, Any]:
             flavor_id=meta.get("old_flavor_id") or run.instance.flavor_id,
             host=Host.objects.filter(host=meta.get("old_host")).first() or run.instance.host,
         )
-        for key in ("old_flavor_id", "new_flavor_id", "old_host", "new_host"):
+        for key in MIGRATION_KEYS:
             meta.pop(key, None)
         fields["system_metadata"] = meta
     elif spec.key == "os-migrateLive":

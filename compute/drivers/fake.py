@@ -104,6 +104,18 @@ class FakeDriver(ComputeDriver):
             raise DriverError(armed.message)
         yield
 
+    def _new_guest(self, guest: GuestSpec) -> FakeGuest:
+        """An unsaved guest on this host, powered off until set_guest_state starts it."""
+        return FakeGuest(
+            uuid=guest.uuid,
+            host=self.host,
+            name=guest.name,
+            state=P.NOSTATE,
+            vcpus=guest.vcpus,
+            memory_mb=guest.memory_mb,
+            image=guest.image,
+        )
+
     def _guest(self, uuid: str) -> FakeGuest:
         try:
             return FakeGuest.objects.get(uuid=uuid)
@@ -123,16 +135,7 @@ class FakeDriver(ComputeDriver):
     def spawn(self, guest: GuestSpec, *, power_on: bool = True) -> None:
         with self._operation("spawn"):
             FakeGuest.objects.filter(uuid=guest.uuid).delete()
-            row = FakeGuest(
-                uuid=guest.uuid,
-                host=self.host,
-                name=guest.name,
-                state=P.NOSTATE,
-                vcpus=guest.vcpus,
-                memory_mb=guest.memory_mb,
-                image=guest.image,
-            )
-            set_guest_state(row, P.RUNNING if power_on else P.SHUTDOWN)
+            set_guest_state(self._new_guest(guest), P.RUNNING if power_on else P.SHUTDOWN)
 
     def destroy(self, uuid: str) -> None:
         with self._operation("destroy"):
@@ -162,15 +165,7 @@ class FakeDriver(ComputeDriver):
             row = FakeGuest.objects.filter(uuid=guest.uuid).first()
             if row is None:
                 # As Nova's fake: a hard reboot of a guest the hypervisor lost re-creates it.
-                row = FakeGuest(
-                    uuid=guest.uuid,
-                    host=self.host,
-                    name=guest.name,
-                    state=P.NOSTATE,
-                    vcpus=guest.vcpus,
-                    memory_mb=guest.memory_mb,
-                    image=guest.image,
-                )
+                row = self._new_guest(guest)
             elif row.state != P.SHUTDOWN:
                 set_guest_state(row, P.SHUTDOWN)
             set_guest_state(row, P.RUNNING, saved=False, rescued=False)

@@ -10,6 +10,7 @@ the others get ``UnexpectedTaskState`` (409) and nothing changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from compute.exceptions import Conflict, Forbidden, Invalid, UnexpectedTaskState
 from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceAction
 from compute.scheduler import select_host
 from compute.selectors import instance_get
-from compute.services.params import prepare
+from compute.services.params import MIGRATION_KEYS, prepare
 from compute.states import PowerState, TaskState, VmState
 
 #: Actions the API and pages may ask for by key (the table's user actions).
@@ -262,89 +263,84 @@ def _local_delete(context: RequestContext, instance: Instance, spec: ActionSpec)
     return action
 
 
-def _lock(
-    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
-) -> InstanceAction:
+def _lock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
     by = "admin" if context.is_admin else "owner"
-    with transaction.atomic():
-        if not (instance.locked and instance.locked_by == by):
-            _with_current_task(
-                instance, locked=True, locked_by=by, locked_reason=params.get("locked_reason")
-            )
-        action, event = records.action_start(
-            context=context, instance=instance, spec=spec, event_prefix="api"
+    if not (instance.locked and instance.locked_by == by):
+        _with_current_task(
+            instance, locked=True, locked_by=by, locked_reason=params.get("locked_reason")
         )
-        records.event_finish(event)
-    return action
+    return ""
 
 
-def _unlock(
-    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
-) -> InstanceAction:
+def _unlock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
     if instance.locked and instance.locked_by == "admin" and not context.is_admin:
         raise Forbidden(
             "Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override "
             "to be performed."
         )
-    with transaction.atomic():
-        if instance.locked:
-            _with_current_task(instance, locked=False, locked_by=None, locked_reason=None)
-        action, event = records.action_start(
-            context=context, instance=instance, spec=spec, event_prefix="api"
-        )
-        records.event_finish(event)
-    return action
+    if instance.locked:
+        _with_current_task(instance, locked=False, locked_by=None, locked_reason=None)
+    return ""
 
 
-def _reset_state(
-    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
-) -> InstanceAction:
+def _reset_state(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
     """Admin's escape hatch for a stuck instance: vm_state active or error, no task. A task the
     agent is still running loses its next conditional write and is abandoned."""
-    with transaction.atomic():
-        state_machine.transition(
-            instance,
-            expected_task_state=instance.task_state,
-            vm_state=params["state"],
-            task_state=None,
-        )
-        action, event = records.action_start(
-            context=context, instance=instance, spec=spec, event_prefix="api"
-        )
-        records.event_finish(event)
-    return action
+    state_machine.transition(
+        instance,
+        expected_task_state=instance.task_state,
+        vm_state=params["state"],
+        task_state=None,
+    )
+    return ""
 
 
-def _confirm_resize(
-    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
-) -> InstanceAction:
+def _confirm_resize(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
     source = Host.objects.filter(host=instance.system_metadata.get("old_host")).first()
     if source is not None and not source.is_up:
         raise Conflict("Service is unavailable at this time.")
-    meta = {
-        k: v
-        for k, v in instance.system_metadata.items()
-        if k not in ("old_flavor_id", "new_flavor_id", "old_host", "new_host")
-    }
+    meta = {k: v for k, v in instance.system_metadata.items() if k not in MIGRATION_KEYS}
     final = VmState.STOPPED if instance.power_state == PowerState.SHUTDOWN else VmState.ACTIVE
-    with transaction.atomic():
-        state_machine.transition(
-            instance,
-            expected_task_state=None,
-            expected_vm_state=[VmState.RESIZED],
-            vm_state=final,
-            system_metadata=meta,
-        )
-        action, event = records.action_start(
-            context=context, instance=instance, spec=spec, host=source.host if source else ""
-        )
-        records.event_finish(event)
-    return action
+    state_machine.transition(
+        instance,
+        expected_task_state=None,
+        expected_vm_state=[VmState.RESIZED],
+        vm_state=final,
+        system_metadata=meta,
+    )
+    return source.host if source else ""
+
+
+def _completed_at_once(
+    apply: Callable[[RequestContext, Instance, dict[str, Any]], str],
+) -> Callable[[RequestContext, Instance, ActionSpec, dict[str, Any]], InstanceAction]:
+    """An action the service completes itself: the change and its closed record, atomically.
+
+    ``apply`` makes the change (or refuses before writing) and names the host that did the
+    work, if any; its event is then ``compute_…``, else ``api_…`` as in Nova's action log.
+    """
+
+    def run(
+        context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+    ) -> InstanceAction:
+        with transaction.atomic():
+            host = apply(context, instance, params)
+            action, event = records.action_start(
+                context=context,
+                instance=instance,
+                spec=spec,
+                event_prefix="compute" if host else "api",
+                host=host,
+            )
+            records.event_finish(event)
+        return action
+
+    return run
 
 
 _SYNCHRONOUS = {
-    "lock": _lock,
-    "unlock": _unlock,
-    "os-resetState": _reset_state,
-    "confirmResize": _confirm_resize,
+    "lock": _completed_at_once(_lock),
+    "unlock": _completed_at_once(_unlock),
+    "os-resetState": _completed_at_once(_reset_state),
+    "confirmResize": _completed_at_once(_confirm_resize),
 }

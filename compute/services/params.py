@@ -21,6 +21,9 @@ from compute.models import Flavor, Host, Image, Instance
 from compute.scheduler import select_host
 from compute.states import VmState
 
+#: The system_metadata a resize or migration keeps until it is confirmed or reverted.
+MIGRATION_KEYS = ("old_flavor_id", "new_flavor_id", "old_host", "new_host")
+
 
 @dataclass
 class Prepared:
