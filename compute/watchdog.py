@@ -157,3 +157,26 @@ def run_once() -> dict[str, int]:
         "tasks_reaped": reap_stuck_tasks(),
         "events_pruned": prune_outbox(),
     }
+
+
+async def run_forever() -> None:
+    """The watchdog loop for a web process's event loop; each pass runs in a worker thread."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import close_old_connections
+
+    def one_pass() -> None:
+        try:
+            run_once()
+        finally:
+            close_old_connections()
+
+    while True:
+        try:
+            await sync_to_async(one_pass, thread_sensitive=False)()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("watchdog pass failed; retrying")
+        await asyncio.sleep(conf().watchdog_interval)

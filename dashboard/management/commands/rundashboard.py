@@ -1,7 +1,8 @@
 """``manage.py rundashboard [--bind ADDR] [--port N] [--agents N] [--demo]``.
 
-The embedded default in one process: daphne serving HTTP and WebSockets, the agents of N fake
-compute hosts (``compute-1`` … ``compute-N``) and the watchdog beside it. With ``--demo`` the
+The embedded default in one process: daphne serving HTTP and WebSockets (with the outbox relay
+and the watchdog every web process runs) and the agents of N fake compute hosts
+(``compute-1`` … ``compute-N``). With ``--demo`` the
 database is migrated and seeded (idempotently), the fake hypervisor's operations take a
 second or two so transitions are visible, and the power-state sync runs every 10 s.
 """
@@ -9,7 +10,6 @@ second or two so transitions are visible, and the power-state sync runs every 10
 from __future__ import annotations
 
 import logging
-import threading
 from argparse import ArgumentParser
 from typing import Any
 
@@ -17,10 +17,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from compute import watchdog
 from compute.agent.agent import ComputeAgent
 from compute.agent.runner import build_agent
-from compute.conf import conf
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +63,6 @@ class Command(BaseCommand):
             self._demo_settings(fake_delays=DEMO_DELAYS)
         for agent in agents:
             agent.start()
-        stop = threading.Event()
-        threading.Thread(target=self._watchdog, args=(stop,), name="watchdog", daemon=True).start()
         url = f"http://{options['bind']}:{options['port']}/"
         self.stdout.write(f"vmdash on {url} with {len(agents)} fake host(s); Ctrl-C stops it.")
         if options["demo"]:
@@ -74,7 +70,6 @@ class Command(BaseCommand):
         try:
             self._serve(options["bind"], options["port"])
         finally:
-            stop.set()
             self._stop(agents)
 
     @staticmethod
@@ -89,18 +84,6 @@ class Command(BaseCommand):
             # out-of-band shutdowns sooner.
             compute.setdefault("lifecycle_stopped_delay", DEMO_STOPPED_DELAY)
         settings.COMPUTE = compute
-
-    @staticmethod
-    def _watchdog(stop: threading.Event) -> None:
-        from django.db import close_old_connections
-
-        while not stop.wait(conf().watchdog_interval):
-            try:
-                watchdog.run_once()
-            except Exception:
-                log.exception("watchdog pass failed; retrying")
-            finally:
-                close_old_connections()
 
     @staticmethod
     def _serve(bind: str, port: int) -> None:

@@ -1,0 +1,93 @@
+"""The action buttons of an instance: every action of the table, enabled or disabled with why.
+
+The answer comes from ``compute.preconditions.evaluate`` — the check the services run — so a
+button is enabled exactly when the service would accept it, and a disabled one carries Nova's
+refusal text. The grouping below is only layout; an action missing from it lands in "Other", so
+a new row of the action table still gets its button.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compute.actions import USER_ACTIONS, ActionSpec
+from compute.context import RequestContext
+from compute.preconditions import evaluate
+from dashboard.web.forms import ActionParamsForm, Catalog
+from dashboard.web.presentation import badge
+from dashboard.web.rows import InstanceRow
+
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Power", ("start", "stop", "reboot", "reboot_hard", "pause", "unpause", "suspend", "resume")),
+    ("Resize & move", ("resize", "confirmResize", "revertResize", "migrate", "os-migrateLive")),
+    ("Images & shelving", ("createImage", "createBackup", "shelve", "shelveOffload", "unshelve")),
+    ("Recovery", ("rescue", "unrescue", "rebuild", "trigger_crash_dump", "os-resetState")),
+    ("Access", ("lock", "unlock", "changePassword")),
+    ("Delete", ("delete", "forceDelete", "restore")),
+)
+
+
+@dataclass(frozen=True)
+class ActionButton:
+    spec: ActionSpec
+    #: None if the action may start now, else Nova's refusal.
+    refusal: str | None
+    #: This action's task is the one in progress.
+    pending: bool
+    pending_label: str
+    form: ActionParamsForm | None
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def enabled(self) -> bool:
+        return self.refusal is None and not self.pending
+
+
+@dataclass(frozen=True)
+class ActionGroup:
+    title: str
+    buttons: tuple[ActionButton, ...]
+
+
+def action_groups(
+    row: InstanceRow, context: RequestContext, catalog: Catalog
+) -> tuple[ActionGroup, ...]:
+    instance = row.instance
+    if instance.deleted:
+        return ()
+    answers = evaluate(instance, context, host_up=row.host_up)
+    specs = {s.key: s for s in USER_ACTIONS if s.key in answers}
+    pending_label = badge("task_state", instance.task_state).label
+
+    def button(spec: ActionSpec) -> ActionButton:
+        return ActionButton(
+            spec=spec,
+            refusal=answers[spec.key],
+            pending=row.pending_action == spec.key,
+            pending_label=pending_label,
+            form=(
+                ActionParamsForm(spec=spec, instance=instance, catalog=catalog)
+                if spec.params
+                else None
+            ),
+        )
+
+    grouped: list[ActionGroup] = []
+    placed: set[str] = set()
+    for title, keys in GROUPS:
+        buttons = tuple(button(specs[k]) for k in keys if k in specs)
+        placed.update(keys)
+        if buttons:
+            grouped.append(ActionGroup(title, buttons))
+    rest = tuple(button(s) for k, s in specs.items() if k not in placed)
+    if rest:
+        grouped.append(ActionGroup("Other", rest))
+    return tuple(grouped)
+
+
+def bulk_actions(context: RequestContext) -> list[ActionSpec]:
+    """Actions offered for selected rows: those without parameters the caller may use."""
+    return [s for s in USER_ACTIONS if not s.params and (context.is_admin or not s.admin_only)]

@@ -1,0 +1,176 @@
+"""Forms of the pages: filters, create, host switches, and the small forms of actions that take
+parameters.
+
+An action's form is built from the action table's ``params`` for that action, so a parameter
+added to the table gets a field here by name. The forms only collect values; the domain
+validates them (``compute.services.params``) and its refusal is what the user reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+
+from compute.actions import ActionSpec
+from compute.models import Flavor, Host, Image, Instance, Project
+from compute.status import Status
+
+Choices = list[tuple[str, str]]
+
+SORTABLE = {
+    "created_at": "Created",
+    "name": "Name",
+    "vm_state": "vm_state",
+    "task_state": "task_state",
+    "power_state": "power_state",
+    "updated_at": "Updated",
+    "host": "Host",
+}
+PAGE_SIZES = (20, 50, 100)
+
+
+class InstanceFilterForm(forms.Form):
+    name = forms.CharField(required=False, max_length=255)
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status"), *[(s.value, s.value) for s in Status if s != Status.UNKNOWN]],
+    )
+    host = forms.CharField(required=False, max_length=255)
+    sort = forms.ChoiceField(required=False, choices=list(SORTABLE.items()))
+    dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
+    limit = forms.TypedChoiceField(
+        required=False, coerce=int, choices=[(str(n), str(n)) for n in PAGE_SIZES]
+    )
+    marker = forms.UUIDField(required=False)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The choices the forms of one page offer, read once per page."""
+
+    flavors: Choices
+    images: Choices
+    hosts: Choices
+
+    @classmethod
+    def load(cls, *, with_hosts: bool) -> Catalog:
+        return cls(
+            flavors=[
+                (f.flavorid, f"{f.name} · {f.vcpus} vCPU · {f.ram} MiB · {f.disk} GiB")
+                for f in Flavor.objects.all()
+            ],
+            images=[(str(i.pk), i.name) for i in Image.objects.filter(status=Image.Status.ACTIVE)],
+            hosts=[(h.host, h.host) for h in Host.objects.order_by("host")] if with_hosts else [],
+        )
+
+
+class CreateInstanceForm(forms.Form):
+    name = forms.CharField(max_length=255)
+    project = forms.ChoiceField()
+    flavor = forms.ChoiceField()
+    image = forms.ChoiceField()
+    host = forms.ChoiceField(required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        catalog: Catalog,
+        projects: tuple[Project, ...],
+        admin: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [(p.pk, p.name) for p in projects]
+        self.fields["flavor"].choices = catalog.flavors
+        self.fields["image"].choices = catalog.images
+        if admin:
+            self.fields["host"].choices = [("", "Let the scheduler choose"), *catalog.hosts]
+        else:
+            del self.fields["host"]
+
+
+class HostDisableForm(forms.Form):
+    reason = forms.CharField(
+        max_length=255,
+        strip=True,
+        label="Reason",
+        help_text="Shown to other admins, as Nova's disabled_reason.",
+    )
+
+
+# --- the small forms of actions with parameters ----------------------------------------------
+
+FieldMaker = Callable[[Instance, Catalog], forms.Field]
+
+
+def _flavors(instance: Instance, catalog: Catalog) -> forms.Field:
+    current = instance.flavor.flavorid if instance.flavor_id else None
+    return forms.ChoiceField(
+        label="New flavor", choices=[c for c in catalog.flavors if c[0] != current]
+    )
+
+
+def _images(label: str, *, optional: str | None = None) -> FieldMaker:
+    def make(instance: Instance, catalog: Catalog) -> forms.Field:
+        choices = ([("", optional)] if optional else []) + catalog.images
+        initial = str(instance.image_id) if instance.image_id and not optional else None
+        return forms.ChoiceField(
+            label=label, choices=choices, required=optional is None, initial=initial
+        )
+
+    return make
+
+
+def _hosts(instance: Instance, catalog: Catalog) -> forms.Field:
+    current = instance.host.host if instance.host_id else None
+    return forms.ChoiceField(
+        label="Destination host",
+        required=False,
+        choices=[("", "Let the scheduler choose"), *[c for c in catalog.hosts if c[0] != current]],
+    )
+
+
+PARAM_FIELDS: dict[str, FieldMaker] = {
+    "flavorRef": _flavors,
+    "imageRef": _images("Image"),
+    "rescue_image_ref": _images("Rescue image", optional="The instance's own image"),
+    "host": _hosts,
+    "name": lambda i, c: forms.CharField(
+        label="Image name", max_length=255, initial=f"{i.name}-snap"
+    ),
+    "backup_type": lambda i, c: forms.ChoiceField(
+        label="Backup type", choices=[("daily", "daily"), ("weekly", "weekly")]
+    ),
+    "rotation": lambda i, c: forms.IntegerField(label="Keep", min_value=0, initial=1),
+    "adminPass": lambda i, c: forms.CharField(
+        label="New password", widget=forms.PasswordInput(render_value=False), strip=False
+    ),
+    "locked_reason": lambda i, c: forms.CharField(label="Reason", required=False, max_length=255),
+    "state": lambda i, c: forms.ChoiceField(
+        label="Set vm_state to", choices=[("active", "active"), ("error", "error")]
+    ),
+}
+
+
+class ActionParamsForm(forms.Form):
+    """One field per parameter the action table lists for ``spec``."""
+
+    def __init__(
+        self, *args: Any, spec: ActionSpec, instance: Instance, catalog: Catalog, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("prefix", "p")
+        kwargs.setdefault("auto_id", f"id_{spec.key}_%s")
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        for name in spec.params:
+            maker = PARAM_FIELDS.get(name)
+            self.fields[name] = (
+                maker(instance, catalog) if maker else forms.CharField(label=name, required=False)
+            )
+
+    def params(self) -> dict[str, Any]:
+        """The request body's values, leaving out optional ones left empty."""
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

@@ -1,0 +1,154 @@
+"""The state machine as a graph, read from the action table: vm_states are nodes, actions arrows.
+
+Every arrow comes from one row of ``compute.actions``: its allowed vm_states are the arrow's
+tails, its result the head, its walk the task_states it passes through. Actions that leave the
+vm_state as it was are "in place" on their node; actions allowed in any vm_state start from the
+pseudo-state ``ANY``. Both the diagram (``dashboard.web.diagram``) and the state-machine page's
+precondition table are drawn from what this module returns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from compute.actions import ACTIONS, CREATE, SOFT_DELETE, ActionSpec, HostCheck, Result
+from compute.states import TaskState, VmState
+
+V = VmState
+
+#: The tail of arrows of actions allowed in every vm_state.
+ANY = "*"
+
+#: Actions whose resulting vm_state is a parameter the caller picks (reset state's "state").
+_CHOSEN_RESULT: dict[str, tuple[str, ...]] = {"state": (V.ACTIVE, V.ERROR)}
+
+
+@dataclass(frozen=True)
+class Arrow:
+    source: str
+    target: str
+    spec: ActionSpec
+    #: Drawn dashed: a failure path rather than an action's normal result.
+    failure: bool = False
+
+
+@dataclass(frozen=True)
+class Graph:
+    states: tuple[str, ...]
+    #: (source, target) → the actions along that arrow, in table order.
+    arrows: dict[tuple[str, str], tuple[Arrow, ...]]
+    #: vm_state (or ANY) → the actions that leave it unchanged.
+    in_place: dict[str, tuple[ActionSpec, ...]]
+
+
+def targets(spec: ActionSpec, source: str) -> tuple[str, ...]:
+    for param, chosen in _CHOSEN_RESULT.items():
+        if param in spec.params:
+            return chosen
+    result = spec.result
+    if isinstance(result, str):
+        return (result,)
+    if result is Result.UNCHANGED:
+        return (source,)
+    if result is Result.PREVIOUS:
+        return (V.ACTIVE,)
+    if result is Result.ACTIVE_OR_STOPPED and spec.remembers_state:
+        # "stopped before the action" is the arrow's own tail.
+        return (V.STOPPED,) if source == V.STOPPED else (V.ACTIVE,)
+    return (V.ACTIVE, V.STOPPED)
+
+
+def graph() -> Graph:
+    arrows: dict[tuple[str, str], list[Arrow]] = defaultdict(list)
+    in_place: dict[str, list[ActionSpec]] = defaultdict(list)
+    for spec in (CREATE, *ACTIONS, SOFT_DELETE):
+        sources = sorted(spec.vm_states) if spec.vm_states is not None else [ANY]
+        for source in sources:
+            for target in targets(spec, source):
+                if target == source:
+                    in_place[source].append(spec)
+                else:
+                    arrows[(source, target)].append(Arrow(source, target, spec))
+        if spec.error_on_failure and spec is CREATE:
+            arrows[(V.BUILDING, V.ERROR)].append(Arrow(V.BUILDING, V.ERROR, spec, failure=True))
+    return Graph(
+        states=tuple(V.values),
+        arrows={k: tuple(v) for k, v in arrows.items()},
+        in_place={k: tuple(v) for k, v in in_place.items()},
+    )
+
+
+def walk_text(spec: ActionSpec) -> str:
+    return " › ".join(spec.walk)
+
+
+# --- the preconditions of each action, in words ---------------------------------------------
+
+
+def _states(values: frozenset[str | None] | frozenset[str] | None, *, none: str) -> str:
+    if values is None:
+        return "any"
+    named = sorted(v for v in values if v is not None)
+    words = [none] if None in values else []
+    return ", ".join(words + named)
+
+
+@dataclass(frozen=True)
+class Precondition:
+    spec: ActionSpec
+    vm_states: str
+    task_states: str
+    checks: tuple[str, ...]
+    walk: str
+    result: str
+
+
+def _result_text(spec: ActionSpec) -> str:
+    for param, chosen in _CHOSEN_RESULT.items():
+        if param in spec.params:
+            return " or ".join(chosen) + f" (the caller's {param!r})"
+    result = spec.result
+    if isinstance(result, str):
+        return result
+    return {
+        Result.UNCHANGED: "unchanged",
+        Result.PREVIOUS: "the vm_state it had before (default active)",
+        Result.ACTIVE_OR_STOPPED: "active, or stopped if it was stopped before",
+        Result.BY_POWER: "active, or stopped if the guest is shut down",
+    }[result]
+
+
+def preconditions() -> tuple[Precondition, ...]:
+    out = []
+    for spec in (*ACTIONS, CREATE, SOFT_DELETE):
+        checks = []
+        if spec.admin_only:
+            checks.append("admin only")
+        if spec.check_lock:
+            checks.append("refused while locked (admins bypass)")
+        if spec.must_have_launched:
+            checks.append("instance must have launched")
+        if spec.host_check is HostCheck.SET:
+            checks.append("instance must have a host")
+        elif spec.host_check is HostCheck.UP:
+            checks.append("host's compute service must be up")
+        if spec.destructive:
+            checks.append("asks for confirmation")
+        out.append(
+            Precondition(
+                spec=spec,
+                vm_states=_states(spec.vm_states, none="none"),
+                task_states=_states(spec.task_states, none="no task"),
+                checks=tuple(checks),
+                walk=walk_text(spec) or "— (completes at once, no task)",
+                result=_result_text(spec),
+            )
+        )
+    return tuple(out)
+
+
+#: Every task_state that some action walks through (for the diagram's legend).
+WALKED: frozenset[str] = frozenset(
+    t for spec in (CREATE, *ACTIONS, SOFT_DELETE) for t in spec.walk if t in TaskState.values
+)

@@ -1,0 +1,170 @@
+"""Hosts, for admins: status and heartbeat, the last power sync, instances per vm_state, and the
+maintenance switches — disable with a reason, enable, force down and back — plus moving the
+instances off a disabled host by live migration, each with its own verdict and live progress.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from compute.exceptions import ComputeError, NotFound
+from compute.models import Host
+from compute.preconditions import evaluate
+from compute.selectors import host_get, host_list, visible_instances
+from compute.services import host_update, instance_action
+from dashboard.web.forms import HostDisableForm
+from dashboard.web.hostinfo import host_cards, recent_syncs
+from dashboard.web.pages import Page, begin, error_page
+from dashboard.web.rows import InstanceRow, instance_rows
+
+MIGRATE = "os-migrateLive"
+MIGRATION_RESULTS = "web.migration_results"
+FORBIDDEN = "Policy doesn't allow os_compute_api:os-services:list to be performed."
+
+
+def _admin_only(page: Page) -> HttpResponse | None:
+    if page.scope.is_admin:
+        return None
+    return error_page(page, status=403, title="Admins only", message=FORBIDDEN)
+
+
+@login_required
+@require_GET
+def host_list_view(request: HttpRequest) -> HttpResponse:
+    page = begin(request)
+    if denied := _admin_only(page):
+        return denied
+    fragment = request.GET.get("fragment") == "table"
+    template = "web/hosts/_table.html" if fragment else "web/hosts/list.html"
+    return page.render(template, {"cards": host_cards()}, nav="hosts")
+
+
+def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, str | None]]:
+    """The host's instances, each with why it cannot be live-migrated (None: it can)."""
+    context = page.scope.context
+    rows = instance_rows(
+        list(
+            visible_instances(context, all_tenants=True)
+            .filter(host=host, deleted_at__isnull=True)
+            .order_by("name", "id")
+        ),
+        context,
+    )
+    return [
+        (row, evaluate(row.instance, context, host_up=row.host_up).get(MIGRATE, "Admins only."))
+        for row in rows
+    ]
+
+
+@login_required
+@require_GET
+def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
+    page = begin(request)
+    if denied := _admin_only(page):
+        return denied
+    try:
+        host = host_get(host=name)
+    except NotFound as error:
+        return error_page(page, status=404, title="Host not found", message=error.message)
+    if request.GET.get("fragment") == "summary":
+        return page.render("web/hosts/_summary.html", {"card": host_cards([host])[0]})
+    residents = _residents(page, host)
+    return page.render(
+        "web/hosts/detail.html",
+        {
+            "card": host_cards([host])[0],
+            "residents": residents,
+            "movable": [row.uuid for row, refusal in residents if refusal is None],
+            "syncs": recent_syncs(host),
+            "disable_form": HostDisableForm(),
+            "results": request.session.pop(MIGRATION_RESULTS, []),
+            "other_hosts": host_list().exclude(pk=host.pk).count(),
+        },
+        nav="hosts",
+    )
+
+
+@login_required
+@require_POST
+def host_update_view(request: HttpRequest, name: str) -> HttpResponse:
+    """One switch: ``op`` is disable (with a reason), enable, force_down or force_up."""
+    page = begin(request)
+    if denied := _admin_only(page):
+        return denied
+    op = request.POST.get("op", "")
+    changes: dict[str, object]
+    if op == "disable":
+        form = HostDisableForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "A reason is required to disable a host (1–255 characters).")
+            return redirect("host", name=name)
+        changes = {"status": "disabled", "disabled_reason": form.cleaned_data["reason"]}
+    elif op in ("enable", "force_down", "force_up"):
+        changes = {
+            "enable": {"status": "enabled"},
+            "force_down": {"forced_down": True},
+            "force_up": {"forced_down": False},
+        }[op]
+    else:
+        messages.error(request, "Unknown host operation.")
+        return redirect("host", name=name)
+    try:
+        host = host_update(context=page.scope.context, host=host_get(host=name), **changes)
+    except ComputeError as error:
+        page.refused(error)
+    else:
+        messages.success(request, f"{host.host} is now {host.host_status}.")
+    return redirect("host", name=name)
+
+
+@login_required
+@require_POST
+def host_migrate_away_view(request: HttpRequest, name: str) -> HttpResponse:
+    """Live-migrate the selected instances off the host; the scheduler picks destinations."""
+    page = begin(request)
+    if denied := _admin_only(page):
+        return denied
+    try:
+        host = host_get(host=name)
+    except NotFound as error:
+        return error_page(page, status=404, title="Host not found", message=error.message)
+    wanted = set(request.POST.getlist("instance"))
+    results = []
+    for row, _refusal in _residents(page, host):
+        if row.uuid not in wanted:
+            continue
+        try:
+            instance_action(context=page.scope.context, instance_uuid=row.uuid, action=MIGRATE)
+        except ComputeError as error:
+            results.append({"name": row.instance.name, "accepted": False, "message": error.message})
+        else:
+            results.append(
+                {"name": row.instance.name, "accepted": True, "message": "Live migration accepted."}
+            )
+    if not results:
+        messages.warning(request, "No instance was selected.")
+    request.session[MIGRATION_RESULTS] = results
+    return redirect("host", name=name)
+
+
+@login_required
+@require_GET
+def host_heartbeats_view(request: HttpRequest) -> JsonResponse:
+    """Heartbeat stamps, which are not published as events (they change nothing but an age)."""
+    page = begin(request)
+    if not page.scope.is_admin:
+        return JsonResponse({"error": FORBIDDEN}, status=403)
+    return JsonResponse(
+        {
+            "now": timezone.now().isoformat(),
+            "hosts": {
+                str(h.uuid): h.last_seen_up.isoformat() if h.last_seen_up else None
+                for h in host_list()
+            },
+        }
+    )

@@ -1,0 +1,191 @@
+"""The instances list (filters, sorting, pages, bulk actions with a result per row) and create.
+
+Thin: parse the query or form, call the selector or the service, map a ``ComputeError`` to a
+banner with Nova's text, render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from compute.actions import BY_KEY, CREATE
+from compute.exceptions import ComputeError
+from compute.selectors import InstanceFilters, instance_list, paginate, visible_instances
+from compute.services import instance_action, instance_create
+from dashboard.web.actionbar import bulk_actions
+from dashboard.web.forms import SORTABLE, Catalog, CreateInstanceForm, InstanceFilterForm
+from dashboard.web.pages import Page, begin
+from dashboard.web.policy import shows_host, shows_host_status_column
+from dashboard.web.rows import instance_rows
+
+DEFAULT_LIMIT = 20
+BULK_RESULTS = "web.bulk_results"
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    uuid: str
+    name: str
+    accepted: bool
+    message: str
+
+
+def _filters(page: Page, form: InstanceFilterForm) -> InstanceFilters:
+    data = form.cleaned_data if form.is_valid() else {}
+    sort = data.get("sort") or "created_at"
+    direction = data.get("dir") or ("asc" if sort == "name" else "desc")
+    admin = page.scope.is_admin
+    return InstanceFilters(
+        statuses=[data["status"]] if data.get("status") else [],
+        name=data.get("name") or None,
+        host=(data.get("host") or None) if admin else None,
+        all_tenants=admin,
+        project_id=page.scope.selected if admin else None,
+        sort=[(sort, direction)],
+    )
+
+
+@login_required
+@require_GET
+def instance_list_view(request: HttpRequest) -> HttpResponse:
+    page = begin(request)
+    form = InstanceFilterForm(request.GET)
+    filters = _filters(page, form)
+    limit = (form.cleaned_data.get("limit") if form.is_valid() else None) or DEFAULT_LIMIT
+    marker = form.cleaned_data.get("marker") if form.is_valid() else None
+    context = page.scope.context
+    rows, total, more = [], 0, False
+    try:
+        selected = instance_list(context=context, filters=filters)
+        total = selected.count()
+        found = paginate(
+            selected, limit=limit + 1, marker=str(marker) if marker else None, context=context
+        )
+        more, found = len(found) > limit, found[:limit]
+        rows = instance_rows(found, context)
+    except ComputeError as error:
+        page.refused(error)
+    query = request.GET.copy()
+    query.pop("marker", None)
+    sort_key, sort_dir = filters.sort[0]
+    return page.render(
+        "web/instances/list.html",
+        {
+            "rows": rows,
+            "form": form,
+            "total": total,
+            "next_marker": rows[-1].uuid if more and rows else None,
+            "query": query.urlencode(),
+            "first_page": marker is None,
+            "sort_key": sort_key,
+            "sort_dir": sort_dir,
+            "sortable": {k: v for k, v in SORTABLE.items() if k != "host" or page.scope.is_admin},
+            "filtered": bool(filters.statuses or filters.name or filters.host),
+            "show_host": shows_host(context),
+            "show_host_status": shows_host_status_column(context),
+            "show_project": page.scope.selected is None
+            and (page.scope.is_admin or len(page.scope.full.project_ids) > 1),
+            "bulk_actions": bulk_actions(context),
+            "bulk_results": [BulkResult(**r) for r in request.session.pop(BULK_RESULTS, [])],
+            "hosts": Catalog.load(with_hosts=True).hosts if page.scope.is_admin else [],
+        },
+        nav="instances",
+    )
+
+
+def _back(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+@login_required
+@require_POST
+def instance_bulk_view(request: HttpRequest) -> HttpResponse:
+    """Run one action on every selected instance; each row gets its own verdict."""
+    page = begin(request)
+    back = _back(request, reverse("instances"))
+    spec = BY_KEY.get(request.POST.get("action", ""))
+    uuids = list(dict.fromkeys(request.POST.getlist("instance")))
+    if spec is None or not uuids:
+        messages.warning(request, "Select instances and an action first.")
+        return redirect(back)
+    names = _names(page, uuids)
+    if spec.destructive and request.POST.get("confirmed") != "yes":
+        return page.render(
+            "web/instances/confirm.html",
+            {"spec": spec, "targets": [(u, names.get(u, u)) for u in uuids], "next": back},
+            nav="instances",
+        )
+    results: list[dict[str, object]] = []
+    for uuid in uuids:
+        try:
+            instance_action(context=page.scope.context, instance_uuid=uuid, action=spec.key)
+        except ComputeError as error:
+            results.append(_result(uuid, names, accepted=False, message=error.message))
+        else:
+            results.append(_result(uuid, names, accepted=True, message=f"{spec.label} accepted."))
+    request.session[BULK_RESULTS] = results
+    return redirect(back)
+
+
+def _names(page: Page, uuids: list[str]) -> dict[str, str]:
+    valid = []
+    for uuid in uuids:
+        try:
+            valid.append(UUID(uuid))
+        except ValueError:
+            continue
+    rows = visible_instances(page.scope.context, all_tenants=True).filter(uuid__in=valid)
+    return {str(u): n for u, n in rows.values_list("uuid", "name")}
+
+
+def _result(uuid: str, names: dict[str, str], *, accepted: bool, message: str) -> dict[str, object]:
+    return {"uuid": uuid, "name": names.get(uuid, uuid), "accepted": accepted, "message": message}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def instance_create_view(request: HttpRequest) -> HttpResponse:
+    page = begin(request)
+    scope = page.scope
+    memberships = tuple(p for p in scope.projects if p.pk in scope.full.project_ids) or (
+        scope.projects if scope.is_admin else ()
+    )
+    form = CreateInstanceForm(
+        request.POST or None,
+        catalog=Catalog.load(with_hosts=scope.is_admin),
+        projects=memberships,
+        admin=scope.is_admin,
+        initial={"project": scope.selected or scope.full.project_id},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            instance = instance_create(
+                context=replace(scope.full, project_id=data["project"]),
+                name=data["name"],
+                flavor_ref=data["flavor"],
+                image_ref=data["image"],
+                host=data.get("host") or None,
+            )
+        except ComputeError as error:
+            page.refused(error)
+        else:
+            messages.success(request, f"Creating {instance.name}: accepted, now scheduling.")
+            return redirect("instance", uuid=instance.uuid)
+    return page.render(
+        "web/instances/create.html",
+        {"form": form, "create_walk": " › ".join(CREATE.walk)},
+        nav="create",
+    )

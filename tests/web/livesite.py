@@ -1,0 +1,147 @@
+"""A live dashboard for the browser tests: daphne and a driver process on one SQLite file.
+
+``LiveSite.start()`` migrates a fresh database, starts ``tests/web/live_driver.py`` (the fake
+compute hosts, the watchdog and a second client) and ``daphne`` serving ``dashboard.asgi``.
+Changes made by the driver reach the pages through the outbox relay in the daphne process,
+exactly as changes from an agent or the API would. ``restart_server`` kills daphne and starts
+it again on the same port, for the reconnect test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveSite:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "DEBUG": "1",
+            "REPORT_INTERVAL": "1",
+            "SERVICE_DOWN_TIME": "3",
+            "WATCHDOG_INTERVAL": "0.3",
+            "SYNC_POWER_STATE_INTERVAL": "-1",
+            "HANDLE_VIRT_LIFECYCLE_EVENTS": "0",
+            "FAKE_DELAYS": "default=0.3",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("TEST_SQLITE_NAME", None)
+        self.server: subprocess.Popen[bytes] | None = None
+        self.driver: subprocess.Popen[str] | None = None
+
+    # --- processes -----------------------------------------------------------------------
+    def start(self, hosts: tuple[str, ...] = ("node1", "node2")) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+        )
+        self.driver = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "web" / "live_driver.py")],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(self.workdir / "driver.log", "w"),  # noqa: SIM115
+            text=True,
+        )
+        self.start_server(wait=False)  # daphne boots while the driver seeds
+        assert json.loads(self.driver.stdout.readline()) == {"ready": True}  # type: ignore[union-attr]
+        self.call("seed", hosts=list(hosts))
+        self.wait_for_server()
+
+    def start_server(self, *, wait: bool = True) -> None:
+        log = open(self.workdir / "daphne.log", "a")  # noqa: SIM115
+        self.server = subprocess.Popen(
+            [
+                str(BIN / "daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "dashboard.asgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if wait:
+            self.wait_for_server()
+
+    def wait_for_server(self) -> None:
+        assert self.server is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/login/", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"daphne did not start; see {self.workdir / 'daphne.log'}")
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.send_signal(signal.SIGKILL)
+            self.server.wait(10)
+            self.server = None
+
+    def restart_server(self) -> None:
+        self.stop_server()
+        self.start_server()
+
+    def stop(self) -> None:
+        self.stop_server()
+        if self.driver is not None:
+            assert self.driver.stdin is not None
+            self.driver.stdin.close()
+            try:
+                self.driver.wait(10)
+            except subprocess.TimeoutExpired:
+                self.driver.kill()
+            self.driver = None
+
+    # --- the second client ---------------------------------------------------------------
+    def call(self, op: str, **args: Any) -> Any:
+        assert self.driver is not None and self.driver.stdin and self.driver.stdout
+        self.driver.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
+        self.driver.stdin.flush()
+        reply = json.loads(self.driver.stdout.readline())
+        if not reply["ok"]:
+            raise RuntimeError(f"{op} failed: {reply['error']}")
+        return reply["result"]
+
+    def attempt(self, op: str, **args: Any) -> tuple[bool, Any]:
+        """Like ``call``, but a refusal is an answer rather than an error."""
+        try:
+            return True, self.call(op, **args)
+        except RuntimeError as error:
+            return False, str(error)

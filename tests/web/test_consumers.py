@@ -1,0 +1,258 @@
+"""The live socket, through Channels' WebsocketCommunicator: who may connect, which groups a
+socket joins, and that a user hears exactly the events its policy allows.
+
+The application under test is the ASGI websocket stack of ``dashboard.asgi`` (origin check,
+session authentication, routing); the outbox relay is driven by hand (``relay_once``) so each
+test decides when committed changes are fanned out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.auth import AuthMiddlewareStack
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from compute.models import ChangeEvent
+from compute.publisher import ADMINS_GROUP, OutboxRelay, latest_seq, project_group
+from compute.services import host_update, instance_action
+from dashboard.web.consumers import CLOSE_UNAUTHENTICATED
+from dashboard.web.routing import websocket_urlpatterns
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+APP = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+def session_cookie(user: User) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+def run(scenario: Callable[[], Any]) -> Any:
+    return async_to_sync(scenario)()
+
+
+async def open_socket(*headers: tuple[bytes, bytes]) -> tuple[WebsocketCommunicator, bool, Any]:
+    socket = WebsocketCommunicator(APP, "/ws/live/", headers=list(headers))
+    connected, code = await socket.connect(timeout=5)
+    return socket, connected, code
+
+
+async def signed_in(user: User) -> tuple[WebsocketCommunicator, dict[str, Any]]:
+    cookie = await sync_to_async(session_cookie)(user)
+    socket, connected, _ = await open_socket(ORIGIN, cookie)
+    assert connected
+    hello = await socket.receive_json_from(timeout=5)
+    return socket, hello
+
+
+async def relay_from(seq: int) -> None:
+    relay = OutboxRelay(get_channel_layer())
+    relay.last_seq = seq
+    await relay.relay_once()
+
+
+async def deltas(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
+    """Every delta that arrives before the socket goes quiet."""
+    got = []
+    # receive_nothing does not cancel the application on a timeout, as receive_json_from would.
+    while not await socket.receive_nothing(timeout=0.3):
+        message = await socket.receive_json_from(timeout=5)
+        if message["type"] == "delta":
+            got.append(message["delta"])
+    return got
+
+
+def test_a_socket_without_a_session_is_refused(alice):
+    async def scenario():
+        _, connected, code = await open_socket(ORIGIN)
+        assert not connected
+        assert code == CLOSE_UNAUTHENTICATED
+
+    run(scenario)
+
+
+def test_a_socket_from_a_foreign_origin_is_refused_even_with_a_session(alice):
+    async def scenario():
+        cookie = await sync_to_async(session_cookie)(alice)
+        _, connected, _ = await open_socket((b"origin", b"http://evil.example"), cookie)
+        assert not connected
+
+    run(scenario)
+
+
+def test_a_socket_without_an_origin_is_refused(alice):
+    async def scenario():
+        cookie = await sync_to_async(session_cookie)(alice)
+        _, connected, _ = await open_socket(cookie)
+        assert not connected
+
+    run(scenario)
+
+
+def test_a_member_is_greeted_with_the_latest_sequence_and_joins_only_its_projects_groups(
+    alice, alice_ctx
+):
+    async def scenario():
+        socket, hello = await signed_in(alice)
+        assert hello == {"type": "hello", "seq": await sync_to_async(latest_seq)(), "admin": False}
+        layer = get_channel_layer()
+        joined = {group for group, members in layer.groups.items() if members}
+        assert joined == {project_group(alice_ctx.project_id)}
+        await socket.disconnect()
+        assert not any(layer.groups.get(project_group(alice_ctx.project_id), {}))
+
+    run(scenario)
+
+
+def test_an_admin_joins_the_admins_group(admin_user):
+    async def scenario():
+        socket, hello = await signed_in(admin_user)
+        assert hello["admin"] is True
+        assert get_channel_layer().groups.get(ADMINS_GROUP)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_member_hears_its_instances_changes_with_versions_and_without_the_host(
+    alice, alice_ctx, make_instance
+):
+    instance = make_instance("active")
+
+    async def scenario():
+        socket, hello = await signed_in(alice)
+        await sync_to_async(instance_action)(
+            context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
+        )
+        await relay_from(hello["seq"])
+        got = await deltas(socket)
+        assert [d["task_state"] for d in got] == ["pausing"]
+        assert got[0]["id"] == str(instance.uuid)
+        assert got[0]["version"] == instance.version + 1
+        assert "host" not in got[0]
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_member_never_hears_of_another_projects_instance(bob, alice_ctx, make_instance):
+    instance = make_instance("active")
+
+    async def scenario():
+        socket, hello = await signed_in(bob)
+        await sync_to_async(instance_action)(
+            context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
+        )
+        await relay_from(hello["seq"])
+        assert await deltas(socket) == []
+        assert await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_member_never_hears_a_host_change(alice, admin_ctx, host):
+    async def scenario():
+        socket, hello = await signed_in(alice)
+        await sync_to_async(host_update)(
+            context=admin_ctx, host=host, status="disabled", disabled_reason="patching"
+        )
+        await relay_from(hello["seq"])
+        assert await deltas(socket) == []
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_an_admin_hears_every_instance_with_its_host_and_every_host(
+    admin_user, alice_ctx, admin_ctx, make_instance, host
+):
+    instance = make_instance("active")
+
+    async def scenario():
+        socket, hello = await signed_in(admin_user)
+        await sync_to_async(instance_action)(
+            context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
+        )
+        await sync_to_async(host_update)(context=admin_ctx, host=host, forced_down=True)
+        await relay_from(hello["seq"])
+        got = await deltas(socket)
+        assert [d["type"] for d in got] == ["instance", "host"]
+        assert got[0]["host"] == "node1"
+        assert got[1]["host_status"] == "DOWN"
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_resuming_replays_only_what_the_user_may_see_then_says_caught_up(
+    alice, alice_ctx, bob_ctx, admin_ctx, make_instance, host
+):
+    since = latest_seq()
+    mine = make_instance("stopped", name="mine")
+    make_instance("active", name="bobs", context=bob_ctx)
+    host_update(context=admin_ctx, host=host, forced_down=True)
+
+    async def scenario():
+        socket, _ = await signed_in(alice)
+        await socket.send_json_to({"type": "resume", "since": since})
+        seen = []
+        while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
+            assert message["type"] == "delta"
+            seen.append(message["delta"])
+        assert seen and {d["id"] for d in seen} == {str(mine.uuid)}
+        assert [d["version"] for d in seen] == sorted(d["version"] for d in seen)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_resuming_from_before_the_oldest_kept_event_asks_the_page_to_resync(alice, make_instance):
+    make_instance("active")
+    ChangeEvent.objects.filter(id__lt=latest_seq()).delete()
+
+    async def scenario():
+        socket, _ = await signed_in(alice)
+        await socket.send_json_to({"type": "resume", "since": 0})
+        kinds = []
+        while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
+            kinds.append(message["type"])
+        assert kinds[-1] == "resync"
+        await socket.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("frame", ['{"type":"resume","since":"soon"}', "[1,2]", "not json"])
+def test_a_malformed_frame_gets_an_error_and_the_socket_stays_open(alice, frame):
+    async def scenario():
+        socket, _ = await signed_in(alice)
+        await socket.send_to(text_data=frame)
+        assert (await socket.receive_json_from(timeout=5))["type"] == "error"
+        await socket.send_json_to({"type": "ping"})
+        assert (await socket.receive_json_from(timeout=5)) == {"type": "pong"}
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_an_oversized_frame_closes_the_socket(alice):
+    async def scenario():
+        socket, _ = await signed_in(alice)
+        await socket.send_to(text_data="x" * 10_000)
+        assert (await socket.receive_output(timeout=5))["type"] == "websocket.close"
+
+    run(scenario)

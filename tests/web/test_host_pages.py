@@ -1,0 +1,111 @@
+"""The hosts pages, for admins: status, heartbeat, last sync and counts, the maintenance
+switches, and moving instances off a disabled host."""
+
+from __future__ import annotations
+
+import pytest
+
+from compute.drivers.fake import set_guest_state
+from compute.models import FakeGuest, Host
+from compute.states import PowerState, TaskState
+from compute.status import HostStatus
+from compute.sync import sync_host
+
+pytestmark = pytest.mark.django_db
+
+
+def test_members_may_not_see_the_hosts_pages(alice_client, host):
+    assert alice_client.get("/hosts/").status_code == 403
+    assert alice_client.get("/hosts/node1/").status_code == 403
+    assert alice_client.post("/hosts/node1/update/", {"op": "enable"}).status_code == 403
+
+
+def test_the_hosts_page_shows_status_heartbeat_and_instances_per_vm_state(
+    admin_client, make_instance
+):
+    make_instance("active")
+    make_instance("stopped")
+    html = admin_client.get("/hosts/").content.decode()
+    assert "node1" in html
+    assert 'title="host_status: UP"' in html
+    assert 'data-bind="heartbeat"' in html
+    assert 'title="vm_state: active"' in html and 'title="vm_state: stopped"' in html
+
+
+def test_the_hosts_page_shows_the_last_power_sync_and_what_it_changed(
+    admin_client, agent, make_instance
+):
+    instance = make_instance("active", name="web-1")
+    set_guest_state(FakeGuest.objects.get(uuid=str(instance.uuid)), PowerState.SHUTDOWN)
+    sync_host(host=agent.host, driver=agent.driver)
+    html = admin_client.get("/hosts/node1/").content.decode()
+    assert "web-1: power running → shutdown" in html
+
+
+def test_disabling_a_host_requires_a_reason(admin_client, host):
+    admin_client.post("/hosts/node1/update/", {"op": "disable", "reason": "  "})
+    host.refresh_from_db()
+    assert not host.disabled
+
+
+def test_disabling_with_a_reason_puts_the_host_in_maintenance_and_enabling_undoes_it(
+    admin_client, host
+):
+    admin_client.post("/hosts/node1/update/", {"op": "disable", "reason": "kernel upgrade"})
+    host.refresh_from_db()
+    assert host.host_status == HostStatus.MAINTENANCE
+    assert host.disabled_reason == "kernel upgrade"
+    admin_client.post("/hosts/node1/update/", {"op": "enable"})
+    host.refresh_from_db()
+    assert host.host_status == HostStatus.UP
+
+
+def test_forcing_a_host_down_and_back(admin_client, host):
+    admin_client.post("/hosts/node1/update/", {"op": "force_down"})
+    host.refresh_from_db()
+    assert host.host_status == HostStatus.DOWN
+    admin_client.post("/hosts/node1/update/", {"op": "force_up"})
+    host.refresh_from_db()
+    assert host.host_status == HostStatus.UP
+
+
+def test_a_disabled_host_offers_to_live_migrate_its_instances_with_a_verdict_each(
+    admin_client, agent_factory, make_instance
+):
+    instance = make_instance("active", name="mover")
+    stopped = make_instance("stopped", name="sleeper")
+    agent_factory("node2")
+    admin_client.post("/hosts/node1/update/", {"op": "disable", "reason": "maintenance"})
+    html = admin_client.get("/hosts/node1/").content.decode()
+    assert "Live-migrate selected away" in html
+    assert f"Cannot &#x27;os-migrateLive&#x27; instance {stopped.uuid}" in html
+    response = admin_client.post(
+        "/hosts/node1/migrate-away/", {"instance": [str(instance.uuid)]}, follow=True
+    )
+    assert "Live migration accepted." in response.content.decode()
+    instance.refresh_from_db()
+    assert instance.task_state == TaskState.MIGRATING
+
+
+def test_heartbeats_are_served_to_admins_only(admin_client, alice_client, host):
+    assert alice_client.get("/hosts/heartbeats/").status_code == 403
+    data = admin_client.get("/hosts/heartbeats/").json()
+    assert data["hosts"][str(Host.objects.get(host="node1").uuid)]
+
+
+def test_the_hosts_page_costs_the_same_queries_for_one_host_or_many(
+    admin_client, agent_factory, make_instance
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_instance("active")
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get("/hosts/")
+    make_instance("stopped")
+    for name in ("node2", "node3"):
+        agent = agent_factory(name)
+        sync_host(host=agent.host, driver=agent.driver)
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get("/hosts/")
+    assert len(many) == len(one)
