@@ -58,7 +58,13 @@ def database_from_url(url: str) -> dict[str, object]:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": os.environ.get("TEST_SQLITE_NAME") or None},
+            # On disk, like the real thing: concurrency tests need SQLite's file locking with a
+            # busy timeout (a shared-cache memory database fails fast with "table is locked"),
+            # and Channels' live server needs a database other processes can open.
+            "TEST": {
+                "NAME": os.environ.get("TEST_SQLITE_NAME")
+                or str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")
+            },
         }
     if parsed.scheme in ("postgres", "postgresql", "pgsql"):
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
@@ -175,11 +181,29 @@ if not DEBUG:
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # Every API error leaves as Nova's fault body (Keystone's for identity and 401s).
+    "EXCEPTION_HANDLER": "dashboard.api.faults.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "vmdash compute API",
-    "DESCRIPTION": "A Nova-compatible compute API and the identity sliver its clients need.",
+    "DESCRIPTION": (
+        "A Nova-compatible compute API (v2.1 with microversions; see GET /v2.1 for the range), "
+        "the sliver of Identity v3 its clients need to log in, and the sliver of Image v2 they "
+        "read image names from. Authenticate with POST /identity/v3/auth/tokens and send the "
+        "X-Subject-Token you get back as X-Auth-Token."
+    ),
     "VERSION": "2.1",
+    # 3.1: the request bodies are Nova's JSON schemas (type lists, null), shown as they are.
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the drf-spectacular-sidecar package, served by the API itself: no CDN.
+    "SWAGGER_UI_DIST": "/api/docs/assets",
+    "SWAGGER_UI_FAVICON_HREF": "/api/docs/assets/favicon-32x32.png",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dashboard.api.docs.components.add_components",
+    ],
 }
 
 TOKEN_TTL = env_float("TOKEN_TTL", 3600.0)

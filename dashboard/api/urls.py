@@ -1,3 +1,95 @@
+"""Routes of the REST API, included at the site root by ``dashboard.urls``.
+
+The pages own everything else at the root (``login/``, ``instances/`` …); the API claims only
+``/`` for API clients (see ``views.versions.Root``), ``v2.1/``, ``identity/``, ``image/`` and
+``api/`` (the OpenAPI document and its page). Paths with and without a trailing slash both
+answer where stock clients use both.
+"""
+
 from __future__ import annotations
 
-urlpatterns: list = []
+from collections.abc import Callable
+from typing import Any
+
+from django.urls import path, re_path
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.views import APIView
+
+from dashboard.api.docs import views as docs
+from dashboard.api.identity import views as identity
+from dashboard.api.views import (
+    flavors,
+    images,
+    instance_actions,
+    server_actions,
+    servers,
+    services,
+    versions,
+)
+
+V = r"^v2\.1/"
+
+
+def unlisted(view: type[APIView]) -> Callable[..., Any]:
+    """The same version document under its path without the slash, once in the OpenAPI doc."""
+    alias = type(f"{view.__name__}Alias", (view,), {})
+    return extend_schema_view(get=extend_schema(exclude=True))(alias).as_view()
+
+
+urlpatterns = [
+    path("", versions.Root.as_view(), name="api-root"),
+    # Compute (Nova v2.1)
+    path("v2.1/", versions.V21.as_view(), name="compute-version"),
+    re_path(r"^v2\.1$", unlisted(versions.V21)),
+    re_path(V + r"servers/?$", servers.ServerList.as_view(), name="servers"),
+    re_path(V + r"servers/detail/?$", servers.ServerDetailList.as_view(), name="servers-detail"),
+    re_path(V + r"servers/(?P<server_id>[^/]+)/?$", servers.Server.as_view(), name="server"),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/action/?$",
+        server_actions.ServerAction.as_view(),
+        name="server-action",
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/os-instance-actions/?$",
+        instance_actions.InstanceActionList.as_view(),
+        name="instance-actions",
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/os-instance-actions/(?P<request_id>[^/]+)/?$",
+        instance_actions.InstanceActionShow.as_view(),
+        name="instance-action",
+    ),
+    re_path(V + r"os-services/?$", services.ServiceList.as_view(), name="services"),
+    re_path(
+        V + r"os-services/(?P<service_id>[^/]+)/?$",
+        services.ServiceUpdate.as_view(),
+        name="service",
+    ),
+    re_path(V + r"flavors/?$", flavors.FlavorList.as_view(), name="flavors"),
+    re_path(V + r"flavors/detail/?$", flavors.FlavorDetailList.as_view(), name="flavors-detail"),
+    re_path(V + r"flavors/(?P<flavor_id>[^/]+)/?$", flavors.FlavorItem.as_view(), name="flavor"),
+    re_path(V + r"images/?$", images.NovaImageList.as_view(), name="images"),
+    re_path(V + r"images/detail/?$", images.NovaImageDetailList.as_view(), name="images-detail"),
+    re_path(V + r"images/(?P<image_id>[^/]+)/?$", images.NovaImage.as_view(), name="image"),
+    re_path(V + r".*$", versions.not_found),
+    # Identity v3 (Keystone)
+    path("identity/", identity.IdentityVersions.as_view(), name="identity-versions"),
+    path("identity", unlisted(identity.IdentityVersions)),
+    path("identity/v3/", identity.IdentityV3.as_view(), name="identity-v3"),
+    path("identity/v3", unlisted(identity.IdentityV3)),
+    re_path(r"^identity/v3/auth/tokens/?$", identity.Tokens.as_view(), name="tokens"),
+    # Image v2 (Glance)
+    path("image/", images.GlanceVersions.as_view(), name="image-versions"),
+    path("image", unlisted(images.GlanceVersions)),
+    path("image/v2/", unlisted(images.GlanceVersions)),
+    re_path(r"^image/v2/images/?$", images.GlanceImageList.as_view(), name="glance-images"),
+    re_path(
+        r"^image/v2/images/(?P<image_id>[^/]+)/?$",
+        images.GlanceImage.as_view(),
+        name="glance-image",
+    ),
+    # The OpenAPI document and its page
+    path("api/schema/", docs.SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", docs.DocsView.as_view(), name="api-docs"),
+    path("api/docs/assets/<path:path>", docs.assets, name="api-docs-assets"),
+]

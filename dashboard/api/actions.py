@@ -1,0 +1,245 @@
+"""``POST /servers/{id}/action``: Nova's request bodies, mapped to the action table's keys.
+
+One row per body key: the microversion it appears in, the schema of its value (per version),
+how it becomes an action key with parameters for ``compute.services.instance_action``, and how
+Nova answers it (202 with no body for most; 204 for confirmResize; 200 with the password for
+rescue; the image for createImage/createBackup; the server for rebuild). State rules are not
+here: they are the action table's (``compute/actions.py``), checked by the service.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard.api.faults import APIFault
+from dashboard.api.microversions import APIVersion
+from dashboard.api.schemas import servers as server_schemas
+from dashboard.api.schemas import types as t
+from dashboard.api.validation import validate
+
+
+class Answer(enum.Enum):
+    ACCEPTED = 202
+    NO_CONTENT = 204
+    PASSWORD = 200
+    IMAGE = "image"
+    SERVER = "server"
+
+
+@dataclass(frozen=True)
+class BodyAction:
+    body_key: str
+    schema: Callable[[APIVersion], t.Schema]
+    action: Callable[[Any], tuple[str, dict[str, Any]]]
+    min_version: str = "2.1"
+    answer: Answer = Answer.ACCEPTED
+
+
+def unsupported(name: str) -> APIFault:
+    """A request for something this dashboard cannot keep: refused, never silently dropped."""
+    return APIFault(400, f"'{name}' is not supported by this cloud.")
+
+
+def id_from_href(value: object) -> str:
+    """Nova accepts a flavor or image reference as an id or as a URL ending in it."""
+    return str(value).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _null(_: APIVersion) -> t.Schema:
+    return t.NULL
+
+
+def _same(key: str) -> Callable[[Any], tuple[str, dict[str, Any]]]:
+    return lambda _value: (key, {})
+
+
+def _reboot(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return ("reboot_hard" if value["type"].upper() == "HARD" else "reboot"), {}
+
+
+def _resize(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if value.get("OS-DCF:diskConfig") == "AUTO":
+        raise unsupported("OS-DCF:diskConfig AUTO")
+    return "resize", {"flavorRef": id_from_href(value["flavorRef"])}
+
+
+def _optional_object(properties: t.Schema, *, required: tuple[str, ...] = ()) -> t.Schema:
+    return {"oneOf": [t.NULL, t.obj(properties, required=required)]}
+
+
+def _host_of(value: Any) -> dict[str, Any]:
+    return {"host": value.get("host")} if isinstance(value, dict) else {}
+
+
+def _live_migrate_schema(version: APIVersion) -> t.Schema:
+    host = {"type": ["string", "null"], "minLength": 1, "maxLength": 255}
+    if not version.at_least("2.25"):
+        return t.obj(
+            {"host": host, "block_migration": t.BOOLEAN, "disk_over_commit": t.BOOLEAN},
+            required=("host", "block_migration", "disk_over_commit"),
+        )
+    block: t.Schema = {"oneOf": [t.BOOLEAN, {"enum": ["auto"]}]}
+    properties: t.Schema = {"host": host, "block_migration": block}
+    if version.at_least("2.30") and not version.at_least("2.68"):
+        properties["force"] = t.BOOLEAN
+    return t.obj(properties, required=("host", "block_migration"))
+
+
+def _rebuild(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    for name in ("personality", "trusted_image_certificates"):
+        if value.get(name):
+            raise unsupported(name)
+    if value.get("user_data") is not None:
+        raise unsupported("user_data")
+    if value.get("metadata"):
+        raise unsupported("metadata on rebuild")
+    if value.get("accessIPv4") or value.get("accessIPv6"):
+        raise unsupported("accessIPv4/accessIPv6")
+    if value.get("OS-DCF:diskConfig") == "AUTO":
+        raise unsupported("OS-DCF:diskConfig AUTO")
+    if value.get("key_name") is not None:
+        raise APIFault(400, "Invalid key_name provided.")
+    params = {"imageRef": id_from_href(value["imageRef"])}
+    if "name" in value:
+        params["name"] = value["name"]
+    return "rebuild", params
+
+
+def _image(key: str) -> Callable[[Any], tuple[str, dict[str, Any]]]:
+    def action(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return key, dict(value)
+
+    return action
+
+
+def _create_image_schema(_: APIVersion) -> t.Schema:
+    return t.obj({"name": t.NAME, "metadata": t.METADATA}, required=("name",))
+
+
+def _create_backup_schema(_: APIVersion) -> t.Schema:
+    return t.obj(
+        {
+            "name": t.NAME,
+            "backup_type": {"type": "string"},
+            "rotation": t.NON_NEGATIVE_INTEGER,
+            "metadata": t.METADATA,
+        },
+        required=("name", "backup_type", "rotation"),
+    )
+
+
+def _unshelve_schema(version: APIVersion) -> t.Schema:
+    if not version.at_least("2.77"):
+        return t.NULL
+    return _optional_object({"availability_zone": t.NAME}, required=("availability_zone",))
+
+
+def _lock_schema(version: APIVersion) -> t.Schema:
+    if not version.at_least("2.73"):
+        return t.NULL
+    reason = {"type": "string", "minLength": 1, "maxLength": 255}
+    return _optional_object({"locked_reason": reason})
+
+
+def _fields(*names: str) -> Callable[[Any], dict[str, Any]]:
+    return lambda value: {n: value[n] for n in names if isinstance(value, dict) and n in value}
+
+
+def _with(key: str, pick: Callable[[Any], dict[str, Any]]) -> Callable[[Any], tuple[str, dict]]:
+    return lambda value: (key, pick(value))
+
+
+_B = BodyAction
+BODY_ACTIONS: dict[str, BodyAction] = {
+    a.body_key: a
+    for a in (
+        _B("os-start", _null, _same("start")),
+        _B("os-stop", _null, _same("stop")),
+        _B(
+            "reboot",
+            lambda v: t.obj(
+                {
+                    "type": {
+                        "type": "string",
+                        "enum": ["HARD", "Hard", "hard", "SOFT", "Soft", "soft"],
+                    }
+                },
+                required=("type",),
+            ),
+            _reboot,
+        ),
+        _B("pause", _null, _same("pause")),
+        _B("unpause", _null, _same("unpause")),
+        _B("suspend", _null, _same("suspend")),
+        _B("resume", _null, _same("resume")),
+        _B(
+            "rescue",
+            lambda v: _optional_object(
+                {"adminPass": t.ADMIN_PASSWORD, "rescue_image_ref": t.IMAGE_ID}
+            ),
+            _with("rescue", _fields("rescue_image_ref")),
+            answer=Answer.PASSWORD,
+        ),
+        _B("unrescue", _null, _same("unrescue")),
+        _B(
+            "resize",
+            lambda v: t.obj(
+                {"flavorRef": t.FLAVOR_REF, "OS-DCF:diskConfig": t.DISK_CONFIG},
+                required=("flavorRef",),
+            ),
+            _resize,
+        ),
+        _B("confirmResize", _null, _same("confirmResize"), answer=Answer.NO_CONTENT),
+        _B("revertResize", _null, _same("revertResize")),
+        _B(
+            "migrate",
+            lambda v: (
+                _optional_object({"host": {"type": ["string", "null"], "minLength": 1}})
+                if v.at_least("2.56")
+                else t.NULL
+            ),
+            _with("migrate", _host_of),
+        ),
+        _B("os-migrateLive", _live_migrate_schema, _with("os-migrateLive", _host_of)),
+        _B("rebuild", server_schemas.rebuild, _rebuild, answer=Answer.SERVER),
+        _B("createImage", _create_image_schema, _image("createImage"), answer=Answer.IMAGE),
+        _B("createBackup", _create_backup_schema, _image("createBackup"), answer=Answer.IMAGE),
+        _B(
+            "changePassword",
+            lambda v: t.obj({"adminPass": t.ADMIN_PASSWORD}, required=("adminPass",)),
+            _with("changePassword", _fields("adminPass")),
+        ),
+        _B("shelve", _null, _same("shelve")),
+        _B("shelveOffload", _null, _same("shelveOffload")),
+        _B("unshelve", _unshelve_schema, _with("unshelve", _fields("availability_zone"))),
+        _B("forceDelete", _null, _same("forceDelete")),
+        _B("restore", _null, _same("restore")),
+        _B("lock", _lock_schema, _with("lock", _fields("locked_reason"))),
+        _B("unlock", _null, _same("unlock")),
+        _B("trigger_crash_dump", _null, _same("trigger_crash_dump"), min_version="2.17"),
+        _B(
+            "os-resetState",
+            lambda v: t.obj(
+                {"state": {"type": "string", "enum": ["active", "error"]}}, required=("state",)
+            ),
+            _with("os-resetState", _fields("state")),
+        ),
+    )
+}
+
+
+def parse(body: Any, version: APIVersion) -> tuple[BodyAction, Any]:
+    """The row a body names and the body's value, validated for ``version``."""
+    if not isinstance(body, dict) or len(body) != 1:
+        raise APIFault(400, "Malformed request body")
+    key, value = next(iter(body.items()))
+    row = BODY_ACTIONS.get(key)
+    if row is None:
+        raise APIFault(400, f"There is no such action: {key}")
+    if not version.at_least(row.min_version):
+        raise APIFault(404, f"API version {version} is not supported on this method.")
+    validate(body, t.wrapped(key, row.schema(version)))
+    return row, value

@@ -1,0 +1,360 @@
+"""The response bodies of the API as OpenAPI components, added to the generated schema by
+``add_components`` (a drf-spectacular post-processing hook).
+
+Shapes are those of the maximum microversion; fields that depend on the microversion or on
+policy say so in their description.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+S = dict[str, Any]
+
+
+def _ref(name: str) -> S:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(properties: S, *, required: tuple[str, ...] = (), extra: bool = False) -> S:
+    schema: S = {"type": "object", "properties": properties, "additionalProperties": extra}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+_STR: S = {"type": "string"}
+_NSTR: S = {"type": ["string", "null"]}
+_INT: S = {"type": "integer"}
+_BOOL: S = {"type": "boolean"}
+_TIME: S = {"type": "string", "description": "ISO 8601"}
+_NTIME: S = {**_TIME, "type": ["string", "null"]}
+
+LINK = _obj({"rel": _STR, "href": _STR, "type": _STR}, required=("rel", "href"))
+LINKS: S = {"type": "array", "items": _ref("Link")}
+
+ALLOWED_ACTIONS = _obj(
+    {
+        "allowed": {"type": "array", "items": _STR, "description": "Action-table keys"},
+        "refused": {
+            "type": "object",
+            "additionalProperties": _STR,
+            "description": "Action-table key → Nova's refusal text",
+        },
+    },
+    required=("allowed", "refused"),
+)
+
+SERVER_BRIEF = _obj({"id": _STR, "name": _STR, "links": LINKS}, required=("id", "name", "links"))
+
+SERVER = _obj(
+    {
+        "id": _STR,
+        "name": _STR,
+        "links": LINKS,
+        "status": _STR,
+        "tenant_id": _STR,
+        "user_id": _STR,
+        "metadata": {"type": "object", "additionalProperties": _STR},
+        "hostId": _STR,
+        "image": {"oneOf": [_obj({"id": _STR, "links": LINKS}), {"type": "string"}]},
+        "flavor": {
+            "type": "object",
+            "description": "{id, links} before 2.47; {vcpus, ram, disk, ephemeral, swap, "
+            "original_name, extra_specs} from 2.47",
+            "additionalProperties": True,
+        },
+        "created": _TIME,
+        "updated": _TIME,
+        "addresses": {"type": "object", "additionalProperties": True},
+        "accessIPv4": _STR,
+        "accessIPv6": _STR,
+        "OS-DCF:diskConfig": _STR,
+        "progress": {
+            **_INT,
+            "description": "ACTIVE, BUILD, REBUILD, RESIZE, VERIFY_RESIZE, MIGRATING",
+        },
+        "locked": {**_BOOL, "description": "2.9+"},
+        "description": {**_NSTR, "description": "2.19+"},
+        "tags": {"type": "array", "items": _STR, "description": "2.26+"},
+        "trusted_image_certificates": {"type": ["array", "null"], "items": _STR},
+        "locked_reason": {**_NSTR, "description": "2.73+"},
+        "OS-EXT-STS:vm_state": _STR,
+        "OS-EXT-STS:task_state": _NSTR,
+        "OS-EXT-STS:power_state": _INT,
+        "OS-EXT-AZ:availability_zone": _STR,
+        "OS-SRV-USG:launched_at": _NTIME,
+        "OS-SRV-USG:terminated_at": _NTIME,
+        "config_drive": _STR,
+        "key_name": _NSTR,
+        "security_groups": {"type": "array", "items": _obj({"name": _STR})},
+        "os-extended-volumes:volumes_attached": {"type": "array", "items": {"type": "object"}},
+        "fault": _obj(
+            {"code": _INT, "created": _TIME, "message": _STR, "details": _STR},
+            required=("code", "created", "message"),
+        ),
+        "host_status": {
+            "type": "string",
+            "enum": ["UP", "DOWN", "MAINTENANCE", "UNKNOWN", ""],
+            "description": "2.16+, by policy (COMPUTE['host_status_policy'])",
+        },
+        "server_groups": {"type": "array", "items": _STR, "description": "2.71+, show only"},
+        "OS-EXT-SRV-ATTR:host": _NSTR,
+        "OS-EXT-SRV-ATTR:instance_name": _STR,
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": _NSTR,
+        "OS-EXT-SRV-ATTR:hostname": _STR,
+        "OS-EXT-SRV-ATTR:kernel_id": _STR,
+        "OS-EXT-SRV-ATTR:launch_index": _INT,
+        "OS-EXT-SRV-ATTR:ramdisk_id": _STR,
+        "OS-EXT-SRV-ATTR:reservation_id": _STR,
+        "OS-EXT-SRV-ATTR:root_device_name": _STR,
+        "OS-EXT-SRV-ATTR:user_data": _NSTR,
+        "vmdash:actions": {
+            **_ref("AllowedActions"),
+            "description": "What the caller may do now and, for each refused action, why",
+        },
+        "adminPass": {**_STR, "description": "Rebuild answers only"},
+    },
+    required=("id", "name", "links", "status"),
+)
+
+SERVICE = _obj(
+    {
+        "id": {"oneOf": [_STR, _INT], "description": "UUID from 2.53, integer before"},
+        "binary": _STR,
+        "host": _STR,
+        "zone": _STR,
+        "status": {"type": "string", "enum": ["enabled", "disabled"]},
+        "state": {"type": "string", "enum": ["up", "down"]},
+        "updated_at": _NTIME,
+        "disabled_reason": _NSTR,
+        "forced_down": {**_BOOL, "description": "2.11+"},
+        "vmdash:host_status": _STR,
+        "vmdash:last_sync": {
+            "type": ["object", "null"],
+            "additionalProperties": True,
+            "description": "The host's latest power-state sync pass",
+        },
+    },
+    extra=False,
+)
+
+FLAVOR = _obj(
+    {
+        "id": _STR,
+        "name": _STR,
+        "links": LINKS,
+        "description": {**_NSTR, "description": "2.55+"},
+        "ram": _INT,
+        "disk": _INT,
+        "vcpus": _INT,
+        "OS-FLV-EXT-DATA:ephemeral": _INT,
+        "OS-FLV-DISABLED:disabled": _BOOL,
+        "swap": {"oneOf": [_INT, _STR], "description": '"" for none before 2.75'},
+        "rxtx_factor": {"type": "number"},
+        "os-flavor-access:is_public": _BOOL,
+        "extra_specs": {"type": "object", "additionalProperties": _STR, "description": "2.61+"},
+    },
+    required=("id", "name", "links"),
+)
+
+NOVA_IMAGE = _obj(
+    {
+        "id": _STR,
+        "name": _STR,
+        "links": LINKS,
+        "status": _STR,
+        "progress": _INT,
+        "minDisk": _INT,
+        "minRam": _INT,
+        "created": _TIME,
+        "updated": _TIME,
+        "metadata": {"type": "object", "additionalProperties": True},
+        "OS-EXT-IMG-SIZE:size": _INT,
+        "server": _obj({"id": _STR, "links": LINKS}),
+    },
+    required=("id", "name", "links"),
+)
+
+GLANCE_IMAGE: S = {
+    "type": "object",
+    "properties": {
+        "id": _STR,
+        "name": _STR,
+        "status": _STR,
+        "visibility": _STR,
+        "owner": _NSTR,
+        "size": _INT,
+        "min_ram": _INT,
+        "min_disk": _INT,
+        "disk_format": _STR,
+        "container_format": _STR,
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "tags": {"type": "array", "items": _STR},
+        "self": _STR,
+        "file": _STR,
+        "schema": _STR,
+    },
+    "additionalProperties": True,
+}
+
+ACTION_EVENT = _obj(
+    {
+        "event": _STR,
+        "start_time": _TIME,
+        "finish_time": _NTIME,
+        "result": _NSTR,
+        "traceback": {**_NSTR, "description": "Admins only"},
+        "hostId": {**_STR, "description": "2.62+"},
+        "host": {**_STR, "description": "2.62+, admins only"},
+        "details": {**_NSTR, "description": "2.84+, admins only"},
+    }
+)
+INSTANCE_ACTION = _obj(
+    {
+        "action": _STR,
+        "instance_uuid": _STR,
+        "message": _NSTR,
+        "project_id": _STR,
+        "request_id": _STR,
+        "start_time": _TIME,
+        "user_id": _NSTR,
+        "updated_at": {**_TIME, "description": "2.58+"},
+        "events": {"type": "array", "items": _ref("InstanceActionEvent")},
+    }
+)
+
+COMPUTE_VERSION = _obj(
+    {
+        "id": _STR,
+        "status": _STR,
+        "version": _STR,
+        "min_version": _STR,
+        "updated": _TIME,
+        "links": LINKS,
+        "media-types": {"type": "array", "items": {"type": "object"}},
+    },
+    required=("id", "status", "version", "min_version", "links"),
+)
+IDENTITY_VERSION = _obj(
+    {
+        "id": _STR,
+        "status": _STR,
+        "updated": _TIME,
+        "links": LINKS,
+        "media-types": {"type": "array", "items": {"type": "object"}},
+    }
+)
+
+TOKEN = _obj(
+    {
+        "methods": {"type": "array", "items": _STR},
+        "user": {"type": "object", "additionalProperties": True},
+        "project": {"type": "object", "additionalProperties": True},
+        "roles": {"type": "array", "items": _obj({"id": _STR, "name": _STR})},
+        "catalog": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+        "audit_ids": {"type": "array", "items": _STR},
+        "issued_at": _TIME,
+        "expires_at": _TIME,
+        "is_domain": _BOOL,
+    }
+)
+
+NOVA_FAULT: S = {
+    "type": "object",
+    "description": "One key named after the code: badRequest, forbidden, itemNotFound, "
+    "conflictingRequest, badMediaType, computeFault …",
+    "additionalProperties": _obj({"code": _INT, "message": _STR}, required=("code", "message")),
+    "minProperties": 1,
+    "maxProperties": 1,
+}
+KEYSTONE_ERROR = _obj(
+    {"error": _obj({"code": _INT, "title": _STR, "message": _STR}, required=("code", "message"))},
+    required=("error",),
+)
+
+
+def _wrap(key: str, inner: S, **extra: S) -> S:
+    return _obj({key: inner, **extra}, required=(key,))
+
+
+def _list(key: str, item: str, links_key: str | None = None) -> S:
+    extra = {links_key: LINKS} if links_key else {}
+    return _wrap(key, {"type": "array", "items": _ref(item)}, **extra)
+
+
+COMPONENTS: dict[str, S] = {
+    "Link": LINK,
+    "AllowedActions": ALLOWED_ACTIONS,
+    "ServerBrief": SERVER_BRIEF,
+    "Server": SERVER,
+    "ServerIndex": _list("servers", "ServerBrief", "servers_links"),
+    "ServerDetailList": _list("servers", "Server", "servers_links"),
+    "ServerShow": _wrap("server", _ref("Server")),
+    "ServerCreated": {
+        "oneOf": [
+            _wrap(
+                "server",
+                _obj(
+                    {
+                        "id": _STR,
+                        "links": LINKS,
+                        "adminPass": _STR,
+                        "OS-DCF:diskConfig": _STR,
+                        "security_groups": {"type": "array", "items": {"type": "object"}},
+                    }
+                ),
+            ),
+            _wrap("reservation_id", _STR),
+        ]
+    },
+    "ActionAccepted": {
+        "description": "No body for most actions; {server} for rebuild; {image_id} for "
+        "createImage and createBackup from 2.45 (a Location header before)",
+        "oneOf": [_wrap("server", _ref("Server")), _wrap("image_id", _STR)],
+    },
+    "RescueAccepted": _wrap("adminPass", _STR),
+    "Service": SERVICE,
+    "ServiceList": _list("services", "Service"),
+    "ServiceUpdated": _wrap("service", {"type": "object", "additionalProperties": True}),
+    "Flavor": FLAVOR,
+    "FlavorIndex": _list("flavors", "Flavor", "flavors_links"),
+    "FlavorDetailList": _list("flavors", "Flavor", "flavors_links"),
+    "FlavorShow": _wrap("flavor", _ref("Flavor")),
+    "NovaImage": NOVA_IMAGE,
+    "NovaImageIndex": _list("images", "NovaImage", "images_links"),
+    "NovaImageDetailList": _list("images", "NovaImage", "images_links"),
+    "NovaImageShow": _wrap("image", _ref("NovaImage")),
+    "GlanceImage": GLANCE_IMAGE,
+    "GlanceImageList": _obj(
+        {
+            "images": {"type": "array", "items": _ref("GlanceImage")},
+            "first": _STR,
+            "schema": _STR,
+            "next": _STR,
+        },
+        required=("images",),
+    ),
+    "GlanceVersions": _wrap("versions", {"type": "array", "items": {"type": "object"}}),
+    "InstanceActionEvent": ACTION_EVENT,
+    "InstanceAction": INSTANCE_ACTION,
+    "InstanceActionList": _list("instanceActions", "InstanceAction", "links"),
+    "InstanceActionShow": _wrap("instanceAction", _ref("InstanceAction")),
+    "ComputeVersion": _wrap("version", COMPUTE_VERSION),
+    "ComputeVersions": _wrap("versions", {"type": "array", "items": COMPUTE_VERSION}),
+    "IdentityVersion": _wrap("version", IDENTITY_VERSION),
+    "IdentityVersions": _wrap(
+        "versions", _wrap("values", {"type": "array", "items": IDENTITY_VERSION})
+    ),
+    "TokenBody": _wrap("token", TOKEN),
+    "NovaFault": NOVA_FAULT,
+    "KeystoneError": KEYSTONE_ERROR,
+}
+
+
+def add_components(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: add the components the views refer to."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(COMPONENTS)
+    return result

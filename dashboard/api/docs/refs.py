@@ -1,0 +1,49 @@
+"""Helpers the views use to document themselves: component references, error responses and the
+microversion header. The components are defined in ``dashboard.api.docs.components``.
+
+Every compute endpoint can answer 400 (a malformed microversion), 401 (no valid token) and
+406 (a microversion out of range); ``compute_responses`` adds them, and each view lists the
+other codes it really gives. A test checks every answer the test suite sees against this list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+ERROR_TEXT: dict[int, str] = {
+    400: "Bad request: malformed body, query or microversion",
+    401: "No valid X-Auth-Token (Keystone's error body)",
+    403: "Forbidden by policy",
+    404: "Not found (or not visible to the caller)",
+    406: "Microversion outside the supported range",
+    409: "Conflict: refused by the action table's preconditions, or a lost race",
+    415: "Unsupported Content-Type",
+}
+
+VERSION_HEADER = OpenApiParameter(
+    "OpenStack-API-Version",
+    str,
+    OpenApiParameter.HEADER,
+    description="`compute 2.x` (or `X-OpenStack-Nova-API-Version: 2.x`); absent means 2.1.",
+)
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def responses(success: dict[int, Any], *errors: int, style: str = "nova") -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    for code, body in success.items():
+        out[code] = OpenApiResponse(response=body, description="Success")
+    for code in errors:
+        schema = "KeystoneError" if style == "keystone" or code == 401 else "NovaFault"
+        out[code] = OpenApiResponse(response=ref(schema), description=ERROR_TEXT[code])
+    return out
+
+
+def compute_responses(success: dict[int, Any], *errors: int) -> dict[int, Any]:
+    """Responses of a compute endpoint: its own codes plus 400, 401 and 406."""
+    return responses(success, *sorted({400, 401, 406, *errors}))

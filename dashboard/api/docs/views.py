@@ -1,0 +1,65 @@
+"""The OpenAPI document and its interactive page (Swagger UI), served without any CDN.
+
+Swagger UI's files come from the ``drf-spectacular-sidecar`` package and are served by
+``assets`` from the package directory, so the page works offline and needs no static-files
+set-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import FileResponse, Http404, HttpRequest
+from django.utils._os import safe_join
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+try:
+    import drf_spectacular_sidecar
+
+    SWAGGER_DIR: Path | None = (
+        Path(drf_spectacular_sidecar.__file__).parent
+        / "static"
+        / "drf_spectacular_sidecar"
+        / "swagger-ui-dist"
+    )
+except ImportError:  # pragma: no cover - the page then has no assets
+    SWAGGER_DIR = None
+
+
+class KeystoneTokenScheme(OpenApiAuthenticationExtension):
+    """Documents ``X-Auth-Token`` as the API's security scheme."""
+
+    target_class = "dashboard.api.auth.KeystoneTokenAuthentication"
+    name = "keystoneToken"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Auth-Token",
+            "description": "A token from POST /identity/v3/auth/tokens (X-Subject-Token).",
+        }
+
+
+class SchemaView(SpectacularAPIView):
+    authentication_classes: list[type] = []
+
+
+class DocsView(SpectacularSwaggerView):
+    authentication_classes: list[type] = []
+    url_name = "api-schema"
+
+
+def assets(request: HttpRequest, path: str) -> FileResponse:
+    if SWAGGER_DIR is None:
+        raise Http404("Swagger UI assets are not installed (drf-spectacular-sidecar).")
+    try:
+        target = Path(safe_join(SWAGGER_DIR, path))
+    except (SuspiciousFileOperation, ValueError):
+        raise Http404(path) from None
+    if not target.is_file():
+        raise Http404(path)
+    return FileResponse(target.open("rb"))

@@ -1,0 +1,120 @@
+"""The one exception handler of the API: every error leaves as the body its service would send.
+
+- Compute and image endpoints answer with Nova's fault body, one key named after the code:
+  ``{"conflictingRequest": {"code": 409, "message": "Cannot 'start' instance … vm_state active"}}``.
+  ``ComputeError`` already carries the code, the fault key and Nova's text; ``APIFault`` is the
+  same thing for what the edge itself refuses (a malformed body, an unknown microversion).
+- Identity endpoints, and the 401 every endpoint gives without a valid token (keystonemiddleware
+  sends it in front of Nova), answer with Keystone's ``{"error": {"code", "title", "message"}}``.
+
+Anything unexpected becomes Nova's 500 ``computeFault`` and is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from compute.exceptions import ComputeError
+
+log = logging.getLogger(__name__)
+
+#: Nova's fault keys (``nova/api/openstack/wsgi.py``); any other code is a ``computeFault``.
+FAULT_NAMES: dict[int, str] = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+#: Keystone's error titles.
+TITLES: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
+
+AUTH_REQUIRED = "The request you have made requires authentication."
+
+
+class APIFault(Exception):
+    """An error the edge raises itself, rendered like a ``ComputeError``."""
+
+    def __init__(self, code: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def nova_body(code: int, message: str, fault: str | None = None) -> dict[str, Any]:
+    return {fault or FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}}
+
+
+def keystone_body(code: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "title": TITLES.get(code, "Error"), "message": message}}
+
+
+def _render(view: object, code: int, message: str, fault: str | None = None) -> dict[str, Any]:
+    if getattr(view, "error_style", "nova") == "keystone" or code == 401:
+        return keystone_body(code, message)
+    return nova_body(code, message, fault)
+
+
+def _translate(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
+    """(code, message, fault key or None, extra headers) for any exception."""
+    if isinstance(exc, ComputeError):
+        return exc.code, exc.message, exc.fault, {}
+    if isinstance(exc, APIFault):
+        return exc.code, exc.message, None, exc.headers
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return 401, AUTH_REQUIRED, None, {}
+    if isinstance(exc, drf.ParseError):
+        return 400, "Malformed request body", None, {}
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return 415, "Unsupported Content-Type", None, {}
+    if isinstance(exc, Http404 | drf.NotFound):
+        return 404, "The resource could not be found.", None, {}
+    if isinstance(exc, drf.MethodNotAllowed):
+        return 405, "The method specified is not allowed for this resource.", None, {}
+    if isinstance(exc, drf.APIException):
+        return exc.status_code, str(exc.detail), None, {}
+    log.exception("Unexpected API error", exc_info=exc)
+    return (
+        500,
+        "Unexpected API Error. Please report this at the dashboard's issue tracker.",
+        None,
+        {},
+    )
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER for every API view."""
+    view = context.get("view")
+    code, message, fault, headers = _translate(exc)
+    response = Response(_render(view, code, message, fault), status=code)
+    for name, value in headers.items():
+        response[name] = value
+    if code == 401 and view is not None:
+        request = context.get("request")
+        authenticators = getattr(view, "get_authenticators", lambda: [])()
+        if request is not None and authenticators:
+            response["WWW-Authenticate"] = authenticators[0].authenticate_header(request)
+    return response

@@ -1,0 +1,140 @@
+"""Reading a ``POST /servers`` body into the arguments of ``compute.services.instance_create``.
+
+What this dashboard cannot keep (user data, file injection, block device mappings, tags,
+scheduler hints, trusted certificates, access IPs, a config drive) is refused with a 400 naming
+it, never silently dropped. What Nova refuses in a cloud without key pairs, networks or security
+groups other than ``default`` is refused with Nova's words.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from compute.context import RequestContext
+from compute.exceptions import NotFound
+from compute.selectors import host_get
+from dashboard.api.actions import id_from_href, unsupported
+from dashboard.api.faults import APIFault
+from dashboard.api.microversions import APIVersion
+from dashboard.api.schemas import servers as schemas
+from dashboard.api.schemas.types import truthy
+from dashboard.api.validation import validate
+
+
+@dataclass(frozen=True)
+class CreateArgs:
+    name: str
+    flavor_ref: str
+    image_ref: str
+    host: str | None
+    availability_zone: str | None
+    description: str | None
+    metadata: dict[str, str]
+    admin_pass: str
+    return_reservation_id: bool
+
+
+def _is_image_boot(mapping: dict[str, Any], image_ref: str) -> bool:
+    """The one mapping that says what ``imageRef`` says: boot from the image on local disk."""
+    return (
+        mapping.get("source_type") == "image"
+        and mapping.get("destination_type", "local") == "local"
+        and str(mapping.get("boot_index")) == "0"
+        and id_from_href(mapping.get("uuid") or mapping.get("image_id") or "") == image_ref
+    )
+
+
+def _refuse_unsupported(body: dict[str, Any], server: dict[str, Any]) -> None:
+    for name in ("personality", "block_device_mapping", "tags"):
+        if server.get(name):
+            raise unsupported(name)
+    image_ref = id_from_href(server.get("imageRef") or "")
+    for mapping in server.get("block_device_mapping_v2") or ():
+        # Stock clients restate the image boot as a mapping; anything more needs volumes.
+        if not _is_image_boot(mapping, image_ref):
+            raise unsupported("block_device_mapping_v2 other than booting from imageRef")
+    for name in ("user_data", "trusted_image_certificates"):
+        if server.get(name) is not None:
+            raise unsupported(name)
+    if server.get("accessIPv4") or server.get("accessIPv6"):
+        raise unsupported("accessIPv4/accessIPv6")
+    if server.get("OS-DCF:diskConfig") == "AUTO":
+        raise unsupported("OS-DCF:diskConfig AUTO")
+    if "config_drive" in server and truthy(server["config_drive"]):
+        raise unsupported("config_drive")
+    if body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints"):
+        raise unsupported("scheduler_hints")
+
+
+def _refuse_missing_resources(server: dict[str, Any]) -> None:
+    if server.get("key_name") is not None:
+        raise APIFault(400, "Invalid key_name provided.")
+    for group in server.get("security_groups") or ():
+        if group.get("name") != "default":
+            raise APIFault(400, f"Security group {group.get('name')} not found.")
+    networks = server.get("networks")
+    if isinstance(networks, list):
+        for network in networks:
+            if network.get("port"):
+                raise APIFault(400, f"Port id {network['port']} could not be found.")
+            raise APIFault(400, f"Network {network.get('uuid')} could not be found.")
+
+
+def _count(server: dict[str, Any]) -> None:
+    low = int(server.get("min_count", 1))
+    high = int(server.get("max_count", low))
+    if low > high:
+        raise APIFault(400, "min_count must be <= max_count")
+    if high > 1:
+        raise unsupported("max_count above 1")
+
+
+def _destination(
+    server: dict[str, Any], context: RequestContext, version: APIVersion
+) -> tuple[str | None, str | None]:
+    """(host, availability zone) from ``host``/``hypervisor_hostname`` (2.74) or ``zone:host``."""
+    zone = server.get("availability_zone")
+    host = server.get("host")
+    node = server.get("hypervisor_hostname")
+    if (host or node) and not context.is_admin:
+        raise APIFault(
+            403,
+            "Policy doesn't allow compute:servers:create:requested_destination to be performed.",
+        )
+    if host and node and host != node:
+        raise APIFault(400, f"Compute host {host} with node {node} could not be found.")
+    wanted = host or node
+    if wanted:
+        try:
+            host_get(host=wanted)
+        except NotFound:
+            raise APIFault(400, f"Compute host {wanted} could not be found.") from None
+    if zone and "::" in zone:  # Nova's zone::node form
+        zone, _, node_name = zone.partition("::")
+        wanted = wanted or node_name
+    return wanted or None, zone or None
+
+
+def create_args(body: Any, context: RequestContext, version: APIVersion) -> CreateArgs:
+    validate(body, schemas.create(version))
+    server: dict[str, Any] = body["server"]
+    _refuse_unsupported(body, server)
+    _refuse_missing_resources(server)
+    _count(server)
+    image_ref = server.get("imageRef", "")
+    if not image_ref:
+        raise APIFault(400, "Missing imageRef attribute")
+    host, zone = _destination(server, context, version)
+    return CreateArgs(
+        name=server["name"],
+        flavor_ref=id_from_href(server["flavorRef"]),
+        image_ref=id_from_href(image_ref),
+        host=host,
+        availability_zone=zone,
+        description=server.get("description"),
+        metadata=server.get("metadata") or {},
+        admin_pass=server.get("adminPass") or secrets.token_urlsafe(9),
+        return_reservation_id=truthy(server.get("return_reservation_id", False)),
+    )

@@ -1,0 +1,235 @@
+"""``/v2.1/flavors``: list, detail, show; and the admin's ``os-flavor-manage`` (create, delete,
+and from 2.55 describe). Shapes by microversion: ``description`` from 2.55, ``extra_specs`` from
+2.61, ``swap`` 0 rather than "" from 2.75."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from compute.catalog import flavor_get, flavor_list, page_after
+from compute.models import Flavor
+from compute.services import flavors as flavor_services
+from dashboard.api.base import ComputeView
+from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
+from dashboard.api.faults import APIFault
+from dashboard.api.microversions import MAX_VERSION, APIVersion
+from dashboard.api.queries import MAX_LIMIT, strict_bool
+from dashboard.api.schemas import types as t
+from dashboard.api.validation import validate
+
+FLAVOR_ID = OpenApiParameter("flavor_id", str, OpenApiParameter.PATH)
+_QUERY = ("is_public", "minRam", "minDisk", "sort_key", "sort_dir", "limit", "marker")
+_LIST_PARAMS = [VERSION_HEADER, *(OpenApiParameter(n, str) for n in _QUERY)]
+
+
+def create_schema(version: APIVersion) -> t.Schema:
+    flavor: t.Schema = {
+        "name": t.NAME,
+        "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+        "ram": t.POSITIVE_INTEGER,
+        "vcpus": t.POSITIVE_INTEGER,
+        "disk": t.NON_NEGATIVE_INTEGER,
+        "OS-FLV-EXT-DATA:ephemeral": t.NON_NEGATIVE_INTEGER,
+        "swap": t.NON_NEGATIVE_INTEGER,
+        "rxtx_factor": {"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+        "os-flavor-access:is_public": t.BOOLEAN,
+    }
+    if version.at_least("2.55"):
+        flavor["description"] = t.DESCRIPTION
+    return t.wrapped("flavor", t.obj(flavor, required=("name", "ram", "vcpus", "disk")))
+
+
+UPDATE_SCHEMA = t.wrapped(
+    "flavor", t.obj({"description": {"type": ["string", "null"]}}, required=("description",))
+)
+
+
+class FlavorsBase(ComputeView):
+    def links(self, flavor: Flavor) -> list[dict[str, str]]:
+        compute = self.request.build_absolute_uri("/v2.1/flavors/")
+        bookmark = self.request.build_absolute_uri("/flavors/")
+        return [
+            {"rel": "self", "href": f"{compute}{flavor.flavorid}"},
+            {"rel": "bookmark", "href": f"{bookmark}{flavor.flavorid}"},
+        ]
+
+    def brief(self, flavor: Flavor) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": flavor.flavorid,
+            "name": flavor.name,
+            "links": self.links(flavor),
+        }
+        if self.since("2.55"):
+            body["description"] = flavor.description
+        return body
+
+    def detail(self, flavor: Flavor) -> dict[str, Any]:
+        body = self.brief(flavor)
+        body.update(
+            {
+                "ram": flavor.ram,
+                "disk": flavor.disk,
+                "vcpus": flavor.vcpus,
+                "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral,
+                "OS-FLV-DISABLED:disabled": False,
+                "swap": flavor.swap if flavor.swap or self.since("2.75") else "",
+                "rxtx_factor": flavor.rxtx_factor,
+                "os-flavor-access:is_public": flavor.is_public,
+            }
+        )
+        if self.since("2.61"):
+            body["extra_specs"] = dict(flavor.extra_specs or {})
+        return body
+
+    def listing(self, request: Request, *, detail: bool) -> Response:
+        params = request.query_params
+        if self.since("2.75"):
+            for key in params:
+                if key not in _QUERY:
+                    raise APIFault(
+                        400, f"Additional properties are not allowed ('{key}' was unexpected)"
+                    )
+        rows = flavor_list(
+            context=self.context,
+            is_public=_is_public(params.get("is_public")),
+            min_ram=_int_filter("minRam", params.get("minRam")),
+            min_disk=_int_filter("minDisk", params.get("minDisk")),
+            sort_key=params.get("sort_key", "flavorid"),
+            sort_dir=params.get("sort_dir", "asc"),
+        )
+        limit = _int_filter("limit", params.get("limit"))
+        limit = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
+        page = page_after(rows, marker=params.get("marker"), limit=limit)
+        show = self.detail if detail else self.brief
+        body: dict[str, Any] = {"flavors": [show(f) for f in page]}
+        if limit and len(page) == limit:
+            query = urlencode({**params.dict(), "marker": page[-1].flavorid})
+            href = request.build_absolute_uri(request.path) + "?" + query
+            body["flavors_links"] = [{"rel": "next", "href": href}]
+        return Response(body)
+
+
+def _is_public(value: str | None) -> bool | None:
+    if value is None:
+        return True
+    if value.lower() == "none":
+        return None
+    try:
+        return strict_bool("is_public", value)
+    except APIFault:
+        raise APIFault(400, f"Invalid is_public filter [{value}]") from None
+
+
+def _int_filter(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise APIFault(400, f"Invalid {name} filter [{value}]") from None
+    if number < 0:
+        raise APIFault(400, f"Invalid {name} filter [{value}]")
+    return number
+
+
+class FlavorList(FlavorsBase):
+    @extend_schema(
+        operation_id="flavorList",
+        tags=["flavors"],
+        summary="List flavors",
+        parameters=_LIST_PARAMS,
+        responses=compute_responses({200: ref("FlavorIndex")}),
+    )
+    def get(self, request: Request) -> Response:
+        return self.listing(request, detail=False)
+
+    @extend_schema(
+        operation_id="flavorCreate",
+        tags=["flavors"],
+        summary="Create a flavor (admin)",
+        parameters=[VERSION_HEADER],
+        request={"application/json": create_schema(MAX_VERSION)},
+        responses=compute_responses({200: ref("FlavorShow")}, 403, 409, 415),
+    )
+    def post(self, request: Request) -> Response:
+        validate(request.data, create_schema(self.version))
+        body = request.data["flavor"]
+        flavor = flavor_services.flavor_create(
+            context=self.context,
+            name=body["name"],
+            ram=body["ram"],
+            vcpus=body["vcpus"],
+            disk=body["disk"],
+            flavorid=body.get("id"),
+            ephemeral=body.get("OS-FLV-EXT-DATA:ephemeral", 0),
+            swap=body.get("swap", 0),
+            rxtx_factor=body.get("rxtx_factor", 1.0),
+            is_public=t.truthy(body.get("os-flavor-access:is_public", True)),
+            description=body.get("description"),
+        )
+        return Response({"flavor": self.detail(flavor)})
+
+
+class FlavorDetailList(FlavorsBase):
+    @extend_schema(
+        operation_id="flavorListDetail",
+        tags=["flavors"],
+        summary="List flavors with details",
+        parameters=_LIST_PARAMS,
+        responses=compute_responses({200: ref("FlavorDetailList")}),
+    )
+    def get(self, request: Request) -> Response:
+        return self.listing(request, detail=True)
+
+
+class FlavorItem(FlavorsBase):
+    @extend_schema(
+        operation_id="flavorShow",
+        tags=["flavors"],
+        summary="Show a flavor",
+        parameters=[FLAVOR_ID, VERSION_HEADER],
+        responses=compute_responses({200: ref("FlavorShow")}, 404),
+    )
+    def get(self, request: Request, flavor_id: str) -> Response:
+        return Response(
+            {"flavor": self.detail(flavor_get(context=self.context, flavor_id=flavor_id))}
+        )
+
+    @extend_schema(
+        operation_id="flavorUpdate",
+        tags=["flavors"],
+        summary="Update a flavor's description (admin, 2.55+)",
+        parameters=[FLAVOR_ID, VERSION_HEADER],
+        request={"application/json": UPDATE_SCHEMA},
+        responses=compute_responses({200: ref("FlavorShow")}, 403, 404, 415),
+    )
+    def put(self, request: Request, flavor_id: str) -> Response:
+        if not self.since("2.55"):
+            raise APIFault(404, f"API version {self.version} is not supported on this method.")
+        validate(request.data, UPDATE_SCHEMA)
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        flavor = flavor_services.flavor_update(
+            context=self.context, flavor=flavor, description=request.data["flavor"]["description"]
+        )
+        return Response({"flavor": self.detail(flavor)})
+
+    @extend_schema(
+        operation_id="flavorDelete",
+        tags=["flavors"],
+        summary="Delete a flavor (admin)",
+        parameters=[FLAVOR_ID, VERSION_HEADER],
+        responses=compute_responses({202: None}, 403, 404, 409),
+    )
+    def delete(self, request: Request, flavor_id: str) -> Response:
+        if not self.context.is_admin:
+            raise APIFault(
+                403, "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed."
+            )
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        flavor_services.flavor_delete(context=self.context, flavor=flavor)
+        return Response(status=202)

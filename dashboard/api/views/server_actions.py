@@ -1,0 +1,88 @@
+"""``POST /v2.1/servers/{id}/action``: every action of the action table, with Nova's bodies.
+
+The body names the action (``dashboard.api.actions``); ``compute.services.instance_action``
+checks it against the action table and starts it, or raises Nova's refusal (409 with Nova's
+text, 403 by policy, 404 for a server the caller cannot see). A refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from compute import services
+from compute.models import InstanceAction
+from compute.selectors import instance_get
+from dashboard.api import actions
+from dashboard.api.actions import Answer
+from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
+from dashboard.api.microversions import MAX_VERSION
+from dashboard.api.schemas import types as t
+from dashboard.api.views.servers import SERVER_ID, ServerViewMixin
+
+ACTION_REQUEST: t.Schema = {
+    "oneOf": [
+        t.wrapped(row.body_key, row.schema(MAX_VERSION)) for row in actions.BODY_ACTIONS.values()
+    ]
+}
+
+
+class ServerAction(ServerViewMixin):
+    @extend_schema(
+        operation_id="serverAction",
+        tags=["server actions"],
+        summary="Run an action on a server",
+        parameters=[SERVER_ID, VERSION_HEADER],
+        request={"application/json": ACTION_REQUEST},
+        responses=compute_responses(
+            {200: ref("RescueAccepted"), 202: ref("ActionAccepted"), 204: None},
+            403,
+            404,
+            409,
+            415,
+        ),
+    )
+    def post(self, request: Request, server_id: str) -> Response:
+        row, value = actions.parse(request.data, self.version)
+        key, params = row.action(value)
+        record = services.instance_action(
+            context=self.context, instance_uuid=server_id, action=key, params=params
+        )
+        if row.answer is Answer.SERVER:
+            return self._rebuilt(server_id, value)
+        if row.answer is Answer.IMAGE:
+            return self._imaged(record)
+        if row.answer is Answer.PASSWORD:
+            given = value.get("adminPass") if isinstance(value, dict) else None
+            return Response({"adminPass": given or secrets.token_urlsafe(9)}, status=200)
+        return Response(status=row.answer.value)
+
+    def _rebuilt(self, server_id: str, value: dict[str, Any]) -> Response:
+        if "description" in value:
+            services.instance_update(
+                context=self.context,
+                instance_uuid=server_id,
+                description=value["description"] if value["description"] is not None else "",
+            )
+        instance = instance_get(context=self.context, instance_uuid=server_id)
+        body = self.views().updated(instance)
+        if not self.since("2.75"):  # the short view, plus what rebuild could change
+            if self.since("2.54"):
+                body["key_name"] = None
+            if self.since("2.57"):
+                body["user_data"] = None
+        body["adminPass"] = value.get("adminPass") or secrets.token_urlsafe(9)
+        return Response({"server": body}, status=202)
+
+    def _imaged(self, record: InstanceAction | None) -> Response:
+        image_id = record.dispatch.params.get("image_id") if record is not None else None
+        if self.since("2.45"):
+            return Response({"image_id": image_id}, status=202)
+        response = Response(status=202)
+        response["Location"] = self.request.build_absolute_uri(reverse("image", args=[image_id]))
+        return response

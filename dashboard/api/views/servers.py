@@ -1,0 +1,173 @@
+"""``/v2.1/servers``: list, detail, show, create, rename, delete.
+
+Each handler parses, calls one domain function (a selector or ``compute.services``), and renders
+Nova's view for the negotiated microversion (``presenters.servers``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from compute import services
+from compute.models import Instance
+from compute.selectors import instance_get, instance_list, paginate
+from dashboard.api.actions import unsupported
+from dashboard.api.base import ComputeView
+from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
+from dashboard.api.microversions import MAX_VERSION
+from dashboard.api.presenters.servers import ServerViews, reservation_id
+from dashboard.api.queries import server_query
+from dashboard.api.schemas import servers as schemas
+from dashboard.api.server_create import create_args
+from dashboard.api.validation import validate
+
+SERVER_ID = OpenApiParameter("server_id", str, OpenApiParameter.PATH, description="Server UUID")
+_LIST_PARAMS = [
+    VERSION_HEADER,
+    *(
+        OpenApiParameter(name, str, many=name in ("status", "sort_key", "sort_dir"))
+        for name in (
+            "status", "name", "host", "all_tenants", "changes-since", "changes-before",
+            "deleted", "image", "flavor", "locked", "ip", "ip6", "vm_state", "task_state",
+            "power_state", "availability_zone", "user_id", "project_id", "uuid",
+            "sort_key", "sort_dir", "limit", "marker",
+        )
+    ),
+]  # fmt: skip
+
+
+class ServerViewMixin(ComputeView):
+    def views(self) -> ServerViews:
+        return ServerViews(request=self.request, context=self.context, version=self.version)
+
+    def listing(self, request: Request, *, detail: bool) -> Response:
+        query = server_query(
+            request.query_params,
+            self.context,
+            self.version,
+            listing="detail" if detail else "index",
+        )
+        items: list[Instance] = []
+        if not query.empty:
+            rows = instance_list(context=self.context, filters=query.filters)
+            items = paginate(rows, limit=query.limit, marker=query.marker, context=self.context)
+        views = self.views()
+        body: dict[str, Any] = {
+            "servers": views.detail_many(items) if detail else [views.basic(i) for i in items]
+        }
+        if query.limit and len(items) == query.limit:
+            params = {**query.links_params, "marker": [str(items[-1].uuid)]}
+            href = request.build_absolute_uri(request.path) + "?" + urlencode(params, doseq=True)
+            body["servers_links"] = [{"rel": "next", "href": href}]
+        return Response(body)
+
+
+class ServerList(ServerViewMixin):
+    @extend_schema(
+        operation_id="serverList",
+        tags=["servers"],
+        summary="List servers (id, name, links)",
+        parameters=_LIST_PARAMS,
+        responses=compute_responses({200: ref("ServerIndex")}, 403),
+    )
+    def get(self, request: Request) -> Response:
+        return self.listing(request, detail=False)
+
+    @extend_schema(
+        operation_id="serverCreate",
+        tags=["servers"],
+        summary="Create a server (202; it starts BUILD)",
+        parameters=[VERSION_HEADER],
+        request={"application/json": schemas.create(MAX_VERSION)},
+        responses=compute_responses({202: ref("ServerCreated")}, 403, 415),
+    )
+    def post(self, request: Request) -> Response:
+        args = create_args(request.data, self.context, self.version)
+        instance = services.instance_create(
+            context=self.context,
+            name=args.name,
+            flavor_ref=args.flavor_ref,
+            image_ref=args.image_ref,
+            host=args.host,
+            availability_zone=args.availability_zone,
+            description=args.description,
+            metadata=args.metadata,
+        )
+        if args.return_reservation_id:
+            return Response({"reservation_id": reservation_id(instance)}, status=202)
+        views = self.views()
+        body = {
+            **views.basic(instance),
+            "OS-DCF:diskConfig": "MANUAL",
+            "security_groups": [{"name": "default"}],
+            "adminPass": args.admin_pass,
+        }
+        response = Response({"server": body}, status=202)
+        response["Location"] = body["links"][0]["href"]
+        return response
+
+
+class ServerDetailList(ServerViewMixin):
+    @extend_schema(
+        operation_id="serverListDetail",
+        tags=["servers"],
+        summary="List servers with details and allowed actions",
+        parameters=_LIST_PARAMS,
+        responses=compute_responses({200: ref("ServerDetailList")}, 403),
+    )
+    def get(self, request: Request) -> Response:
+        return self.listing(request, detail=True)
+
+
+class Server(ServerViewMixin):
+    @extend_schema(
+        operation_id="serverShow",
+        tags=["servers"],
+        summary="Show a server",
+        parameters=[SERVER_ID, VERSION_HEADER],
+        responses=compute_responses({200: ref("ServerShow")}, 404),
+    )
+    def get(self, request: Request, server_id: str) -> Response:
+        instance = instance_get(context=self.context, instance_uuid=server_id)
+        return Response({"server": self.views().show(instance)})
+
+    @extend_schema(
+        operation_id="serverUpdate",
+        tags=["servers"],
+        summary="Rename or re-describe a server",
+        parameters=[SERVER_ID, VERSION_HEADER],
+        request={"application/json": schemas.update(MAX_VERSION)},
+        responses=compute_responses({200: ref("ServerShow")}, 403, 404, 415),
+    )
+    def put(self, request: Request, server_id: str) -> Response:
+        validate(request.data, schemas.update(self.version))
+        server = request.data["server"]
+        if server.get("accessIPv4") or server.get("accessIPv6"):
+            raise unsupported("accessIPv4/accessIPv6")
+        if server.get("OS-DCF:diskConfig") == "AUTO":
+            raise unsupported("OS-DCF:diskConfig AUTO")
+        description = server.get("description")
+        services.instance_update(
+            context=self.context,
+            instance_uuid=server_id,
+            name=server.get("name"),
+            description="" if "description" in server and description is None else description,
+        )
+        instance = instance_get(context=self.context, instance_uuid=server_id)
+        return Response({"server": self.views().updated(instance)})
+
+    @extend_schema(
+        operation_id="serverDelete",
+        tags=["servers"],
+        summary="Delete a server",
+        parameters=[SERVER_ID, VERSION_HEADER],
+        responses=compute_responses({204: None}, 403, 404, 409),
+    )
+    def delete(self, request: Request, server_id: str) -> Response:
+        services.instance_action(context=self.context, instance_uuid=server_id, action="delete")
+        return Response(status=204)

@@ -1,0 +1,35 @@
+"""The identity sliver's one table: API tokens, as Keystone issues them.
+
+A token is scoped to one project (or unscoped) and expires after ``settings.TOKEN_TTL``
+seconds. Only a SHA-256 digest of the token is stored, so a database dump yields no usable
+token. A revoked token stays until it would have expired, so a replay is recognised as revoked.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Token(models.Model):
+    #: SHA-256 hex digest of the token the client holds (``X-Subject-Token``).
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    #: The project the token is scoped to; NULL for an unscoped token.
+    project = models.ForeignKey(
+        "compute.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    #: Keystone's authentication methods (``["password"]``, ``["token", "password"]``).
+    methods = models.JSONField(default=list)
+    audit_id = models.CharField(max_length=32)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return f"token {self.audit_id} of {self.user_id}"

@@ -1,0 +1,212 @@
+"""The stock clients against a live server: python-openstackclient (the ``openstack`` command,
+configured by an ordinary ``clouds.yaml``) and openstacksdk.
+
+The agent of node1 runs in the test, between the commands, so every step is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compute.models import Host, Instance
+from tests.conftest import CIRROS
+
+pytestmark = [
+    pytest.mark.clients,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.filterwarnings("ignore:.*:Warning:openstack"),
+]
+
+OPENSTACK = shutil.which("openstack", path=str(Path(sys.executable).parent)) or shutil.which(
+    "openstack"
+)
+
+
+class Cloud:
+    """Runs ``openstack --os-cloud <name> …``, and openstacksdk, against the live server."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+
+    def run(self, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
+        """``(cloud, *arguments)`` commands, run side by side (each start-up costs seconds)."""
+        if OPENSTACK is None:
+            pytest.skip("the openstack command is not installed")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        env["OS_CLIENT_CONFIG_FILE"] = str(self.config)
+        running = [
+            subprocess.Popen(
+                [OPENSTACK, "--os-cloud", cloud, *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for cloud, *args in commands
+        ]
+        done = []
+        for process, command in zip(running, commands, strict=True):
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 0, (command, err)
+            done.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+        return done
+
+    def sdk(self, cloud: str) -> Any:
+        from openstack.config import OpenStackConfig
+        from openstack.connection import Connection
+
+        region = OpenStackConfig(config_files=[str(self.config)]).get_one(cloud=cloud)
+        return Connection(config=region)
+
+
+@pytest.fixture
+def cloud(live_server, tmp_path, alice, admin_user) -> Cloud:
+    clouds = {
+        "clouds": {
+            # The ordinary shape: unversioned auth_url, domain names.
+            "alice": {
+                "auth": {
+                    "auth_url": f"{live_server.url}/identity",
+                    "username": "alice",
+                    "password": "alice-pass",
+                    "project_name": "demo",
+                    "user_domain_name": "Default",
+                    "project_domain_name": "Default",
+                },
+                "identity_api_version": 3,
+            },
+            # The other common shape: versioned auth_url, domain ids.
+            "admin": {
+                "auth": {
+                    "auth_url": f"{live_server.url}/identity/v3",
+                    "username": "admin",
+                    "password": "admin-pass",
+                    "project_name": "admin",
+                    "user_domain_id": "default",
+                    "project_domain_id": "default",
+                },
+                "region_name": "RegionOne",
+            },
+        }
+    }
+    config = tmp_path / "clouds.yaml"
+    config.write_text(json.dumps(clouds, indent=2))  # JSON is YAML: no YAML library needed
+    return Cloud(config)
+
+
+def test_the_openstack_command_stops_shows_lists_and_disables_a_service(
+    cloud, make_instance, agent
+):
+    web = make_instance("active", name="web")
+    db = make_instance("active", name="db")
+    # Independent commands run side by side.
+    _, show = cloud.run(
+        ("alice", "server", "stop", "db"),
+        ("admin", "server", "show", str(web.uuid), "-f", "json"),
+    )
+    shown = json.loads(show.stdout)
+    assert shown["status"] == "ACTIVE"
+    assert shown["OS-EXT-SRV-ATTR:host"] == "node1"
+    assert shown["host_status"] == "UP"
+    assert shown["image"] == f"cirros-0.6.2-x86_64-disk ({web.image_id})"
+    agent.run_pending()
+    assert Instance.objects.get(pk=db.pk).vm_state == "stopped"
+
+    listing, _ = cloud.run(
+        ("alice", "server", "list", "--long", "-f", "json"),
+        (
+            "admin", "compute", "service", "set", "--disable", "--disable-reason",
+            "kernel upgrade", "node1", "nova-compute",
+        ),
+    )  # fmt: skip
+    rows = {row["Name"]: row for row in json.loads(listing.stdout)}
+    assert rows["db"]["Status"] == "SHUTOFF"
+    assert rows["db"]["Power State"] in (4, "Shutdown")
+    assert rows["web"]["Status"] == "ACTIVE"
+    assert rows["web"]["Task State"] is None
+    assert rows["web"]["Image Name"] == "cirros-0.6.2-x86_64-disk"
+    assert rows["web"]["Flavor"] == "m1.tiny"
+    assert rows["web"]["Networks"]
+    # what ``openstack compute service list --long`` shows
+    (service,) = list(cloud.sdk("admin").compute.services())
+    assert (service.status, service.disabled_reason, service.state) == (
+        "disabled", "kernel upgrade", "up"
+    )  # fmt: skip
+
+
+def test_a_refused_action_reaches_the_sdk_as_a_conflict_with_novas_text(cloud, make_instance):
+    from openstack.exceptions import ConflictException
+
+    instance = make_instance("stopped", name="web")
+    with pytest.raises(ConflictException) as refused:
+        cloud.sdk("alice").compute.stop_server(str(instance.uuid))
+    assert f"Cannot 'stop' instance {instance.uuid} while it is in vm_state stopped" in str(
+        refused.value
+    )
+
+
+def test_openstacksdk_drives_the_lifecycle(cloud, make_instance, agent):
+    instance = make_instance("stopped", name="web")
+    conn = cloud.sdk("alice")
+    compute = conn.compute
+
+    def state() -> tuple[str, str | None]:
+        agent.run_pending()
+        server = compute.get_server(str(instance.uuid))
+        return server.status, server.task_state
+
+    compute.start_server(str(instance.uuid))
+    assert state() == ("ACTIVE", None)
+    compute.pause_server(str(instance.uuid))
+    assert state() == ("PAUSED", None)
+    compute.reboot_server(str(instance.uuid), "HARD")
+    assert state() == ("ACTIVE", None)
+    compute.resize_server(str(instance.uuid), "2")
+    assert state() == ("VERIFY_RESIZE", None)
+    compute.confirm_server_resize(str(instance.uuid))
+    assert state() == ("ACTIVE", None)
+    assert compute.get_server(str(instance.uuid)).flavor["original_name"] == "m1.small"
+    # what ``openstack server event list`` shows
+    actions = [a.action for a in compute.server_actions(str(instance.uuid))]
+    assert actions == ["confirmResize", "resize", "reboot", "pause", "start", "stop", "create"]
+
+
+def test_openstacksdk_creates_a_server(cloud, agent):
+    conn = cloud.sdk("alice")
+    server = conn.compute.create_server(
+        name="fresh", flavor_id="1", image_id=CIRROS, networks="auto"
+    )
+    assert conn.compute.get_server(server.id).status == "BUILD"
+    agent.run_pending()
+    assert conn.compute.get_server(server.id).status == "ACTIVE"
+
+
+def test_the_sdk_enables_and_forces_down_a_service_as_openstack_compute_service_set_does(
+    cloud, agent
+):
+    # What ``compute service set --enable --down`` calls, without a second CLI start-up.
+    compute = cloud.sdk("admin").compute
+    Host.objects.update(disabled=True, disabled_reason="maintenance")
+    (service,) = list(compute.services(host="node1", binary="nova-compute"))
+    compute.enable_service(service, "node1", "nova-compute")
+    compute.update_service_forced_down(service, "node1", "nova-compute", True)
+    host = Host.objects.get(host="node1")
+    assert (host.disabled, host.disabled_reason, host.forced_down) == (False, None, True)
+    (listed,) = list(compute.services())
+    assert (listed.status, listed.state, listed.is_forced_down) == ("enabled", "down", True)
+
+
+def test_a_member_is_refused_the_compute_services(cloud):
+    from openstack.exceptions import ForbiddenException
+
+    with pytest.raises(ForbiddenException) as refused:
+        list(cloud.sdk("alice").compute.services())
+    assert "os_compute_api:os-services:list" in str(refused.value)
