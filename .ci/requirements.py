@@ -6,8 +6,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
-wanted = [d for d in project["dependencies"]]
+pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+project = tomllib.loads(pyproject.read_text())["project"]
+wanted = list(project["dependencies"])
 for extra in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
     wanted += project["optional-dependencies"][extra]
 print("\n".join(wanted))
