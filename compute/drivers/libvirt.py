@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 import uuid as uuidlib
@@ -42,16 +41,12 @@ from compute.drivers.base import (
     LifecycleEvent,
     Transition,
 )
+from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug
 from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
 from compute.states import PowerState
 
 logger = logging.getLogger(__name__)
 
-#: XML namespace of the driver's ``<metadata>`` element.
-METADATA_NS = "https://vmdash.invalid/xmlns/libvirt/instance/1.0"
-ET.register_namespace("vmdash", METADATA_NS)
-#: Where guest disks are expected to be; see the module docstring.
-DISK_DIR = "/var/lib/libvirt/images/vmdash"
 #: How often ``power_off`` re-presses the ACPI power button (Nova's retry interval) and polls.
 SHUTDOWN_RETRY_INTERVAL = 10.0
 SHUTDOWN_POLL_INTERVAL = 0.2
@@ -173,78 +168,6 @@ def _instance_uuid(name: str) -> str | None:
         return str(uuidlib.UUID(name))
     except ValueError:
         return None
-
-
-# --- domain XML ------------------------------------------------------------------------------
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "image"
-
-
-def disk_path(uuid: str, image: str, *, rescue: bool = False) -> str:
-    kind = "rescue-" if rescue else ""
-    return f"{DISK_DIR}/{uuid}-{kind}{_slug(image)}.qcow2"
-
-
-def _meta(tag: str) -> str:
-    return f"{{{METADATA_NS}}}{tag}"
-
-
-def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attrs)
-    element.text = text
-    return element
-
-
-def domain_xml(guest: GuestSpec, *, virt_type: str, rescue_image: str | None = None) -> str:
-    """The whole domain, rebuilt from scratch each time (as Nova regenerates its XML)."""
-    domain = ET.Element("domain", type=virt_type)
-    _element(domain, "name", guest.uuid)
-    _element(domain, "uuid", guest.uuid)
-    _element(domain, "title", " ".join(guest.name.split()))  # libvirt refuses newlines
-    instance = ET.SubElement(ET.SubElement(domain, "metadata"), _meta("instance"))
-    _element(instance, _meta("name"), guest.name)
-    _element(instance, _meta("image"), guest.image)
-    _element(instance, _meta("disk-gb"), str(guest.disk_gb))
-    if rescue_image is not None:
-        _element(instance, _meta("rescue-image"), rescue_image)
-    _element(domain, "memory", str(guest.memory_mb), unit="MiB")
-    _element(domain, "vcpu", str(guest.vcpus))
-    os_ = ET.SubElement(domain, "os")
-    _element(os_, "type", "hvm")
-    ET.SubElement(os_, "boot", dev="hd")  # the first disk: the rescue disk while rescued
-    features = ET.SubElement(domain, "features")
-    ET.SubElement(features, "acpi")  # without it the guest never sees a clean shutdown request
-    ET.SubElement(features, "apic")
-    _element(domain, "on_poweroff", "destroy")
-    _element(domain, "on_reboot", "restart")
-    _element(domain, "on_crash", "destroy")
-    devices = ET.SubElement(domain, "devices")
-    disks = [disk_path(guest.uuid, guest.image)]
-    if rescue_image is not None:
-        disks.insert(0, disk_path(guest.uuid, rescue_image, rescue=True))
-    for target, path in zip(("vda", "vdb"), disks, strict=False):
-        disk = ET.SubElement(devices, "disk", type="file", device="disk")
-        ET.SubElement(disk, "driver", name="qemu", type="qcow2")
-        ET.SubElement(disk, "source", file=path)
-        ET.SubElement(disk, "target", dev=target, bus="virtio")
-    return ET.tostring(domain, encoding="unicode")
-
-
-def _read_guest(dom: libvirt.virDomain, uuid: str) -> tuple[GuestSpec, str | None]:
-    """The spec a domain was defined from, and its rescue image if it is rescued."""
-    root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    instance = root.find(f"metadata/{_meta('instance')}")
-    if instance is None:
-        raise DriverError(f"Domain {uuid} has no vmdash metadata: this driver did not define it")
-    guest = GuestSpec(
-        uuid=uuid,
-        name=instance.findtext(_meta("name"), ""),
-        vcpus=int(root.findtext("vcpu", "1")),
-        memory_mb=int(root.findtext("memory", "0")) // 1024,  # libvirt always reports KiB
-        disk_gb=int(instance.findtext(_meta("disk-gb"), "0")),
-        image=instance.findtext(_meta("image"), ""),
-    )
-    return guest, instance.findtext(_meta("rescue-image"))
 
 
 def _force_off(dom: libvirt.virDomain) -> None:
@@ -518,13 +441,13 @@ class LibvirtDriver(ComputeDriver):
         """Reboot from a rescue disk (vda, first to boot) with the guest's own disk as vdb."""
         dom = self._lookup(uuid)
         with _translated("rescue", uuid):
-            guest, _ = _read_guest(dom, uuid)
+            guest, _ = guest_from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), uuid)
         self._redefine(guest, rescue_image=image, power_on=True)
 
     def unrescue(self, uuid: str) -> None:
         dom = self._lookup(uuid)
         with _translated("unrescue", uuid):
-            guest, rescue_image = _read_guest(dom, uuid)
+            guest, rescue_image = guest_from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), uuid)
         if rescue_image is None:
             self.power_on(uuid)  # not rescued: only make sure it runs, as after an unrescue
             return
@@ -586,8 +509,8 @@ class LibvirtDriver(ComputeDriver):
         random suffix keeps repeated captures under one image name apart."""
         dom = self._lookup(uuid)
         snapshot = ET.Element("domainsnapshot")
-        _element(snapshot, "name", f"{_slug(image_name)}-{uuidlib.uuid4().hex[:8]}")
-        _element(snapshot, "description", image_name)
+        element(snapshot, "name", f"{slug(image_name)}-{uuidlib.uuid4().hex[:8]}")
+        element(snapshot, "description", image_name)
         with _translated("snapshot", uuid):
             dom.snapshotCreateXML(ET.tostring(snapshot, encoding="unicode"), 0)
 
