@@ -34,6 +34,18 @@ APP = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpat
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
+@pytest.fixture(autouse=True)
+def in_memory_layer(settings) -> Any:
+    """These tests read the layer's group table, which only the in-memory layer exposes; the
+    Redis layer's fan-out is covered by the multi-process test."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 def session_cookie(user: User) -> tuple[bytes, bytes]:
     client = Client()
     client.force_login(user)
