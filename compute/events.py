@@ -6,16 +6,28 @@ committed (invariant 4). ``compute.publisher`` tails the rows and fans them out.
 
 Payloads are ``TypedDict``s: they leave the process as JSON. An instance delta carries no host
 name and no host_status; the publisher adds those only for the receivers whose policy allows.
+
+On PostgreSQL the rows go in with one ``INSERT … SELECT FROM unnest(…)`` that also calls
+``pg_notify``: one round trip, and the notification is delivered when (and only if) the
+transaction commits, so the relays wake at once for a committed change and never for a
+rolled-back one. Elsewhere (SQLite) ``bulk_create``, and the relays poll.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
+
+from django.db import connection
+from django.utils import timezone
 
 from compute.models import ChangeEvent, Host, Instance
 from compute.states import POWER_STATE_NAMES
+
+#: The PostgreSQL channel a committed outbox write notifies; ``compute.publisher`` listens.
+NOTIFY_CHANNEL = "vmdash_outbox"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -91,25 +103,58 @@ def host_delta(host: Host, *, status: str | None = None) -> HostDelta:
 
 def record_instance_changes(instances: Iterable[Instance]) -> None:
     """Append one outbox row per changed instance. Call inside the changing transaction."""
-    ChangeEvent.objects.bulk_create(
+    _append(
         [
-            ChangeEvent(
-                kind=ChangeEvent.Kind.INSTANCE,
-                object_id=str(i.uuid),
-                version=i.version,
-                project_id=i.project_id,
-                payload=instance_delta(i),
-            )
+            (ChangeEvent.Kind.INSTANCE, str(i.uuid), i.version, i.project_id, instance_delta(i))
             for i in instances
         ]
     )
 
 
 def record_host_change(host: Host, *, status: str | None = None) -> None:
-    ChangeEvent.objects.create(
-        kind=ChangeEvent.Kind.HOST,
-        object_id=str(host.uuid),
-        version=host.version,
-        project_id=None,
-        payload=host_delta(host, status=status),
+    _append(
+        [
+            (
+                ChangeEvent.Kind.HOST,
+                str(host.uuid),
+                host.version,
+                None,
+                host_delta(host, status=status),
+            )
+        ]
     )
+
+
+_Row = tuple[str, str, int, str | None, Mapping[str, Any]]
+
+
+def _append(rows: list[_Row]) -> None:
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        ChangeEvent.objects.bulk_create(
+            [
+                ChangeEvent(kind=k, object_id=o, version=v, project_id=p, payload=dict(d))
+                for k, o, v, p, d in rows
+            ]
+        )
+        return
+    kinds, objects, versions, projects, payloads = zip(*rows, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH added AS (INSERT INTO {connection.ops.quote_name(ChangeEvent._meta.db_table)} "
+            "(kind, object_id, version, project_id, payload, created_at) "
+            "SELECT k, o, v, p, d::jsonb, %s FROM unnest("
+            "%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[], %s::text[]"
+            ") AS t(k, o, v, p, d) RETURNING id) "
+            "SELECT pg_notify(%s, max(id)::text) FROM added",
+            [
+                timezone.now(),
+                [str(k) for k in kinds],
+                list(objects),
+                list(versions),
+                list(projects),
+                [json.dumps(d) for d in payloads],
+                NOTIFY_CHANNEL,
+            ],
+        )

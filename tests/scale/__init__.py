@@ -1,0 +1,1 @@
+"""Scale-out tests: several processes on PostgreSQL and Redis."""
