@@ -13,6 +13,18 @@
 | HANDLE_VIRT_LIFECYCLE_EVENTS | 1 | 0 turns lifecycle event handling off |
 | FAKE_DELAYS | none | e.g. ``default=1,spawn=3``: seconds per fake hypervisor operation |
 | TOKEN_TTL | 3600 | seconds an API token lives |
+| SESSION_COOKIE_AGE | 43200 | seconds a page login lasts |
+| SECURE_COOKIES | 1 when DEBUG is off | session and CSRF cookies only over HTTPS |
+| SECURE_SSL_REDIRECT | 0 | 1: redirect plain HTTP to HTTPS (DEBUG off) |
+| SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD | 0, 0, 0 | HSTS (DEBUG off) |
+| SECURE_PROXY_SSL_HEADER | 0 | 1: trust ``X-Forwarded-Proto: https`` from the TLS proxy in front |
+| LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_IP, LOGIN_LOCKOUT_SECONDS | 5, 50, 900 | ``dashboard.ratelimit`` |
+| CACHE_URL | unset: per-process memory | ``redis://host:port/n``: the login counters shared by every process |
+
+A production deployment that passes ``manage.py check --deploy``: ``DEBUG=0``, a long random
+``SECRET_KEY``, ``ALLOWED_HOSTS``, ``SECURE_SSL_REDIRECT=1``, ``SECURE_HSTS_SECONDS=31536000``,
+``SECURE_HSTS_INCLUDE_SUBDOMAINS=1``, ``SECURE_HSTS_PRELOAD=1`` (and ``SECURE_PROXY_SSL_HEADER=1``
+behind a TLS proxy).
 """
 
 from __future__ import annotations
@@ -106,6 +118,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dashboard.security.SecurityHeadersMiddleware",
+    "dashboard.security.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -168,6 +182,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(env_float("SESSION_COOKIE_AGE", 12 * 3600))
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -177,6 +192,23 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SECURE_HSTS_SECONDS = int(env_float("SECURE_HSTS_SECONDS", 0))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    # Only behind a proxy that sets this header itself and drops a client's own.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# dashboard.ratelimit: failed log-ins (page and identity tokens) before a lockout.
+LOGIN_RATE_LIMIT = {
+    "failures": int(env_float("LOGIN_MAX_FAILURES", 5)),
+    "ip_failures": int(env_float("LOGIN_MAX_FAILURES_PER_IP", 50)),
+    "lockout": int(env_float("LOGIN_LOCKOUT_SECONDS", 900)),
+}
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -203,6 +235,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dashboard.api.docs.components.add_components",
+        "dashboard.api.docs.components.add_refusals",
     ],
 }
 

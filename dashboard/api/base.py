@@ -13,7 +13,6 @@ from typing import Any
 
 from django.utils.cache import patch_vary_headers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -25,6 +24,7 @@ from dashboard.api import microversions
 from dashboard.api.auth import KeystoneTokenAuthentication, api_context
 from dashboard.api.microversions import APIVersion
 from dashboard.api.negotiation import JSONUnlessHTML
+from dashboard.api.parsers import BoundedJSONParser
 
 
 class AuthenticatedView(APIView):
@@ -34,7 +34,7 @@ class AuthenticatedView(APIView):
     authentication_classes = [KeystoneTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     content_negotiation_class = JSONUnlessHTML
 
     @cached_property

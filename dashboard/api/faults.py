@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -47,7 +48,9 @@ TITLES: dict[int, str] = {
     405: "Method Not Allowed",
     406: "Not Acceptable",
     409: "Conflict",
+    413: "Request Entity Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     500: "Internal Server Error",
 }
 
@@ -96,6 +99,11 @@ def _translate(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
         return 405, "The method specified is not allowed for this resource.", None, {}
     if isinstance(exc, drf.APIException):
         return exc.status_code, str(exc.detail), None, {}
+    if isinstance(exc, DataError):
+        # The database refused a value the edge let through (PostgreSQL's regular-expression
+        # dialect, a number or moment out of its range): the request's fault, not the server's.
+        log.warning("Database refused a request's value: %s", exc)
+        return 400, "Invalid input for a field or filter of the request.", None, {}
     log.exception("Unexpected API error", exc_info=exc)
     return (
         500,

@@ -10,6 +10,7 @@ config drive, kernel …) are answered by matching that value, as Nova's regex f
 from __future__ import annotations
 
 import re
+import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -152,7 +153,14 @@ def moment(name: str, value: str) -> datetime:
         )  # fmt: skip
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    try:
+        # In UTC, as the database compares it; a moment that leaves the calendar there
+        # (0001-01-01T00:00+01:00) is no moment at all.
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise APIFault(
+            400, f"Invalid input for field/attribute {name}. Value: {value}. Out of range."
+        ) from None
 
 
 def _limit(params: QueryDict) -> int:
@@ -250,6 +258,8 @@ def _build(
             400, "The value of changes-since must be less than or equal to changes-before."
         )
     regex: list[tuple[str, str]] = [(_REGEX[k], v) for k, v in last.items() if k in _REGEX]
+    for _, pattern in regex:
+        _compiles(pattern)
     for key, constant in CONSTANTS.items():
         if key in last and not _matches(last[key], constant):
             empty = True
@@ -258,6 +268,13 @@ def _build(
         match = re.fullmatch(r"r-([0-9a-f]{1,8})", reservation)
         empty = empty or match is None
     project = last.get("project_id") or last.get("tenant_id")
+    # Nova matches ``uuid`` exactly: a value that is no UUID matches nothing (never a 404).
+    uuids = [u for u in p.get("uuid", []) if _is_uuid(u)]
+    empty = empty or (bool(p.get("uuid")) and not uuids)
+    # A user id is a number here; any other value (or one past the column's range) is nobody.
+    user_id = last.get("user_id")
+    if user_id is not None and _small_int(user_id) is None:
+        empty = True
     filters = InstanceFilters(
         statuses=statuses if not empty else (),
         name=last.get("name") or last.get("display_name"),
@@ -271,13 +288,13 @@ def _build(
         task_states=p.get("task_state", []),
         power_states=_ints(p.get("power_state", [])),
         sort=_sort(params, context, version),
-        uuids=p.get("uuid", []),
+        uuids=uuids,
         uuid_prefix=match.group(1) if reservation is not None and match else None,
         image_id=id_from_href(last["image"] if "image" in last else last["image_ref"])
         if "image" in last or "image_ref" in last
         else None,
         flavor_id=id_from_href(last["flavor"]) if "flavor" in last else None,
-        user_id=last.get("user_id"),
+        user_id=user_id,
         locked=strict_bool("locked", last["locked"]) if "locked" in last else None,
         regex=regex,
         ip=last.get("ip"),
@@ -293,14 +310,39 @@ def _build(
     )
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _small_int(value: str) -> int | None:
+    """``value`` as a non-negative ASCII integer that fits a database integer, else None.
+
+    ``str.isdigit`` alone is not enough: it accepts "²", which ``int`` refuses.
+    """
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if number < 2**31 else None
+
+
 def _ints(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.strip().isdigit()]
+    return [n for v in values if (n := _small_int(v)) is not None]
+
+
+def _compiles(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error:
+        raise APIFault(400, f"Invalid regular expression: {pattern}") from None
 
 
 def _matches(pattern: str, value: Any) -> bool:
     if value is None:
         return False
-    try:
-        return re.search(pattern, str(value)) is not None
-    except re.error:
-        raise APIFault(400, f"Invalid regular expression: {pattern}") from None
+    _compiles(pattern)
+    return re.search(pattern, str(value)) is not None

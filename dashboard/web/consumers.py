@@ -56,7 +56,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         try:
             content = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting ("[[[[…") is a RecursionError
             await self.send_json({"type": "error", "message": "Frames must be JSON."})
             return
         if not isinstance(content, dict):

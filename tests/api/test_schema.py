@@ -8,6 +8,8 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 from drf_spectacular.validation import validate_schema
 
 from compute.models import Flavor
@@ -113,6 +115,15 @@ def with_host(body: dict) -> dict:
     return {"server": {**body["server"], "host": "node1"}}
 
 
+def locked_out(w: SimpleNamespace):
+    """The identity endpoint after too many wrong passwords (``dashboard.ratelimit``)."""
+    for _ in range(settings.LOGIN_RATE_LIMIT["failures"]):
+        w.anonymous.post(TOKENS, login("wrong"), format="json")
+    response = w.anonymous.post(TOKENS, login("alice-pass"), format="json")
+    cache.clear()  # the lockout must not outlive this scenario
+    return response
+
+
 #: (operationId, code) → how to get that answer.
 SCENARIOS = {
     ("computeVersions", 200): lambda w: w.anonymous.get("/", HTTP_ACCEPT="application/json"),
@@ -125,6 +136,7 @@ SCENARIOS = {
     ("tokenIssue", 400): lambda w: w.anonymous.post(TOKENS, {}, format="json"),
     ("tokenIssue", 401): lambda w: w.anonymous.post(TOKENS, login("wrong"), format="json"),
     ("tokenIssue", 415): lambda w: w.anonymous.post(TOKENS, "x", content_type="text/plain"),
+    ("tokenIssue", 429): locked_out,
     ("tokenValidate", 200): lambda w: w.anonymous.get(
         TOKENS, HTTP_X_AUTH_TOKEN=w.token, HTTP_X_SUBJECT_TOKEN=w.token
     ),
@@ -266,13 +278,19 @@ def csrf_refused(w: SimpleNamespace, method: str):
 
 
 def generic(operation_id: str, method: str, path: str, code: int, w: SimpleNamespace):
-    """The codes every compute operation has: a malformed or unknown version, no token."""
+    """The codes every compute operation has: a malformed or unknown version, no token; a NUL
+    in the query (every operation, ``dashboard.security``); a body too large (those with one)."""
     if code == 401:
         return call(w.anonymous, method, fill(path, w), {})
     if code == 406:
         return call(w.alice, method, fill(path, w), {}, **at("2.999"))
     if code == 400:
-        return call(w.alice, method, fill(path, w), {}, **at("two"))
+        response = call(w.alice, method, fill(path, w), {}, **at("two"))
+        if response.status_code != 400:
+            response = call(w.alice, method, fill(path, w) + "?nul=%00", {})
+        return response
+    if code == 413:
+        return call(w.admin, method, fill(path, w), {"pad": "x" * 120_000})
     return None
 
 

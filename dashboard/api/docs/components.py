@@ -358,3 +358,23 @@ def add_components(result: dict[str, Any], generator: Any, **kwargs: Any) -> dic
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(COMPONENTS)
     return result
+
+
+def add_refusals(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: every operation may answer 400.
+
+    ``dashboard.security.RefuseNulMiddleware`` refuses a NUL character in any path or query
+    string before a view runs, with the error body of the service the path belongs to.
+    """
+    for path, operations in result.get("paths", {}).items():
+        schema = "KeystoneError" if path.startswith("/identity") else "NovaFault"
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "400",
+                {
+                    "description": "A NUL character in the path or query string",
+                    "content": {"application/json": {"schema": _ref(schema)}},
+                },
+            )
+    return result

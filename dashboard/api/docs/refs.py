@@ -19,7 +19,9 @@ ERROR_TEXT: dict[int, str] = {
     404: "Not found (or not visible to the caller)",
     406: "Microversion outside the supported range",
     409: "Conflict: refused by the action table's preconditions, or a lost race",
+    413: "Request body larger than 114688 bytes",
     415: "Unsupported Content-Type",
+    429: "Too many failed log-ins from this address or for this user: locked out for a while",
 }
 
 VERSION_HEADER = OpenApiParameter(
@@ -45,5 +47,7 @@ def responses(success: dict[int, Any], *errors: int, style: str = "nova") -> dic
 
 
 def compute_responses(success: dict[int, Any], *errors: int) -> dict[int, Any]:
-    """Responses of a compute endpoint: its own codes plus 400, 401 and 406."""
-    return responses(success, *sorted({400, 401, 406, *errors}))
+    """Responses of a compute endpoint: its own codes plus 400, 401 and 406, and 413 for one
+    that takes a body (those list 415)."""
+    oversize = {413} if 415 in errors else set()
+    return responses(success, *sorted({400, 401, 406, *oversize, *errors}))

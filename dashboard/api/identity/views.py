@@ -17,11 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dashboard import ratelimit
 from dashboard.api import formats
 from dashboard.api.docs.refs import ref, responses
 from dashboard.api.faults import APIFault
 from dashboard.api.identity import catalog, tokens
 from dashboard.api.negotiation import JSONUnlessHTML
+from dashboard.api.parsers import BoundedJSONParser
 from dashboard.api.schemas.identity import AUTH_REQUEST
 from dashboard.context import context_for
 from dashboard.models import Token
@@ -36,6 +38,8 @@ class IdentityView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]
+    # Keystone takes JSON only; not DRF's default form and multipart parsers.
+    parser_classes = [BoundedJSONParser]
     content_negotiation_class = JSONUnlessHTML
 
 
@@ -90,7 +94,23 @@ def token_body(request: Request, record: Token, *, with_catalog: bool) -> dict[s
     return {"token": body}
 
 
-def _authenticate(auth: Any) -> tuple[Any, list[str], Any]:
+def _password_user(user: dict[str, Any], ip: str) -> Any:
+    """The password method, counted by the login rate limiter (``dashboard.ratelimit``)."""
+    # The same key ``password_user`` looks the user up by: its id if given, else its name.
+    name = f"id:{user['id']}" if "id" in user else str(user.get("name", ""))
+    wait = ratelimit.retry_after(username=name, ip=ip)
+    if wait is not None:
+        raise APIFault(429, ratelimit.locked_message(wait), headers={"Retry-After": str(wait)})
+    try:
+        found = tokens.password_user(user)
+    except tokens.Unauthorized:
+        ratelimit.login_failed(username=name, ip=ip)
+        raise
+    ratelimit.login_succeeded(username=name, ip=ip)
+    return found
+
+
+def _authenticate(auth: Any, ip: str) -> tuple[Any, list[str], Any]:
     """(user, methods, not_after) from the ``auth.identity`` of a request body."""
     identity = auth.get("identity") if isinstance(auth, dict) else None
     methods = identity.get("methods") if isinstance(identity, dict) else None
@@ -101,7 +121,7 @@ def _authenticate(auth: Any) -> tuple[Any, list[str], Any]:
         user = password.get("user") if isinstance(password, dict) else None
         if not isinstance(user, dict):
             raise APIFault(400, "Expecting to find user in password.")
-        return tokens.password_user(user), ["password"], None
+        return _password_user(user, ip), ["password"], None
     if "token" in methods:
         given = identity.get("token")
         if not isinstance(given, dict) or not isinstance(given.get("id"), str):
@@ -122,14 +142,14 @@ class Tokens(IdentityView):
         auth=[],
         parameters=[_NOCATALOG],
         request={"application/json": AUTH_REQUEST},
-        responses=responses({201: ref("TokenBody")}, 400, 401, 415, style="keystone"),
+        responses=responses({201: ref("TokenBody")}, 400, 401, 413, 415, 429, style="keystone"),
     )
     def post(self, request: Request) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         auth = body.get("auth")
         if not isinstance(auth, dict):
             raise APIFault(400, "Expecting to find auth in request body.")
-        user, methods, not_after = _authenticate(auth)
+        user, methods, not_after = _authenticate(auth, ratelimit.client_ip(request))
         project = tokens.scoped_project(user, auth.get("scope"))
         issued = tokens.token_issue(
             user=user, project=project, methods=methods, not_after=not_after
