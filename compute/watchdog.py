@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from compute import actions, records, state_machine
+from compute.agent.executor import walk_states
 from compute.conf import conf
 from compute.context import system_context
 from compute.exceptions import UnexpectedTaskState
@@ -56,11 +57,22 @@ def fail_stale_dispatches() -> int:
             ).update(state=ActionDispatch.State.FAILED, finished_at=timezone.now())
             if not won:
                 continue
+            # A dispatch requeued after its agent died mid-walk left the instance in a later
+            # task_state than the one it was accepted with: clear whichever of its walk it is in.
+            walk = walk_states(actions.get(dispatch.kind))
+            current = (
+                Instance.objects.filter(pk=dispatch.instance_id)
+                .values_list("task_state", flat=True)
+                .first()
+            )
+            interrupted = current in walk and current != dispatch.expected_task_state
             message = (
                 f"No compute agent on host {dispatch.host.host} took the action within "
-                f"{conf().dispatch_timeout:.0f} s; it was not run."
+                f"{conf().dispatch_timeout:.0f} s; it was "
+                f"{'interrupted and not resumed' if interrupted else 'not run'}."
             )
-            _clear_task(dispatch.instance_id, dispatch.expected_task_state, vm_state=None)
+            owned = current if interrupted else dispatch.expected_task_state
+            _clear_task(dispatch.instance_id, owned, vm_state=None)
             records.fault_record(dispatch.instance_id, message=message, host=dispatch.host.host)
             for event in dispatch.action.events.filter(finish_time__isnull=True):
                 records.event_finish(event, error=message)

@@ -45,6 +45,17 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    """The login limiter counts in the cache: one test's wrong passwords must not lock out
+    another test's users."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def alice(db: None) -> User:
     return user_ensure(username="alice", password="alice-pass", project="demo").user

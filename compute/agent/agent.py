@@ -21,10 +21,10 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from compute.agent.executor import execute
+from compute.agent.executor import DATABASE_GONE, execute
 from compute.agent.wakeup import wakeup_event
 from compute.conf import conf
 from compute.drivers.base import ComputeDriver
@@ -116,7 +116,12 @@ class ComputeAgent:
                     gone,
                     self.host_name,
                 )
-                self.driver.destroy(str(gone))
+                # A guest that will not go must not keep the agent from starting (and its
+                # requeued work from running): the next start retries it, the sync lists it.
+                try:
+                    self.driver.destroy(str(gone))
+                except Exception:
+                    log.exception("could not destroy guest %s on %s", gone, self.host_name)
         return requeued
 
     def claim(self, limit: int) -> list[ActionDispatch]:
@@ -152,8 +157,25 @@ class ComputeAgent:
             execute(
                 self.driver, ActionDispatch.objects.select_related("action").get(pk=dispatch.pk)
             )
+        except DATABASE_GONE as gone:
+            log.warning("database lost running %s on %s: %s", dispatch.kind, self.host_name, gone)
+            self._requeue(dispatch)
         except Exception:
             log.exception("action %s on %s crashed the executor", dispatch.kind, self.host_name)
+
+    def _requeue(self, dispatch: ActionDispatch) -> None:
+        """Put a dispatch the database failed under back in the queue, once the database is back
+        (every second, for as long as the agent runs), to resume where its walk stopped."""
+        while True:
+            connection.close()  # the broken connection; the next query opens a new one
+            try:
+                ActionDispatch.objects.filter(
+                    pk=dispatch.pk, state=ActionDispatch.State.RUNNING, claimed_by=self.agent_id
+                ).update(state=ActionDispatch.State.PENDING, claimed_by="", claimed_at=None)
+                return
+            except DATABASE_GONE:
+                if self._stop.wait(1.0):
+                    return  # stopping: the next start's recover() requeues it
 
     def _execute_in_worker(self, dispatch: ActionDispatch) -> None:
         # Worker threads own their connections; the caller's (run_pending) must stay open.

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from compute import actions, records, state_machine
@@ -33,6 +33,10 @@ from compute.services.params import MIGRATION_KEYS
 from compute.states import PowerState, TaskState, VmState
 
 log = logging.getLogger(__name__)
+
+#: The database went away (a restart, a cut connection): not the action's failure. The agent
+#: puts the dispatch back and it resumes from the instance's task_state, as after a crash.
+DATABASE_GONE = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -117,6 +121,23 @@ OPS: dict[str, Callable[[Run], None]] = {
     "unshelve": _unshelve,
 }
 
+#: Driver calls whose whole effect is one power state. A walk resumed after its agent died
+#: between such a call and writing it down finds the guest there already; calling again would
+#: fail ("not running, cannot be paused") an action that had succeeded, and leave an ACTIVE
+#: instance with a suspended guest for the sync to power off.
+SETS_POWER: dict[str, int] = {
+    "pause": PowerState.PAUSED,
+    "unpause": PowerState.RUNNING,
+    "suspend": PowerState.SUSPENDED,
+    "resume": PowerState.RUNNING,
+}
+
+
+def _already_there(call: str, run: Run) -> bool:
+    target = SETS_POWER.get(call)
+    return target is not None and run.driver.get_power_state(run.uuid) == target
+
+
 _POWER_OFF = Step(TaskState.POWERING_OFF, "power_off")
 _OFFLOAD = Step(TaskState.SHELVING_OFFLOADING, "destroy")
 
@@ -150,6 +171,17 @@ def plan(spec: ActionSpec, run: Run) -> Plan:
         steps.append((_OFFLOAD, VmState.SHELVED))
         result = VmState.SHELVED_OFFLOADED
     return Plan(tuple(steps), str(result))
+
+
+def walk_states(spec: ActionSpec) -> frozenset[str]:
+    """Every task_state a dispatch of ``spec`` may leave its instance in: the table's walk and
+    the endings ``plan`` may add. A dispatch interrupted and requeued is in one of these."""
+    states = set(spec.walk)
+    if spec.result is Result.ACTIVE_OR_STOPPED:
+        states.add(_POWER_OFF.task_state)
+    if spec.key == "shelve":
+        states.add(_OFFLOAD.task_state)
+    return frozenset(s for s in states if s is not None)
 
 
 def _finish_fields(spec: ActionSpec, run: Run, result: str) -> dict[str, Any]:
@@ -250,11 +282,13 @@ def execute(driver: ComputeDriver, dispatch: ActionDispatch) -> None:
                     run.instance, expected_task_state=current, task_state=step.task_state, **extra
                 )
                 current = step.task_state
-            if step.driver_call:
+            if step.driver_call and not _already_there(step.driver_call, run):
                 OPS[step.driver_call](run)
     except UnexpectedTaskState as lost:
         _end(dispatch, event, error=_preempted(lost.actual), state=ActionDispatch.State.FAILED)
         return
+    except DATABASE_GONE:
+        raise  # our database, not the hypervisor, failed: the agent requeues and resumes
     except Exception as failure:
         _fail(spec, run, dispatch, event, current, failure)
         return

@@ -19,6 +19,7 @@ from compute.models import Flavor, Instance
 
 _FLAVORID = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
 _MAX_INT = 2**31 - 1
+_MAX_FLOAT = 3.40282e38
 
 
 def _admin(context: RequestContext, rule: str) -> None:
@@ -68,7 +69,9 @@ def flavor_create(
         factor = float(str(rxtx_factor))
     except ValueError:
         raise Invalid("Invalid input for field/attribute rxtx_factor.") from None
-    if factor <= 0:
+    # Nova's bounds (a single-precision float column); float() also reads "1e999" as infinity,
+    # which no JSON answer could carry.
+    if not 0 < factor <= _MAX_FLOAT:
         raise Invalid("Invalid input for field/attribute rxtx_factor.")
     if description is not None and (not isinstance(description, str) or len(description) > 65535):
         raise Invalid("Invalid input for field/attribute description.")

@@ -22,11 +22,17 @@ from compute.actions import ActionSpec
 from compute.agent.wakeup import wake_agent
 from compute.conf import conf
 from compute.context import RequestContext
-from compute.exceptions import Conflict, Forbidden, Invalid, UnexpectedTaskState
+from compute.exceptions import (
+    Conflict,
+    Forbidden,
+    InstanceNotReady,
+    Invalid,
+    UnexpectedTaskState,
+)
 from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceAction
 from compute.scheduler import select_host
 from compute.selectors import instance_get
-from compute.services.params import MIGRATION_KEYS, prepare
+from compute.services.params import MIGRATION_KEYS, Prepared, prepare
 from compute.states import PowerState, TaskState, VmState
 
 #: Actions the API and pages may ask for by key (the table's user actions).
@@ -153,7 +159,21 @@ def instance_action(
         spec = actions.SOFT_DELETE
     preconditions.check(spec, instance, context)
     prepared = prepare(spec, instance=instance, context=context, params=params)
+    try:
+        return _start(context, instance, spec, prepared)
+    except Exception:
+        # The action did not start (it lost its race for the task_state): what ``prepare``
+        # made for it goes too, or a snapshot's image would wait "queued" for ever.
+        if spec.key in ("createImage", "createBackup") and prepared.params.get("image_id"):
+            Image.objects.filter(
+                pk=prepared.params["image_id"], status=Image.Status.QUEUED
+            ).delete()
+        raise
 
+
+def _start(
+    context: RequestContext, instance: Instance, spec: ActionSpec, prepared: Prepared
+) -> InstanceAction | None:
     synchronous = _SYNCHRONOUS.get(spec.key)
     if synchronous is not None:
         return synchronous(context, instance, spec, prepared.params)
@@ -162,10 +182,13 @@ def instance_action(
             instance.host_id is not None and instance.host.is_up
         ):
             return None
-        if spec.key != "softDelete" and (instance.host_id is None or not instance.host.is_up):
+        # No host (shelved offloaded): no agent could ever run it, soft or not, so at once.
+        if instance.host_id is None or (spec.key != "softDelete" and not instance.host.is_up):
             return _local_delete(context, instance, spec)
 
     host = prepared.host or instance.host
+    if host is None:  # nobody to dispatch to: a 409, never a crash
+        raise InstanceNotReady(instance_uuid=str(instance.uuid))
     with transaction.atomic():
         if spec.start_task is not None:
             instance = state_machine.transition(
@@ -257,9 +280,17 @@ def _local_delete(context: RequestContext, instance: Instance, spec: ActionSpec)
             context=context, instance=instance, spec=spec, event_prefix="api"
         )
         records.event_finish(event, details="Deleted locally: the compute host is not up.")
-        ActionDispatch.objects.filter(instance=instance, state=ActionDispatch.State.PENDING).update(
-            state=ActionDispatch.State.FAILED, finished_at=now
-        )
+        # The actions still waiting for the host will never run: end their records too, or
+        # they would stay "in progress" for ever (invariant 7).
+        waiting = ActionDispatch.objects.filter(
+            instance=instance, state=ActionDispatch.State.PENDING
+        ).select_related("action")
+        for dispatch in waiting:
+            for open_event in dispatch.action.events.filter(finish_time__isnull=True):
+                records.event_finish(
+                    open_event, error="Not run: the instance was deleted while its host was down."
+                )
+        waiting.update(state=ActionDispatch.State.FAILED, finished_at=now)
     return action
 
 
