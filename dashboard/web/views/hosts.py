@@ -61,16 +61,24 @@ def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, str | None]]:
     ]
 
 
-@login_required
-@require_GET
-def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
+def _admin_host(request: HttpRequest, name: str) -> tuple[Page, Host] | HttpResponse:
+    """The page and the named host for an admin; otherwise the refusal or 404 page to return."""
     page = begin(request)
     if denied := _admin_only(page):
         return denied
     try:
-        host = host_get(host=name)
+        return page, host_get(host=name)
     except NotFound as error:
         return error_page(page, status=404, title="Host not found", message=error.message)
+
+
+@login_required
+@require_GET
+def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
+    found = _admin_host(request, name)
+    if isinstance(found, HttpResponse):
+        return found
+    page, host = found
     if request.GET.get("fragment") == "summary":
         return page.render("web/hosts/_summary.html", {"card": host_cards([host])[0]})
     residents = _residents(page, host)
@@ -126,13 +134,10 @@ def host_update_view(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def host_migrate_away_view(request: HttpRequest, name: str) -> HttpResponse:
     """Live-migrate the selected instances off the host; the scheduler picks destinations."""
-    page = begin(request)
-    if denied := _admin_only(page):
-        return denied
-    try:
-        host = host_get(host=name)
-    except NotFound as error:
-        return error_page(page, status=404, title="Host not found", message=error.message)
+    found = _admin_host(request, name)
+    if isinstance(found, HttpResponse):
+        return found
+    page, host = found
     wanted = set(request.POST.getlist("instance"))
     results = []
     for row, _refusal in _residents(page, host):
