@@ -4,6 +4,7 @@
 from compute.models.actions import ActionDispatch, InstanceAction, InstanceActionEvent
 from compute.models.catalog import Flavor, Image
 from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
+from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
 from compute.models.instances import Instance, InstanceFault
 from compute.models.outbox import ChangeEvent
@@ -17,6 +18,7 @@ __all__ = [
     "FakeLifecycleEvent",
     "Flavor",
     "Host",
+    "HostAuditEntry",
     "Image",
     "Instance",
     "InstanceAction",

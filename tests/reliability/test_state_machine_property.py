@@ -84,6 +84,7 @@ from compute.models import (
     FakeGuest,
     FakeLifecycleEvent,
     Host,
+    HostAuditEntry,
     Image,
     Instance,
     InstanceAction,
@@ -163,6 +164,9 @@ def reset_world(seeded_images: set[Any]) -> None:
     Instance.objects.all().delete()  # with its faults and actions
     Image.objects.exclude(pk__in=seeded_images).delete()
     ChangeEvent.objects.all().delete()
+    # The host audit trail is append-only and protects its hosts: only a reset goes around it.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {HostAuditEntry._meta.db_table}")
     for model in (FakeGuest, FakeFailure, FakeLifecycleEvent, PowerSyncPass, Host):
         model.objects.all().delete()
 

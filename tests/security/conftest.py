@@ -21,6 +21,7 @@ from compute.models import (
     ChangeEvent,
     Flavor,
     Host,
+    HostAuditEntry,
     Image,
     Instance,
     InstanceAction,
@@ -124,4 +125,5 @@ def snapshot() -> dict[str, Any]:
         "instance_action_events": InstanceActionEvent.objects.count(),
         "dispatches": ActionDispatch.objects.count(),
         "faults": InstanceFault.objects.count(),
+        "host_audit": HostAuditEntry.objects.count(),
     }

@@ -1,9 +1,15 @@
 """Hosts, for admins: status and heartbeat, the last power sync, instances per vm_state, and the
 maintenance switches — disable with a reason, enable, force down and back — plus moving the
 instances off a disabled host by live migration, each with its own verdict and live progress.
+The host page ends with the host's maintenance log: the latest audit rows, read only (the
+domain writes them with each change; nothing here can).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,18 +19,20 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from compute.exceptions import ComputeError, NotFound
-from compute.models import Host
+from compute.models import Host, HostAuditEntry
 from compute.preconditions import evaluate
 from compute.selectors import host_get, host_list, visible_instances
-from compute.services import host_update, instance_action
+from compute.services import host_update
+from compute.services.hosts import MIGRATE, host_migrate_away
 from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
 from dashboard.web.rows import InstanceRow, instance_rows
 
-MIGRATE = "os-migrateLive"
 MIGRATION_RESULTS = "web.migration_results"
 FORBIDDEN = "Policy doesn't allow os_compute_api:os-services:list to be performed."
+#: Audit rows shown on the host page.
+AUDIT_ROWS = 20
 
 
 def _admin_only(page: Page) -> HttpResponse | None:
@@ -92,6 +100,7 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
             "disable_form": HostDisableForm(),
             "results": request.session.pop(MIGRATION_RESULTS, []),
             "other_hosts": host_list().exclude(pk=host.pk).count(),
+            "audit": audit_lines(host),
         },
         nav="hosts",
     )
@@ -138,22 +147,16 @@ def host_migrate_away_view(request: HttpRequest, name: str) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     page, host = found
-    wanted = set(request.POST.getlist("instance"))
-    results = []
-    for row, _refusal in _residents(page, host):
-        if row.uuid not in wanted:
-            continue
-        try:
-            instance_action(context=page.scope.context, instance_uuid=row.uuid, action=MIGRATE)
-        except ComputeError as error:
-            results.append({"name": row.instance.name, "accepted": False, "message": error.message})
-        else:
-            results.append(
-                {"name": row.instance.name, "accepted": True, "message": "Live migration accepted."}
-            )
+    try:
+        results = host_migrate_away(
+            context=page.scope.context, host=host, instance_uuids=request.POST.getlist("instance")
+        )
+    except ComputeError as error:
+        page.refused(error)
+        return redirect("host", name=name)
     if not results:
         messages.warning(request, "No instance was selected.")
-    request.session[MIGRATION_RESULTS] = results
+    request.session[MIGRATION_RESULTS] = [dict(r) for r in results]
     return redirect("host", name=name)
 
 
@@ -173,3 +176,61 @@ def host_heartbeats_view(request: HttpRequest) -> JsonResponse:
             },
         }
     )
+
+
+# --- the maintenance log ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    who: str
+    client: str
+    what: str
+    #: "host_status up → maintenance; reason: kernel upgrade", or each instance's verdict.
+    change: tuple[str, ...]
+    outcome: str
+    tone: str
+    request_id: str
+
+
+_SWITCHES = (("host_status", "host_status"), ("disabled", "disabled"),
+             ("forced_down", "forced down"), ("disabled_reason", "reason"))  # fmt: skip
+_TONES = {"changed": "ok", "accepted": "ok", "unchanged": "muted", "partly_accepted": "warn",
+          "refused": "danger"}  # fmt: skip
+
+
+def audit_lines(host: Host, limit: int = AUDIT_ROWS) -> list[AuditLine]:
+    """The host's latest audit rows, newest first, as readable lines."""
+    return [_line(entry) for entry in host.audit_entries.all()[:limit]]
+
+
+def _line(entry: HostAuditEntry) -> AuditLine:
+    change = [
+        f"{label} {_shown(entry.before.get(key))} → {_shown(entry.after.get(key))}"
+        for key, label in _SWITCHES
+        if entry.before.get(key) != entry.after.get(key)
+    ]
+    if entry.reason and not any(c.startswith("reason ") for c in change):
+        change.append(f"reason: {entry.reason}")
+    for verdict in entry.details or []:
+        verb = "accepted" if verdict.get("accepted") else f"refused: {verdict.get('message', '')}"
+        change.append(f"{verdict.get('name') or verdict.get('instance')}: {verb}")
+    return AuditLine(
+        at=entry.at,
+        who=entry.user_name or "?",
+        client=entry.client or "?",
+        what=entry.get_operation_display(),
+        change=tuple(change),
+        outcome=entry.get_outcome_display(),
+        tone=_TONES.get(entry.outcome, "muted"),
+        request_id=entry.request_id,
+    )
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
