@@ -21,10 +21,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from compute import watchdog  # noqa: E402
 from compute.publisher import OutboxRelay, relay_for  # noqa: E402
+from dashboard.security import StaticFilesHandler  # noqa: E402
 from dashboard.web.routing import websocket_urlpatterns  # noqa: E402
 
 _relay: OutboxRelay | None = None
@@ -61,7 +61,7 @@ application = StartRelay(
     # The app serves its own scripts and styles: the page works with no internet and no proxy.
     ProtocolTypeRouter(
         {
-            "http": ASGIStaticFilesHandler(django_asgi_app),
+            "http": StaticFilesHandler(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

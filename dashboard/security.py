@@ -16,8 +16,15 @@ or form fields, before any view runs: PostgreSQL cannot hold NUL in text, so suc
 otherwise end as a database error (a 500) in whichever lookup met it first. The API's JSON
 bodies are checked by its parser (``dashboard.api.parsers``).
 
-Static files are served by ``ASGIStaticFilesHandler`` before the middleware, so they carry none
-of this; they are the app's own public scripts and styles.
+Static files are served by ``StaticFilesHandler`` (Django's ``ASGIStaticFilesHandler``) in front
+of the middleware, so it applies the same headers itself: Django's ``SecurityMiddleware`` ones
+(nosniff, Referrer-Policy, Cross-Origin-Opener-Policy, HSTS and the HTTPS redirect when
+configured), ``X-Frame-Options``, and this module's policy headers — an SVG opened on its own is
+a document too. Their caching: the pages link every script, style and icon with ``?v=`` and the
+digest of the static files (``dashboard.web.pages.asset_version``), so a request for the current
+digest may be kept for a year (``immutable``) when DEBUG is off; anything else — another or no
+digest, or DEBUG, where files change under a running process — is revalidated each time
+(``no-cache``; the answer carries ``Last-Modified``, so a revalidation is a 304).
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.handlers.exception import response_for_exception
 from django.http import (
     HttpRequest,
     HttpResponseBadRequest,
@@ -32,6 +41,8 @@ from django.http import (
     JsonResponse,
     QueryDict,
 )
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 
 from dashboard.api.faults import keystone_body, nova_body
 from dashboard.api.parsers import NUL_REFUSED
@@ -80,12 +91,16 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", POLICY)
-        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        _policy_headers(response)
         if "Cache-Control" not in response and _private(request, response):
             response["Cache-Control"] = "no-store"
         return response
+
+
+def _policy_headers(response: HttpResponseBase) -> None:
+    response.headers.setdefault("Content-Security-Policy", POLICY)
+    response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
 
 
 def _private(request: HttpRequest, response: HttpResponseBase) -> bool:
@@ -96,6 +111,49 @@ def _private(request: HttpRequest, response: HttpResponseBase) -> bool:
         or "HTTP_X_AUTH_TOKEN" in request.META
         or settings.SESSION_COOKIE_NAME in request.COOKIES
     )
+
+
+#: A static file asked for with the current digest of the static files does not change.
+VERSIONED_CACHE = "public, max-age=31536000, immutable"
+UNVERSIONED_CACHE = "no-cache"
+
+
+class StaticFilesHandler(ASGIStaticFilesHandler):
+    """Django's static files handler, whose answers carry the pages' security headers."""
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        security = SecurityMiddleware(_never_called)
+        try:
+            redirect = security.process_request(request)  # SECURE_SSL_REDIRECT
+        except Exception as error:  # a Host header not in ALLOWED_HOSTS: a 400, as for pages
+            redirect = response_for_exception(request, error)
+        if redirect is not None:
+            redirect._resource_closers.append(request.close)  # as Django's handler does
+            response = redirect
+        else:
+            response = await super().get_response_async(request)
+        response.headers.setdefault("Cache-Control", static_cache_control(request, response))
+        security.process_response(request, response)
+        XFrameOptionsMiddleware(_never_called).process_response(request, response)
+        _policy_headers(response)
+        return response
+
+
+def static_cache_control(request: HttpRequest, response: HttpResponseBase) -> str:
+    from dashboard.web.pages import asset_version  # the pages' digest; imports the pages
+
+    if (
+        response.status_code == 200
+        and not settings.DEBUG
+        and request.GET.get("v") == asset_version()
+    ):
+        return VERSIONED_CACHE
+    return UNVERSIONED_CACHE
+
+
+def _never_called(request: HttpRequest) -> HttpResponseBase:
+    """The ``get_response`` of middleware used only for its process_* hooks."""
+    raise AssertionError("not a middleware chain")
 
 
 #: Path prefixes of the REST API, and the error body each answers with ("/" is the API's too).

@@ -1,6 +1,7 @@
 """Response headers (``dashboard.security``) and the production settings: a strict
-Content-Security-Policy the pages really live within, the usual hardening headers, no caching of
-anything signed-in, and ``manage.py check --deploy`` clean with the production environment."""
+Content-Security-Policy the pages really live within, the usual hardening headers — on the static
+files too, which are served in front of the middleware — no caching of anything signed-in, and
+``manage.py check --deploy`` clean with the production environment."""
 
 from __future__ import annotations
 
@@ -9,11 +10,23 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from django.core.asgi import get_asgi_application
 from django.test import Client
 
-from dashboard.security import DOCS_POLICY, POLICY
+from dashboard.security import (
+    DOCS_POLICY,
+    POLICY,
+    UNVERSIONED_CACHE,
+    VERSIONED_CACHE,
+    StaticFilesHandler,
+)
+from dashboard.web.pages import asset_version
 
 pytestmark = pytest.mark.django_db
 
@@ -133,6 +146,103 @@ def test_no_template_or_script_smuggles_code_past_the_policy():
         text = script.read_text()
         assert "eval(" not in text and "new Function" not in text, script
         assert '.setAttribute("on' not in text, script
+
+
+# --- static files, served before the middleware -----------------------------------------------
+
+STATIC_FILES = ["css/dash.css", "js/live.js", "js/ui.js", "img/favicon.svg"]
+
+
+def static_get(path: str, *, scheme: str = "http", host: bytes = b"testserver") -> Any:
+    """GET through the static files handler the ASGI application is built with: the status,
+    the headers and the whole (streamed) body."""
+    url = urlsplit(path)
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": scheme,
+        "path": url.path,
+        "query_string": url.query.encode(),
+        "headers": [(b"host", host)],
+    }
+
+    async def exchange() -> dict[str, Any]:
+        app = ApplicationCommunicator(StaticFilesHandler(get_asgi_application()), scope)
+        await app.send_input({"type": "http.request", "body": b""})
+        start = await app.receive_output(10)
+        body = b""
+        while True:
+            message = await app.receive_output(10)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode().title(): v.decode() for k, v in start["headers"]}
+        return {"status": start["status"], "headers": headers, "body": body}
+
+    return async_to_sync(exchange)()
+
+
+def test_the_asgi_application_serves_static_files_through_the_handler_with_headers():
+    from dashboard.asgi import application
+
+    router = application.app  # StartRelay(ProtocolTypeRouter(…))
+    assert isinstance(router.application_mapping["http"], StaticFilesHandler)
+
+
+@pytest.mark.parametrize("name", STATIC_FILES)
+def test_static_files_carry_the_pages_hardening_headers(name):
+    response = static_get(f"/static/{name}")
+    assert response["status"] == 200
+    headers = response["headers"]
+    assert headers["Content-Security-Policy"] == POLICY
+    for header, value in HARDENING.items():
+        assert headers[header] == value, header
+    assert "camera=()" in headers["Permissions-Policy"]
+    assert "Last-Modified" in headers  # so a revalidation is a cheap 304
+    assert response["body"] == (STATIC / name).read_bytes()
+
+
+def test_a_static_file_asked_for_with_the_current_digest_is_cached_for_a_year():
+    response = static_get(f"/static/js/live.js?v={asset_version()}")
+    assert (
+        response["headers"]["Cache-Control"]
+        == VERSIONED_CACHE
+        == ("public, max-age=31536000, immutable")
+    )
+
+
+@pytest.mark.parametrize("query", ["", "?v=0123456789", "?x=1"])
+def test_a_static_file_without_the_current_digest_is_revalidated_each_time(query):
+    response = static_get(f"/static/js/live.js{query}")
+    assert response["headers"]["Cache-Control"] == UNVERSIONED_CACHE == "no-cache"
+
+
+def test_in_debug_static_files_are_always_revalidated(settings):
+    settings.DEBUG = True  # files change under a running development server
+    response = static_get(f"/static/js/live.js?v={asset_version()}")
+    assert response["headers"]["Cache-Control"] == "no-cache"
+
+
+def test_a_missing_static_file_is_a_404_with_the_headers_too():
+    response = static_get("/static/js/nothing-here.js")
+    assert response["status"] == 404
+    assert response["headers"]["Content-Security-Policy"] == POLICY
+    assert response["headers"]["X-Content-Type-Options"] == "nosniff"
+    assert response["headers"]["Cache-Control"] == "no-cache"
+
+
+def test_static_files_follow_the_https_settings(settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    secure = static_get("/static/css/dash.css", scheme="https")
+    assert secure["headers"]["Strict-Transport-Security"] == "max-age=31536000"
+    settings.SECURE_SSL_REDIRECT = True
+    plain = static_get("/static/css/dash.css")
+    assert plain["status"] == 301
+    assert plain["headers"]["Location"] == "https://testserver/static/css/dash.css"
+    assert plain["headers"]["X-Content-Type-Options"] == "nosniff"
+    # The redirect reads the Host header: one not allowed is a 400, not a crash.
+    assert static_get("/static/css/dash.css", host=b"evil.example")["status"] == 400
 
 
 # --- the production settings ------------------------------------------------------------------
