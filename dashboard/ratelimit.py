@@ -15,20 +15,45 @@ The client address is ``REMOTE_ADDR``. Behind a reverse proxy that is the proxy'
 per-address counter then counts everyone behind it, so raise ``ip_failures`` (or set it to 0)
 there. ``X-Forwarded-For`` is not trusted, since any client can send it.
 
-The cache is Django's ``default`` cache: per process unless ``CACHE_URL`` points at Redis (see
-``dashboard.settings``). With the per-process default, N web processes allow N times the limit,
-which still turns an online guessing attack from unbounded into a handful of tries per window.
+The counters live in Django's ``default`` cache, which every process of a deployment shares
+(``dashboard.settings``), so N web processes allow the limit once, not N times:
+
+- with ``REDIS_URL`` (or ``CACHE_URL=redis://…``): Redis, ``RedisCache`` below, whose ``clear``
+  removes only this cache's keys — the channel layer and the relay lease may live in the same
+  Redis database, and Django's own ``clear`` would flush them with it;
+- otherwise ``SharedFileCache``: files under ``var/cache/<database>/``, one directory per
+  database, so every process on this machine that opens the same database (the web process,
+  extra daphne processes, a test and the processes it starts) counts together, and a test
+  database's counters never mix with the real one's. Its ``add`` and ``incr`` hold an exclusive
+  lock on a file in that directory, so increments from several processes are never lost. Web
+  processes on several machines without Redis need ``CACHE_URL`` (``redis://`` or a shared
+  ``file://`` path); ``locmem://`` keeps the counters per process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
+import pickle
+import tempfile
 import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.files import locks
+from django.core.files.move import file_move_safe
+from django.db import connections
 from django.http import HttpRequest
 
 _PREFIX = "vmdash:login"
@@ -108,3 +133,97 @@ def locked_message(wait: int) -> str:
     minutes = max(1, math.ceil(wait / 60))
     unit = "minute" if minutes == 1 else "minutes"
     return f"Too many failed log-in attempts. Try again in {minutes} {unit}."
+
+
+# --- the shared caches the counters live in --------------------------------------------------
+
+
+class SharedFileCache(FileBasedCache):
+    """Django's file cache, with ``add`` and ``incr`` atomic across processes.
+
+    ``LOCATION`` is a directory. With ``OPTIONS["PER_DATABASE"]`` (the default set-up) the files
+    go one level down, in a directory named after the database the process uses, resolved at
+    each call: a test run switches to its test database after the cache was made.
+    """
+
+    def __init__(self, dir: str, params: dict[str, Any]) -> None:
+        BaseCache.__init__(self, params)
+        self._root = os.path.abspath(dir)
+        self._per_database = bool(params.get("OPTIONS", {}).get("PER_DATABASE"))
+
+    @property
+    def _dir(self) -> str:  # type: ignore[override]
+        if not self._per_database:
+            return self._root
+        return os.path.join(self._root, database_slug())
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One process at a time between a read and the write that depends on it."""
+        self._createdir()
+        with open(os.path.join(self._dir, ".lock"), "ab") as lock:
+            locks.lock(lock, locks.LOCK_EX)
+            try:
+                yield
+            finally:
+                locks.unlock(lock)
+
+    def add(
+        self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        with self._exclusive():
+            return super().add(key, value, timeout, version)
+
+    def incr(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        """Add ``delta``, keeping the key's expiry (``BaseCache.incr`` would reset it)."""
+        with self._exclusive():
+            fname = self._key_to_file(key, version)
+            try:
+                with open(fname, "rb") as f:
+                    expiry = pickle.load(f)
+                    value = pickle.loads(zlib.decompress(f.read()))
+            except (FileNotFoundError, EOFError):
+                raise ValueError(f"Key '{key}' not found.") from None
+            if expiry is not None and expiry < time.time():
+                self._delete(fname)
+                raise ValueError(f"Key '{key}' not found.")
+            value += delta
+            fd, tmp_path = tempfile.mkstemp(dir=self._dir)
+            try:
+                with open(fd, "wb") as f:
+                    f.write(pickle.dumps(expiry, self.pickle_protocol))
+                    f.write(zlib.compress(pickle.dumps(value, self.pickle_protocol)))
+                file_move_safe(tmp_path, fname, allow_overwrite=True)
+            finally:
+                if os.path.exists(tmp_path):
+                    os.remove(tmp_path)
+            return int(value)
+
+
+def database_slug() -> str:
+    """A directory name for the database this process uses: readable, and one per database
+    file (SQLite, however its path is spelled) or per server and name (PostgreSQL)."""
+    db = connections["default"].settings_dict
+    return _slug(*(str(db.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME")))
+
+
+@lru_cache(maxsize=16)
+def _slug(engine: str, host: str, port: str, name: str) -> str:
+    if "sqlite" in engine:
+        name = os.path.realpath(name)  # "//var/db", "var/db" and a symlink: one database
+    digest = hashlib.sha256("|".join((engine, host, port, name)).encode()).hexdigest()[:12]
+    return f"{Path(name).name or 'db'}-{digest}"
+
+
+class RedisCache(DjangoRedisCache):
+    """Django's Redis cache, whose ``clear`` deletes this cache's keys only (``KEY_PREFIX``)
+    instead of flushing the whole Redis database."""
+
+    def clear(self) -> bool:
+        if not self.key_prefix:
+            raise ValueError("RedisCache needs a KEY_PREFIX to clear only its own keys.")
+        client = self._cache.get_client(None, write=True)
+        keys = list(client.scan_iter(match=f"{self.key_prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        return True

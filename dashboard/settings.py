@@ -19,7 +19,7 @@
 | SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD | 0, 0, 0 | HSTS (DEBUG off) |
 | SECURE_PROXY_SSL_HEADER | 0 | 1: trust ``X-Forwarded-Proto: https`` from the TLS proxy in front |
 | LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_IP, LOGIN_LOCKOUT_SECONDS | 5, 50, 900 | ``dashboard.ratelimit`` |
-| CACHE_URL | unset: per-process memory | ``redis://host:port/n``: the login counters shared by every process |
+| CACHE_URL | unset: REDIS_URL's Redis, else files in var/cache per database | ``redis://``, ``file:///dir`` or ``locmem://`` (per process): where the login counters live |
 
 A production deployment that passes ``manage.py check --deploy``: ``DEBUG=0``, a long random
 ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``SECURE_SSL_REDIRECT=1``, ``SECURE_HSTS_SECONDS=31536000``,
@@ -204,11 +204,47 @@ LOGIN_RATE_LIMIT = {
     "ip_failures": int(env_float("LOGIN_MAX_FAILURES_PER_IP", 50)),
     "lockout": int(env_float("LOGIN_LOCKOUT_SECONDS", 900)),
 }
+
+
+def caches_from_env(cache_url: str, redis_url: str) -> dict[str, dict[str, object]]:
+    """The ``default`` cache, which holds the login counters (``dashboard.ratelimit``): shared by
+    every process of the deployment whatever the set-up, never per process unless asked.
+
+    ``CACHE_URL`` if set (``redis://``, ``file:///path``, ``locmem://``); else ``REDIS_URL``'s
+    Redis; else files in a directory per database (``var/cache/<database>/``), which every
+    process on this machine that opens the same database shares (the embedded default: the web
+    process, extra daphne processes, the agents and the commands).
+    """
+    url = cache_url or redis_url
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        # The prefix lets ``clear`` spare the channel layer's keys in the same Redis database.
+        default = {
+            "BACKEND": "dashboard.ratelimit.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "vmdash-cache",
+        }
+    elif url.startswith("file://"):
+        default = {
+            "BACKEND": "dashboard.ratelimit.SharedFileCache",
+            "LOCATION": unquote(urlparse(url).path),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    elif url.startswith("locmem:"):
+        default = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    elif not url:
+        default = {
+            "BACKEND": "dashboard.ratelimit.SharedFileCache",
+            "LOCATION": str(BASE_DIR / "var" / "cache"),
+            # One directory per database; room for many counters before any is culled.
+            "OPTIONS": {"PER_DATABASE": True, "MAX_ENTRIES": 100_000},
+        }
+    else:
+        raise ValueError(f"Unsupported CACHE_URL {cache_url!r}: redis://, file:// or locmem://")
+    return {"default": default}
+
+
 CACHE_URL = os.environ.get("CACHE_URL", "")
-if CACHE_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+CACHES = caches_from_env(CACHE_URL, REDIS_URL)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
