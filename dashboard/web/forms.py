@@ -1,14 +1,15 @@
 """Forms of the pages: filters, create, host switches, and the small forms of actions that take
-parameters.
+parameters or a type.
 
 An action's form is built from the action table's ``params`` for that action, so a parameter
-added to the table gets a field here by name. The forms only collect values; the domain
-validates them (``compute.services.params``) and its refusal is what the user reads.
+added to the table gets a field here by name. Rows that Nova serves as one action with a type
+(soft and hard reboot) share one form whose choices are the rows. The forms only collect values;
+the domain validates them (``compute.services.params``) and its refusal is what the user reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,10 @@ class InstanceFilterForm(forms.Form):
     limit = forms.TypedChoiceField(
         required=False, coerce=int, choices=[(str(n), str(n)) for n in PAGE_SIZES]
     )
+    #: The page after this row (Next).
     marker = forms.UUIDField(required=False)
+    #: The page before this row (Previous).
+    before = forms.UUIDField(required=False)
 
 
 @dataclass(frozen=True)
@@ -174,3 +178,102 @@ class ActionParamsForm(forms.Form):
     def params(self) -> dict[str, Any]:
         """The request body's values, leaving out optional ones left empty."""
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+# --- one small form for the rows Nova serves as one action with a type ----------------------
+
+#: Action-table rows that Nova's API serves as one action with a type (``{"reboot": {"type":
+#: "SOFT"}}``). The page offers each group as one small form: its title, then each row's key
+#: with the label of its choice.
+CHOICE_FORMS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "reboot": ("Reboot", (("reboot", "Soft"), ("reboot_hard", "Hard"))),
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    spec: ActionSpec
+    label: str
+    #: None if it may be chosen now, else why not: Nova's refusal, or the task in progress.
+    refusal: str | None
+    #: The label of this row's task when it is the one in progress.
+    pending: str | None = None
+
+
+class RefusableRadioSelect(forms.RadioSelect):
+    """Radios whose refused choices are disabled and say why.
+
+    Each radio carries its row's key as ``data-action-key``, as the action buttons do; a refused
+    one is ``disabled`` with the refusal as its title and is described by ``why-<key>``, the
+    element the template fills with the option's ``reason`` beside the choice (the id the
+    disabled buttons use). ``help`` is a line under each choice: the row's summary.
+    """
+
+    def __init__(self, *, refusals: dict[str, str | None], help: dict[str, str]) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.help = help
+
+    def create_option(
+        self,
+        name: str,
+        value: Any,
+        label: Any,
+        selected: Any,
+        index: int,
+        subindex: int | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        reason = self.refusals.get(str(value))
+        extra: dict[str, Any] = {"data-action-key": str(value)}
+        if reason:
+            extra.update({"disabled": True, "title": reason, "aria-describedby": f"why-{value}"})
+        option["attrs"] = {**option["attrs"], **extra}
+        option["reason"] = reason
+        option["help"] = self.help.get(str(value), "")
+        return option
+
+
+class ActionChoiceForm(forms.Form):
+    """One small form for rows Nova serves as one action with a type: a choice per row and one
+    submit.
+
+    The field is ``action`` and its values are the rows' keys, so posting the form is exactly
+    what posting one of the rows' buttons was: the same view, the same service, Nova's refusal
+    if the chosen row is refused by then. A choice the table refuses now is disabled with the
+    refusal; with every choice refused the submit is disabled too, with their reasons.
+    """
+
+    def __init__(self, *args: Any, name: str, choices: Sequence[Choice], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"id_{name}_%s")
+        super().__init__(*args, **kwargs)
+        self.name = name
+        self.title = CHOICE_FORMS[name][0] if name in CHOICE_FORMS else name
+        self.choices = tuple(choices)
+        open_ = [c.spec.key for c in self.choices if c.refusal is None]
+        self.fields["action"] = forms.ChoiceField(
+            label="Type",
+            choices=[(c.spec.key, c.label) for c in self.choices],
+            widget=RefusableRadioSelect(
+                refusals={c.spec.key: c.refusal for c in self.choices},
+                help={c.spec.key: c.spec.summary for c in self.choices},
+            ),
+            initial=open_[0] if open_ else None,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return any(c.refusal is None for c in self.choices)
+
+    @property
+    def refusal(self) -> str | None:
+        """Why nothing can be submitted now: each choice's reason, once; None if one is open."""
+        if self.enabled:
+            return None
+        return "; ".join(dict.fromkeys(c.refusal for c in self.choices if c.refusal))
+
+    @property
+    def pending(self) -> str | None:
+        """The label of the task in progress, if it is one of the choices'."""
+        return next((c.pending for c in self.choices if c.pending), None)

@@ -129,7 +129,10 @@ def test_every_action_button_is_enabled_exactly_when_the_service_would_accept_it
             assert f'data-action-key="{spec.key}"' not in html
             continue
         refusal = answers[spec.key]
-        button = re.search(rf'<button[^>]*data-action-key="{re.escape(spec.key)}"[^>]*>', html)
+        # A button, or the radio of a choice in a small form (soft / hard reboot).
+        button = re.search(
+            rf'<(?:button|input)[^>]*data-action-key="{re.escape(spec.key)}"[^>]*>', html
+        )
         summary = f'data-action-key="{spec.key}"' in html
         assert button or summary, spec.key
         if refusal is None:

@@ -2,11 +2,14 @@
 
 An action posted here goes through ``compute.services.instance_action``, the same door as the
 API's; its refusal is shown in Nova's words. A destructive action asks first — in a dialog when
-scripts run, on a confirmation page when they do not.
+scripts run, on a confirmation page when they do not. The rows Nova serves as one action with a
+type (soft and hard reboot) are offered as one small form whose choices are the rows; its post
+is the chosen row's, so it takes the same path as any button.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.contrib import messages
@@ -21,8 +24,8 @@ from compute.models import Instance, InstanceAction
 from compute.selectors import instance_actions, instance_get
 from compute.services import instance_action
 from compute.states import VmState
-from dashboard.web.actionbar import action_groups
-from dashboard.web.forms import ActionParamsForm, Catalog
+from dashboard.web.actionbar import ActionButton, ActionGroup, action_groups
+from dashboard.web.forms import CHOICE_FORMS, ActionChoiceForm, ActionParamsForm, Catalog, Choice
 from dashboard.web.pages import Page, begin, error_page
 from dashboard.web.policy import shows_host, shows_host_status_column
 from dashboard.web.presentation import badge
@@ -35,6 +38,49 @@ FRAGMENTS = {
     "log": "web/instances/_log.html",
     "facts": "web/instances/_facts.html",
 }
+
+
+@dataclass(frozen=True)
+class ActionPanel:
+    """One group of the actions card, as the template draws it."""
+
+    title: str
+    #: ``("button", ActionButton)`` or ``("choice", ActionChoiceForm)``, in the table's order.
+    entries: tuple[tuple[str, ActionButton | ActionChoiceForm], ...]
+
+
+def _choice(button: ActionButton, label: str) -> Choice:
+    # A row whose task is running is not offered again, as its button would be disabled.
+    pending = button.pending_label if button.pending else None
+    refusal = f"In progress: {pending}" if pending else button.refusal
+    return Choice(spec=button.spec, label=label, refusal=refusal, pending=pending)
+
+
+def action_panels(groups: tuple[ActionGroup, ...]) -> tuple[ActionPanel, ...]:
+    """The groups of buttons, with the rows of each ``CHOICE_FORMS`` entry folded into one small
+    form where the first of them stood. The enabled/disabled answers are the buttons', so the
+    form and the buttons read the same precondition check."""
+    buttons = {b.key: b for g in groups for b in g.buttons}
+    owner = {key: name for name, (_, rows) in CHOICE_FORMS.items() for key, _ in rows}
+    placed: set[str] = set()
+    panels: list[ActionPanel] = []
+    for group in groups:
+        entries: list[tuple[str, ActionButton | ActionChoiceForm]] = []
+        for button in group.buttons:
+            name = owner.get(button.key)
+            if name is None:
+                entries.append(("button", button))
+            elif name not in placed:
+                placed.add(name)
+                choices = [
+                    _choice(buttons[key], label)
+                    for key, label in CHOICE_FORMS[name][1]
+                    if key in buttons
+                ]
+                entries.append(("choice", ActionChoiceForm(name=name, choices=choices)))
+        if entries:
+            panels.append(ActionPanel(group.title, tuple(entries)))
+    return tuple(panels)
 
 
 def _load(page: Page, uuid: UUID) -> Instance:
@@ -57,7 +103,7 @@ def _detail_context(page: Page, instance: Instance, *parts: str) -> dict[str, ob
     }
     if "actions" in wanted:
         catalog = Catalog.load(with_hosts=context.is_admin)
-        out["groups"] = action_groups(row, context, catalog)
+        out["groups"] = action_panels(action_groups(row, context, catalog))
     if "log" in wanted:
         out["log"] = _log(page, instance)
     if not parts:

@@ -1,4 +1,5 @@
-"""The instances list (filters, sorting, pages, bulk actions with a result per row) and create.
+"""The instances list (filters, sorting, pages both ways, bulk actions with a result per row)
+and create.
 
 Thin: parse the query or form, call the selector or the service, map a ``ComputeError`` to a
 banner with Nova's text, render.
@@ -11,6 +12,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -18,7 +20,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compute.actions import BY_KEY, CREATE
-from compute.exceptions import ComputeError
+from compute.context import RequestContext
+from compute.exceptions import ComputeError, Invalid
+from compute.models import Instance
 from compute.selectors import InstanceFilters, instance_list, paginate, visible_instances
 from compute.services import instance_action, instance_create
 from dashboard.web.actionbar import bulk_actions
@@ -54,28 +58,99 @@ def _filters(page: Page, form: InstanceFilterForm) -> InstanceFilters:
     )
 
 
+@dataclass(frozen=True)
+class Window:
+    """One page of the list, and where it sits in the whole selection."""
+
+    rows: list[Instance]
+    #: Rows of the selection come before / after this page.
+    earlier: bool
+    later: bool
+    #: How many rows come before this page; None if it could not be told.
+    start: int | None
+
+
+def _window(
+    selected: QuerySet[Instance],
+    *,
+    limit: int,
+    marker: str | None,
+    before: str | None,
+    context: RequestContext,
+) -> Window:
+    """The page a query asks for: the first, the one after ``marker``, or the one before
+    ``before`` (which wins if both are given).
+
+    Pages are anchored on rows, never on offsets: Next is "the rows after the last row shown"
+    and Previous "the rows before the first row shown". The list is live — instances are
+    created, deleted, and leave or join a status filter between two clicks — so an offset would
+    shift with every change above the page and repeat or skip rows at its edge, while an
+    anchored page always meets the page the user came from, whatever the sort key. Previous
+    pages the same selection in reverse order from its anchor: the sort always ends on a unique
+    tie-breaker, so the reversed order is exactly the mirror image (NULLs included). Walking
+    back into the start gives a full first page rather than a short one.
+    """
+    if before is not None:
+        back = paginate(selected.reverse(), limit=limit + 1, marker=before, context=context)
+        if len(back) > limit:
+            rows = back[:limit][::-1]
+            return Window(rows, earlier=True, later=True, start=_position(selected, rows[0]))
+        marker = None  # less than a page before the anchor: that is the first page
+    found = paginate(selected, limit=limit + 1, marker=marker, context=context)
+    rows = found[:limit]
+    start = _position(selected, rows[0]) if marker is not None and rows else 0
+    return Window(rows, earlier=marker is not None, later=len(found) > limit, start=start)
+
+
+def _position(selected: QuerySet[Instance], row: Instance) -> int | None:
+    """How many rows of the selection come before ``row``, for the "21–40 of 57" label.
+
+    One scan of the selection's uuids, the scan paging from a marker already makes; pages with
+    no anchor (the first) skip it. None if the row left the selection in between.
+    """
+    try:
+        return list(selected.values_list("uuid", flat=True)).index(row.uuid)
+    except ValueError:
+        return None
+
+
 @login_required
 @require_GET
 def instance_list_view(request: HttpRequest) -> HttpResponse:
     page = begin(request)
     form = InstanceFilterForm(request.GET)
     filters = _filters(page, form)
-    limit = (form.cleaned_data.get("limit") if form.is_valid() else None) or DEFAULT_LIMIT
-    marker = form.cleaned_data.get("marker") if form.is_valid() else None
+    data = form.cleaned_data if form.is_valid() else {}
+    limit = data.get("limit") or DEFAULT_LIMIT
+    marker, before = data.get("marker"), data.get("before")
     context = page.scope.context
-    rows, total, more = [], 0, False
+    rows, total, window = [], 0, Window([], earlier=False, later=False, start=0)
     try:
         selected = instance_list(context=context, filters=filters)
         total = selected.count()
-        found = paginate(
-            selected, limit=limit + 1, marker=str(marker) if marker else None, context=context
-        )
-        more, found = len(found) > limit, found[:limit]
-        rows = instance_rows(found, context)
+        try:
+            window = _window(
+                selected,
+                limit=limit,
+                marker=str(marker) if marker else None,
+                before=str(before) if before else None,
+                context=context,
+            )
+        except Invalid:
+            # The anchor row left the list since the link was drawn (deleted, or no longer
+            # matching the filters): nothing tells where it stood, so start over.
+            messages.warning(
+                request,
+                "The instance this page started from is no longer in the list; "
+                "showing the first page.",
+            )
+            window = _window(selected, limit=limit, marker=None, before=None, context=context)
+        rows = instance_rows(window.rows, context)
     except ComputeError as error:
         page.refused(error)
     query = request.GET.copy()
     query.pop("marker", None)
+    query.pop("before", None)
     sort_key, sort_dir = filters.sort[0]
     return page.render(
         "web/instances/list.html",
@@ -83,9 +158,15 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "form": form,
             "total": total,
-            "next_marker": rows[-1].uuid if more and rows else None,
+            "next_marker": rows[-1].uuid if window.later and rows else None,
+            "previous_anchor": rows[0].uuid if window.earlier and rows else None,
+            "earlier": window.earlier,
+            "range": (
+                (window.start + 1, window.start + len(rows))
+                if rows and window.start is not None
+                else None
+            ),
             "query": query.urlencode(),
-            "first_page": marker is None,
             "sort_key": sort_key,
             "sort_dir": sort_dir,
             "sortable": {k: v for k, v in SORTABLE.items() if k != "host" or page.scope.is_admin},
