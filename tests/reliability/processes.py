@@ -214,19 +214,32 @@ def http(
     timeout: float = 10.0,
 ) -> tuple[int, Any]:
     """(status, JSON body or text); raises only when there was no HTTP answer at all."""
+    status, answer, _ = http_with_headers(method, url, body=body, headers=headers, timeout=timeout)
+    return status, answer
+
+
+def http_with_headers(
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, Any, dict[str, str]]:
+    """``http`` with the answer's headers too."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
+            status, raw, got = response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
+        status, raw, got = error.code, error.read(), dict(error.headers)
     try:
-        return status, json.loads(raw) if raw else None
+        return status, json.loads(raw) if raw else None, got
     except ValueError:
-        return status, raw.decode(errors="replace")
+        return status, raw.decode(errors="replace"), got
 
 
 class Page:
