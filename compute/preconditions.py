@@ -1,11 +1,20 @@
 """Preconditions: whether an action may start on an instance now, and if not, why.
 
-``check`` is Nova's ``check_instance_state`` / ``check_instance_lock`` / ``check_instance_host``
-read from the action table; ``evaluate`` runs the same check for every action, so the buttons a
-page enables and the API's allowed-actions key can never disagree with what the services accept.
+``refusal`` is Nova's ``check_instance_state`` / ``check_instance_lock`` / ``check_instance_host``
+read from the action table: the error Nova would raise, or None. ``check`` raises it (the
+services' guard); ``evaluate`` asks the same question for every action, so the buttons a page
+enables and the API's allowed-actions key can never disagree with what the services accept.
+
+A list of servers asks ``evaluate`` for each of them, and most of them are in one of a handful
+of situations. ``Evaluator`` memoises the answer per request by what the check reads (vm_state,
+task_state, locked, launched, host set, host up; the caller is the evaluator's) and puts the
+instance's uuid into the cached texts, so a page of a thousand servers runs the check a few
+times, not thirty thousand.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from compute.actions import USER_ACTIONS, ActionSpec, HostCheck
 from compute.context import RequestContext
@@ -20,39 +29,54 @@ from compute.exceptions import (
 from compute.models import Instance
 
 
-def check(
+def refusal(
     spec: ActionSpec, instance: Instance, context: RequestContext, *, host_up: bool | None = None
-) -> None:
-    """Raise the error Nova would for ``spec`` on ``instance``; return if it may start.
+) -> ComputeError | None:
+    """The error Nova would raise for ``spec`` on ``instance``, or None if it may start.
 
     The order is Nova's decorator order: policy, lock, then vm_state, task_state, launched_at,
     then host. ``host_up`` is the instance's compute service liveness, needed only for
     ``HostCheck.UP``; pass it to avoid a query when listing many instances.
     """
-    uuid = str(instance.uuid)
     if spec.admin_only and not context.is_admin:
-        raise Forbidden(f"Policy doesn't allow os_compute_api:{spec.api_name} to be performed.")
+        return Forbidden(f"Policy doesn't allow os_compute_api:{spec.api_name} to be performed.")
     if spec.check_lock and instance.locked and not context.is_admin:
-        raise InstanceIsLocked(instance_uuid=uuid)
+        return InstanceIsLocked(instance_uuid=str(instance.uuid))
     if spec.vm_states is not None and instance.vm_state not in spec.vm_states:
-        raise InstanceInvalidState(
-            instance_uuid=uuid, action=spec.api_name, attr="vm_state", state=instance.vm_state
+        return InstanceInvalidState(
+            instance_uuid=str(instance.uuid),
+            action=spec.api_name,
+            attr="vm_state",
+            state=instance.vm_state,
         )
     if spec.task_states is not None and instance.task_state not in spec.task_states:
-        raise InstanceInvalidState(
-            instance_uuid=uuid, action=spec.api_name, attr="task_state", state=instance.task_state
+        return InstanceInvalidState(
+            instance_uuid=str(instance.uuid),
+            action=spec.api_name,
+            attr="task_state",
+            state=instance.task_state,
         )
     if spec.must_have_launched and instance.launched_at is None:
-        raise InstanceInvalidState(
-            instance_uuid=uuid, action=spec.api_name, attr="launched_at", state=None
+        return InstanceInvalidState(
+            instance_uuid=str(instance.uuid), action=spec.api_name, attr="launched_at", state=None
         )
     if spec.host_check is not HostCheck.NONE:
         if instance.host_id is None:
-            raise InstanceNotReady(instance_uuid=uuid)
+            return InstanceNotReady(instance_uuid=str(instance.uuid))
         if spec.host_check is HostCheck.UP:
             up = host_up if host_up is not None else instance.host.is_up
             if not up:
-                raise ServiceUnavailable()
+                return ServiceUnavailable()
+    return None
+
+
+def check(
+    spec: ActionSpec, instance: Instance, context: RequestContext, *, host_up: bool | None = None
+) -> None:
+    """Raise the error Nova would for ``spec`` on ``instance``; return if it may start."""
+    error = refusal(spec, instance, context, host_up=host_up)
+    if error is not None:
+        raise error
 
 
 def evaluate(
@@ -61,16 +85,83 @@ def evaluate(
     """For every action: None if it may start now, else the refusal's text (Nova's words).
 
     This is the one answer the API's allowed-actions key and the pages' buttons show; it is
-    the same ``check`` the services run, so they cannot disagree.
+    the same ``refusal`` the services' ``check`` raises, so they cannot disagree. Admin-only
+    actions are left out for other callers.
     """
     answer: dict[str, str | None] = {}
     for spec in USER_ACTIONS:
         if spec.admin_only and not context.is_admin:
             continue
-        try:
-            check(spec, instance, context, host_up=host_up)
-        except ComputeError as refusal:
-            answer[spec.key] = refusal.message
-        else:
-            answer[spec.key] = None
+        error = refusal(spec, instance, context, host_up=host_up)
+        answer[spec.key] = None if error is None else error.message
     return answer
+
+
+#: What ``refusal`` reads of an instance (besides its uuid, which only goes into the texts).
+_Situation = tuple[str, str | None, bool, bool, bool, bool | None]
+#: Per action key: None (allowed), or the refusal's text split around the instance's uuid.
+_Answer = dict[str, tuple[str, ...] | None]
+
+
+class Evaluator:
+    """``evaluate`` for the many instances of one request, memoised by what the check reads.
+
+    Build one per request (the caller is fixed; the memo must not outlive changes to the
+    action table or the settings). Answers are equal to ``evaluate``'s, texts included.
+    """
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+        self._memo: dict[_Situation, _Answer] = {}
+
+    def __call__(self, instance: Instance, *, host_up: bool | None = None) -> dict[str, str | None]:
+        if host_up is None and instance.host_id is not None:
+            # Liveness would be read from the instance's host, lazily: not memoisable.
+            return evaluate(instance, self.context, host_up=host_up)
+        situation: _Situation = (
+            instance.vm_state,
+            instance.task_state,
+            bool(instance.locked),
+            instance.launched_at is not None,
+            instance.host_id is not None,
+            host_up,
+        )
+        answer = self._memo.get(situation)
+        if answer is None:
+            answer = self._memo[situation] = self._answer(situation)
+        uuid = str(instance.uuid)
+        return {key: None if parts is None else uuid.join(parts) for key, parts in answer.items()}
+
+    def _answer(self, situation: _Situation) -> _Answer:
+        vm_state, task_state, locked, launched, has_host, host_up = situation
+        # A stand-in with exactly what ``refusal`` reads; the marker marks where the uuid goes.
+        stand_in = _StandIn(
+            uuid=_MARKER,
+            vm_state=vm_state,
+            task_state=task_state,
+            locked=locked,
+            launched_at=_LAUNCHED if launched else None,
+            host_id=0 if has_host else None,
+        )
+        return {
+            key: None if text is None else tuple(text.split(_MARKER))
+            for key, text in evaluate(stand_in, self.context, host_up=host_up).items()  # type: ignore[arg-type]
+        }
+
+
+@dataclass(frozen=True)
+class _StandIn:
+    """What ``refusal`` reads of an instance, for the evaluator's memo (never saved)."""
+
+    uuid: str
+    vm_state: str
+    task_state: str | None
+    locked: bool
+    launched_at: object
+    host_id: int | None
+    host: None = None
+
+
+#: Stands for the instance's uuid in the memoised texts; no state name or action contains it.
+_MARKER = "\x00uuid\x00"
+_LAUNCHED = object()

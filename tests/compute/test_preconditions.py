@@ -192,3 +192,95 @@ def test_admin_only_actions_are_forbidden_to_members_and_hidden_from_their_answe
     with pytest.raises(Forbidden):
         preconditions.check(actions.get(action), instance, MEMBER, host_up=True)
     assert action not in preconditions.evaluate(instance, MEMBER, host_up=True)
+
+
+# --- the raising guard and the non-raising answers agree ----------------------------------------
+
+CALLERS = {"admin": ADMIN, "member": MEMBER}
+#: (locked, launched, host_id, host_up): what else the check reads besides the two states.
+SITUATIONS = [
+    (False, True, 1, True),
+    (True, True, 1, True),
+    (False, False, 1, True),
+    (False, True, None, None),
+    (False, True, 1, False),
+]
+
+
+def guard_answer(spec: actions.ActionSpec, instance: Instance, context, host_up) -> str | None:
+    """What the raising ``check`` says: None if it passes, else the text it raises."""
+    try:
+        preconditions.check(spec, instance, context, host_up=host_up)
+    except Exception as refusal:
+        return refusal.message
+    return None
+
+
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+@pytest.mark.parametrize("situation", SITUATIONS, ids=str)
+def test_check_evaluate_and_the_memoised_evaluator_agree_over_the_whole_grid(caller, situation):
+    """Every action × vm_state × task_state: the guard's refusal text (or its pass) is exactly
+    the answer ``evaluate`` and a request's ``Evaluator`` give, uuid included."""
+    context = CALLERS[caller]
+    locked, launched, host, up = situation
+    evaluator = preconditions.Evaluator(context)
+    mismatches = []
+    for vm_state in ALL_VM_STATES:
+        for task_state in ALL_TASK_STATES:
+            instance = an_instance(
+                vm_state,
+                task_state,
+                locked=locked,
+                launched_at=timezone.now() if launched else None,
+                host_id=host,
+            )
+            plain = preconditions.evaluate(instance, context, host_up=up)
+            memoised = evaluator(instance, host_up=up)
+            for spec in actions.USER_ACTIONS:
+                if spec.admin_only and not context.is_admin:
+                    want = "<absent>"
+                else:
+                    want = guard_answer(spec, instance, context, up)
+                got = (plain.get(spec.key, "<absent>"), memoised.get(spec.key, "<absent>"))
+                if got != (want, want):
+                    mismatches.append((spec.key, vm_state, task_state, want, got))
+    assert not mismatches, mismatches[:5]
+
+
+def test_the_evaluator_runs_the_check_once_per_situation_not_once_per_instance(monkeypatch):
+    calls = []
+    real = preconditions.evaluate
+
+    def counting(instance, context, *, host_up=None):
+        calls.append(instance.vm_state)
+        return real(instance, context, host_up=host_up)
+
+    monkeypatch.setattr(preconditions, "evaluate", counting)
+    evaluator = preconditions.Evaluator(MEMBER)
+    servers = [an_instance(("active", "stopped")[n % 2], None) for n in range(100)]
+    answers = [evaluator(i, host_up=True) for i in servers]
+    assert sorted(calls) == ["active", "stopped"]
+    # The texts are each instance's own, not the first one's.
+    assert answers[1]["start"] is None
+    assert (
+        answers[0]["start"] == f"Cannot 'start' instance {servers[0].uuid} while it is in "
+        "vm_state active"
+    )
+    assert (
+        answers[2]["start"] == f"Cannot 'start' instance {servers[2].uuid} while it is in "
+        "vm_state active"
+    )
+
+
+def test_the_evaluator_reads_the_hosts_liveness_itself_when_not_given(monkeypatch):
+    """Without ``host_up`` the answer depends on the instance's own host: never memoised."""
+    from compute.models import Host
+
+    down = Host(pk=1, host="h")
+    monkeypatch.setattr(Host, "is_up", property(lambda self: self is not down))
+    instance = an_instance("active", None)
+    instance.host = down
+    evaluator = preconditions.Evaluator(ADMIN)
+    assert evaluator(instance)["resize"] == "Service is unavailable at this time."
+    instance.host = Host(pk=2, host="g")
+    assert evaluator(instance)["resize"] is None
