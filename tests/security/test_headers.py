@@ -245,6 +245,14 @@ def test_static_files_follow_the_https_settings(settings):
     assert static_get("/static/css/dash.css", host=b"evil.example")["status"] == 400
 
 
+def test_the_deployment_guides_nginx_serves_static_files_with_the_same_policy():
+    guide = (ROOT / "docs" / "DEPLOYMENT.md").read_text()
+    static = guide[guide.index("location /static/") :]
+    static = static[: static.index("}")]
+    assert f'Content-Security-Policy "{POLICY}"' in static
+    assert "X-Content-Type-Options nosniff" in static
+
+
 # --- the production settings ------------------------------------------------------------------
 
 PRODUCTION = {
