@@ -16,7 +16,5 @@ prints the ratio, so the figures mean something on any machine:
 The floors live in ``bench.floors``; the bench database is created and dropped by
 ``bench.stack``; data is seeded by ``bench.seed`` straight into the tables (seeding is not a
 product write path; the state machine stays the only writer of state columns in the product).
-``bench.swarm`` is the WebSocket client harness, ``bench.sizes`` the full and quick sizes, and
-``bench.candidates`` holds candidate fixes to other people's files, measured only on request
-(docs/BENCHMARKS.md).
+``bench.swarm`` is the WebSocket client harness, ``bench.sizes`` the full and quick sizes.
 """

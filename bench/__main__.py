@@ -139,7 +139,7 @@ def _command(quick: bool) -> str:
     """The command line that reproduces this run, with the candidate knobs that were set."""
     knobs = [
         f"{name}={os.environ[name]}"
-        for name in ("BENCH_CHANNEL_LAYER", "BENCH_ASGI", "BENCH_CANDIDATE_FRAMES")
+        for name in ("BENCH_CHANNEL_LAYER", "BENCH_ASGI")
         if os.environ.get(name)
     ]
     return " ".join([*knobs, "python -m bench", *(["--quick"] if quick else [])])

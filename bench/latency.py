@@ -1,7 +1,7 @@
 """Bench 1: live latency — from the commit of a state change to its arrival at the WebSockets.
 
-The deployment is the scale-out one: two daphne processes on Redis, the relay lease held by one
-of them. The audience is ``scale.clients`` sockets spread evenly over the two processes: one in
+The deployment is the scale-out one: two daphne processes on PostgreSQL and Redis, each relaying
+the outbox to its own sockets. The audience is ``scale.clients`` sockets spread evenly over the two processes: one in
 twenty is an admin's (they see every change), the rest are members spread evenly over the
 projects (each sees its project's changes). The writer, in this process, commits ``scale.rate``
 power_state changes per second through the state machine (``set_power_states``, one instance

@@ -1,8 +1,9 @@
 """The dashboard's settings plus the bench's own URL: the trivial DRF endpoint (bench 5's floor)
 is served by the same daphne process as the API it is compared with.
 
-``BENCH_CHANNEL_LAYER=pubsub`` swaps the Redis channel layer for channels_redis's pub/sub layer,
-to measure that alternative; by default the bench runs exactly the product's settings.
+``BENCH_CHANNEL_LAYER=pubsub`` swaps the Redis channel layer (which carries the agents' wake-ups,
+not the live deltas) for channels_redis's pub/sub layer; by default the bench runs exactly the
+product's settings.
 """
 
 import os

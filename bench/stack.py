@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-#: What the daphne processes serve; ``BENCH_ASGI`` swaps in a candidate fix to measure it.
+#: What the daphne processes serve; ``BENCH_ASGI`` swaps in another application to compare.
 ASGI_APPLICATION = os.environ.get("BENCH_ASGI", "dashboard.asgi:application")
 #: Redis databases the bench may take (the first empty one is used).
 REDIS_DBS = range(8, 16)

@@ -16,6 +16,8 @@ The API, the pages and the WebSocket all ask this module, so the answer is the s
 
 from __future__ import annotations
 
+import hashlib
+
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.status import HostStatus
@@ -27,15 +29,38 @@ def host_status_shown(
     *, context: RequestContext, project_id: str, status: HostStatus | str
 ) -> str | None:
     """The host_status the caller may see for an instance of ``project_id``, or None to omit it."""
+    policy = _policy()
+    if context.is_admin:
+        return str(status)
+    if project_id not in context.project_ids:
+        return None
+    return owner_host_status(status, policy=policy)
+
+
+def owner_host_status(status: HostStatus | str, *, policy: str | None = None) -> str | None:
+    """What a member of the instance's project (not an admin) sees, or None to omit it."""
+    policy = policy or _policy()
+    value = str(status)
+    if policy == "admin_or_owner":
+        return value
+    if policy == "unknown_only" and value == HostStatus.UNKNOWN:
+        return value
+    return None
+
+
+def members_see_host_status() -> bool:
+    """Whether any member ever sees a host_status (then host changes reach project groups)."""
+    return _policy() != "admin"
+
+
+def opaque_host_id(project_id: str, host: str | None) -> str:
+    """Nova's ``hostId``: a per-project hash of the host, so members can tell whether two of
+    their servers share a host without learning its name ("" for no host)."""
+    return hashlib.sha224((project_id + host).encode()).hexdigest() if host else ""
+
+
+def _policy() -> str:
     policy = conf().host_status_policy
     if policy not in POLICIES:
         raise ValueError(f"Unknown host_status_policy {policy!r}: expected one of {POLICIES}.")
-    value = str(status)
-    if context.is_admin:
-        return value
-    owner = project_id in context.project_ids
-    if policy == "admin_or_owner" and owner:
-        return value
-    if policy == "unknown_only" and owner and value == HostStatus.UNKNOWN:
-        return value
-    return None
+    return policy

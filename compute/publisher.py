@@ -1,21 +1,19 @@
 """The event publisher: from the outbox to every page that shows the object (DESIGN flow 6, 7).
 
-``OutboxRelay`` runs inside each web process's event loop. It tails ``ChangeEvent`` rows by
-their global sequence and sends each through the channel layer to the groups allowed to see it:
-an instance's project group (without admin-only fields) and the admins' group (with them); a
-host only to admins. Because the outbox is written in the changing transaction, a change made
-by any process — the API, an agent, the sync, ``fake_guest`` — reaches every browser, with no
-Redis needed between processes in the embedded default.
-
-With an in-process channel layer each web process relays to its own sockets. With Redis, every
-process would reach every socket, so only the process holding the relay lease sends.
+Every web process runs one ``OutboxRelay`` on its event loop. It tails ``ChangeEvent`` rows by
+their global sequence and hands each to this process's ``compute.fanout.LocalFanout`` for the
+groups allowed to see it: an instance's project group (without admin-only fields) and the
+admins' group (with them); a host to the admins' group, and — when policy lets members see
+host_status — to the project groups of the instances on it as a ``host_status`` delta keyed by
+Nova's opaque per-project ``hostId`` (never the host's name). Because the outbox is written in
+the changing transaction, a change made by any process — the API, an agent, the sync,
+``fake_guest`` — reaches every browser with nothing between the processes but the database:
+each process reads the outbox for its own sockets, whether or not Redis is configured.
 
 On PostgreSQL the relay does not wait for its next poll: ``compute.events`` calls ``pg_notify``
 in the changing transaction, the notification is delivered at commit, and ``OutboxListener``
-wakes the relay at once (a change reaches the channel layer in about a millisecond instead of
-half a poll interval). The poll stays as the fallback, every second; SQLite polls every 50 ms.
-A batch of rows goes out with one ordered chain of ``group_send`` per group, the groups
-concurrently, so a row costs the round trips of one group_send, not of all its groups in turn.
+wakes every process's relay at once. The poll stays as the fallback, every second; SQLite polls
+every 50 ms.
 
 The relay tails by sequence number, but a number is taken at INSERT and becomes visible at
 COMMIT: of two concurrent transactions the one holding the smaller number may commit second,
@@ -32,18 +30,20 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection, connections
+from django.db.models import Q
 
 from compute.context import RequestContext
 from compute.events import NOTIFY_CHANNEL
-from compute.models import ChangeEvent
+from compute.fanout import DeltaMessage
+from compute.models import ChangeEvent, Instance
+from compute.policy import members_see_host_status, opaque_host_id, owner_host_status
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +51,38 @@ ADMINS_GROUP = "admins"
 #: Fields of an instance delta only admins receive (Nova's extended-server-attributes policy).
 ADMIN_ONLY_FIELDS = ("host",)
 
+__all__ = ["ADMINS_GROUP", "DeltaMessage", "OutboxRelay", "latest_seq", "replay"]
+
 
 def project_group(project_id: str) -> str:
     return f"project.{project_id}"
 
 
-class DeltaMessage(TypedDict):
-    type: str
-    seq: int
-    delta: dict[str, Any]
+class Sink(Protocol):
+    """Where the relay hands a delta: this process's fan-out (or a test's recorder)."""
+
+    async def group_send(self, group: str, message: DeltaMessage) -> None: ...
 
 
 def for_viewer(payload: dict[str, Any], *, admin: bool) -> dict[str, Any]:
+    """An instance delta as a member sees it: no host name, but Nova's opaque ``hostId`` (what
+    the page finds the instance's host_status cell by, as the API's ``hostId``)."""
     if admin or payload.get("type") != "instance":
         return payload
-    return {k: v for k, v in payload.items() if k not in ADMIN_ONLY_FIELDS}
+    out = {k: v for k, v in payload.items() if k not in ADMIN_ONLY_FIELDS}
+    out["host_id"] = opaque_host_id(payload.get("project_id") or "", payload.get("host"))
+    return out
+
+
+def host_status_delta(payload: dict[str, Any], project_id: str) -> dict[str, Any]:
+    """A host change as a member of ``project_id`` may see it: the host_status of their
+    instances on that host (or None where policy hides it), keyed by the opaque hostId."""
+    return {
+        "type": "host_status",
+        "id": opaque_host_id(project_id, payload["host"]),
+        "version": payload["version"],
+        "host_status": owner_host_status(payload["host_status"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,8 @@ class OutboxRow:
     kind: str
     project_id: str | None
     payload: dict[str, Any]
+    #: For a host row while members may see host_status: the projects with instances on it.
+    projects: tuple[str, ...] = field(default=())
 
 
 def messages_for(row: ChangeEvent | OutboxRow) -> list[tuple[str, DeltaMessage]]:
@@ -94,7 +113,30 @@ def messages_for(row: ChangeEvent | OutboxRow) -> list[tuple[str, DeltaMessage]]
                 },
             )
         )
+    elif row.kind == ChangeEvent.Kind.HOST:
+        for project in getattr(row, "projects", ()):
+            out.append(
+                (
+                    project_group(project),
+                    {
+                        "type": "state.delta",
+                        "seq": row.id,
+                        "delta": host_status_delta(row.payload, project),
+                    },
+                )
+            )
     return out
+
+
+def projects_on_host(host_uuid: str) -> tuple[str, ...]:
+    """The projects with live instances on a host: who sees its host_status change."""
+    return tuple(
+        sorted(
+            Instance.objects.filter(host__uuid=host_uuid, deleted_at__isnull=True)
+            .values_list("project_id", flat=True)
+            .distinct()
+        )
+    )
 
 
 def replay(
@@ -103,75 +145,50 @@ def replay(
     """Visible events after ``since``; the flag is False if the outbox no longer reaches back
     that far (or there are more than ``limit``), and the page must reload its state instead."""
     rows = ChangeEvent.objects.filter(id__gt=since).order_by("id")
+    member_hosts: dict[str, list[str]] = {}
     if not context.is_admin:
-        rows = rows.filter(kind=ChangeEvent.Kind.INSTANCE, project_id__in=context.project_ids)
+        if members_see_host_status():
+            # The hosts of the caller's instances now: where their host_status cells are.
+            for host_uuid, project in (
+                Instance.objects.filter(
+                    project_id__in=context.project_ids,
+                    deleted_at__isnull=True,
+                    host__isnull=False,
+                )
+                .values_list("host__uuid", "project_id")
+                .distinct()
+            ):
+                member_hosts.setdefault(str(host_uuid), []).append(project)
+        visible = Q(kind=ChangeEvent.Kind.INSTANCE, project_id__in=context.project_ids)
+        if member_hosts:
+            visible |= Q(kind=ChangeEvent.Kind.HOST, object_id__in=list(member_hosts))
+        rows = rows.filter(visible)
     oldest = ChangeEvent.objects.order_by("id").values_list("id", flat=True).first()
     complete = oldest is None or since >= oldest - 1
     batch = list(rows[: limit + 1])
     if len(batch) > limit:
         complete = False
         batch = batch[:limit]
-    return (
-        [
-            {
-                "type": "state.delta",
-                "seq": r.id,
-                "delta": for_viewer(r.payload, admin=context.is_admin),
-            }
-            for r in batch
-        ],
-        complete,
-    )
+    messages: list[DeltaMessage] = []
+    for r in batch:
+        if r.kind == ChangeEvent.Kind.HOST and not context.is_admin:
+            messages.extend(
+                {"type": "state.delta", "seq": r.id, "delta": host_status_delta(r.payload, p)}
+                for p in sorted(member_hosts.get(r.object_id, ()))
+            )
+        else:
+            messages.append(
+                {
+                    "type": "state.delta",
+                    "seq": r.id,
+                    "delta": for_viewer(r.payload, admin=context.is_admin),
+                }
+            )
+    return messages, complete
 
 
 def latest_seq() -> int:
     return ChangeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-
-class RelayLease:
-    """With a shared (Redis) channel layer, one relay for all processes: the lease holder.
-
-    The holder renews the lease every pass and records the last sequence it sent, so a process
-    that takes over after the holder dies resumes where it stopped (at-least-once: a page drops
-    a delta whose version it already shows).
-    """
-
-    KEY = "vmdash:relay:lease"
-    SEQ_KEY = "vmdash:relay:seq"
-
-    def __init__(self, url: str, *, ttl: float = 3.0) -> None:
-        import redis.asyncio as redis
-
-        self.client = redis.from_url(url)
-        self.ttl = ttl
-        self.ttl_ms = int(ttl * 1000)
-        self.token = f"{os.getpid()}-{id(self)}"
-        #: Monotonic time of the last successful take or renewal.
-        self.renewed_at: float | None = None
-
-    async def hold(self) -> bool:
-        if await self.client.set(self.KEY, self.token, nx=True, px=self.ttl_ms):
-            self.renewed_at = time.monotonic()
-            return True
-        holder = await self.client.get(self.KEY)
-        if holder is not None and holder.decode() == self.token:
-            await self.client.pexpire(self.KEY, self.ttl_ms)
-            self.renewed_at = time.monotonic()
-            return True
-        self.renewed_at = None
-        return False
-
-    def fresh(self) -> bool:
-        """Held and renewed within a third of its time to live: no need to ask Redis again
-        (the relay renews at least that often, so the lease cannot lapse in between)."""
-        return self.renewed_at is not None and time.monotonic() - self.renewed_at < self.ttl / 3
-
-    async def last_seq(self) -> int | None:
-        raw = await self.client.get(self.SEQ_KEY)
-        return int(raw) if raw is not None else None
-
-    async def record(self, seq: int) -> None:
-        await self.client.set(self.SEQ_KEY, seq)
 
 
 #: Seconds a missing sequence number is looked for again. An outbox id is taken at INSERT but
@@ -229,26 +246,23 @@ class OutboxRelay:
 
     def __init__(
         self,
-        channel_layer: Any,
+        sink: Sink,
         *,
         poll_interval: float = 0.05,
         idle_poll: float = 1.0,
         batch: int = 500,
-        lease: RelayLease | None = None,
         listen: bool | None = None,
     ) -> None:
-        self.layer = channel_layer
+        self.sink = sink
         #: Seconds between passes when nothing wakes the relay (SQLite, or no listener).
         self.poll_interval = poll_interval
         #: Seconds between passes when NOTIFY wakes it: only a safety net.
         self.idle_poll = idle_poll
         self.batch = batch
-        self.lease = lease
         self.listen = listen
         self.last_seq: int | None = None
         #: Sequence numbers skipped over that may still commit → when first noticed.
         self._gaps: dict[int, float] = {}
-        self._leading = False
         self._task: asyncio.Task[None] | None = None
         self._listener: OutboxListener | None = None
         self._listener_task: asyncio.Task[None] | None = None
@@ -291,7 +305,7 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    # Redis or the database is gone: the traceback once, then one line per
+                    # The database is gone: the traceback once, then one line per
                     # retry, backing off to a second — not a traceback twenty times a second.
                     failures += 1
                     if failures == 1:
@@ -311,51 +325,26 @@ class OutboxRelay:
                 self._listener_task.cancel()
 
     def _wait(self) -> float:
-        """How long to sleep when idle: a follower only checks the lease now and then; a relay
-        woken by NOTIFY polls as a safety net only."""
-        if self.lease is not None and not self._leading:
-            return self.lease.ttl / 3
+        """How long to sleep when idle: a relay woken by NOTIFY polls as a safety net only."""
         if self._listener is not None and self._listener.listening:
-            return min(self.idle_poll, self.lease.ttl / 3) if self.lease else self.idle_poll
+            return self.idle_poll
         return self.poll_interval
 
     async def step(self) -> int:
-        """One pass: take or keep the lease if there is one, then relay what is new."""
-        if self.lease is not None:
-            leading = (self._leading and self.lease.fresh()) or await self.lease.hold()
-            if leading and not self._leading:
-                self.last_seq = await self._resume_from(await self.lease.last_seq())
-            self._leading = leading
-            if not leading:
-                return 0
+        """One pass: relay what is new (a fresh relay starts at the outbox's end: pages catch
+        up on what came before from their own sequence, with ``replay``)."""
         if self.last_seq is None:
             self.last_seq = await self._db(latest_seq)()
-        sent = await self.relay_once()
-        if sent and self.lease is not None and self.last_seq is not None:
-            # A successor resumes below any hole still open, so a late commit is not lost with
-            # this process (it may resend a few deltas; pages ignore versions they have).
-            await self.lease.record(min([self.last_seq, *(g - 1 for g in self._gaps)]))
-        return sent
-
-    async def _resume_from(self, recorded: int | None) -> int:
-        """Where a new lease holder starts: where the last one stopped — unless that sequence
-        is beyond this outbox's end (Redis outlived the database, or serves another one), in
-        which case it would skip every change up to it; then from the end, as a fresh relay."""
-        latest = await self._db(latest_seq)()
-        if recorded is None or recorded > latest:
-            return latest
-        return recorded
+        return await self.relay_once()
 
     async def relay_once(self) -> int:
         rows = await self._db(self._fetch)()
         if not rows:
             return 0
-        # Each group's messages in sequence order; the groups side by side.
-        by_group: dict[str, list[DeltaMessage]] = {}
+        # In sequence order; each hand-over is a loop over this process's sockets, no I/O wait.
         for row in rows:
             for group, message in messages_for(row):
-                by_group.setdefault(group, []).append(message)
-        await asyncio.gather(*(self._send(group, chain) for group, chain in by_group.items()))
+                await self.sink.group_send(group, message)
         self._advance([row.id for row in rows])
         return len(rows)
 
@@ -377,10 +366,6 @@ class OutboxRelay:
         while len(self._gaps) > GAPS_KEPT:
             del self._gaps[min(self._gaps)]
 
-    async def _send(self, group: str, chain: list[DeltaMessage]) -> None:
-        for message in chain:
-            await self.layer.group_send(group, message)
-
     def _fetch(self) -> list[OutboxRow]:
         # Raw SQL: on every wake-up, the ORM's query building and model instances cost more
         # than the query itself.
@@ -394,17 +379,21 @@ class OutboxRelay:
                 [self.last_seq or 0, *holes, self.batch],
             )
             rows = cursor.fetchall()
+        members_see = members_see_host_status()
         return [
             OutboxRow(
-                pk, kind, project, payload if isinstance(payload, dict) else json.loads(payload)
+                pk,
+                kind,
+                project,
+                decoded := payload if isinstance(payload, dict) else json.loads(payload),
+                projects_on_host(decoded["id"])
+                if members_see and kind == ChangeEvent.Kind.HOST
+                else (),
             )
             for pk, kind, project, payload in rows
         ]
 
 
-def relay_for(channel_layer: Any) -> OutboxRelay:
-    """The relay this process should run: leased when the channel layer is shared (Redis)."""
-    from django.conf import settings
-
-    url = getattr(settings, "REDIS_URL", "")
-    return OutboxRelay(channel_layer, lease=RelayLease(url) if url else None)
+def relay_for(sink: Sink) -> OutboxRelay:
+    """This process's relay, feeding ``sink`` (its ``LocalFanout``)."""
+    return OutboxRelay(sink)

@@ -1,8 +1,9 @@
 """The ASGI application: HTTP through Django, WebSockets through Channels.
 
 The first request a process serves starts, on the server's event loop, its outbox relay (so every
-daphne process fans committed changes out to its sockets whichever way it was started) and its
-watchdog (so a heartbeat expiring is published even when no agent runs in this process).
+daphne process fans committed changes out to its own sockets whichever way it was started), the
+re-check of what its open sockets may see, and its watchdog (so a heartbeat expiring is
+published even when no agent runs in this process).
 """
 
 from __future__ import annotations
@@ -18,30 +19,36 @@ django_asgi_app = get_asgi_application()
 
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from compute import watchdog  # noqa: E402
+from compute.fanout import local_fanout  # noqa: E402
 from compute.publisher import OutboxRelay, relay_for  # noqa: E402
 from dashboard.security import StaticFilesHandler  # noqa: E402
+from dashboard.web import access  # noqa: E402
 from dashboard.web.routing import websocket_urlpatterns  # noqa: E402
 
 _relay: OutboxRelay | None = None
-_watchdog: asyncio.Task[None] | None = None
+_background: dict[str, asyncio.Task[None]] = {}
 
 
 def relay() -> OutboxRelay:
     global _relay
     if _relay is None:
-        _relay = relay_for(get_channel_layer())
+        _relay = relay_for(local_fanout())
     return _relay
 
 
-def ensure_watchdog() -> None:
-    global _watchdog
-    if _watchdog is None or _watchdog.done():
-        _watchdog = asyncio.get_running_loop().create_task(watchdog.run_forever(), name="watchdog")
+def ensure_background() -> None:
+    """The watchdog and the sockets' access re-check, once per process (restarted if ended)."""
+    for name, loop_forever in (
+        ("watchdog", watchdog.run_forever),
+        ("socket-access", access.run_forever),
+    ):
+        task = _background.get(name)
+        if task is None or task.done():
+            _background[name] = asyncio.get_running_loop().create_task(loop_forever(), name=name)
 
 
 class StartRelay:
@@ -53,7 +60,7 @@ class StartRelay:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
             relay().ensure_started()
-            ensure_watchdog()
+            ensure_background()
         await self.app(scope, receive, send)
 
 

@@ -33,7 +33,7 @@ def context_for(
             is_admin=roles[project_id] == Role.ADMIN or bool(getattr(user, "is_superuser", False)),
             client=client,
         )
-    is_admin = bool(getattr(user, "is_superuser", False)) or Role.ADMIN in roles.values()
+    admin = is_admin(roles, superuser=bool(getattr(user, "is_superuser", False)))
     if project_id not in roles:
         project_id = sorted(roles)[0] if roles else None
     return RequestContext(
@@ -41,6 +41,11 @@ def context_for(
         user_name=user.get_username(),
         project_id=project_id,
         project_ids=frozenset(roles),
-        is_admin=is_admin,
+        is_admin=admin,
         client=client,
     )
+
+
+def is_admin(roles: dict[str, str], *, superuser: bool) -> bool:
+    """Nova's ``role:admin`` for a page or socket: a superuser, or an admin in any project."""
+    return superuser or Role.ADMIN in roles.values()

@@ -19,7 +19,7 @@ The counters live in Django's ``default`` cache, which every process of a deploy
 (``dashboard.settings``), so N web processes allow the limit once, not N times:
 
 - with ``REDIS_URL`` (or ``CACHE_URL=redis://…``): Redis, ``RedisCache`` below, whose ``clear``
-  removes only this cache's keys — the channel layer and the relay lease may live in the same
+  removes only this cache's keys — the channel layer may live in the same
   Redis database, and Django's own ``clear`` would flush them with it;
 - otherwise ``SharedFileCache``: files under ``var/cache/<database>/``, one directory per
   database, so every process on this machine that opens the same database (the web process,
@@ -33,28 +33,32 @@ The counters live in Django's ``default`` cache, which every process of a deploy
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import pickle
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.files import locks
 from django.core.files.move import file_move_safe
 from django.db import connections
 from django.http import HttpRequest
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "vmdash:login"
 
@@ -90,43 +94,66 @@ def _keys(username: str, ip: str) -> tuple[str, str]:
     )
 
 
+#: Where the counters go while the shared cache (Redis) cannot be reached: this process's memory.
+#: Logging in keeps working through an outage, limited per process instead of per deployment.
+_fallback = LocMemCache("vmdash-login-fallback", {})
+
+T = TypeVar("T")
+
+
+def _with_counters(work: Callable[[BaseCache], T]) -> T:
+    try:
+        return work(cache)
+    except Exception:
+        log.warning("login counters: the shared cache is unreachable; counting in this process")
+        return work(_fallback)
+
+
 def retry_after(*, username: str, ip: str) -> int | None:
     """Seconds until this username may try again from this address; None if not locked."""
-    now = time.time()
-    waits = [
-        until - now
-        for key in _keys(username, ip)
-        if (until := cache.get(f"{key}:locked")) is not None and until > now
-    ]
-    return max(1, math.ceil(max(waits))) if waits else None
+
+    def wait(counters: BaseCache) -> int | None:
+        now = time.time()
+        waits = [
+            until - now
+            for key in _keys(username, ip)
+            if (until := counters.get(f"{key}:locked")) is not None and until > now
+        ]
+        return max(1, math.ceil(max(waits))) if waits else None
+
+    return _with_counters(wait)
 
 
-def _count(key: str, limit: int, window: int) -> None:
+def _count(counters: BaseCache, key: str, limit: int, window: int) -> None:
     if limit <= 0:
         return
     # add + incr: atomic in the cache, so parallel attempts cannot undercount.
-    cache.add(f"{key}:failures", 0, timeout=window)
+    counters.add(f"{key}:failures", 0, timeout=window)
     try:
-        failures = cache.incr(f"{key}:failures")
+        failures = counters.incr(f"{key}:failures")
     except ValueError:  # expired between add and incr
-        cache.add(f"{key}:failures", 1, timeout=window)
+        counters.add(f"{key}:failures", 1, timeout=window)
         failures = 1
     if failures >= limit:
-        cache.set(f"{key}:locked", time.time() + window, timeout=window)
-        cache.delete(f"{key}:failures")
+        counters.set(f"{key}:locked", time.time() + window, timeout=window)
+        counters.delete(f"{key}:failures")
 
 
 def login_failed(*, username: str, ip: str) -> None:
     """Count a wrong password (or unknown username) from ``ip``."""
     rules = limits()
     user_key, ip_key = _keys(username, ip)
-    _count(user_key, rules.failures, rules.lockout)
-    _count(ip_key, rules.ip_failures, rules.lockout)
+
+    def count(counters: BaseCache) -> None:
+        _count(counters, user_key, rules.failures, rules.lockout)
+        _count(counters, ip_key, rules.ip_failures, rules.lockout)
+
+    _with_counters(count)
 
 
 def login_succeeded(*, username: str, ip: str) -> None:
     user_key, _ = _keys(username, ip)
-    cache.delete(f"{user_key}:failures")
+    _with_counters(lambda counters: counters.delete(f"{user_key}:failures"))
 
 
 def locked_message(wait: int) -> str:

@@ -14,6 +14,7 @@
 | FAKE_DELAYS | none | e.g. ``default=1,spawn=3``: seconds per fake hypervisor operation |
 | TOKEN_TTL | 3600 | seconds an API token lives |
 | SESSION_COOKIE_AGE | 43200 | seconds a page login lasts |
+| ACCESS_RECHECK_INTERVAL | 5 | seconds within which an open live socket loses what its user may no longer see |
 | SECURE_COOKIES | 1 when DEBUG is off | session and CSRF cookies only over HTTPS |
 | SECURE_SSL_REDIRECT | 0 | 1: redirect plain HTTP to HTTPS (DEBUG off) |
 | SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD | 0, 0, 0 | HSTS (DEBUG off) |
@@ -183,6 +184,8 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(env_float("SESSION_COOKIE_AGE", 12 * 3600))
+#: Seconds between the web process's re-checks of its open sockets' access (dashboard.web.access).
+ACCESS_RECHECK_INTERVAL = env_float("ACCESS_RECHECK_INTERVAL", 5.0)
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

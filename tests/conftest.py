@@ -3,6 +3,8 @@ brought to a given state through the real action path (never by writing state co
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -54,6 +56,36 @@ def fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+class Inbox:
+    """A live subscriber that keeps what it is pushed (the frames a socket would send)."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict] = []
+        self.arrived = asyncio.Event()
+
+    async def push(self, frame: str) -> None:
+        self.frames.append(json.loads(frame))
+        self.arrived.set()
+
+    async def next(self, timeout: float = 5.0) -> dict:
+        while not self.frames:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), timeout)
+        return self.frames.pop(0)
+
+
+@pytest.fixture(autouse=True)
+def empty_fanout() -> Iterator[None]:
+    """A socket a test closed from the server side never sends its disconnect (the
+    communicator does not answer a close): its consumer must not stay in the process's fan-out
+    for the next test to count."""
+    from compute.fanout import local_fanout
+
+    local_fanout().groups.clear()
+    yield
+    local_fanout().groups.clear()
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@ power-state sync and lifecycle events.
 
 The database is the queue (DESIGN flow 2). The agent claims a pending dispatch with a
 conditional UPDATE (pending → running, stamped with this agent's id), so an action runs once
-even if two agents for one host were started by mistake. A wake-up from this process skips the
-poll wait; otherwise the agent polls every ``poll_interval`` seconds.
+even if two agents for one host were started by mistake. A wake-up — from this process, or
+through a shared channel layer from any other (``compute.agent.wakeup``) — skips the poll wait;
+otherwise the agent polls every ``poll_interval`` seconds.
 
 On start the agent recovers what a crash left: dispatches still marked running for its host are
 put back to pending and resume from the instance's current task_state, and guests whose
@@ -25,7 +26,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from compute.agent.executor import DATABASE_GONE, execute
-from compute.agent.wakeup import wakeup_event
+from compute.agent.wakeup import WakeupListener, shared_layer, wakeup_event
 from compute.conf import conf
 from compute.drivers.base import ComputeDriver
 from compute.models import ActionDispatch, Host, Instance
@@ -56,6 +57,7 @@ class ComputeAgent:
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None
         self._running: set[Future[None]] = set()
+        self._wakeups: WakeupListener | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
     def register(self) -> Host:
@@ -73,6 +75,10 @@ class ComputeAgent:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=f"agent-{self.host_name}")
         self._spawn("heartbeat", self._every(conf().report_interval, self.heartbeat))
         self._spawn("queue", self._queue_loop)
+        layer = shared_layer()
+        if layer is not None:
+            self._wakeups = WakeupListener(self.host_name, layer)
+            self._wakeups.start()
         for interval, job in self.periodic:
             if interval >= 0:
                 self._spawn(f"periodic-{job.__name__}", self._every(interval or 60.0, job))
@@ -81,6 +87,8 @@ class ComputeAgent:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         wakeup_event(self.host_name).set()
+        if self._wakeups is not None:
+            self._wakeups.stop()
         for thread in self._threads:
             thread.join(timeout)
         if self._pool is not None:

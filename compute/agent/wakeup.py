@@ -1,15 +1,37 @@
 """Waking an agent early. The database is the queue and agents poll it; a wake-up only saves
-the poll interval. Agents in this process (the embedded default) wait on a threading.Event;
-agents elsewhere notice within their poll interval.
+the poll interval (DESIGN flow 2: a message on the channel layer only wakes the agent early).
+
+Agents in this process (the embedded default) wait on a ``threading.Event``. With a shared
+channel layer (Redis), a wake-up is also sent to the group of the host's agent, wherever it
+runs; ``WakeupListener`` in the agent's process sets that process's event when it arrives. So an
+action accepted by any web process starts at once on any host. Without a shared layer, agents in
+other processes notice within their poll interval.
+
+A lost wake-up costs at most one poll interval, never the action: the dispatch row is there.
+Sending never blocks the request that accepted the action: one background thread per process
+sends them, coalescing wake-ups for the same host.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
+import queue
+import re
 import threading
 from collections import defaultdict
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 _events: defaultdict[str, threading.Event] = defaultdict(threading.Event)
 _lock = threading.Lock()
+
+#: What a channel-layer group name may hold (Channels: letters, digits, "-", "_", ".", < 100).
+_GROUP_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+#: Seconds between re-joining the group (Redis forgets a group membership after a day).
+REJOIN_EVERY = 3600.0
 
 
 def wakeup_event(host: str) -> threading.Event:
@@ -17,5 +39,113 @@ def wakeup_event(host: str) -> threading.Event:
         return _events[host]
 
 
+def agent_group(host: str) -> str:
+    if _GROUP_SAFE.match(host):
+        return f"agent.{host}"
+    return f"agent.{hashlib.sha256(host.encode()).hexdigest()[:40]}"
+
+
+def shared_layer() -> Any | None:
+    """The channel layer if it reaches other processes (Redis), else None."""
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return None
+    return layer
+
+
 def wake_agent(host: str) -> None:
     wakeup_event(host).set()
+    if shared_layer() is not None:
+        _sender().send(host)
+
+
+class _Sender:
+    """One daemon thread with its own event loop that sends the wake-ups of this process."""
+
+    def __init__(self) -> None:
+        self.hosts: queue.SimpleQueue[str] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="agent-wakeups", daemon=True).start()
+
+    def send(self, host: str) -> None:
+        self.hosts.put(host)
+
+    def _run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            first = await asyncio.to_thread(self.hosts.get)
+            hosts = {first}
+            while not self.hosts.empty():  # a burst of actions: one wake-up per host
+                hosts.add(self.hosts.get_nowait())
+            layer = shared_layer()
+            if layer is None:
+                continue
+            for host in hosts:
+                try:
+                    await layer.group_send(agent_group(host), {"type": "agent.wake"})
+                except Exception:
+                    log.warning("could not wake the agent of %s; it will poll", host)
+
+
+_the_sender: _Sender | None = None
+
+
+def _sender() -> _Sender:
+    global _the_sender
+    with _lock:
+        if _the_sender is None:
+            _the_sender = _Sender()
+        return _the_sender
+
+
+class WakeupListener:
+    """In an agent's process: turns the host's channel-layer wake-ups into its event."""
+
+    def __init__(self, host: str, layer: Any) -> None:
+        self.host = host
+        self.layer = layer
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"wakeups-{host}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._task = self._loop.create_task(self._listen())
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._loop.close()
+
+    async def _listen(self) -> None:
+        group = agent_group(self.host)
+        event = wakeup_event(self.host)
+        while True:
+            try:
+                channel = await self.layer.new_channel()
+                await self.layer.group_add(group, channel)
+                joined = asyncio.get_running_loop().time()
+                while asyncio.get_running_loop().time() - joined < REJOIN_EVERY:
+                    try:
+                        await asyncio.wait_for(self.layer.receive(channel), REJOIN_EVERY)
+                    except TimeoutError:
+                        break
+                    event.set()
+                await self.layer.group_discard(group, channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("agent wake-ups for %s unavailable; polling until back", self.host)
+                await asyncio.sleep(1.0)

@@ -1,9 +1,15 @@
 """The live-updates socket: authenticate, join the allowed groups, forward deltas.
 
 One socket per tab. The groups are the user's project groups, or the admins' group (which gets
-every instance with admin-only fields, and every host). A page that reconnects sends
-``{"type": "resume", "since": <last seq>}`` and receives every visible event after it, or
-``{"type": "resync"}`` when the outbox no longer reaches back that far.
+every instance with admin-only fields, and every host). They are groups of this process's
+``compute.fanout.LocalFanout``, which this process's outbox relay feeds: a delta arrives here as
+a frame already encoded, and ``push`` writes it to the socket — no channel layer, no task and
+no database hop per socket per delta (docs/BENCHMARKS.md says what those cost).
+
+A page that reconnects sends ``{"type": "resume", "since": <last seq>}`` and receives every
+visible event after it, or ``{"type": "resync"}`` when the outbox no longer reaches back that
+far. What a socket may see is checked again while it is open (``dashboard.web.access``): a user
+removed from a project stops receiving it, and a logged-out or deactivated user is closed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from compute.context import RequestContext
-from compute.publisher import ADMINS_GROUP, DeltaMessage, latest_seq, project_group, replay
+from compute.fanout import DeltaMessage, encode_frame, local_fanout
+from compute.publisher import ADMINS_GROUP, latest_seq, project_group, replay
 from dashboard.context import context_for
 
 #: Frames larger than this are refused: the client only ever sends a small resume request.
@@ -25,7 +32,16 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_FRAME = 4400
 
 
+def groups_for(context: RequestContext) -> list[str]:
+    if context.is_admin:
+        return [ADMINS_GROUP]
+    return sorted(project_group(p) for p in context.project_ids)
+
+
 class LiveConsumer(AsyncWebsocketConsumer):
+    #: Deltas come from the process's fan-out, not a channel layer: no channel per socket.
+    channel_layer_alias = "live sockets use compute.fanout, not a channel layer"
+
     context: RequestContext
     groups_joined: list[str]
 
@@ -35,19 +51,36 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.context = await database_sync_to_async(context_for)(user, client="websocket")
-        if self.context.is_admin:
-            self.groups_joined = [ADMINS_GROUP]
-        else:
-            self.groups_joined = sorted(project_group(p) for p in self.context.project_ids)
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups_for(self.context)
         await self.accept()
+        # Joined after the accept (a frame must not reach a socket still connecting); a delta
+        # committed before the join is replayed by the page's resume from its own sequence.
+        local_fanout().join(self, self.groups_joined)
         seq = await database_sync_to_async(latest_seq)()
         await self.send_json({"type": "hello", "seq": seq, "admin": self.context.is_admin})
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        local_fanout().leave(self, getattr(self, "groups_joined", []))
+
+    async def push(self, frame: str) -> None:
+        """A delta's frame from the fan-out, encoded once for every socket of the group."""
+        await self.base_send({"type": "websocket.send", "text": frame})
+
+    async def regroup(self, context: RequestContext) -> None:
+        """The user's access changed while the socket was open: leave what it may no longer
+        see, join what it may, and have the page reload what it shows."""
+        fanout = local_fanout()
+        fanout.leave(self, self.groups_joined)
+        self.context = context
+        self.groups_joined = groups_for(context)
+        fanout.join(self, self.groups_joined)
+        await self.send_json({"type": "resync"})
+
+    async def revoke(self) -> None:
+        """Logged out or deactivated elsewhere: no more events on this socket."""
+        local_fanout().leave(self, self.groups_joined)
+        self.groups_joined = []
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
@@ -81,7 +114,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "caught_up"})
 
     async def state_delta(self, message: DeltaMessage) -> None:
-        await self.send_json({"type": "delta", "seq": message["seq"], "delta": message["delta"]})
+        await self.push(encode_frame(message))
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, separators=(",", ":")))

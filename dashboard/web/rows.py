@@ -14,7 +14,8 @@ from datetime import datetime
 
 from compute.context import RequestContext
 from compute.models import ActionDispatch, Host, Instance
-from dashboard.web.policy import shows_host, visible_host_status
+from compute.policy import opaque_host_id
+from dashboard.web.policy import shows_host, shows_host_status_column, visible_host_status
 from dashboard.web.presentation import LONG_TASKS, Badge, badge
 from dashboard.web.sync_hints import sync_hint
 
@@ -31,6 +32,9 @@ class InstanceRow:
     #: None when policy hides it from this caller.
     host: str | None
     host_status: Badge | None
+    #: What live host changes find this row's host_status cell by: the host's name for admins,
+    #: Nova's opaque per-project hostId for members (None: no host, or no host_status column).
+    host_key: str | None
     #: Whether the host is up, as the preconditions need it (None: no host).
     host_up: bool | None
     sync_hint: str | None
@@ -90,15 +94,23 @@ def _row(
 ) -> InstanceRow:
     status, up = statuses.get(instance.host_id or 0, ("", None))
     shown = visible_host_status(context, instance.project_id, status) if status else None
+    host_name = instance.host.host if instance.host_id else None
     return InstanceRow(
         instance=instance,
         status=badge("status", instance.status),
         vm_state=badge("vm_state", instance.vm_state),
         task_state=badge("task_state", instance.task_state),
         power_state=badge("power_state", instance.power_state),
-        host=(instance.host.host if instance.host_id else None) if shows_host(context) else None,
+        host=host_name if shows_host(context) else None,
         host_status=badge("host_status", shown) if shown is not None else None,
+        host_key=_host_key(context, instance.project_id, host_name),
         host_up=up,
         sync_hint=sync_hint(instance.vm_state, instance.task_state, instance.power_state),
         pending_action=pending.get(instance.pk) if instance.task_state else None,
     )
+
+
+def _host_key(context: RequestContext, project_id: str, host: str | None) -> str | None:
+    if host is None or not shows_host_status_column(context):
+        return None
+    return host if shows_host(context) else opaque_host_id(project_id, host)

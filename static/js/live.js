@@ -43,6 +43,7 @@
     pollTimer: null,
     retryTimer: null,
     hostStatus: new Map(),
+    hostStatusVersion: new Map(),
     deltas: 0,
     newInstances: new Map(),
   };
@@ -171,6 +172,13 @@
           });
         }
       }
+      if ("host_id" in d) {
+        node.querySelectorAll("[data-host-status-of]").forEach((el) => {
+          if (!d.host_id || el.dataset.hostStatusOf === d.host_id) return;
+          el.dataset.hostStatusOf = d.host_id;
+          if (live.hostStatus.has(d.host_id)) paintHostStatusCell(el, live.hostStatus.get(d.host_id));
+        });
+      }
       node.classList.toggle("is-busy", !!d.task_state);
       node.classList.toggle("is-deleted", !!d.deleted);
     });
@@ -207,6 +215,22 @@
           tickOne(el);
         }
       });
+    });
+  }
+
+  // A member's view of a host change: the host_status of their instances on it, keyed by the
+  // opaque per-project hostId (null where policy hides the value now).
+  function applyHostStatus(d) {
+    if (d.version <= (live.hostStatusVersion.get(d.id) || 0)) return;
+    live.hostStatusVersion.set(d.id, d.version);
+    if (d.host_status) live.hostStatus.set(d.id, d.host_status);
+    else live.hostStatus.delete(d.id);
+    document.querySelectorAll(`[data-host-status-of="${CSS.escape(d.id)}"]`).forEach((cell) => {
+      if (d.host_status) {
+        paintHostStatusCell(cell, d.host_status);
+      } else {
+        cell.innerHTML = '<span class="muted">—</span>';
+      }
     });
   }
 
@@ -272,6 +296,8 @@
     } else if (d.type === "host") {
       applyHost(d);
       refreshFragments([`host:${d.id}`]);
+    } else if (d.type === "host_status") {
+      applyHostStatus(d);
     }
   }
 

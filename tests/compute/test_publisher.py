@@ -1,33 +1,23 @@
-"""The publisher: who receives which delta, replay after a reconnect, and the relay lease."""
+"""The publisher: who receives which delta, replay after a reconnect, the relay and the
+process's fan-out."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer
+from asgiref.sync import async_to_sync, sync_to_async
 
+from compute.fanout import LocalFanout
 from compute.models import ChangeEvent
 from compute.publisher import (
     ADMINS_GROUP,
     OutboxRelay,
-    RelayLease,
     latest_seq,
     messages_for,
     project_group,
     replay,
 )
 from compute.services import instance_action
-from tests.conftest import fresh
-
-
-def redis_url() -> str | None:
-    with socket.socket() as probe:
-        probe.settimeout(0.3)
-        if probe.connect_ex(("127.0.0.1", 6379)) == 0:
-            return "redis://127.0.0.1:6379/15"
-    return None
+from tests.conftest import Inbox, fresh
 
 
 @pytest.mark.django_db
@@ -73,54 +63,57 @@ def test_replay_from_before_the_retained_outbox_asks_the_page_to_resync(make_ins
 @pytest.mark.django_db(transaction=True)
 def test_the_relay_delivers_a_committed_change_to_the_project_group(make_instance, alice_ctx):
     instance = make_instance("active")
-    layer = InMemoryChannelLayer()
-    relay = OutboxRelay(layer)
+    fanout = LocalFanout()
+    inbox = Inbox()
+    fanout.join(inbox, [project_group(instance.project_id)])
+    relay = OutboxRelay(fanout)
 
     async def scenario() -> dict:
-        channel = await layer.new_channel()
-        await layer.group_add(project_group(instance.project_id), channel)
         await relay.step()  # starts from the current end of the outbox
-        from asgiref.sync import sync_to_async
-
         await sync_to_async(instance_action)(
             context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
         )
         assert await relay.step() == 1
-        return await layer.receive(channel)
+        return await inbox.next()
 
-    message = async_to_sync(scenario)()
-    assert message["type"] == "state.delta"
-    assert message["delta"]["task_state"] == "pausing"
-    assert message["delta"]["version"] == instance.version + 1
+    frame = async_to_sync(scenario)()
+    assert frame["type"] == "delta"
+    assert frame["delta"]["task_state"] == "pausing"
+    assert frame["delta"]["version"] == instance.version + 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_with_a_shared_layer_one_process_relays_and_a_successor_resumes_where_it_stopped(
-    make_instance, alice_ctx
-):
-    url = redis_url()
-    if url is None:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-    instance = make_instance("active")
-    first = OutboxRelay(InMemoryChannelLayer(), lease=RelayLease(url, ttl=1.0))
-    second = OutboxRelay(InMemoryChannelLayer(), lease=RelayLease(url, ttl=1.0))
+def test_the_fanout_encodes_a_delta_once_for_every_subscriber_of_the_group():
+    fanout = LocalFanout()
+    inboxes = [Inbox() for _ in range(3)]
+    for inbox in inboxes:
+        fanout.join(inbox, ["project.p"])
+    fanout.join(Inbox(), ["project.q"])
+    frames: list[str] = []
 
-    async def scenario() -> tuple[int, int, int]:
-        await first.lease.client.delete(RelayLease.KEY, RelayLease.SEQ_KEY)
-        await first.step()
-        from asgiref.sync import sync_to_async
+    class Spy(Inbox):
+        async def push(self, frame: str) -> None:
+            frames.append(frame)
 
-        await sync_to_async(instance_action)(
-            context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
-        )
-        follower_sent = await second.step()
-        leader_sent = await first.step()
-        await first.lease.client.delete(RelayLease.KEY)  # the leader dies; its lease lapses
-        await sync_to_async(instance_action)(
-            context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="delete"
-        )
-        successor_sent = await second.step()
-        await first.lease.client.delete(RelayLease.KEY, RelayLease.SEQ_KEY)
-        return follower_sent, leader_sent, successor_sent
+    fanout.join(Spy(), ["project.p"])
+    message = {"type": "state.delta", "seq": 7, "delta": {"type": "instance", "id": "x"}}
+    async_to_sync(fanout.group_send)("project.p", message)
+    assert [i.frames for i in inboxes] == [
+        [{"type": "delta", "seq": 7, "delta": message["delta"]}]
+    ] * 3
+    assert len(frames) == 1
 
-    assert async_to_sync(scenario)() == (0, 1, 1)
+
+def test_a_subscriber_that_fails_is_dropped_and_the_others_still_get_the_frame():
+    fanout = LocalFanout()
+
+    class Broken(Inbox):
+        async def push(self, frame: str) -> None:
+            raise ConnectionResetError
+
+    broken, fine = Broken(), Inbox()
+    fanout.join(broken, ["admins"])
+    fanout.join(fine, ["admins"])
+    message = {"type": "state.delta", "seq": 1, "delta": {"type": "host"}}
+    async_to_sync(fanout.group_send)("admins", message)
+    assert len(fine.frames) == 1
+    assert fanout.groups["admins"] == {fine}

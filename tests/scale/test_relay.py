@@ -1,34 +1,25 @@
-"""The relay at scale: woken by PostgreSQL's NOTIFY at commit, never by a rollback, and a new
-lease holder that does not trust a sequence from another database."""
+"""The relay at scale: woken by PostgreSQL's NOTIFY at commit, never by a rollback, and a late
+commit behind a later one still sent."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import InMemoryChannelLayer
 from django.db import connection, transaction
 
 from compute.events import NOTIFY_CHANNEL, record_host_change
-from compute.publisher import OutboxRelay, RelayLease, latest_seq, project_group
+from compute.fanout import LocalFanout
+from compute.publisher import OutboxRelay, latest_seq, project_group
 from compute.services import instance_action
-from tests.conftest import fresh
+from tests.conftest import Inbox, fresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 needs_postgresql = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="LISTEN/NOTIFY is PostgreSQL's"
 )
-
-
-def redis_url() -> str | None:
-    with socket.socket() as probe:
-        probe.settimeout(0.3)
-        if probe.connect_ex(("127.0.0.1", 6379)) == 0:
-            return "redis://127.0.0.1:6379/15"
-    return None
 
 
 def listener_params() -> dict:
@@ -59,13 +50,12 @@ def test_an_outbox_write_notifies_at_commit_and_a_rolled_back_one_never(host):
 @needs_postgresql
 def test_the_relay_sends_a_commit_at_once_instead_of_at_its_next_poll(make_instance, alice_ctx):
     instance = make_instance("active")
-    layer = InMemoryChannelLayer()
+    fanout, inbox = LocalFanout(), Inbox()
+    fanout.join(inbox, [project_group(instance.project_id)])
     # Polls that would take half a minute: only NOTIFY can make the change arrive in time.
-    relay = OutboxRelay(layer, poll_interval=30, idle_poll=30, listen=True)
+    relay = OutboxRelay(fanout, poll_interval=30, idle_poll=30, listen=True)
 
     async def scenario() -> tuple[dict, float]:
-        channel = await layer.new_channel()
-        await layer.group_add(project_group(instance.project_id), channel)
         relay.ensure_started()
         try:
             for _ in range(100):  # until it listens
@@ -78,7 +68,7 @@ def test_the_relay_sends_a_commit_at_once_instead_of_at_its_next_poll(make_insta
                 context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
             )
             committed = loop.time()
-            message = await asyncio.wait_for(layer.receive(channel), 5)
+            message = await inbox.next()
             return message, loop.time() - committed
         finally:
             await relay.stop()
@@ -95,9 +85,9 @@ def test_a_change_that_commits_after_a_later_one_is_still_sent(make_instance, al
     import psycopg
 
     instance = make_instance("active")
-    layer = InMemoryChannelLayer()
-    relay = OutboxRelay(layer, listen=False)
-    group = project_group(instance.project_id)
+    fanout, inbox = LocalFanout(), Inbox()
+    fanout.join(inbox, [project_group(instance.project_id)])
+    relay = OutboxRelay(fanout, listen=False)
     slow = psycopg.connect(**listener_params())  # a transaction that stays open
     try:
         slow.execute(
@@ -107,8 +97,6 @@ def test_a_change_that_commits_after_a_later_one_is_still_sent(make_instance, al
         )
 
         async def scenario() -> list[dict]:
-            channel = await layer.new_channel()
-            await layer.group_add(group, channel)
             try:
                 await relay.step()  # starts at the committed end; the open row is invisible
                 await sync_to_async(instance_action)(
@@ -118,7 +106,7 @@ def test_a_change_that_commits_after_a_later_one_is_still_sent(make_instance, al
                 await sync_to_async(slow.commit)()
                 second = await relay.step()  # comes back for it
                 assert (first, second) == (1, 1)
-                return [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(2)]
+                return [await inbox.next() for _ in range(2)]
             finally:
                 await relay.stop()
 
@@ -126,37 +114,3 @@ def test_a_change_that_commits_after_a_later_one_is_still_sent(make_instance, al
     finally:
         slow.close()
     assert [m["delta"].get("task_state", "late") for m in received] == ["pausing", "late"]
-
-
-def test_a_new_lease_holder_ignores_a_sequence_beyond_the_outbox_it_reads(make_instance, alice_ctx):
-    """Redis outlived the database (or served another): resuming from its sequence would skip
-    every change up to it, so the new holder starts from the end of this outbox."""
-    url = redis_url()
-    if url is None:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-    instance = make_instance("active")
-    layer = InMemoryChannelLayer()
-    relay = OutboxRelay(layer, lease=RelayLease(url, ttl=1.0), listen=False)
-
-    beyond = latest_seq() + 1000
-
-    async def scenario() -> tuple[int, dict]:
-        client = relay.lease.client
-        await client.delete(RelayLease.KEY)
-        await client.set(RelayLease.SEQ_KEY, beyond)
-        channel = await layer.new_channel()
-        await layer.group_add(project_group(instance.project_id), channel)
-        try:
-            await relay.step()  # takes the lease
-            await sync_to_async(instance_action)(
-                context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
-            )
-            sent = await relay.step()
-            return sent, await asyncio.wait_for(layer.receive(channel), 5)
-        finally:
-            await client.delete(RelayLease.KEY, RelayLease.SEQ_KEY)
-            await relay.stop()
-
-    sent, message = async_to_sync(scenario)()
-    assert sent == 1
-    assert message["delta"]["task_state"] == "pausing"

@@ -9,13 +9,13 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.auth import AuthMiddlewareStack
-from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
+from compute.fanout import local_fanout
 from compute.publisher import OutboxRelay
 from dashboard.web.routing import websocket_urlpatterns
 
@@ -52,7 +52,7 @@ async def signed_in(user: User, *, path: str = "/ws/live/") -> WebsocketCommunic
 
 
 async def relay_from(seq: int) -> None:
-    relay = OutboxRelay(get_channel_layer())
+    relay = OutboxRelay(local_fanout())
     relay.last_seq = seq
     await relay.relay_once()
 
@@ -77,5 +77,5 @@ async def replayed(socket: WebsocketCommunicator, since: int) -> list[dict[str, 
 
 
 def joined_groups() -> set[str]:
-    """The groups of the in-memory channel layer that have a member."""
-    return {group for group, members in get_channel_layer().groups.items() if members}
+    """The groups of this process's fan-out that have a member."""
+    return {group for group, members in local_fanout().groups.items() if members}

@@ -1,5 +1,6 @@
-"""The live socket, through Channels' WebsocketCommunicator: who may connect, which groups a
-socket joins, and that a user hears exactly the events its policy allows.
+"""The live socket, through Channels' WebsocketCommunicator: who may connect, which groups of
+the process's fan-out a socket joins, that a user hears exactly the events its policy allows,
+and that losing access while connected stops the events.
 
 The application under test is the ASGI websocket stack of ``dashboard.asgi`` (origin check,
 session authentication, routing); the outbox relay is driven by hand (``relay_once``) so each
@@ -9,21 +10,26 @@ test decides when committed changes are fanned out.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.auth import AuthMiddlewareStack
-from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
-from compute.models import ChangeEvent
+from compute.fanout import local_fanout
+from compute.models import ChangeEvent, Membership
+from compute.policy import opaque_host_id
 from compute.publisher import ADMINS_GROUP, OutboxRelay, latest_seq, project_group
 from compute.services import host_update, instance_action
+from compute.watchdog import check_hosts
+from dashboard.web import access
 from dashboard.web.consumers import CLOSE_UNAUTHENTICATED
 from dashboard.web.routing import websocket_urlpatterns
 from tests.conftest import fresh
@@ -32,18 +38,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 APP = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-@pytest.fixture(autouse=True)
-def in_memory_layer(settings) -> Any:
-    """These tests read the layer's group table, which only the in-memory layer exposes; the
-    Redis layer's fan-out is covered by the multi-process test."""
-    from channels.layers import channel_layers
-
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 def session_cookie(user: User) -> tuple[bytes, bytes]:
@@ -71,9 +65,13 @@ async def signed_in(user: User) -> tuple[WebsocketCommunicator, dict[str, Any]]:
 
 
 async def relay_from(seq: int) -> None:
-    relay = OutboxRelay(get_channel_layer())
+    relay = OutboxRelay(local_fanout())
     relay.last_seq = seq
     await relay.relay_once()
+
+
+def joined_groups() -> set[str]:
+    return {group for group, members in local_fanout().groups.items() if members}
 
 
 async def deltas(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
@@ -120,11 +118,9 @@ def test_a_member_is_greeted_with_the_latest_sequence_and_joins_only_its_project
     async def scenario():
         socket, hello = await signed_in(alice)
         assert hello == {"type": "hello", "seq": await sync_to_async(latest_seq)(), "admin": False}
-        layer = get_channel_layer()
-        joined = {group for group, members in layer.groups.items() if members}
-        assert joined == {project_group(alice_ctx.project_id)}
+        assert joined_groups() == {project_group(alice_ctx.project_id)}
         await socket.disconnect()
-        assert not any(layer.groups.get(project_group(alice_ctx.project_id), {}))
+        assert joined_groups() == set()
 
     run(scenario)
 
@@ -133,7 +129,7 @@ def test_an_admin_joins_the_admins_group(admin_user):
     async def scenario():
         socket, hello = await signed_in(admin_user)
         assert hello["admin"] is True
-        assert get_channel_layer().groups.get(ADMINS_GROUP)
+        assert joined_groups() == {ADMINS_GROUP}
         await socket.disconnect()
 
     run(scenario)
@@ -176,7 +172,7 @@ def test_a_member_never_hears_of_another_projects_instance(bob, alice_ctx, make_
     run(scenario)
 
 
-def test_a_member_never_hears_a_host_change(alice, admin_ctx, host):
+def test_a_member_never_hears_a_host_change_under_novas_default_policy(alice, admin_ctx, host):
     async def scenario():
         socket, hello = await signed_in(alice)
         await sync_to_async(host_update)(
@@ -266,5 +262,106 @@ def test_an_oversized_frame_closes_the_socket(alice):
         socket, _ = await signed_in(alice)
         await socket.send_to(text_data="x" * 10_000)
         assert (await socket.receive_output(timeout=5))["type"] == "websocket.close"
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("policy", "shown"),
+    [("admin_or_owner", ["MAINTENANCE", "UNKNOWN"]), ("unknown_only", [None, "UNKNOWN"])],
+)
+def test_a_member_hears_the_host_status_of_its_instances_by_opaque_host_id_where_policy_allows(
+    alice, bob, admin_ctx, make_instance, host, settings, policy, shown
+):
+    settings.COMPUTE = {**settings.COMPUTE, "host_status_policy": policy}
+    instance = make_instance("active")
+
+    async def scenario():
+        mine, hello = await signed_in(alice)
+        other, _ = await signed_in(bob)
+        await sync_to_async(host_update)(
+            context=admin_ctx, host=host, status="disabled", disabled_reason="patching"
+        )
+        await sync_to_async(host_update)(context=admin_ctx, host=host, status="enabled")
+        # The heartbeat expires: UNKNOWN, written by nobody but the watchdog's notice.
+        long_ago = timezone.now() - timedelta(days=1)
+        await sync_to_async(type(host).objects.filter(pk=host.pk).update)(last_seen_up=long_ago)
+        await sync_to_async(check_hosts)()
+        await relay_from(hello["seq"])
+        got = await deltas(mine)
+        assert await deltas(other) == []
+        await mine.disconnect()
+        await other.disconnect()
+        return got
+
+    got = run(scenario)
+    key = opaque_host_id(instance.project_id, "node1")
+    assert {d["type"] for d in got} == {"host_status"}
+    assert {d["id"] for d in got} == {key}
+    assert "node1" not in str(got)
+    assert [d["version"] for d in got] == sorted(d["version"] for d in got)
+    visible = [d["host_status"] for d in got]
+    assert [visible[0], visible[-1]] == shown
+
+
+def test_a_member_resuming_is_replayed_its_hosts_status_where_policy_allows(
+    alice, admin_ctx, make_instance, host, settings
+):
+    settings.COMPUTE = {**settings.COMPUTE, "host_status_policy": "admin_or_owner"}
+    instance = make_instance("active")
+    since = latest_seq()
+    host_update(context=admin_ctx, host=host, forced_down=True)
+
+    async def scenario():
+        socket, _ = await signed_in(alice)
+        await socket.send_json_to({"type": "resume", "since": since})
+        seen = []
+        while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
+            seen.append(message["delta"])
+        await socket.disconnect()
+        return seen
+
+    assert run(scenario) == [
+        {
+            "type": "host_status",
+            "id": opaque_host_id(instance.project_id, "node1"),
+            "version": host.__class__.objects.get(pk=host.pk).version,
+            "host_status": "DOWN",
+        }
+    ]
+
+
+def test_a_member_removed_from_a_project_stops_hearing_it_without_reconnecting(
+    alice, alice_ctx, make_instance
+):
+    instance = make_instance("active")
+
+    async def scenario():
+        socket, hello = await signed_in(alice)
+        await sync_to_async(Membership.objects.filter(user=alice).delete)()
+        assert await access.recheck() == 1
+        assert (await socket.receive_json_from(timeout=5)) == {"type": "resync"}
+        assert joined_groups() == set()
+        await sync_to_async(instance_action)(
+            context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
+        )
+        await relay_from(hello["seq"])
+        assert await deltas(socket) == []
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_whose_session_ended_is_closed_at_the_next_recheck(alice):
+    async def scenario():
+        socket, _ = await signed_in(alice)
+        assert await access.recheck() == 0  # nothing changed: nothing happens
+        from django.contrib.sessions.models import Session
+
+        await sync_to_async(Session.objects.all().delete)()  # logged out in another tab
+        assert await access.recheck() == 1
+        closed = await socket.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+        assert joined_groups() == set()
 
     run(scenario)

@@ -1,0 +1,69 @@
+"""Waking an agent in another process through the shared channel layer (Redis)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from compute.agent import wakeup
+
+
+def redis_reachable() -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.3)
+        return probe.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+@pytest.fixture
+def redis_layer(settings) -> Iterator[None]:
+    if not redis_reachable():
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/14"], "prefix": "vmdash-test-wakeup"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def test_a_wakeup_sent_through_the_shared_layer_sets_the_listening_agents_event(redis_layer):
+    host = "wakeup-test-host"
+    event = wakeup.wakeup_event(host)
+    listener = wakeup.WakeupListener(host, wakeup.shared_layer())
+    listener.start()
+    try:
+        # The listener joins its group asynchronously: send until one arrives.
+        for _ in range(50):
+            event.clear()
+            wakeup._sender().send(host)  # what wake_agent sends, without the local event
+            if event.wait(0.2):
+                break
+        assert event.is_set(), "no wake-up arrived through Redis"
+    finally:
+        listener.stop()
+
+
+def test_without_a_shared_layer_a_wakeup_stays_in_this_process(settings):
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    assert wakeup.shared_layer() is None
+    event = wakeup.wakeup_event("local-host")
+    event.clear()
+    wakeup.wake_agent("local-host")
+    assert event.is_set()
+    channel_layers.backends.clear()
+
+
+def test_a_host_name_a_group_cannot_hold_is_hashed_into_one_it_can():
+    assert wakeup.agent_group("compute-1.example") == "agent.compute-1.example"
+    odd = wakeup.agent_group("rack 7/ü")
+    assert odd.startswith("agent.") and odd.isascii() and " " not in odd
