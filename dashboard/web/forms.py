@@ -209,10 +209,18 @@ class RefusableRadioSelect(forms.RadioSelect):
     disabled buttons use). ``help`` is a line under each choice: the row's summary.
     """
 
-    def __init__(self, *, refusals: dict[str, str | None], help: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        refusals: dict[str, str | None],
+        help: dict[str, str],
+        confirm: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.refusals = refusals
         self.help = help
+        #: Destructive choices: the question the page asks before posting one (``data-confirm``).
+        self.confirm = confirm or {}
 
     def create_option(
         self,
@@ -229,6 +237,8 @@ class RefusableRadioSelect(forms.RadioSelect):
         extra: dict[str, Any] = {"data-action-key": str(value)}
         if reason:
             extra.update({"disabled": True, "title": reason, "aria-describedby": f"why-{value}"})
+        if str(value) in self.confirm:
+            extra["data-confirm"] = self.confirm[str(value)]
         option["attrs"] = {**option["attrs"], **extra}
         option["reason"] = reason
         option["help"] = self.help.get(str(value), "")
@@ -258,6 +268,11 @@ class ActionChoiceForm(forms.Form):
             widget=RefusableRadioSelect(
                 refusals={c.spec.key: c.refusal for c in self.choices},
                 help={c.spec.key: c.spec.summary for c in self.choices},
+                confirm={
+                    c.spec.key: f"{c.spec.label}? {c.spec.summary}"
+                    for c in self.choices
+                    if c.spec.destructive
+                },
             ),
             initial=open_[0] if open_ else None,
         )

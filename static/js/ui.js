@@ -65,9 +65,11 @@
       markPending(submitter);
       return;
     }
-    if (form.dataset.confirm && !form.querySelector("input[name=confirmed]")) {
+    // A form asks, or the destructive choice picked in it does (a hard reboot, not a soft one).
+    const question = form.dataset.confirm || form.querySelector("input[type=radio]:checked[data-confirm]")?.dataset.confirm;
+    if (question && !form.querySelector("input[name=confirmed]")) {
       event.preventDefault();
-      confirmThen(form.dataset.confirm, "Are you sure?", () => submitConfirmed(form, submitter));
+      confirmThen(question, "Are you sure?", () => submitConfirmed(form, submitter));
       return;
     }
     if (form.method.toLowerCase() === "post") markPending(submitter);

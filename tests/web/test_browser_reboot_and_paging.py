@@ -71,10 +71,12 @@ def test_the_reboot_form_disables_each_refused_type_with_novas_reason_live(live_
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "reboot-form.png"), full_page=True)
 
-    # The hard reboot is destructive: the server asks first, then accepts it.
+    # The hard reboot is destructive: the page asks first (a soft one it would not), then the
+    # server accepts it.
     page.click(f'{FORM} [data-choice-submit="reboot"]')
-    page.wait_for_selector("h1:has-text('Hard reboot?')")
-    page.click(".confirm-card button[type=submit]")
+    page.wait_for_selector("#confirm-dialog[open]")
+    assert page.locator("#confirm-body").inner_text().startswith("Hard reboot?")
+    page.click("#confirm-ok")
     page.wait_for_selector(".message-success:has-text('Hard reboot accepted')")
     wait_badge(page, vm["uuid"], "vm_state", "vm_state: active", timeout=10_000)
     wait_badge(page, vm["uuid"], "task_state", "task_state: none", timeout=10_000)
