@@ -99,8 +99,17 @@ def evaluate(
 
 #: What ``refusal`` reads of an instance (besides its uuid, which only goes into the texts).
 _Situation = tuple[str, str | None, bool, bool, bool, bool | None]
-#: Per action key: None (allowed), or the refusal's text split around the instance's uuid.
-_Answer = dict[str, tuple[str, ...] | None]
+
+
+@dataclass(frozen=True)
+class _Memo:
+    """One situation's answer, each refusal's text split around the instance's uuid."""
+
+    #: Per action key, in the table's order: None (allowed) or the text's parts.
+    answer: dict[str, tuple[str, ...] | None]
+    #: The allowed keys, sorted; the refused keys with their texts' parts, sorted by key.
+    allowed: tuple[str, ...]
+    refused: tuple[tuple[str, tuple[str, ...]], ...]
 
 
 class Evaluator:
@@ -112,12 +121,35 @@ class Evaluator:
 
     def __init__(self, context: RequestContext) -> None:
         self.context = context
-        self._memo: dict[_Situation, _Answer] = {}
+        self._memo: dict[_Situation, _Memo] = {}
 
     def __call__(self, instance: Instance, *, host_up: bool | None = None) -> dict[str, str | None]:
+        """``evaluate(instance, context, host_up=host_up)``."""
+        memo = self._lookup(instance, host_up)
+        if memo is None:
+            return evaluate(instance, self.context, host_up=host_up)
+        uuid = str(instance.uuid)
+        return {
+            key: None if parts is None else uuid.join(parts) for key, parts in memo.answer.items()
+        }
+
+    def sorted(
+        self, instance: Instance, *, host_up: bool | None = None
+    ) -> tuple[list[str], dict[str, str]]:
+        """The same answer as (the allowed keys, the refused keys with their texts), both in
+        key order, as the API shows them."""
+        memo = self._lookup(instance, host_up)
+        if memo is None:
+            answer = evaluate(instance, self.context, host_up=host_up)
+            allowed = sorted(key for key, text in answer.items() if text is None)
+            return allowed, {key: text for key, text in sorted(answer.items()) if text}
+        uuid = str(instance.uuid)
+        return list(memo.allowed), {key: uuid.join(parts) for key, parts in memo.refused}
+
+    def _lookup(self, instance: Instance, host_up: bool | None) -> _Memo | None:
         if host_up is None and instance.host_id is not None:
             # Liveness would be read from the instance's host, lazily: not memoisable.
-            return evaluate(instance, self.context, host_up=host_up)
+            return None
         situation: _Situation = (
             instance.vm_state,
             instance.task_state,
@@ -126,13 +158,12 @@ class Evaluator:
             instance.host_id is not None,
             host_up,
         )
-        answer = self._memo.get(situation)
-        if answer is None:
-            answer = self._memo[situation] = self._answer(situation)
-        uuid = str(instance.uuid)
-        return {key: None if parts is None else uuid.join(parts) for key, parts in answer.items()}
+        memo = self._memo.get(situation)
+        if memo is None:
+            memo = self._memo[situation] = self._answer(situation)
+        return memo
 
-    def _answer(self, situation: _Situation) -> _Answer:
+    def _answer(self, situation: _Situation) -> _Memo:
         vm_state, task_state, locked, launched, has_host, host_up = situation
         # A stand-in with exactly what ``refusal`` reads; the marker marks where the uuid goes.
         stand_in = _StandIn(
@@ -143,10 +174,13 @@ class Evaluator:
             launched_at=_LAUNCHED if launched else None,
             host_id=0 if has_host else None,
         )
-        return {
-            key: None if text is None else tuple(text.split(_MARKER))
-            for key, text in evaluate(stand_in, self.context, host_up=host_up).items()  # type: ignore[arg-type]
-        }
+        texts = evaluate(stand_in, self.context, host_up=host_up)  # type: ignore[arg-type]
+        answer = {k: None if t is None else tuple(t.split(_MARKER)) for k, t in texts.items()}
+        return _Memo(
+            answer=answer,
+            allowed=tuple(sorted(k for k, parts in answer.items() if parts is None)),
+            refused=tuple(sorted((k, parts) for k, parts in answer.items() if parts is not None)),
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
@@ -103,19 +104,31 @@ def _parse_uuid(value: str) -> uuidlib.UUID:
         raise NotFound(f"Instance {value} could not be found.") from None
 
 
-def visible_instances(context: RequestContext, *, all_tenants: bool = False) -> QuerySet[Instance]:
-    rows = Instance.objects.select_related("host", "flavor", "image", "project")
+#: The relations read with an instance unless a caller names fewer: what the pages show.
+JOINED: tuple[str, ...] = ("host", "flavor", "image", "project")
+
+
+def visible_instances(
+    context: RequestContext, *, all_tenants: bool = False, joined: Sequence[str] = JOINED
+) -> QuerySet[Instance]:
+    """The instances the caller may see, with the ``joined`` relations read in the same query
+    (a caller that shows less names less: every join costs a model per row)."""
+    rows = Instance.objects.select_related(*joined) if joined else Instance.objects.all()
     if context.is_admin and (all_tenants or context.project_id is None):
         return rows
     return rows.filter(project_id__in=context.project_ids)
 
 
 def instance_get(
-    *, context: RequestContext, instance_uuid: str, include_deleted: bool = False
+    *,
+    context: RequestContext,
+    instance_uuid: str,
+    include_deleted: bool = False,
+    joined: Sequence[str] = JOINED,
 ) -> Instance:
     uid = _parse_uuid(instance_uuid)
     # An admin reaches any instance by id, as in Nova; a member only its projects'.
-    rows = visible_instances(context, all_tenants=True)
+    rows = visible_instances(context, all_tenants=True, joined=joined)
     if not include_deleted:
         rows = rows.filter(deleted_at__isnull=True)
     found = rows.filter(uuid=uid).first()
@@ -124,11 +137,15 @@ def instance_get(
     return found
 
 
-def instance_list(*, context: RequestContext, filters: InstanceFilters) -> QuerySet[Instance]:
+def instance_list(
+    *, context: RequestContext, filters: InstanceFilters, joined: Sequence[str] = JOINED
+) -> QuerySet[Instance]:
     """The instances a caller asked for, sorted, without pagination (see ``paginate``)."""
     if filters.deleted and not context.is_admin:
         raise Forbidden("Only administrators may list deleted instances")
-    rows = visible_instances(context, all_tenants=filters.all_tenants and context.is_admin)
+    rows = visible_instances(
+        context, all_tenants=filters.all_tenants and context.is_admin, joined=joined
+    )
     if filters.project_id and context.is_admin:
         rows = rows.filter(project_id=filters.project_id)
     if filters.deleted and context.is_admin:
@@ -235,12 +252,21 @@ def _ordering(context: RequestContext, sort: Sequence[tuple[str, str]]) -> list[
 
 
 def paginate(
-    rows: QuerySet[Instance], *, limit: int | None, marker: str | None, context: RequestContext
-) -> list[Instance]:
-    """Marker pagination over the sorted rows: the page after ``marker``'s row."""
+    rows: QuerySet[Instance],
+    *,
+    limit: int | None,
+    marker: str | None,
+    context: RequestContext,
+    columns: Sequence[str] | None = None,
+) -> list[Any]:
+    """Marker pagination over the sorted rows: the page after ``marker``'s row.
+
+    Model instances; or, with ``columns`` (which must include ``uuid``), value tuples of those
+    columns, for a caller that shows many rows and needs no models.
+    """
     if limit is not None and limit < 0:
         raise Invalid("limit must be >= 0")
-    items = rows
+    items: QuerySet[Any] = rows if columns is None else rows.values_list(*columns)
     if marker:
         ids = list(rows.values_list("uuid", flat=True))
         try:
@@ -248,7 +274,11 @@ def paginate(
         except (ValueError, NotFound):
             raise Invalid(f"marker [{marker}] not found") from None
         wanted = ids[position + 1 : position + 1 + (limit if limit is not None else len(ids))]
-        by_uuid = {i.uuid: i for i in rows.filter(uuid__in=wanted)}
+        if columns is None:
+            by_uuid = {i.uuid: i for i in rows.filter(uuid__in=wanted)}
+        else:
+            at = list(columns).index("uuid")
+            by_uuid = {v[at]: v for v in items.filter(uuid__in=wanted)}
         return [by_uuid[u] for u in wanted if u in by_uuid]
     return list(items[:limit] if limit is not None else items)
 

@@ -22,6 +22,7 @@ scheduler hints) are refused with a 400 that names them, at every version, never
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -55,8 +56,17 @@ class APIVersion:
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
 
-    def at_least(self, version: str) -> bool:
-        return self >= APIVersion.parse(version)
+    def at_least(self, version: str | APIVersion) -> bool:
+        """Whether this is ``version`` or newer. The argument is a constant of the code, so each
+        is parsed once per process (a list of servers asks about ten per server)."""
+        if isinstance(version, str):
+            version = _constant(version)
+        return (self.major, self.minor) >= (version.major, version.minor)
+
+
+@functools.lru_cache(maxsize=256)
+def _constant(text: str) -> APIVersion:
+    return APIVersion.parse(text)
 
 
 MIN_VERSION = APIVersion(2, 1)

@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 
 from compute import preconditions
-from compute.models import FakeFailure, Host
+from compute.models import FakeFailure, Flavor, Host
+from compute.services import instance_action, instance_create
 from tests.api.conftest import at
+from tests.conftest import CIRROS
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +228,75 @@ def test_the_detail_list_makes_no_query_per_server(
     with django_assert_max_num_queries(len(few.captured_queries)):
         servers = alice_api.get(DETAIL).json()["servers"]
     assert len(servers) == 7
+
+
+# --- the list reads value rows; a server looks the same in the list and on its own ----------
+SHOW_ONLY = {"server_groups"}
+
+
+@pytest.mark.parametrize("version", ["2.1", "2.16", "2.47", "2.89"])
+@pytest.mark.parametrize("who", ["alice", "admin"])
+def test_every_server_in_the_list_is_exactly_its_show_view(
+    alice_api, admin_api, agent, make_instance, alice_ctx, admin_ctx, settings, version, who
+):
+    settings.COMPUTE = {**settings.COMPUTE, "host_status_policy": "admin_or_owner"}
+    for state in ("active", "stopped", "paused", "resized", "shelved_offloaded", "deleted"):
+        make_instance(state, name=f"vm {state}")
+    FakeFailure.objects.create(host="node1", operation="spawn", message="boom")
+    make_instance(name="broken")
+    make_instance(name="elsewhere", context=admin_ctx)
+    Flavor.objects.filter(flavorid="1").update(extra_specs={"hw:cpu_policy": "dedicated"})
+    rebooting = make_instance(name="rebooting")
+    instance_action(context=alice_ctx, instance_uuid=str(rebooting.uuid), action="reboot")
+    busy = instance_create(
+        context=alice_ctx, name="busy", flavor_ref="1", image_ref=CIRROS, metadata={"k": "v"}
+    )  # left building: nobody runs the agent for it
+    instance_action(context=alice_ctx, instance_uuid=str(busy.uuid), action="lock", params={})
+    client = {"alice": alice_api, "admin": admin_api}[who]
+    query = "?changes-since=2000-01-01T00:00:00Z" + ("&all_tenants=1" if who == "admin" else "")
+    listed = client.get(DETAIL + query, **at(version)).json()["servers"]
+    assert len(listed) == (10 if who == "admin" else 9)
+    assert {s["status"] for s in listed} >= {"BUILD", "REBOOT", "ACTIVE", "ERROR", "DELETED"}
+    for server in listed:
+        if server["status"] == "DELETED":  # the list shows it (changes-since), show does not
+            assert "vmdash:actions" not in server
+            continue
+        shown = server_of(client.get(f"/v2.1/servers/{server['id']}", **at(version)))
+        assert server == {k: v for k, v in shown.items() if k not in SHOW_ONLY}
+
+
+def test_the_list_reads_no_image_and_no_project_and_no_models(
+    alice_api, make_instance, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compute.models import Instance
+
+    make_instance()
+    built = []
+    real = Instance.from_db.__func__
+
+    def counting(cls, *args, **kwargs):
+        built.append(cls)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Instance, "from_db", classmethod(counting))
+    with CaptureQueriesContext(connection) as captured:
+        assert len(alice_api.get(DETAIL).json()["servers"]) == 1
+    page = [q["sql"] for q in captured.captured_queries if 'FROM "compute_instance"' in q["sql"]]
+    assert len(page) == 1
+    assert "compute_image" not in page[0] and "compute_project" not in page[0]
+    assert "system_metadata" not in page[0]
+    assert built == []
+
+
+def test_marker_paging_over_value_rows_gives_the_next_page(alice_api, make_instance):
+    names = [make_instance(name=f"vm{n}").name for n in range(5)]
+    first = alice_api.get(DETAIL + "?limit=2&sort_key=display_name&sort_dir=asc").json()
+    assert [s["name"] for s in first["servers"]] == names[:2]
+    after = first["servers_links"][0]["href"].split("/v2.1")[1]
+    second = alice_api.get("/v2.1" + after).json()
+    assert [s["name"] for s in second["servers"]] == names[2:4]
+    index = alice_api.get("/v2.1/servers?limit=2&sort_key=display_name&sort_dir=asc").json()
+    assert [s["name"] for s in index["servers"]] == names[:2]

@@ -101,3 +101,29 @@ def test_an_unknown_compute_path_is_novas_404(alice_api):
     response = alice_api.get("/v2.1/os-no-such-thing")
     assert response.status_code == 404
     assert response.json()["itemNotFound"]["code"] == 404
+
+
+@pytest.mark.parametrize(
+    ("version", "constant", "expected"),
+    [
+        ((2, 9), "2.10", False),
+        ((2, 10), "2.9", True),
+        ((2, 47), "2.47", True),
+        ((2, 46), "2.47", False),
+        ((3, 0), "2.99", True),
+        ((2, 89), "2.90", False),
+    ],
+)
+def test_at_least_compares_numbers_not_text(version, constant, expected):
+    from dashboard.api.microversions import APIVersion
+
+    assert APIVersion(*version).at_least(constant) is expected
+    assert APIVersion(*version).at_least(APIVersion.parse(constant)) is expected
+
+
+def test_a_malformed_constant_is_still_refused_every_time():
+    from dashboard.api.faults import APIFault
+
+    for _ in range(2):  # parsed once per process: a failure is never remembered as a version
+        with pytest.raises(APIFault):
+            MAX_VERSION.at_least("2.x")

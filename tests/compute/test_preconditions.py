@@ -236,6 +236,9 @@ def test_check_evaluate_and_the_memoised_evaluator_agree_over_the_whole_grid(cal
             )
             plain = preconditions.evaluate(instance, context, host_up=up)
             memoised = evaluator(instance, host_up=up)
+            allowed, refused = evaluator.sorted(instance, host_up=up)
+            assert allowed == sorted(k for k, text in plain.items() if text is None)
+            assert list(refused.items()) == sorted((k, t) for k, t in plain.items() if t)
             for spec in actions.USER_ACTIONS:
                 if spec.admin_only and not context.is_admin:
                     want = "<absent>"
@@ -282,5 +285,7 @@ def test_the_evaluator_reads_the_hosts_liveness_itself_when_not_given(monkeypatc
     instance.host = down
     evaluator = preconditions.Evaluator(ADMIN)
     assert evaluator(instance)["resize"] == "Service is unavailable at this time."
+    assert evaluator.sorted(instance)[1]["resize"] == "Service is unavailable at this time."
     instance.host = Host(pk=2, host="g")
     assert evaluator(instance)["resize"] is None
+    assert "resize" in evaluator.sorted(instance)[0]

@@ -1,11 +1,13 @@
 """Nova's server view (``nova/api/openstack/compute/views/servers.py``, reference §11), for a
 negotiated microversion and a caller.
 
-No per-instance queries: instances come with host, flavor and image joined; host_status and
-liveness are computed once per host per request; the latest faults of a page are read in one
-query; the allowed actions come from ``compute.preconditions.evaluate`` with the host's
-liveness passed in. Attributes this dashboard does not store (kernel, ramdisk, key pair, config
-drive, access IPs, user data) are shown with the value Nova shows for a server without them.
+No per-instance queries: a view reads a ``ServerRow`` (a page's value rows, or one model
+instance with host and flavor joined); host_status and liveness are computed once per host per
+request; the latest faults of a page are read in one query; the allowed actions come from a
+request's ``compute.preconditions.Evaluator`` with the host's liveness passed in. What depends
+only on the microversion is decided once per request, what depends on the settings read once.
+Attributes this dashboard does not store (kernel, ramdisk, key pair, config drive, access IPs,
+user data) are shown with the value Nova shows for a server without them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from django.utils import timezone
 from compute import preconditions
 from compute.conf import conf
 from compute.context import RequestContext
-from compute.models import Host, Instance, InstanceFault
+from compute.models import Instance, InstanceFault
 from compute.policy import host_status_shown
 from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status, service_is_up
 from dashboard.api.formats import isotime, naive
 from dashboard.api.microversions import APIVersion
+from dashboard.api.presenters.rows import HostFacts, ServerRow
 
 #: The namespaced key with what the caller may do now, and why not (stock clients ignore it).
 ACTIONS_KEY = "vmdash:actions"
@@ -47,7 +50,7 @@ def hostname(name: str) -> str:
     return text[:63] or "server"
 
 
-def reservation_id(instance: Instance) -> str:
+def reservation_id(instance: Instance | ServerRow) -> str:
     return f"r-{instance.uuid.hex[:8]}"
 
 
@@ -64,6 +67,14 @@ class ServerViews:
         self.now = timezone.now()
         self.down_time = conf().effective_service_down_time()
         self._hosts: dict[int, tuple[HostStatus, bool]] = {}
+        self._shown: dict[tuple[str, str], str | None] = {}
+        self._evaluate = preconditions.Evaluator(context)
+        # What the microversion decides, once per request rather than per server.
+        at = version.at_least
+        self._v2_3, self._v2_9, self._v2_16 = at("2.3"), at("2.9"), at("2.16")
+        self._v2_19, self._v2_26, self._v2_47 = at("2.19"), at("2.26"), at("2.47")
+        self._v2_63, self._v2_71, self._v2_73 = at("2.63"), at("2.71"), at("2.73")
+        self._v2_75 = at("2.75")
 
     # --- pieces ---------------------------------------------------------------------------
     def links(self, collection: str, ident: str) -> list[dict[str, str]]:
@@ -75,9 +86,10 @@ class ServerViews:
     def bookmark(self, collection: str, ident: str) -> list[dict[str, str]]:
         return [{"rel": "bookmark", "href": f"{self.bookmark_url}{collection}/{ident}"}]
 
-    def _host(self, host: Host) -> tuple[HostStatus, bool]:
+    def _host(self, host: HostFacts) -> tuple[HostStatus, bool]:
         """(host_status, is_up) of a host, computed once per request."""
-        if host.pk not in self._hosts:
+        known = self._hosts.get(host.pk)
+        if known is None:
             seen = {"last_seen_up": host.last_seen_up, "created_at": host.created_at}
             status = host_status(
                 forced_down=host.forced_down,
@@ -92,12 +104,21 @@ class ServerViews:
                 service_down_time=self.down_time,
                 **seen,
             )
-            self._hosts[host.pk] = (status, up)
-        return self._hosts[host.pk]
+            known = self._hosts[host.pk] = (status, up)
+        return known
 
-    def _flavor(self, instance: Instance) -> dict[str, Any]:
-        flavor = instance.flavor
-        if not self.version.at_least("2.47"):
+    def _host_status_shown(self, project_id: str, status: HostStatus) -> str | None:
+        """The policy's answer, asked once per (project, status) per request, not per server."""
+        key = (project_id, status)
+        if key not in self._shown:
+            self._shown[key] = host_status_shown(
+                context=self.context, project_id=project_id, status=status
+            )
+        return self._shown[key]
+
+    def _flavor(self, server: ServerRow) -> dict[str, Any]:
+        flavor = server.flavor
+        if not self._v2_47:
             return {"id": flavor.flavorid, "links": self.bookmark("flavors", flavor.flavorid)}
         return {
             "vcpus": flavor.vcpus,
@@ -109,10 +130,10 @@ class ServerViews:
             "extra_specs": dict(flavor.extra_specs or {}),
         }
 
-    def _image(self, instance: Instance) -> dict[str, Any] | str:
-        if instance.image_id is None:
+    def _image(self, server: ServerRow) -> dict[str, Any] | str:
+        if server.image_id is None:
             return ""
-        ident = str(instance.image_id)
+        ident = str(server.image_id)
         return {"id": ident, "links": self.bookmark("images", ident)}
 
     def _fault(self, fault: InstanceFault) -> dict[str, Any]:
@@ -126,66 +147,63 @@ class ServerViews:
             body["details"] = fault.details
         return body
 
-    def actions(self, instance: Instance) -> dict[str, Any]:
-        up = self._host(instance.host)[1] if instance.host_id is not None else None
-        answer = preconditions.evaluate(instance, self.context, host_up=up)
-        return {
-            "allowed": sorted(key for key, reason in answer.items() if reason is None),
-            "refused": {key: reason for key, reason in sorted(answer.items()) if reason},
-        }
+    def actions(self, server: ServerRow) -> dict[str, Any]:
+        up = self._host(server.host)[1] if server.host is not None else None
+        allowed, refused = self._evaluate.sorted(server, host_up=up)  # type: ignore[arg-type]
+        return {"allowed": allowed, "refused": refused}
 
     # --- views ------------------------------------------------------------------------------
-    def basic(self, instance: Instance) -> dict[str, Any]:
+    def basic(self, instance: Instance | ServerRow) -> dict[str, Any]:
         ident = str(instance.uuid)
         return {"id": ident, "name": instance.name, "links": self.links("servers", ident)}
 
-    def core(self, instance: Instance) -> dict[str, Any]:
+    def core(self, server: ServerRow) -> dict[str, Any]:
         """The fields of every full server view, PUT and rebuild answers included."""
-        status = instance.status
-        host = instance.host.host if instance.host_id is not None else None
+        status = server.status
+        host = server.host.host if server.host is not None else None
         body = {
-            **self.basic(instance),
+            **self.basic(server),
             "status": str(status),
-            "tenant_id": instance.project_id,
-            "user_id": str(instance.user_id or ""),
-            "metadata": dict(instance.metadata or {}),
-            "hostId": host_id(instance.project_id, host),
-            "image": self._image(instance),
-            "flavor": self._flavor(instance),
-            "created": isotime(instance.created_at),
-            "updated": isotime(instance.updated_at),
-            "addresses": {} if status == Status.BUILD else dict(instance.addresses or {}),
+            "tenant_id": server.project_id,
+            "user_id": str(server.user_id or ""),
+            "metadata": dict(server.metadata or {}),
+            "hostId": host_id(server.project_id, host),
+            "image": self._image(server),
+            "flavor": self._flavor(server),
+            "created": isotime(server.created_at),
+            "updated": isotime(server.updated_at),
+            "addresses": {} if status == Status.BUILD else dict(server.addresses or {}),
             "accessIPv4": "",
             "accessIPv6": "",
             "OS-DCF:diskConfig": "MANUAL",
         }
         if status in PROGRESS_STATUSES:
-            body["progress"] = instance.progress or 0
-        if self.version.at_least("2.9"):
-            body["locked"] = instance.locked
-        if self.version.at_least("2.19"):
-            body["description"] = instance.description
-        if self.version.at_least("2.26"):
+            body["progress"] = server.progress or 0
+        if self._v2_9:
+            body["locked"] = server.locked
+        if self._v2_19:
+            body["description"] = server.description
+        if self._v2_26:
             body["tags"] = []
-        if self.version.at_least("2.63"):
+        if self._v2_63:
             body["trusted_image_certificates"] = None
-        if self.version.at_least("2.73"):
-            body["locked_reason"] = instance.locked_reason
+        if self._v2_73:
+            body["locked_reason"] = server.locked_reason
         return body
 
     def detail(
-        self, instance: Instance, *, fault: InstanceFault | None = None, show: bool = False
+        self, server: ServerRow, *, fault: InstanceFault | None = None, show: bool = False
     ) -> dict[str, Any]:
-        body = self.core(instance)
-        host = instance.host.host if instance.host_id is not None else None
+        body = self.core(server)
+        host = server.host.host if server.host is not None else None
         body.update(
             {
-                "OS-EXT-STS:vm_state": instance.vm_state,
-                "OS-EXT-STS:task_state": instance.task_state,
-                "OS-EXT-STS:power_state": instance.power_state,
-                "OS-EXT-AZ:availability_zone": instance.availability_zone,
-                "OS-SRV-USG:launched_at": naive(instance.launched_at),
-                "OS-SRV-USG:terminated_at": naive(instance.terminated_at),
+                "OS-EXT-STS:vm_state": server.vm_state,
+                "OS-EXT-STS:task_state": server.task_state,
+                "OS-EXT-STS:power_state": server.power_state,
+                "OS-EXT-AZ:availability_zone": server.availability_zone,
+                "OS-SRV-USG:launched_at": naive(server.launched_at),
+                "OS-SRV-USG:terminated_at": naive(server.terminated_at),
                 "config_drive": "",
                 "key_name": None,
                 "security_groups": [{"name": "default"}],
@@ -195,36 +213,32 @@ class ServerViews:
         if fault is not None and body["status"] in (Status.ERROR, Status.DELETED):
             body["fault"] = self._fault(fault)
         if self.context.is_admin:
-            body.update(self._extended_attributes(instance, host))
-        if self.version.at_least("2.16"):
-            status = (
-                self._host(instance.host)[0] if instance.host_id is not None else HostStatus.NONE
-            )
-            shown = host_status_shown(
-                context=self.context, project_id=instance.project_id, status=status
-            )
+            body.update(self._extended_attributes(server, host))
+        if self._v2_16:
+            status = self._host(server.host)[0] if server.host is not None else HostStatus.NONE
+            shown = self._host_status_shown(server.project_id, status)
             if shown is not None:
                 body["host_status"] = shown
-        if show and self.version.at_least("2.71"):
+        if show and self._v2_71:
             body["server_groups"] = []
-        if instance.deleted_at is None:
-            body[ACTIONS_KEY] = self.actions(instance)
+        if server.deleted_at is None:
+            body[ACTIONS_KEY] = self.actions(server)
         return body
 
-    def _extended_attributes(self, instance: Instance, host: str | None) -> dict[str, Any]:
+    def _extended_attributes(self, server: ServerRow, host: str | None) -> dict[str, Any]:
         attrs: dict[str, Any] = {
             "OS-EXT-SRV-ATTR:host": host,
-            "OS-EXT-SRV-ATTR:instance_name": f"instance-{instance.pk:08x}",
+            "OS-EXT-SRV-ATTR:instance_name": f"instance-{server.pk:08x}",
             "OS-EXT-SRV-ATTR:hypervisor_hostname": host,
         }
-        if self.version.at_least("2.3"):
+        if self._v2_3:
             attrs.update(
                 {
-                    "OS-EXT-SRV-ATTR:hostname": hostname(instance.name),
+                    "OS-EXT-SRV-ATTR:hostname": hostname(server.name),
                     "OS-EXT-SRV-ATTR:kernel_id": "",
                     "OS-EXT-SRV-ATTR:launch_index": 0,
                     "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                    "OS-EXT-SRV-ATTR:reservation_id": reservation_id(instance),
+                    "OS-EXT-SRV-ATTR:reservation_id": reservation_id(server),
                     "OS-EXT-SRV-ATTR:root_device_name": ROOT_DEVICE_NAME,
                     "OS-EXT-SRV-ATTR:user_data": None,
                 }
@@ -233,22 +247,23 @@ class ServerViews:
 
     def updated(self, instance: Instance) -> dict[str, Any]:
         """The answer to PUT and rebuild: the show view from 2.75, the core fields before."""
-        if self.version.at_least("2.75"):
+        if self._v2_75:
             return self.show(instance)
-        return self.core(instance)
+        return self.core(ServerRow.of(instance))
 
     def show(self, instance: Instance) -> dict[str, Any]:
-        return self.detail(instance, fault=latest_faults([instance]).get(instance.pk), show=True)
+        server = ServerRow.of(instance)
+        return self.detail(server, fault=latest_faults([server]).get(server.pk), show=True)
 
-    def detail_many(self, instances: Iterable[Instance]) -> list[dict[str, Any]]:
-        rows = list(instances)
+    def detail_many(self, servers: Iterable[ServerRow]) -> list[dict[str, Any]]:
+        rows = list(servers)
         faults = latest_faults(rows)
-        return [self.detail(i, fault=faults.get(i.pk)) for i in rows]
+        return [self.detail(s, fault=faults.get(s.pk)) for s in rows]
 
 
-def latest_faults(instances: list[Instance]) -> dict[int, InstanceFault]:
-    """The newest fault of each ERROR or DELETED instance among ``instances``: one query."""
-    wanted = [i.pk for i in instances if i.status in (Status.ERROR, Status.DELETED)]
+def latest_faults(servers: list[ServerRow]) -> dict[int, InstanceFault]:
+    """The newest fault of each ERROR or DELETED server among ``servers``: one query."""
+    wanted = [s.pk for s in servers if s.status in (Status.ERROR, Status.DELETED)]
     if not wanted:
         return {}
     latest: dict[int, InstanceFault] = {}

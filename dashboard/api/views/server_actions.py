@@ -23,7 +23,7 @@ from dashboard.api.actions import Answer
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
 from dashboard.api.microversions import MAX_VERSION
 from dashboard.api.schemas import types as t
-from dashboard.api.views.servers import SERVER_ID, ServerViewMixin
+from dashboard.api.views.servers import SERVER_ID, SHOWN, ServerViewMixin
 
 ACTION_REQUEST: t.Schema = {
     "oneOf": [
@@ -69,7 +69,7 @@ class ServerAction(ServerViewMixin):
                 instance_uuid=server_id,
                 description=value["description"] if value["description"] is not None else "",
             )
-        instance = instance_get(context=self.context, instance_uuid=server_id)
+        instance = instance_get(context=self.context, instance_uuid=server_id, joined=SHOWN)
         body = self.views().updated(instance)
         if not self.since("2.75"):  # the short view, plus what rebuild could change
             if self.since("2.54"):

@@ -14,18 +14,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compute import services
-from compute.models import Instance
 from compute.selectors import instance_get, instance_list, paginate
 from dashboard.api.actions import unsupported
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
 from dashboard.api.microversions import MAX_VERSION
+from dashboard.api.presenters.rows import COLUMNS, ServerRow
 from dashboard.api.presenters.servers import ServerViews, reservation_id
 from dashboard.api.queries import server_query
 from dashboard.api.schemas import servers as schemas
 from dashboard.api.server_create import create_args
 from dashboard.api.validation import validate
 
+#: The relations a server view reads (the image is shown by id, the project not at all).
+SHOWN = ("host", "flavor")
 SERVER_ID = OpenApiParameter("server_id", str, OpenApiParameter.PATH, description="Server UUID")
 _LIST_PARAMS = [
     VERSION_HEADER,
@@ -52,10 +54,18 @@ class ServerViewMixin(ComputeView):
             self.version,
             listing="detail" if detail else "index",
         )
-        items: list[Instance] = []
+        items: list[ServerRow] = []
         if not query.empty:
-            rows = instance_list(context=self.context, filters=query.filters)
-            items = paginate(rows, limit=query.limit, marker=query.marker, context=self.context)
+            rows = instance_list(context=self.context, filters=query.filters, joined=())
+            items = ServerRow.from_values(
+                paginate(
+                    rows,
+                    limit=query.limit,
+                    marker=query.marker,
+                    context=self.context,
+                    columns=COLUMNS,
+                )
+            )
         views = self.views()
         body: dict[str, Any] = {
             "servers": views.detail_many(items) if detail else [views.basic(i) for i in items]
@@ -133,7 +143,7 @@ class Server(ServerViewMixin):
         responses=compute_responses({200: ref("ServerShow")}, 404),
     )
     def get(self, request: Request, server_id: str) -> Response:
-        instance = instance_get(context=self.context, instance_uuid=server_id)
+        instance = instance_get(context=self.context, instance_uuid=server_id, joined=SHOWN)
         return Response({"server": self.views().show(instance)})
 
     @extend_schema(
@@ -158,7 +168,7 @@ class Server(ServerViewMixin):
             name=server.get("name"),
             description="" if "description" in server and description is None else description,
         )
-        instance = instance_get(context=self.context, instance_uuid=server_id)
+        instance = instance_get(context=self.context, instance_uuid=server_id, joined=SHOWN)
         return Response({"server": self.views().updated(instance)})
 
     @extend_schema(
