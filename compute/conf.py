@@ -53,6 +53,10 @@ class ComputeConf:
     task_timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_TIMEOUTS))
     #: Seconds between watchdog passes (expired heartbeats, stale dispatches, stuck tasks).
     watchdog_interval: float = 2.0
+    #: Seconds between an agent's looks at its work queue when nothing wakes it. Wake-ups come
+    #: from this process, or over the Redis channel layer from any (compute.agent.wakeup); with
+    #: Redis the poll only covers a lost wake-up and can be long.
+    agent_poll_interval: float = 0.5
     #: Fake hypervisor: seconds each operation takes, by operation name ("default" for the rest).
     fake_delays: dict[str, float] = field(default_factory=dict)
     #: host_status visibility: "admin" (Nova's default), "admin_or_owner", or "unknown_only"

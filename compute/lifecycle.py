@@ -57,7 +57,8 @@ def handle_event(
         return None
     current = driver.get_power_state(event.uuid)
     if current not in expected:
-        log.info(
+        # Routine: a guest changed again before its event was handled (a reboot, a seeding run).
+        log.debug(
             "ignoring stale lifecycle event %s for %s: the guest's power state is %s now",
             event.transition.name,
             event.uuid,

@@ -12,6 +12,8 @@ def build_agent(
     *, host: str, driver: str = "fake", uri: str = "", workers: int = 4
 ) -> ComputeAgent:
     hypervisor = load_driver(driver, host=host, uri=uri)
-    agent = ComputeAgent(host=host, driver=hypervisor, workers=workers)
+    agent = ComputeAgent(
+        host=host, driver=hypervisor, workers=workers, poll_interval=conf().agent_poll_interval
+    )
     sync.attach(agent, interval=conf().sync_power_state_interval)
     return agent

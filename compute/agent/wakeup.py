@@ -15,6 +15,7 @@ sends them, coalescing wake-ups for the same host.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import queue
@@ -72,22 +73,25 @@ class _Sender:
         self.hosts.put(host)
 
     def _run(self) -> None:
-        asyncio.run(self._loop())
-
-    async def _loop(self) -> None:
+        # Blocking on the queue in this daemon thread, not in an executor's: an executor's
+        # worker waiting for ever would hold up the interpreter's exit.
+        loop = asyncio.new_event_loop()
         while True:
-            first = await asyncio.to_thread(self.hosts.get)
-            hosts = {first}
-            while not self.hosts.empty():  # a burst of actions: one wake-up per host
-                hosts.add(self.hosts.get_nowait())
+            hosts = {self.hosts.get()}
+            with contextlib.suppress(queue.Empty):
+                while True:  # a burst of actions: one wake-up per host
+                    hosts.add(self.hosts.get_nowait())
             layer = shared_layer()
-            if layer is None:
-                continue
-            for host in hosts:
-                try:
-                    await layer.group_send(agent_group(host), {"type": "agent.wake"})
-                except Exception:
-                    log.warning("could not wake the agent of %s; it will poll", host)
+            if layer is not None:
+                loop.run_until_complete(self._send(layer, hosts))
+
+    @staticmethod
+    async def _send(layer: Any, hosts: set[str]) -> None:
+        for host in hosts:
+            try:
+                await layer.group_send(agent_group(host), {"type": "agent.wake"})
+            except Exception:
+                log.warning("could not wake the agent of %s; it will poll", host)
 
 
 _the_sender: _Sender | None = None
@@ -102,22 +106,39 @@ def _sender() -> _Sender:
 
 
 class WakeupListener:
-    """In an agent's process: turns the host's channel-layer wake-ups into its event."""
+    """In an agent's process: turns the host's channel-layer wake-ups into its event.
+
+    Stopped by a message to its own channel rather than by cancelling a receive in flight
+    (channels_redis finishes its blocking pop first, seconds later, and logs the orphan).
+    """
+
+    STOP = "agent.stop"
 
     def __init__(self, host: str, layer: Any) -> None:
         self.host = host
         self.layer = layer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._channel: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"wakeups-{host}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        if self._loop is not None and self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(5)
+        loop, channel = self._loop, self._channel
+        if loop is not None and not loop.is_closed():
+            try:
+                if channel is None:
+                    raise RuntimeError("not listening")
+                told = asyncio.run_coroutine_threadsafe(
+                    self.layer.send(channel, {"type": self.STOP}), loop
+                )
+                told.result(2)
+            except Exception:  # Redis is away, or not listening yet: cancel instead
+                if self._task is not None:
+                    loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(10)
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -127,6 +148,10 @@ class WakeupListener:
         except asyncio.CancelledError:
             pass
         finally:
+            # channels_redis leaves clean-up tasks behind: let them end, quietly, before closing.
+            leftovers = asyncio.all_tasks(self._loop)
+            if leftovers:
+                self._loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             self._loop.close()
 
     async def _listen(self) -> None:
@@ -134,18 +159,25 @@ class WakeupListener:
         event = wakeup_event(self.host)
         while True:
             try:
-                channel = await self.layer.new_channel()
+                self._channel = channel = await self.layer.new_channel()
                 await self.layer.group_add(group, channel)
-                joined = asyncio.get_running_loop().time()
-                while asyncio.get_running_loop().time() - joined < REJOIN_EVERY:
-                    try:
-                        await asyncio.wait_for(self.layer.receive(channel), REJOIN_EVERY)
-                    except TimeoutError:
-                        break
-                    event.set()
+                rejoin = asyncio.get_running_loop().create_task(self._rejoin(group, channel))
+                try:
+                    while (await self.layer.receive(channel))["type"] != self.STOP:
+                        event.set()
+                finally:
+                    rejoin.cancel()
                 await self.layer.group_discard(group, channel)
+                return
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("agent wake-ups for %s unavailable; polling until back", self.host)
                 await asyncio.sleep(1.0)
+
+    async def _rejoin(self, group: str, channel: str) -> None:
+        """Redis forgets a group membership after a day: renew it now and then."""
+        while True:
+            await asyncio.sleep(REJOIN_EVERY)
+            with contextlib.suppress(Exception):
+                await self.layer.group_add(group, channel)
