@@ -199,11 +199,14 @@ PATH_TO: dict[str, tuple[tuple[str, dict], ...]] = {
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Remove this run's on-disk SQLite test database files (WAL and shared memory too)."""
+    """Remove this run's on-disk SQLite test database files (WAL and shared memory too) and the
+    login counters' file cache kept beside them."""
     import os
+    import shutil
     from pathlib import Path
 
-    for leftover in (Path(__file__).resolve().parents[1] / "var").glob(
-        f"test-{os.getpid()}.sqlite3*"
-    ):
+    var = Path(__file__).resolve().parents[1] / "var"
+    for leftover in var.glob(f"test-{os.getpid()}.sqlite3*"):
         leftover.unlink(missing_ok=True)
+    for leftover in (var / "cache").glob(f"test-{os.getpid()}.sqlite3-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
