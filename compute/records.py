@@ -2,18 +2,30 @@
 
 Every accepted action gets an ``InstanceAction`` with events (invariant 5); an event that ends
 in error marks its action ``Error`` (Nova's message) and, when the failure is the instance's,
-leaves an ``InstanceFault`` a user can read. These rows are only ever appended and closed.
+leaves an ``InstanceFault`` a user can read. These rows are only ever appended and closed. An
+action the host's agent runs is opened together with its ``ActionDispatch`` (``action_queue``).
 """
 
 from __future__ import annotations
 
 import traceback as tb
+from datetime import datetime
+from typing import Any
 
+from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from compute.actions import ActionSpec
 from compute.context import RequestContext
-from compute.models import Instance, InstanceAction, InstanceActionEvent, InstanceFault
+from compute.models import (
+    ActionDispatch,
+    Host,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+)
 
 
 def action_start(
@@ -43,6 +55,100 @@ def action_start(
         host=host,
     )
     return action, event
+
+
+def action_queue(
+    *,
+    context: RequestContext,
+    instance: Instance,
+    spec: ActionSpec,
+    host: Host,
+    params: dict[str, Any],
+    deadline: datetime,
+) -> tuple[InstanceAction, InstanceActionEvent, ActionDispatch]:
+    """Open the action record and its first event, and queue the action for ``host``'s agent:
+    the three rows every dispatched action leaves (invariant 5; the queue of DESIGN flow 2).
+
+    On PostgreSQL they go in with one statement (an ``INSERT`` whose ``WITH`` inserts the other
+    two, referencing the first's id), each value prepared exactly as the ORM's own ``INSERT``
+    would; elsewhere with three.
+    """
+    now = timezone.now()
+    action = InstanceAction(
+        instance=instance,
+        request_id=context.request_id,
+        action=spec.name,
+        user_id=context.user_id,
+        user_name=context.user_name,
+        project_id=instance.project_id,
+        client=context.client,
+        start_time=now,
+    )
+    event = InstanceActionEvent(
+        action=action,
+        event=f"compute_{spec.manager_function or spec.key}",
+        start_time=now,
+        host=host.host,
+    )
+    dispatch = ActionDispatch(
+        action=action,
+        instance=instance,
+        host=host,
+        kind=spec.key,
+        params=params,
+        expected_task_state=spec.start_task,
+        deadline=deadline,
+    )
+    if connection.vendor == "postgresql":
+        _insert_with_children(action, [event, dispatch], link="action")
+    else:
+        action.save(force_insert=True)
+        for child in (event, dispatch):
+            child.action = action
+            child.save(force_insert=True)
+    return action, event, dispatch
+
+
+def _insert_with_children(parent: Model, children: list[Model], *, link: str) -> None:
+    """INSERT ``parent`` and ``children`` (whose ``link`` foreign key is the parent) in one
+    statement, and give each its primary key as ``save()`` would."""
+    qn = connection.ops.quote_name
+    params: list[Any] = []
+
+    def values(row: Model, linked: str | None) -> str:
+        columns, marks = [], []
+        for field in row._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            columns.append(qn(field.column))
+            if field.attname == linked:
+                marks.append(f"(SELECT {qn(parent._meta.pk.column)} FROM parent)")
+                continue
+            marks.append("%s")
+            value = field.pre_save(row, add=True)  # auto_now and auto_now_add, as save() does
+            params.append(field.get_db_prep_save(value, connection))
+        table = qn(row._meta.db_table)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(marks)}) RETURNING id"
+        )
+
+    parts = [f"parent AS ({values(parent, None)})"]
+    names = []
+    for n, child in enumerate(children):
+        linked = child._meta.get_field(link).attname
+        parts.append(f"child{n} AS ({values(child, linked)})")
+        names.append(f"(SELECT {qn(child._meta.pk.column)} FROM child{n})")
+    parent_id = f"(SELECT {qn(parent._meta.pk.column)} FROM parent)"
+    sql = f"WITH {', '.join(parts)} SELECT {parent_id}, {', '.join(names)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = cursor.fetchone()
+    for row, pk in zip([parent, *children], ids, strict=True):
+        row.pk = pk
+        row._state.adding = False
+        row._state.db = connection.alias
+    for child in children:
+        setattr(child, link, parent)
 
 
 def event_finish(
@@ -102,4 +208,11 @@ def action_touch(action_id: int) -> None:
     InstanceAction.objects.filter(pk=action_id).update(updated_at=timezone.now())
 
 
-__all__ = ["action_start", "action_touch", "event_add", "event_finish", "fault_record"]
+__all__ = [
+    "action_queue",
+    "action_start",
+    "action_touch",
+    "event_add",
+    "event_finish",
+    "fault_record",
+]

@@ -131,10 +131,11 @@ def instance_get(
     rows = visible_instances(context, all_tenants=True, joined=joined)
     if not include_deleted:
         rows = rows.filter(deleted_at__isnull=True)
-    found = rows.filter(uuid=uid).first()
-    if found is None:
-        raise NotFound(f"Instance {instance_uuid} could not be found.")
-    return found
+    try:
+        # ``get``, not ``first``: the uuid is unique, and no ORDER BY is needed to pick one row.
+        return rows.get(uuid=uid)
+    except Instance.DoesNotExist:
+        raise NotFound(f"Instance {instance_uuid} could not be found.") from None
 
 
 def instance_list(

@@ -15,12 +15,13 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from compute import events
 from compute.exceptions import NotFound, UnexpectedTaskState
-from compute.models import Instance
+from compute.models import Host, Instance
 from compute.states import PowerState, VmState
 
 _UNSET: Any = object()
@@ -73,25 +74,86 @@ def transition(
     updates["version"] = F("version") + 1
     updates["updated_at"] = now
 
-    with transaction.atomic():
-        rows = Instance.objects.filter(pk=pk, deleted_at__isnull=True).filter(
-            _task_filter(expected_task_state)
+    rows = Instance.objects.filter(pk=pk, deleted_at__isnull=True).filter(
+        _task_filter(expected_task_state)
+    )
+    if expected_vm_state is not None:
+        rows = rows.filter(vm_state__in=list(expected_vm_state))
+    # No savepoint: nothing here needs undoing on its own. A lost race writes nothing and is
+    # raised after the block, so a caller's transaction that catches it stays usable.
+    with transaction.atomic(savepoint=False):
+        committed = _update_one(pk, rows, updates)
+        if committed is not None:
+            _keep_related(committed, instance, updates)
+            events.record_instance_changes([committed])
+    if committed is None:
+        current = Instance.objects.filter(pk=pk).values("uuid", "task_state", "deleted_at")
+        found = current.first()
+        if found is None:
+            raise NotFound(f"Instance {pk} could not be found.")
+        raise UnexpectedTaskState(
+            instance_uuid=str(found["uuid"]),
+            expected=expected_task_state,
+            actual="deleted" if found["deleted_at"] else found["task_state"],
         )
-        if expected_vm_state is not None:
-            rows = rows.filter(vm_state__in=list(expected_vm_state))
-        if rows.update(**updates) != 1:
-            current = Instance.objects.filter(pk=pk).values("uuid", "task_state", "deleted_at")
-            found = current.first()
-            if found is None:
-                raise NotFound(f"Instance {pk} could not be found.")
-            raise UnexpectedTaskState(
-                instance_uuid=str(found["uuid"]),
-                expected=expected_task_state,
-                actual="deleted" if found["deleted_at"] else found["task_state"],
-            )
-        committed = Instance.objects.select_related("host").get(pk=pk)
-        events.record_instance_changes([committed])
     return committed
+
+
+def _update_one(pk: int, rows: QuerySet[Instance], updates: dict[str, Any]) -> Instance | None:
+    """Write ``updates`` to row ``pk`` if ``rows`` (its conditions) match; the row as written,
+    or None.
+
+    Where the database has ``UPDATE … RETURNING`` (PostgreSQL; SQLite from 3.35, the release
+    that also brought ``INSERT … RETURNING``) the write and the read are one statement, built
+    by the ORM's own UPDATE compiler and read back through its converters; elsewhere the row
+    is read again after the write, in the same transaction.
+    """
+    if not (
+        connection.vendor in ("postgresql", "sqlite")
+        and connection.features.can_return_columns_from_insert
+    ):
+        if rows.update(**updates) != 1:
+            return None
+        return Instance.objects.get(pk=pk)
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(updates)
+    compiler = query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    fields = Instance._meta.concrete_fields
+    returning = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {returning}", params)
+        written = cursor.fetchall()
+    if len(written) != 1:
+        return None
+    columns = [f.get_col(Instance._meta.db_table) for f in fields]
+    converters = compiler.get_converters(columns)
+    values = (
+        next(iter(compiler.apply_converters(written, converters))) if converters else written[0]
+    )
+    return Instance.from_db(connection.alias, [f.attname for f in fields], list(values))
+
+
+#: The relations a written row may take over from the instance the caller passed.
+_RELATED = ("host", "flavor", "image", "project")
+
+
+def _keep_related(committed: Instance, given: Instance | int, written: dict[str, Any]) -> None:
+    """Give the written row the related objects it was written with, or those the caller's
+    instance already holds (the same rows, as the foreign keys did not change), so nobody
+    queries them again; the host, which every delta names, is read if neither had it."""
+    for name in _RELATED:
+        field = Instance._meta.get_field(name)
+        if isinstance(written.get(name), field.related_model):
+            field.set_cached_value(committed, written[name])
+        elif (
+            isinstance(given, Instance)
+            and field.is_cached(given)
+            and getattr(given, field.attname) == getattr(committed, field.attname)
+        ):
+            field.set_cached_value(committed, field.get_cached_value(given))
+    if committed.host_id is not None and not Instance._meta.get_field("host").is_cached(committed):
+        committed.host = Host.objects.get(pk=committed.host_id)
 
 
 def set_power_states(*, host_id: int, changes: Mapping[int, int]) -> list[Instance]:
@@ -129,7 +191,8 @@ def set_power_states(*, host_id: int, changes: Mapping[int, int]) -> list[Instan
 def create_instance(*, task_state: str | None, **fields: Any) -> Instance:
     """Insert a new instance in BUILDING with its first task, version 1, and publish it."""
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: an error here aborts the caller's transaction, which nobody catches.
+    with transaction.atomic(savepoint=False):
         instance = Instance.objects.create(
             vm_state=VmState.BUILDING,
             task_state=task_state,

@@ -95,10 +95,8 @@ def instance_create(
             metadata=metadata or {},
             task_state=spec.start_task,
         )
-        action, event = records.action_start(
-            context=context, instance=instance, spec=spec, host=chosen.host if chosen else ""
-        )
         if chosen is None:
+            _, event = records.action_start(context=context, instance=instance, spec=spec)
             instance = state_machine.transition(
                 instance,
                 expected_task_state=spec.start_task,
@@ -108,7 +106,7 @@ def instance_create(
             records.fault_record(instance, message=no_host_reason, code=500)
             records.event_finish(event, error=no_host_reason)
         else:
-            _queue(action=action, instance=instance, host=chosen, spec=spec, params={})
+            _queue(context=context, instance=instance, host=chosen, spec=spec, params={})
     return instance
 
 
@@ -153,7 +151,9 @@ def instance_action(
     if action not in ACTION_KEYS and not (context.is_system and action in SYSTEM_ACTION_KEYS):
         raise Invalid(f"Unknown action {action!r}.")
     params = dict(params or {})
-    instance = instance_get(context=context, instance_uuid=instance_uuid)
+    # The host only: the checks and the dispatch need it; the few actions that read the flavor
+    # or the image (resize, rebuild, rescue) read it when they do.
+    instance = instance_get(context=context, instance_uuid=instance_uuid, joined=("host",))
     spec = actions.get(action)
     if spec.key == "delete" and conf().reclaim_instance_interval > 0 and instance.launched_at:
         spec = actions.SOFT_DELETE
@@ -200,11 +200,8 @@ def _start(
                 progress=spec.steps[0].progress or 0,
                 **_remembered(spec, instance, prepared.fields),
             )
-        action_record, _ = records.action_start(
-            context=context, instance=instance, spec=spec, host=host.host
-        )
-        _queue(
-            action=action_record, instance=instance, host=host, spec=spec, params=prepared.params
+        action_record = _queue(
+            context=context, instance=instance, host=host, spec=spec, params=prepared.params
         )
     return action_record
 
@@ -231,23 +228,23 @@ def _remembered(spec: ActionSpec, instance: Instance, fields: dict[str, Any]) ->
 
 def _queue(
     *,
-    action: InstanceAction,
+    context: RequestContext,
     instance: Instance,
     host: Host,
     spec: ActionSpec,
     params: dict[str, Any],
-) -> ActionDispatch:
-    dispatch = ActionDispatch.objects.create(
-        action=action,
+) -> InstanceAction:
+    """Open the action's record and queue it for the host's agent; wake the agent after commit."""
+    action, _, _ = records.action_queue(
+        context=context,
         instance=instance,
+        spec=spec,
         host=host,
-        kind=spec.key,
         params=params,
-        expected_task_state=spec.start_task,
         deadline=timezone.now() + timedelta(seconds=conf().dispatch_timeout),
     )
     transaction.on_commit(lambda: wake_agent(host.host))
-    return dispatch
+    return action
 
 
 def _with_current_task(instance: Instance, **fields: Any) -> Instance:

@@ -185,3 +185,105 @@ def test_only_a_digest_of_the_token_is_stored(alice):
     token = issue_token("alice", "alice-pass", "demo")
     assert not Token.objects.filter(digest=token).exists()
     assert token not in str(list(Token.objects.values()))
+
+
+# --- the compute API's memory of checked tokens -------------------------------------------------
+
+
+def servers_status(token: str) -> int:
+    return DocumentedClient().get("/v2.1/servers", HTTP_X_AUTH_TOKEN=token).status_code
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The monotonic clock the token cache reads, moved by hand."""
+    from dashboard.api import auth
+
+    now = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_a_checked_token_is_not_read_again_within_the_ttl(
+    alice, django_assert_max_num_queries, django_assert_num_queries
+):
+    token = issue_token("alice", "alice-pass", "demo")
+    with django_assert_max_num_queries(5) as first:
+        assert servers_status(token) == 200
+    assert any("dashboard_token" in q["sql"] for q in first.captured_queries)
+    with django_assert_max_num_queries(5) as again:
+        assert servers_status(token) == 200
+    sql = [q["sql"] for q in again.captured_queries]
+    assert not [s for s in sql if "dashboard_token" in s or "compute_membership" in s], sql
+
+
+def test_each_request_of_a_remembered_token_gets_its_own_request_id(alice):
+    token = issue_token("alice", "alice-pass", "demo")
+    ids = {
+        DocumentedClient().get("/v2.1/servers", HTTP_X_AUTH_TOKEN=token)["X-Compute-Request-Id"]
+        for _ in range(3)
+    }
+    assert len(ids) == 3
+
+
+def test_a_revocation_through_the_api_takes_effect_at_once_though_the_token_was_remembered(
+    alice,
+):
+    token = issue_token("alice", "alice-pass", "demo")
+    assert servers_status(token) == 200
+    client = DocumentedClient()
+    assert (
+        client.delete(TOKENS, HTTP_X_AUTH_TOKEN=token, HTTP_X_SUBJECT_TOKEN=token).status_code
+        == 204
+    )
+    assert servers_status(token) == 401
+
+
+def test_a_revocation_this_process_did_not_see_takes_effect_within_the_ttl(alice, clock, settings):
+    """Another process revoked it (here: a bulk UPDATE, which sends no signal): this process
+    accepts the token until its memory is TOKEN_CACHE_TTL old — the documented window — and
+    refuses it after."""
+    settings.TOKEN_CACHE_TTL = 5.0
+    token = issue_token("alice", "alice-pass", "demo")
+    assert servers_status(token) == 200
+    Token.objects.update(revoked_at=timezone.now())
+    clock[0] += 4.9
+    assert servers_status(token) == 200
+    clock[0] += 0.2
+    assert servers_status(token) == 401
+    assert servers_status(token) == 401
+
+
+def test_expiry_is_exact_even_for_a_remembered_token(alice, clock, monkeypatch):
+    from dashboard.api import auth
+
+    token = issue_token("alice", "alice-pass", "demo")
+    assert servers_status(token) == 200
+    expires = Token.objects.get().expires_at
+    monkeypatch.setattr(auth.timezone, "now", lambda: expires + timedelta(microseconds=1))
+    assert servers_status(token) == 401
+
+
+def test_losing_the_role_or_the_account_takes_effect_at_once_though_remembered(alice):
+    token = issue_token("alice", "alice-pass", "demo")
+    assert servers_status(token) == 200
+    alice.memberships.all().delete()
+    assert servers_status(token) == 401
+    other = issue_token("alice", "alice-pass", None)  # unscoped still issues: alice exists
+    assert servers_status(other) == 401
+
+
+def test_a_deactivated_user_is_refused_at_once_though_remembered(alice):
+    token = issue_token("alice", "alice-pass", "demo")
+    assert servers_status(token) == 200
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    assert servers_status(token) == 401
+
+
+def test_a_ttl_of_zero_reads_the_token_on_every_request(alice, settings):
+    settings.TOKEN_CACHE_TTL = 0
+    token = issue_token("alice", "alice-pass", "demo")
+    assert servers_status(token) == 200
+    Token.objects.update(revoked_at=timezone.now())
+    assert servers_status(token) == 401

@@ -305,3 +305,69 @@ def test_rebuild_refuses_what_it_cannot_keep(alice_api, make_instance):
         response = alice_api.post(url, body, format="json")
         assert response.status_code == 400, extra
         assert response.json()["badRequest"]["message"] == message
+
+
+# --- what an acceptance costs ------------------------------------------------------------------
+
+
+def test_an_accepted_action_is_a_handful_of_statements(alice_api, make_instance):
+    """Token remembered, the instance read with its host only, one UPDATE … RETURNING (no
+    re-read, no savepoint), the outbox row, and the action's three rows — one statement on
+    PostgreSQL."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first, second = make_instance(name="a"), make_instance(name="b")
+    assert act(alice_api, first, "stop").status_code == 202  # the token is checked here
+    with CaptureQueriesContext(connection) as captured:
+        assert act(alice_api, second, "stop").status_code == 202
+    sql = [q["sql"] for q in captured.captured_queries]
+    # The test's own transaction turns the service's BEGIN into a savepoint; there is no other.
+    assert sum(s.upper().startswith("SAVEPOINT") for s in sql) <= 1, sql
+    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+    statements = [s for s in sql if not s.upper().startswith(control)]
+    assert not [s for s in statements if "dashboard_token" in s or "compute_membership" in s]
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert len(reads) == 1 and "compute_image" not in reads[0] and "compute_flavor" not in reads[0]
+    assert sum(s.startswith("UPDATE") and "RETURNING" in s for s in statements) == 1
+    records = 1 if connection.vendor == "postgresql" else 3
+    assert len(statements) == 1 + 1 + 1 + records, statements
+
+
+def test_the_rows_of_an_accepted_action_are_what_the_orm_would_have_written(
+    alice_api, make_instance, alice_ctx
+):
+    from compute.models import ActionDispatch, InstanceActionEvent
+
+    instance = make_instance()
+    response = act(alice_api, instance, "stop")
+    assert response.status_code == 202
+    action = InstanceAction.objects.get(request_id=response["X-Compute-Request-Id"])
+    event = InstanceActionEvent.objects.get(action=action)
+    dispatch = ActionDispatch.objects.get(action=action)
+    assert (action.instance_id, action.action, action.user_id, action.project_id) == (
+        instance.pk,
+        "stop",
+        alice_ctx.user_id,
+        instance.project_id,
+    )
+    assert (action.client, action.finish_time, action.message) == ("api", None, None)
+    assert action.updated_at is not None and action.start_time == event.start_time
+    assert (event.event, event.host, event.finish_time, event.result) == (
+        "compute_stop_instance",
+        "node1",
+        None,
+        None,
+    )
+    assert (dispatch.instance_id, dispatch.host_id, dispatch.kind, dispatch.params) == (
+        instance.pk,
+        instance.host_id,
+        "stop",
+        {},
+    )
+    assert (dispatch.state, dispatch.expected_task_state, dispatch.claimed_by) == (
+        "pending",
+        "powering-off",
+        "",
+    )
+    assert dispatch.created_at is not None and dispatch.deadline > dispatch.created_at

@@ -297,3 +297,100 @@ def test_another_projects_instance_is_not_found(make_instance, bob_ctx):
     instance = make_instance("active")
     with pytest.raises(NotFound):
         instance_action(context=fresh(bob_ctx), instance_uuid=str(instance.uuid), action="stop")
+
+
+# --- the conditional write, as one statement ------------------------------------------------
+
+
+def _row(instance: Instance) -> dict[str, object]:
+    return {f.attname: getattr(instance, f.attname) for f in Instance._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_a_transition_returns_the_row_exactly_as_committed(make_instance, agent):
+    from compute import state_machine
+    from compute.models import Flavor, Host
+
+    instance = make_instance("active")
+    other = Host.objects.create(host="node9")
+    written = state_machine.transition(
+        instance,
+        expected_task_state=None,
+        expected_vm_state=["active"],
+        task_state="resize_prep",
+        new_task=True,
+        progress=7,
+        system_metadata={"old_vm_state": "active", "nested": {"a": [1, None]}},
+        host=other,
+        flavor=Flavor.objects.get(flavorid="2"),
+    )
+    assert _row(written) == _row(Instance.objects.get(pk=instance.pk))
+    assert written.version == instance.version + 1
+    assert written.host == other  # the host it was written with, not the one it left
+
+
+@pytest.mark.django_db
+def test_a_transition_writes_and_reads_the_row_in_one_statement(
+    make_instance, agent, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compute import state_machine
+
+    instance = Instance.objects.select_related("host").get(pk=make_instance("active").pk)
+    with CaptureQueriesContext(connection) as captured:
+        written = state_machine.transition(instance, expected_task_state=None, task_state="pausing")
+        assert written.host.host == "node1"  # taken over from the caller's instance
+    statements = [q["sql"] for q in captured.captured_queries]
+    touching = [s for s in statements if "compute_instance" in s and "changeevent" not in s]
+    assert len(touching) == 1, statements
+    assert touching[0].startswith("UPDATE") and "RETURNING" in touching[0]
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+
+
+@pytest.mark.django_db
+def test_a_lost_race_writes_nothing_and_leaves_the_callers_transaction_usable(
+    make_instance, alice_ctx
+):
+    import contextlib
+
+    from django.db import transaction
+
+    from compute import state_machine
+    from compute.exceptions import UnexpectedTaskState
+
+    instance = make_instance("active")
+    before = ChangeEvent.objects.count()
+    with transaction.atomic():
+        with contextlib.suppress(UnexpectedTaskState):
+            state_machine.transition(
+                instance, expected_task_state="pausing", task_state="unpausing"
+            )
+        # The executor's pattern: the caller goes on writing in the same transaction.
+        state_machine.transition(instance, expected_task_state=None, task_state="pausing")
+    now = Instance.objects.get(pk=instance.pk)
+    assert (now.task_state, now.version) == ("pausing", instance.version + 1)
+    assert ChangeEvent.objects.count() == before + 1
+
+
+@pytest.mark.django_db
+def test_a_transition_on_a_row_that_moved_on_is_refused_with_what_it_found(
+    make_instance, alice_ctx
+):
+    from compute import state_machine
+    from compute.exceptions import UnexpectedTaskState
+
+    instance = make_instance("active")
+    state_machine.transition(instance, expected_task_state=None, task_state="pausing")
+    with pytest.raises(UnexpectedTaskState) as lost:
+        state_machine.transition(instance, expected_task_state=None, task_state="suspending")
+    assert (lost.value.expected, lost.value.actual) == (None, "pausing")
+    with pytest.raises(UnexpectedTaskState):
+        state_machine.transition(
+            instance,
+            expected_task_state="pausing",
+            expected_vm_state=["stopped"],
+            task_state=None,
+        )
+    assert Instance.objects.get(pk=instance.pk).version == instance.version + 1

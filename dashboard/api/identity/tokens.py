@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.dispatch import Signal
 from django.utils import timezone
 
 from compute.models import Membership, Project, Role
@@ -147,8 +148,14 @@ def token_issue(
     return Issued(token=raw, record=record)
 
 
+#: Sent with ``digest=`` when a token is revoked: whoever remembers checked tokens (the compute
+#: API's caller cache, ``dashboard.api.auth``) forgets it at once.
+token_revoked = Signal()
+
+
 def token_revoke(record: Token) -> None:
     Token.objects.filter(pk=record.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token_revoked.send(sender=Token, digest=record.digest)
 
 
 def roles_of(record: Token) -> list[str]:
