@@ -10,12 +10,14 @@ and never published (invariant 4). A test fails if any other module assigns a st
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Field, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
@@ -156,36 +158,210 @@ def _keep_related(committed: Instance, given: Instance | int, written: dict[str,
         committed.host = Host.objects.get(pk=committed.host_id)
 
 
-def set_power_states(*, host_id: int, changes: Mapping[int, int]) -> list[Instance]:
-    """Write many power_states for one host in a constant number of queries.
+class PowerWrite(NamedTuple):
+    """A power_state the sync read from the driver, and what the row held when the sync decided.
 
-    ``changes`` maps instance pk → the driver's power_state. Each row is written only if it
-    still has no task in progress and is still on ``host_id`` — checked at write time, so a task
-    that started after the sync read the row is never trampled (invariant 3). Returns the rows
-    actually written (and published).
+    The row is written only if it still holds all of it at write time (invariant 3).
     """
-    by_state: dict[int, list[int]] = defaultdict(list)
-    for pk, state in changes.items():
-        by_state[int(state)].append(pk)
-    if not by_state:
+
+    #: The driver's power state now: what is written.
+    power_state: int
+    #: The host the row was read on; it must still be there. Its name goes into the delta.
+    host: Host
+    #: The vm_state and power_state the sync read and decided for.
+    vm_state: str
+    previous: int
+
+
+def set_power_states(
+    *, host_id: int | None, changes: Mapping[int, int | PowerWrite]
+) -> list[Instance]:
+    """Write many power_states, on one host or many, in one conditional statement.
+
+    ``changes`` maps instance pk → the driver's power_state (the row must be on ``host_id``), or
+    → a ``PowerWrite``, which names the row's host itself (``host_id`` may then be None) and the
+    vm_state and power_state the row must still hold. Either way a row is written only if, at
+    write time, it is live and has no task in progress, so a task that started after the sync
+    read the row is never trampled (invariant 3). Returns the rows actually written (and
+    published), as committed, with their host; the fields their change event does not read
+    are left to load on access.
+
+    The write joins the caller's transaction without a savepoint (the sync's pass is one
+    transaction): an error here must abort that transaction, never be caught inside it.
+    """
+    if not changes:
         return []
-    table = Instance._meta.db_table
+    writes, hosts = _power_writes(host_id, changes)
+    if not writes:
+        return []
     now = timezone.now()
-    written: list[int] = []
-    with transaction.atomic(), connection.cursor() as cursor:
-        # One UPDATE … RETURNING per distinct power state (at most six), whatever the row count.
-        for state, pks in by_state.items():
-            marks = ",".join(["%s"] * len(pks))
-            cursor.execute(
-                f"UPDATE {table} SET power_state = %s, version = version + 1, updated_at = %s "
-                f"WHERE id IN ({marks}) AND host_id = %s AND task_state IS NULL "
-                f"AND deleted_at IS NULL RETURNING id",
-                [state, now, *pks, host_id],
-            )
-            written.extend(row[0] for row in cursor.fetchall())
-        committed = list(Instance.objects.select_related("host").filter(pk__in=written))
+    with transaction.atomic(savepoint=False):
+        if _update_returning():
+            committed = _write_returning(writes, now)
+        else:
+            committed = _write_locked(writes, now)
+        for instance in committed:
+            instance.host = hosts[instance.host_id]  # no join, no query: the caller's rows
         events.record_instance_changes(committed)
     return committed
+
+
+#: (pk, power_state, host pk, expected vm_state or None, expected power_state or None)
+_Write = tuple[int, int, int, str | None, int | None]
+
+
+def _power_writes(
+    host_id: int | None, changes: Mapping[int, int | PowerWrite]
+) -> tuple[list[_Write], dict[int, Host]]:
+    writes: list[_Write] = []
+    hosts: dict[int, Host] = {}
+    plain = False
+    for pk, change in changes.items():
+        if isinstance(change, PowerWrite):
+            hosts[change.host.pk] = change.host
+            writes.append(
+                (pk, int(change.power_state), change.host.pk, change.vm_state, change.previous)
+            )
+            continue
+        if host_id is None:
+            raise ValueError(f"power_state {change} for instance {pk} names no host")
+        plain = True
+        writes.append((pk, int(change), host_id, None, None))
+    if plain and host_id not in hosts:
+        found = Host.objects.filter(pk=host_id).first()
+        if found is None:
+            # No row can be on a host that does not exist: nothing to write.
+            return [w for w in writes if w[2] != host_id], hosts
+        hosts[found.pk] = found
+    return writes, hosts
+
+
+def _update_returning() -> bool:
+    """Whether the database runs ``UPDATE … FROM … RETURNING``.
+
+    Django has no feature flag for it. PostgreSQL always has; SQLite since 3.35, the release
+    that also brought ``INSERT … RETURNING`` (``can_return_columns_from_insert``), and its JSON
+    functions feed the rows. MariaDB's RETURNING is for INSERT and DELETE only.
+    """
+    features = connection.features
+    if connection.vendor == "postgresql":
+        return True
+    return (
+        connection.vendor == "sqlite"
+        and features.can_return_columns_from_insert
+        and features.supports_json_field
+    )
+
+
+#: The rows the statement joins on, one per write, from one JSON parameter: one string to send
+#: (psycopg quotes arrays element by element), and a plan that looks each row up by its key.
+_WRITES_SOURCE = {
+    "postgresql": (
+        "(SELECT (e->>0)::bigint AS w_id, (e->>1)::smallint AS w_power, (e->>2)::bigint AS w_host, "
+        "e->>3 AS w_vm, (e->>4)::smallint AS w_prev FROM json_array_elements(%s::json) AS e) AS w"
+    ),
+    "sqlite": (
+        "(SELECT json_extract(value, '$[0]') AS w_id, json_extract(value, '$[1]') AS w_power, "
+        "json_extract(value, '$[2]') AS w_host, json_extract(value, '$[3]') AS w_vm, "
+        "json_extract(value, '$[4]') AS w_prev FROM json_each(%s)) AS w"
+    ),
+}
+
+
+#: What ``UPDATE … RETURNING`` brings back: the columns an instance's change event reads
+#: (``events.instance_delta``), not the whole row — the JSON columns alone would double the cost
+#: of a large write. Any other field loads on first access, one query per instance: a test
+#: fails if the change event ever needs one (``tests/sync/test_power_writes.py``).
+_RETURNED = frozenset(
+    (
+        "id",
+        "uuid",
+        "name",
+        "project_id",
+        "host_id",
+        "vm_state",
+        "task_state",
+        "power_state",
+        "progress",
+        "task_started_at",
+        "locked",
+        "version",
+        "updated_at",
+        "deleted_at",
+    )
+)
+
+
+def _write_returning(writes: list[_Write], now: datetime) -> list[Instance]:
+    """One ``UPDATE … FROM (the writes) … RETURNING``: the conditions, the write and the
+    committed rows (for the deltas) in one round trip, whatever the number of rows."""
+    qn = connection.ops.quote_name
+    table = qn(Instance._meta.db_table)
+    # In the model's field order, as ``Model.from_db`` takes them.
+    fields = [f for f in Instance._meta.concrete_fields if f.attname in _RETURNED]
+    # Every condition is checked on the row as it is now, under the row lock the UPDATE takes.
+    sql = (
+        f"UPDATE {table} SET power_state = w.w_power, version = version + 1, updated_at = %s "
+        f"FROM {_WRITES_SOURCE[connection.vendor]} "
+        f"WHERE {table}.id = w.w_id AND {table}.host_id = w.w_host "
+        f"AND {table}.task_state IS NULL AND {table}.deleted_at IS NULL "
+        f"AND (w.w_vm IS NULL OR {table}.vm_state = w.w_vm) "
+        f"AND (w.w_prev IS NULL OR {table}.power_state = w.w_prev) "
+        f"RETURNING {', '.join(qn(f.column) for f in fields)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), json.dumps(writes)])
+        rows = cursor.fetchall()
+    return _instances(fields, rows)
+
+
+def _instances(fields: Sequence[Field], rows: list[tuple[Any, ...]]) -> list[Instance]:
+    """Model instances from raw rows, through the converters the ORM would apply."""
+    table = Instance._meta.db_table
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(table)
+        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
+            connection
+        ):
+            converters.append((index, convert, column))
+    names = frozenset(f.attname for f in fields)
+    instances = []
+    for row in rows:
+        values = list(row)
+        for index, convert, column in converters:
+            values[index] = convert(values[index], column, connection)
+        instances.append(Instance.from_db(connection.alias, names, values))  # type: ignore[arg-type]
+    return instances
+
+
+def _write_locked(writes: list[_Write], now: datetime) -> list[Instance]:
+    """Without RETURNING: lock the rows that still match, write exactly those, read them back.
+
+    A query or two per distinct (power, host, expectations), not per row.
+    """
+    groups: dict[tuple[int, int, str | None, int | None], list[int]] = defaultdict(list)
+    for pk, power, host, vm_state, previous in writes:
+        groups[(power, host, vm_state, previous)].append(pk)
+    written: list[int] = []
+    for (power, host, vm_state, previous), pks in groups.items():
+        rows = Instance.objects.filter(
+            pk__in=pks, host_id=host, task_state__isnull=True, deleted_at__isnull=True
+        )
+        if vm_state is not None:
+            rows = rows.filter(vm_state=vm_state)
+        if previous is not None:
+            rows = rows.filter(power_state=previous)
+        locked = list(rows.select_for_update().values_list("pk", flat=True))
+        if not locked:
+            continue
+        updated = rows.filter(pk__in=locked).update(
+            power_state=power, version=F("version") + 1, updated_at=now
+        )
+        if updated != len(locked):  # pragma: no cover - only without row locks
+            raise RuntimeError("rows changed under their locks; the power write is rolled back")
+        written.extend(locked)
+    return list(Instance.objects.filter(pk__in=written)) if written else []
 
 
 def create_instance(*, task_state: str | None, **fields: Any) -> Instance:

@@ -6,7 +6,8 @@
   says which host never answered (invariant 7).
 - A task that ran longer than its timeout is reaped: its event ends in error, a fault says what
   happened, task_state is cleared and vm_state set to error, as an admin's reset would.
-- Outbox rows older than the retention are pruned.
+- Outbox rows older than the retention are pruned, and power-sync pass records beyond the
+  newest ``PASSES_KEPT`` of each host (every few minutes: the passes themselves never prune).
 
 Every write is conditional, so any number of processes may run the watchdog at once.
 """
@@ -14,6 +15,7 @@ Every write is conditional, so any number of processes may run the watchdog at o
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -30,6 +32,7 @@ from compute.models import ActionDispatch, ChangeEvent, Host, Instance
 from compute.services.hosts import publish_status_if_changed
 from compute.states import VmState
 from compute.status import HostStatus
+from compute.sync.history import prune_passes
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +165,29 @@ def prune_outbox() -> int:
     return ChangeEvent.objects.filter(created_at__lt=horizon).delete()[0]
 
 
+#: Seconds between two prunings of the power-sync pass records by one process. Each is one
+#: DELETE over every host's records; between two, a host gains a few passes at most.
+SYNC_PASSES_PRUNE_SPACING = 300.0
+_next_sync_passes_prune = 0.0
+
+
+def prune_sync_passes() -> int:
+    """Prune the pass records, at most once per ``SYNC_PASSES_PRUNE_SPACING`` in this process."""
+    global _next_sync_passes_prune
+    now = time.monotonic()
+    if now < _next_sync_passes_prune:
+        return 0
+    _next_sync_passes_prune = now + SYNC_PASSES_PRUNE_SPACING
+    return prune_passes()
+
+
 def run_once() -> dict[str, int]:
     return {
         "hosts_published": check_hosts(),
         "dispatches_failed": fail_stale_dispatches(),
         "tasks_reaped": reap_stuck_tasks(),
         "events_pruned": prune_outbox(),
+        "sync_passes_pruned": prune_sync_passes(),
     }
 
 

@@ -1,17 +1,27 @@
-"""Running the power-state sync: one pass over a host, or one instance a lifecycle event names.
+"""Running the power-state sync: one pass over a host or a chunk of hosts, or over the one
+instance a lifecycle event names.
 
 A pass (DESIGN flow 3, reference §7) reads every guest's power state from the driver in one call
 and the host's instances in one query, applies the decision table (``compute.sync.decisions``),
-writes every changed power_state in one bulk, conditional write
-(``state_machine.set_power_states``) and asks for each correction through the normal action
-path (``instance_action``) as the system user, so corrections land in the action log and reach
-the browser like any action. The query count of a pass does not grow with the number of
-instances; only corrections, which are per instance by nature, add queries.
+then, in one transaction, writes every changed power_state in one conditional statement that
+returns the rows it wrote (``state_machine.set_power_states``, which appends their events) and
+records the pass (``compute.sync.history``). It then asks for each correction through the normal
+action path (``instance_action``) as the system user, so corrections land in the action log
+and reach the browser like any action; a host with corrections to make is recorded after them,
+with what became of each. The query count of a pass does not grow with the number of instances:
+three queries for a host in step (the guests, the instances, the record), five with power
+states to write; only corrections, which are per instance by nature, add queries.
+
+``sync_hosts`` runs that pass over many hosts at once, for a driver that lists many hosts'
+guests in one call (the fake hypervisor keeps them all in the database): the same reads, write
+and transaction for the whole chunk, one record per host. ``sync_host`` is a chunk of one, so
+both make the same decisions and leave the same records.
 
 Invariant 3 is kept twice over: an instance with a task in progress is skipped when read, and
 every write re-checks at write time, so a task that starts while the pass runs always wins:
 
-- the bulk power write is conditional on ``task_state IS NULL`` and the host, row by row;
+- the bulk power write is conditional, row by row, on ``task_state IS NULL``, the host, and the
+  vm_state and power_state the decision was made for;
 - a correction re-reads the driver, then locks the row and checks that it is still on this host,
   in the vm_state the verdict was made for and without a task, before starting the action in
   the same transaction (``instance_action``'s own conditional UPDATE is the last guard).
@@ -26,12 +36,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypedDict
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compute import state_machine
@@ -41,50 +52,17 @@ from compute.exceptions import ComputeError
 from compute.models import Host, Instance, PowerSyncPass
 from compute.services.instances import instance_action
 from compute.states import POWER_STATE_NAMES, PowerState, VmState
+from compute.sync import history
 from compute.sync.decisions import Correction, Verdict, decide
+from compute.sync.history import PowerChange, UnknownGuest
 
 log = logging.getLogger("compute.sync")
 
-#: Pass records kept per host; older ones are pruned as each new one is written.
-PASSES_KEPT = 200
+#: Lists every guest's power state on each of the named hosts, in one call.
+GuestLister = Callable[[Sequence[str]], Mapping[str, Mapping[str, int]]]
 
 
-class PowerChange(TypedDict):
-    """One instance the pass changed, corrected or has something to say about."""
-
-    instance: str
-    name: str
-    vm_state: str
-    #: [the database's power_state before, the driver's now].
-    power_state: list[int]
-    #: The correction asked for (``stop``, ``forceStop``, ``delete``), or None.
-    action: str | None
-    note: str
-
-
-class UnknownGuest(TypedDict):
-    """A guest the hypervisor has that no live instance of this host accounts for."""
-
-    uuid: str
-    power_state: int
-    #: "" (no such instance), "instance deleted", or "instance is on host X".
-    note: str
-
-
-class SyncPassReport(TypedDict):
-    """A ``PowerSyncPass`` as ``sync_power_states --json`` prints it."""
-
-    host: str
-    started_at: str
-    duration_ms: float
-    checked: int
-    changes: list[PowerChange]
-    unknown_guests: list[UnknownGuest]
-    error: str
-
-
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     """What one read of an instance tells the sync; the row may change right after."""
 
     pk: int
@@ -94,27 +72,128 @@ class _Row:
     task_state: str | None
     power_state: int
     shutdown_terminate: bool
+    host_id: int
 
 
-_COLUMNS = ("pk", "uuid", "name", "vm_state", "task_state", "power_state", "shutdown_terminate")
+_COLUMNS = (
+    "id",
+    "uuid",
+    "name",
+    "vm_state",
+    "task_state",
+    "power_state",
+    "shutdown_terminate",
+    "host_id",
+)
 
 
-def _read(host: Host, *, instance_uuid: str | None = None) -> list[_Row]:
-    """The host's live instances in one query (offloaded instances have no host: never read)."""
-    rows = Instance.objects.filter(host_id=host.pk, deleted_at__isnull=True)
-    if instance_uuid is not None:
-        rows = rows.filter(uuid=instance_uuid)
+def _read(host_ids: Sequence[int]) -> dict[int, list[_Row]]:
+    """The hosts' live instances in one query (offloaded instances have no host: never read).
+
+    Plain SQL into tuples: a chunk of hosts is ten thousand rows, and the ORM's per-row work
+    would cost more than the query; on PostgreSQL the uuid comes as text, as a ``UUID`` object
+    per row costs as much again. Newest first, so the records list the same order whatever the
+    chunk.
+    """
+    qn = connection.ops.quote_name
+    as_text = connection.vendor == "postgresql"
+    columns = [f"{qn(c)}::text" if c == "uuid" and as_text else qn(c) for c in _COLUMNS]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {qn(Instance._meta.db_table)} "
+        f"WHERE deleted_at IS NULL AND host_id IN ({', '.join(['%s'] * len(host_ids))}) "
+        "ORDER BY id DESC"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(host_ids))
+        rows = cursor.fetchall()
+    by_host: dict[int, list[_Row]] = defaultdict(list)
+    for pk, uuid, name, vm, task, power, terminate, host_id in rows:
+        # SQLite holds the 32 hex digits Django stores there.
+        ident = uuid if as_text else str(uuidlib.UUID(uuid))
+        by_host[host_id].append(_Row(pk, ident, name, vm, task, power, bool(terminate), host_id))
+    return by_host
+
+
+def _read_one(host_id: int, instance_uuid: str) -> list[_Row]:
+    """The one live instance a lifecycle event names, if it is on this host."""
+    rows = Instance.objects.filter(host_id=host_id, deleted_at__isnull=True, uuid=instance_uuid)
     return [
-        _Row(pk, str(uuid), name, vm, task, power, terminate)
-        for pk, uuid, name, vm, task, power, terminate in rows.values_list(*_COLUMNS)
+        _Row(pk, str(uuid), name, vm, task, power, terminate, host)
+        for pk, uuid, name, vm, task, power, terminate, host in rows.values_list(
+            "pk", *_COLUMNS[1:]
+        )
     ]
 
 
-def _host(host: Host | str) -> Host:
-    """A fresh host row: the pass needs its current heartbeat, not one read minutes ago."""
-    if isinstance(host, Host):
-        return Host.objects.get(pk=host.pk)
-    return Host.objects.get(host=host)
+def _host_row(host: Host | str) -> Host:
+    """The caller's host row as it is (only its id and name are used; whether the host is up is
+    read fresh, and only when a correction depends on it)."""
+    return host if isinstance(host, Host) else Host.objects.get(host=host)
+
+
+@dataclass
+class _HostPass:
+    """One host's share of a pass: what it read, decided, wrote and found."""
+
+    host: Host
+    driver: ComputeDriver
+    rows: list[_Row] = field(default_factory=list)
+    guests: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+    #: (row, the driver's power now, the verdict) for every row worth a word in the record.
+    findings: list[tuple[_Row, int, Verdict]] = field(default_factory=list)
+    writes: dict[int, state_machine.PowerWrite] = field(default_factory=dict)
+    changes: list[PowerChange] = field(default_factory=list)
+    unknown: list[UnknownGuest] = field(default_factory=list)
+
+    @property
+    def corrects(self) -> bool:
+        return any(v.correction is not Correction.NONE for _, _, v in self.findings)
+
+    def plan(self) -> None:
+        """The decision table over the rows: which power_states to write, what to say or do."""
+        for row in self.rows:
+            if row.task_state is not None:
+                continue  # Nova's step 2: a task is in progress; it will set power_state itself
+            power = self.guests.get(row.uuid, PowerState.NOSTATE)  # unknown to the driver
+            verdict = decide(row.vm_state, power, shutdown_terminate=row.shutdown_terminate)
+            drifted = power != row.power_state
+            if drifted:
+                self.writes[row.pk] = state_machine.PowerWrite(
+                    power, self.host, row.vm_state, row.power_state
+                )
+            if drifted or verdict.correction is not Correction.NONE or verdict.warn:
+                self.findings.append((row, power, verdict))
+
+    def conclude(self, written: set[int], *, host_up: bool) -> None:
+        """Step 4, after the power writes: the corrections, and what the record says."""
+        for row, power, verdict in self.findings:
+            if row.pk in self.writes and row.pk not in written:
+                # The conditional write found a task (or another host, state or deletion): the
+                # request that changed it wins, and it owns the instance's states now.
+                log.info("sync left %s alone: it changed while the pass ran", row.uuid)
+                continue
+            note, action = verdict.note, None
+            if verdict.correction is not Correction.NONE:
+                if host_up:
+                    action, note = _correct(self.host, self.driver, row, verdict)
+                else:
+                    deferred = verdict.correction.action
+                    note = f"{verdict.note}; {deferred} deferred: {self.host} is not up"
+            if verdict.warn:
+                log.warning("instance %s (%s, power %s): %s", row.uuid, row.vm_state, power, note)
+            elif verdict.correction is not Correction.NONE:
+                log.info("instance %s (%s, power %s): %s", row.uuid, row.vm_state, power, note)
+            self.changes.append(
+                {
+                    "instance": row.uuid,
+                    "name": row.name,
+                    "vm_state": row.vm_state,
+                    "power_state": [row.power_state, power],
+                    "action": action,
+                    "note": note,
+                }
+            )
 
 
 # --- the pass ---------------------------------------------------------------------------------
@@ -126,30 +205,62 @@ def sync_host(*, host: Host | str, driver: ComputeDriver) -> PowerSyncPass:
     A driver that cannot list its guests makes the whole pass a recorded error (Nova skips the
     run when the driver is not ready); nothing else is touched.
     """
-    host_row = _host(host)
+    row = _host_row(host)
+
+    def list_guests(_names: Sequence[str]) -> Mapping[str, Mapping[str, int]]:
+        return {row.host: driver.list_power_states()}
+
+    (record,) = sync_hosts(hosts=[row], drivers={row.pk: driver}, list_guests=list_guests)
+    return record
+
+
+def sync_hosts(
+    *, hosts: Sequence[Host], drivers: Mapping[int, ComputeDriver], list_guests: GuestLister
+) -> list[PowerSyncPass]:
+    """One pass over each of ``hosts`` together: one call to ``list_guests`` for all of them,
+    one read of their instances, one transaction for the power writes and the records. Returns
+    one record per host, in the order given. ``drivers`` (by host id) re-read a guest before a
+    correction."""
+    if not hosts:
+        return []
+    if len({host.pk for host in hosts}) != len(hosts):
+        raise ValueError("a pass syncs each host once")
     started, clock = timezone.now(), time.monotonic()
+    passes = [_HostPass(host, drivers[host.pk]) for host in hosts]
     try:
-        guests = {str(uuid): int(power) for uuid, power in driver.list_power_states().items()}
+        listed = list_guests([host.host for host in hosts])
     except Exception as failure:
         message = getattr(failure, "message", None) or str(failure) or type(failure).__name__
-        log.warning("power-state sync of %s skipped: the driver failed: %s", host_row, message)
-        return _record(host_row, started, clock, checked=0, changes=[], unknown=[], error=message)
-    rows = _read(host_row)
-    changes = _apply(host_row, driver, rows, guests)
-    unknown = _unknown_guests(guests, {row.uuid for row in rows})
-    record = _record(host_row, started, clock, checked=len(rows), changes=changes, unknown=unknown)
-    level = logging.INFO if changes or unknown else logging.DEBUG
-    log.log(
-        level,
-        "power-state sync of %s: %d instance(s) checked, %d change(s), %d unknown guest(s), "
-        "%.1f ms",
-        host_row,
-        record.checked,
-        len(changes),
-        len(unknown),
-        record.duration_ms,
-    )
-    return record
+        for one in passes:
+            one.error = message
+            log.warning("power-state sync of %s skipped: the driver failed: %s", one.host, message)
+        return _ordered(hosts, _record(passes, clock, started))
+
+    rows = _read([host.pk for host in hosts])
+    for one in passes:
+        one.guests = {str(uuid): int(p) for uuid, p in listed.get(one.host.host, {}).items()}
+        one.rows = rows.get(one.host.pk, [])
+        one.plan()
+    _unknown_guests(passes)  # a read, before the transaction starts
+
+    # Reads stay outside the transaction: it begins with the write, so it holds its locks (on
+    # SQLite, the database's write lock) only for the write, its events and the records.
+    correcting = [one for one in passes if one.corrects]
+    uncorrected = [one for one in passes if not one.corrects]
+    with transaction.atomic():
+        # Step 3 always precedes step 4: power_state first, for every instance at once.
+        written = _write({pk: w for one in passes for pk, w in one.writes.items()})
+        for one in uncorrected:
+            one.conclude(written, host_up=False)  # nothing to correct: notes and warnings only
+        records = _record(uncorrected, clock, started)
+    if correcting:
+        # Corrections are per instance by nature, each through the action path in its own
+        # transaction; they wait while their host is not up, read fresh for the purpose.
+        up = _hosts_up([one.host for one in correcting])
+        for one in correcting:
+            one.conclude(written, host_up=up.get(one.host.pk, False))
+        records += _record(correcting, clock, started)
+    return _ordered(hosts, records)
 
 
 def sync_instance(
@@ -161,66 +272,36 @@ def sync_instance(
     changed, or None: nothing to do, or no live instance of that uuid on this host (an event for
     a guest that has gone elsewhere is dropped, as in Nova). Not recorded as a pass.
     """
-    host_row = _host(host)
-    rows = _read(host_row, instance_uuid=instance_uuid)
+    row = _host_row(host)
+    rows = _read_one(row.pk, instance_uuid)
     if not rows:
-        log.debug("lifecycle sync: no live instance %s on %s; dropped", instance_uuid, host_row)
+        log.debug("lifecycle sync: no live instance %s on %s; dropped", instance_uuid, row)
         return None
     if power is None:
         power = driver.get_power_state(instance_uuid)
-    changes = _apply(host_row, driver, rows, {rows[0].uuid: int(power)})
-    return changes[0] if changes else None
+    one = _HostPass(row, driver, rows=rows, guests={rows[0].uuid: int(power)})
+    one.plan()
+    if not one.findings:
+        return None
+    written = _write(one.writes)
+    up = _hosts_up([row]) if one.corrects else {}
+    one.conclude(written, host_up=up.get(row.pk, False))
+    return one.changes[0] if one.changes else None
 
 
-def _apply(
-    host: Host, driver: ComputeDriver, rows: Iterable[_Row], guests: dict[str, int]
-) -> list[PowerChange]:
-    """The decision table over ``rows``: one bulk power write, then the corrections."""
-    power_writes: dict[int, int] = {}
-    findings: list[tuple[_Row, int, Verdict]] = []
-    for row in rows:
-        if row.task_state is not None:
-            continue  # Nova's step 2: a task is in progress; it will set power_state itself
-        power = guests.get(row.uuid, PowerState.NOSTATE)  # unknown to the driver = NOSTATE
-        verdict = decide(row.vm_state, power, shutdown_terminate=row.shutdown_terminate)
-        if power != row.power_state:
-            power_writes[row.pk] = power
-        if power != row.power_state or verdict.correction is not Correction.NONE or verdict.warn:
-            findings.append((row, power, verdict))
-    if not findings:
-        return []
+def _write(writes: dict[int, state_machine.PowerWrite]) -> set[int]:
+    """The power writes of a pass, one statement for every host; the ids actually written."""
+    if not writes:
+        return set()
+    # Every write names its host, so no ``host_id`` is needed.
+    return {i.pk for i in state_machine.set_power_states(host_id=None, changes=writes)}
 
-    # Step 3 always precedes step 4: power_state first, for every instance at once.
-    written = {i.pk for i in state_machine.set_power_states(host_id=host.pk, changes=power_writes)}
-    host_up = host.is_up
-    changes: list[PowerChange] = []
-    for row, power, verdict in findings:
-        if row.pk in power_writes and row.pk not in written:
-            # The conditional write found a task (or another host, or a deletion): the
-            # request that started it wins, and it owns the instance's states now.
-            log.info("sync left %s alone: it changed while the pass ran", row.uuid)
-            continue
-        note, action = verdict.note, None
-        if verdict.correction is not Correction.NONE:
-            if host_up:
-                action, note = _correct(host, driver, row, verdict)
-            else:
-                note = f"{verdict.note}; {verdict.correction.action} deferred: {host} is not up"
-        if verdict.warn:
-            log.warning("instance %s (%s, power %s): %s", row.uuid, row.vm_state, power, note)
-        elif verdict.correction is not Correction.NONE:
-            log.info("instance %s (%s, power %s): %s", row.uuid, row.vm_state, power, note)
-        changes.append(
-            {
-                "instance": row.uuid,
-                "name": row.name,
-                "vm_state": row.vm_state,
-                "power_state": [row.power_state, power],
-                "action": action,
-                "note": note,
-            }
-        )
-    return changes
+
+def _hosts_up(hosts: Sequence[Host]) -> dict[int, bool]:
+    """Whether each host is up now, from its row as it is now: the caller's row may be minutes
+    old, and a host forced down or silent meanwhile must not be corrected on."""
+    fresh = Host.objects.filter(pk__in=[host.pk for host in hosts])
+    return {host.pk: host.is_up for host in fresh}
 
 
 def _correct(
@@ -267,13 +348,18 @@ def _correct(
     return wanted, verdict.note
 
 
-def _unknown_guests(guests: dict[str, int], known: set[str]) -> list[UnknownGuest]:
-    """Guests no live instance of this host accounts for; at most one query."""
-    strangers = {uuid: power for uuid, power in guests.items() if uuid not in known}
+def _unknown_guests(passes: Sequence[_HostPass]) -> None:
+    """Guests no live instance of their host accounts for; at most one query for all hosts."""
+    strangers: dict[int, dict[str, int]] = {}
+    for one in passes:
+        known = {row.uuid for row in one.rows}
+        mine = {uuid: power for uuid, power in one.guests.items() if uuid not in known}
+        if mine:
+            strangers[one.host.pk] = mine
     if not strangers:
-        return []
+        return
     valid = []
-    for uuid in strangers:
+    for uuid in {uuid for mine in strangers.values() for uuid in mine}:
         try:
             valid.append(uuidlib.UUID(uuid))
         except ValueError:
@@ -284,57 +370,60 @@ def _unknown_guests(guests: dict[str, int], known: set[str]) -> list[UnknownGues
             "uuid", "deleted_at", "host__host"
         )
     }
-    report: list[UnknownGuest] = []
-    for uuid, power in sorted(strangers.items()):
-        note = ""
-        if uuid in owners:
-            deleted_at, host_name = owners[uuid]
-            if deleted_at is not None:
-                note = "instance deleted"
-                if decide(VmState.DELETED, power).warn:
-                    log.warning("instance %s is deleted but its guest is still there", uuid)
-            else:
-                note = f"instance is on host {host_name}" if host_name else "instance has no host"
-        report.append({"uuid": uuid, "power_state": power, "note": note})
-    return report
+    for one in passes:
+        for uuid, power in sorted(strangers.get(one.host.pk, {}).items()):
+            note = ""
+            if uuid in owners:
+                deleted_at, host_name = owners[uuid]
+                if deleted_at is not None:
+                    note = "instance deleted"
+                    if decide(VmState.DELETED, power).warn:
+                        log.warning("instance %s is deleted but its guest is still there", uuid)
+                else:
+                    note = (
+                        f"instance is on host {host_name}" if host_name else "instance has no host"
+                    )
+            one.unknown.append({"uuid": uuid, "power_state": power, "note": note})
 
 
 # --- the record -------------------------------------------------------------------------------
 
 
-def _record(
-    host: Host,
-    started: datetime,
-    clock: float,
-    *,
-    checked: int,
-    changes: list[PowerChange],
-    unknown: list[UnknownGuest],
-    error: str = "",
-) -> PowerSyncPass:
-    record = PowerSyncPass.objects.create(
-        host=host,
-        started_at=started,
-        duration_ms=round((time.monotonic() - clock) * 1000, 3),
-        checked=checked,
-        changes=changes,
-        unknown_guests=unknown,
-        error=error,
-    )
-    # One DELETE, whatever the backlog: keep the newest PASSES_KEPT of this host.
-    stale = PowerSyncPass.objects.filter(host=host).order_by("-started_at", "-id")[PASSES_KEPT:]
-    PowerSyncPass.objects.filter(pk__in=stale.values("pk")).delete()
-    return record
+def _record(passes: Sequence[_HostPass], clock: float, started: datetime) -> list[PowerSyncPass]:
+    """One record per host, in one statement. A host synced in a chunk records the chunk's
+    duration: its pass took that long."""
+    if not passes:
+        return []
+    duration = round((time.monotonic() - clock) * 1000, 3)
+    records = [
+        PowerSyncPass(
+            host=one.host,
+            started_at=started,
+            duration_ms=duration,
+            checked=len(one.rows),
+            changes=one.changes,
+            unknown_guests=one.unknown,
+            error=one.error,
+        )
+        for one in passes
+    ]
+    history.save(records)
+    for one in passes:
+        if one.error:
+            continue
+        log.log(
+            logging.INFO if one.changes or one.unknown else logging.DEBUG,
+            "power-state sync of %s: %d instance(s) checked, %d change(s), %d unknown guest(s), "
+            "%.1f ms",
+            one.host,
+            len(one.rows),
+            len(one.changes),
+            len(one.unknown),
+            duration,
+        )
+    return records
 
 
-def report(record: PowerSyncPass) -> SyncPassReport:
-    """A pass record as JSON-ready data."""
-    return {
-        "host": record.host.host,
-        "started_at": record.started_at.isoformat(),
-        "duration_ms": record.duration_ms,
-        "checked": record.checked,
-        "changes": list(record.changes),
-        "unknown_guests": list(record.unknown_guests),
-        "error": record.error,
-    }
+def _ordered(hosts: Sequence[Host], records: list[PowerSyncPass]) -> list[PowerSyncPass]:
+    by_host = {record.host_id: record for record in records}
+    return [by_host[host.pk] for host in hosts]

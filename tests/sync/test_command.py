@@ -97,16 +97,39 @@ def test_a_negative_interval_disables_the_loop(agent):
     assert not PowerSyncPass.objects.exists()
 
 
-def test_a_failing_driver_makes_once_exit_with_an_error(agent, monkeypatch):
+@pytest.mark.parametrize("chunk", ["1", "100"], ids=["host by host", "in chunks"])
+def test_a_failing_driver_makes_once_exit_with_an_error(agent, monkeypatch, chunk):
     from compute.drivers.fake import FakeDriver
 
-    def broken(self: FakeDriver) -> dict[str, int]:
+    def broken(*_: object) -> dict[str, int]:
         raise RuntimeError("hypervisor not ready")
 
     monkeypatch.setattr(FakeDriver, "list_power_states", broken)
+    monkeypatch.setattr(FakeDriver, "list_power_states_of_hosts", staticmethod(broken))
     with pytest.raises(CommandError, match="failed on: node1"):
-        run("--once")
+        run("--once", "--chunk", chunk)
     assert PowerSyncPass.objects.get().error == "hypervisor not ready"
+
+
+def test_hosts_are_synced_in_chunks_with_a_record_each(agent_factory, instance_in):
+    instance = instance_in(V.ACTIVE, name="web-1")  # on node1
+    agent_factory("node2")
+    agent_factory("node3")
+    set_guest_power(instance, P.PAUSED)
+
+    printed = json.loads(run("--once", "--json", "--chunk", "2"))
+
+    assert [p["host"] for p in printed] == ["node1", "node2", "node3"]
+    assert [len(p["changes"]) for p in printed] == [1, 0, 0]
+    assert reloaded(instance).power_state == P.PAUSED
+    records = PowerSyncPass.objects.order_by("host__host")
+    assert [r.host.host for r in records] == ["node1", "node2", "node3"]
+    assert records[0].started_at == records[1].started_at != records[2].started_at
+
+
+def test_a_chunk_below_one_is_refused(agent):
+    with pytest.raises(CommandError, match="at least 1"):
+        run("--once", "--chunk", "0")
 
 
 @pytest.mark.django_db(transaction=True)  # the loop closes stale connections between rounds

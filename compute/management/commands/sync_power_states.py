@@ -1,11 +1,15 @@
 """``manage.py sync_power_states [--host NAME …] [--driver fake|libvirt] [--uri URI]
-[--once | --interval SECONDS] [--json]``: Nova's power-state sync, outside the agent.
+[--once | --interval SECONDS] [--chunk HOSTS] [--json]``: Nova's power-state sync, outside the
+agent.
 
-The same ``compute.sync.sync_host`` the agents run on their interval. Without ``--host`` every
-registered host is synced (only those of ``--driver`` if given), each through the driver and URI
-it registered with. A host on libvirt's ``test://`` hypervisor is skipped unless ``--uri`` is
-given: that hypervisor lives inside the process that opened it, so another process would see no
-guests at all and report every instance gone.
+Each round is ``compute.sync.sync_fleet``: the agents' pass (``sync_host``), made over a chunk
+of hosts at once where the driver lists many hosts' guests in one call (the fake hypervisor),
+with the same decisions and one record per host. Without ``--host`` every registered host is
+synced (only those of ``--driver`` if given), each through the driver and URI it registered
+with. A host on libvirt's ``test://`` hypervisor is skipped unless ``--uri`` is given: that
+hypervisor lives inside the process that opened it, so another process would see no guests at
+all and report every instance gone. After each round, pass records beyond the newest
+``PASSES_KEPT`` of each host are pruned.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from compute.drivers import load_driver
 from compute.drivers.base import ComputeDriver
 from compute.models import Host
 from compute.states import POWER_STATE_NAMES
-from compute.sync import SyncPassReport, report, sync_host
+from compute.sync import CHUNK_HOSTS, SyncPassReport, prune_passes, report, sync_fleet
 from compute.sync.periodic import DEFAULT_SPACING
 
 
@@ -62,6 +66,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--count", type=int, help="Stop after this many passes (default: until interrupted)."
         )
+        parser.add_argument(
+            "--chunk",
+            type=int,
+            default=CHUNK_HOSTS,
+            metavar="HOSTS",
+            help=f"Hosts synced together where the driver allows (default {CHUNK_HOSTS}; "
+            "1: each host on its own, as its agent does).",
+        )
         parser.add_argument("--json", action="store_true", help="Print each pass as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -71,6 +83,8 @@ class Command(BaseCommand):
         if not options["once"] and interval < 0:
             self.stdout.write("The periodic power-state sync is disabled (negative interval).")
             return
+        if options["chunk"] < 1:
+            raise CommandError("--chunk must be at least 1.")
         hosts = self._hosts(options)
         drivers: dict[int, ComputeDriver] = {}
         stop = threading.Event()
@@ -81,10 +95,11 @@ class Command(BaseCommand):
         rounds = 0
         try:
             while True:
-                reports = [
-                    report(sync_host(host=host, driver=self._driver(host, options, drivers)))
-                    for host in hosts
-                ]
+                for host in hosts:
+                    self._driver(host, options, drivers)
+                records = sync_fleet(hosts=hosts, drivers=drivers, chunk=options["chunk"])
+                reports = [report(record) for record in records]
+                prune_passes()
                 rounds += 1
                 self._print(reports, as_json=options["json"], pretty=options["once"])
                 if options["once"]:
