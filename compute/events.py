@@ -142,11 +142,15 @@ def _append(rows: list[_Row]) -> None:
     kinds, objects, versions, projects, payloads = zip(*rows, strict=True)
     with connection.cursor() as cursor:
         cursor.execute(
+            # The payloads travel as one JSON document, not a text[]: quoting an array of JSON
+            # strings client-side costs psycopg a regex pass per quote (a quarter of a sync pass).
             f"WITH added AS (INSERT INTO {connection.ops.quote_name(ChangeEvent._meta.db_table)} "
             "(kind, object_id, version, project_id, payload, created_at) "
-            "SELECT k, o, v, p, d::jsonb, %s FROM unnest("
-            "%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[], %s::text[]"
-            ") AS t(k, o, v, p, d) RETURNING id) "
+            "SELECT t.k, t.o, t.v, t.p, d.payload, %s FROM unnest("
+            "%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[]"
+            ") WITH ORDINALITY AS t(k, o, v, p, n) "
+            "JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS d(payload, n) USING (n) "
+            "ORDER BY n RETURNING id) "
             "SELECT pg_notify(%s, max(id)::text) FROM added",
             [
                 timezone.now(),
@@ -154,7 +158,7 @@ def _append(rows: list[_Row]) -> None:
                 list(objects),
                 list(versions),
                 list(projects),
-                [json.dumps(d) for d in payloads],
+                json.dumps(payloads),
                 NOTIFY_CHANNEL,
             ],
         )

@@ -117,3 +117,19 @@ def test_a_subscriber_that_fails_is_dropped_and_the_others_still_get_the_frame()
     async_to_sync(fanout.group_send)("admins", message)
     assert len(fine.frames) == 1
     assert fanout.groups["admins"] == {fine}
+
+
+@pytest.mark.django_db
+def test_a_batch_of_changes_enters_the_outbox_in_order_each_with_its_own_payload(make_instance):
+    from compute.events import record_instance_changes
+    from compute.models import Instance
+
+    instances = [make_instance("active", name=f"batch-{n}") for n in range(5)]
+    since = latest_seq()
+    record_instance_changes(
+        Instance.objects.filter(pk__in=[i.pk for i in instances]).order_by("-id")
+    )
+    rows = list(ChangeEvent.objects.filter(id__gt=since).order_by("id"))
+    assert [r.object_id for r in rows] == [str(i.uuid) for i in reversed(instances)]
+    assert all(r.payload["id"] == r.object_id and r.payload["name"] for r in rows)
+    assert [r.payload["name"] for r in rows] == [f"batch-{n}" for n in reversed(range(5))]
