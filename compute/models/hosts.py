@@ -83,3 +83,12 @@ class PowerSyncPass(models.Model):
     class Meta:
         ordering = ["-started_at"]
         get_latest_by = "started_at"
+        indexes = [
+            # The hosts page's latest pass per host, and pruning all but each host's newest.
+            models.Index(
+                "host",
+                models.F("started_at").desc(),
+                models.F("id").desc(),
+                name="sync_pass_host_newest",
+            ),
+        ]
