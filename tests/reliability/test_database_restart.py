@@ -218,17 +218,25 @@ def assert_failed_cleanly_and_recovered(stack: Stack, load: Load) -> list[Any]:
     recorded = {r[0] for r in stack.rows("SELECT request_id FROM compute_instanceaction")}
     assert set(load.rebooted) <= recorded, sorted(set(load.rebooted) - recorded)
     # Every accepted build and action ends; none is left hanging.
-    wait_for(
-        lambda: (
-            not stack.rows(
-                "SELECT uuid::text FROM compute_instance WHERE task_state IS NOT NULL "
-                "UNION ALL SELECT action FROM compute_instanceaction WHERE finish_time IS NULL"
-            )
-        ),
-        timeout=30,
-        what="every accepted build and action to end",
-        every=0.2,
+    hanging = (
+        "SELECT 'instance', uuid::text, coalesce(task_state, '') FROM compute_instance "
+        "WHERE task_state IS NOT NULL UNION ALL "
+        "SELECT 'action', action, request_id FROM compute_instanceaction "
+        "WHERE finish_time IS NULL UNION ALL "
+        "SELECT 'dispatch ' || state, kind, claimed_by FROM compute_actiondispatch "
+        "WHERE state IN ('pending', 'running')"
     )
+    try:
+        wait_for(
+            lambda: not stack.rows(hanging),
+            timeout=30,
+            what="every accepted build and action to end",
+            every=0.2,
+        )
+    except AssertionError as late:
+        raise AssertionError(
+            f"{late}; still open: {stack.rows(hanging)}\nagent log:\n{stack.agent.tail()}"
+        ) from None
     assert stack.agent.alive(), stack.agent.tail()
     # A database blip is not the user's failure: the agent resumed what it was running when
     # its connection was cut, and nothing ended in ERROR because of it.
