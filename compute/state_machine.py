@@ -105,15 +105,12 @@ def _update_one(pk: int, rows: QuerySet[Instance], updates: dict[str, Any]) -> I
     """Write ``updates`` to row ``pk`` if ``rows`` (its conditions) match; the row as written,
     or None.
 
-    Where the database has ``UPDATE … RETURNING`` (PostgreSQL; SQLite from 3.35, the release
-    that also brought ``INSERT … RETURNING``) the write and the read are one statement, built
-    by the ORM's own UPDATE compiler and read back through its converters; elsewhere the row
-    is read again after the write, in the same transaction.
+    Where the database has ``UPDATE … RETURNING`` (``_update_returning``) the write and the
+    read are one statement, built by the ORM's own UPDATE compiler and read back through the
+    ORM's converters (``_instances``); elsewhere the row is read again after the write, in the
+    same transaction.
     """
-    if not (
-        connection.vendor in ("postgresql", "sqlite")
-        and connection.features.can_return_columns_from_insert
-    ):
+    if not _update_returning():
         if rows.update(**updates) != 1:
             return None
         return Instance.objects.get(pk=pk)
@@ -128,12 +125,7 @@ def _update_one(pk: int, rows: QuerySet[Instance], updates: dict[str, Any]) -> I
         written = cursor.fetchall()
     if len(written) != 1:
         return None
-    columns = [f.get_col(Instance._meta.db_table) for f in fields]
-    converters = compiler.get_converters(columns)
-    values = (
-        next(iter(compiler.apply_converters(written, converters))) if converters else written[0]
-    )
-    return Instance.from_db(connection.alias, [f.attname for f in fields], list(values))
+    return _instances(fields, written)[0]
 
 
 #: The relations a written row may take over from the instance the caller passed.
