@@ -114,3 +114,54 @@ def test_a_change_that_commits_after_a_later_one_is_still_sent(make_instance, al
     finally:
         slow.close()
     assert [m["delta"].get("task_state", "late") for m in received] == ["pausing", "late"]
+
+
+@needs_postgresql
+def test_every_change_committed_while_the_relay_runs_is_delivered_exactly_once(
+    make_instance, alice_ctx
+):
+    """A writer committing power changes back to back, as the live-latency bench does: the
+    process's relay, woken by NOTIFY, must hand every one of them to the fan-out."""
+    import threading
+
+    from compute import state_machine
+
+    instances = [make_instance("active", name=f"w{n}") for n in range(10)]
+    fanout, inbox = LocalFanout(), Inbox()
+    fanout.join(inbox, [project_group(instances[0].project_id)])
+    relay = OutboxRelay(fanout, listen=True)
+    written: list[str] = []
+
+    def writer() -> None:
+        power = {i.pk: 1 for i in instances}
+        for n in range(200):
+            i = instances[n % len(instances)]
+            power[i.pk] = 4 if power[i.pk] == 1 else 1
+            for row in state_machine.set_power_states(
+                host_id=i.host_id, changes={i.pk: power[i.pk]}
+            ):
+                written.append(f"{row.uuid}:{row.version}")
+        connection.close()
+
+    async def scenario() -> list[str]:
+        relay.ensure_started()
+        try:
+            for _ in range(100):  # until it listens
+                if relay._listener is not None and relay._listener.listening:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+            thread = threading.Thread(target=writer)
+            thread.start()
+            await asyncio.to_thread(thread.join)
+            got: list[str] = []
+            while len(got) < len(written):
+                frame = await inbox.next(timeout=5)
+                got.append(f"{frame['delta']['id']}:{frame['delta']['version']}")
+            return got
+        finally:
+            await relay.stop()
+
+    got = async_to_sync(scenario)()
+    assert sorted(got) == sorted(written)
+    assert len(written) == 200
