@@ -60,9 +60,11 @@ def _pace(rate: float, seconds: float, change: Callable[[int], None]) -> None:
         change(n)
 
 
-#: Changes before the measured ones at which the clients start recording: telling the swarm
-#: processes takes a moment, and a delta arriving in 3 ms could beat the message (it would be
-#: counted as lost). Deltas of these warm-up changes are recorded but match no commit.
+#: Changes before the measured ones at which the clients start recording (before that change's
+#: commit): telling the swarm processes takes a moment, and a delta arriving in 3 ms could beat
+#: the message. The deltas of these changes are recorded but match no commit, so the drain
+#: waits for them too — counting them as measured ones let it stop while the last measured
+#: deltas were still in flight, which looked like lost deliveries.
 RECORD_AHEAD = 10
 
 
@@ -79,24 +81,27 @@ def run(bench: Bench) -> list[Result]:
     cpu = _cpu([a, b])
     power = dict.fromkeys((row[0] for row in pool), RUNNING)
     commits: dict[str, float] = {}
-    expected = 0
+    expected = ahead = 0
     warm = int(scale.rate * WARMUP)
 
     def change(n: int) -> None:
-        nonlocal expected
+        nonlocal expected, ahead
         pk, host_id, _, project = pool[n % len(pool)]
         power[pk] = SHUTDOWN if power[pk] == RUNNING else RUNNING
+        if n == warm - RECORD_AHEAD:
+            bench.swarm.record(keys=True)
         written = state_machine.set_power_states(host_id=host_id, changes={pk: power[pk]})
         committed = time.monotonic()
+        audience = len(written) * (admins + members[project])
         if n >= warm:
             for instance in written:
                 commits[f"{instance.uuid}:{instance.version}"] = committed
-                expected += admins + members[project]
-        elif n == warm - RECORD_AHEAD:
-            bench.swarm.record(keys=True)
+            expected += audience
+        elif n >= warm - RECORD_AHEAD:
+            ahead += audience
 
     _pace(scale.rate, scale.latency_seconds + WARMUP, change)
-    bench.swarm.drain(expected, timeout=DRAIN_LIMIT)
+    bench.swarm.drain(expected + ahead, timeout=DRAIN_LIMIT)
     product_cpu = _cpu([a, b]) - cpu
     histogram, matched, unmatched = bench.swarm.latencies(commits)
     bench.swarm.close_connections()
@@ -116,17 +121,23 @@ def run(bench: Bench) -> list[Result]:
         template = _template(pool[0][0])
         floor_commits: dict[str, float] = {}
 
+        floor_expected = floor_ahead = 0
+
         def floor_change(n: int) -> None:
+            nonlocal floor_expected, floor_ahead
             _, _, uuid, project = pool[n % len(pool)]
             payload = {**template, "id": uuid, "version": n, "project_id": project}
+            if n == warm - RECORD_AHEAD:
+                bench.swarm.record(keys=True)
             _, committed = committer.commit(payload, [f"project.{project}", "admins"])
             if n >= warm:
                 floor_commits[f"{uuid}:{n}"] = committed
-            elif n == warm - RECORD_AHEAD:
-                bench.swarm.record(keys=True)
+                floor_expected += admins + members[project]
+            elif n >= warm - RECORD_AHEAD:
+                floor_ahead += admins + members[project]
 
         _pace(scale.rate, scale.latency_seconds + WARMUP, floor_change)
-        bench.swarm.drain(expected, timeout=DRAIN_LIMIT)
+        bench.swarm.drain(floor_expected + floor_ahead, timeout=DRAIN_LIMIT)
         floor_cpu = _cpu(servers) - cpu
         floor_histogram, floor_matched, _ = bench.swarm.latencies(floor_commits)
         bench.swarm.close_connections()
@@ -147,7 +158,7 @@ def run(bench: Bench) -> list[Result]:
     )
     note = (
         f"latency: {audience}; {matched:,} of {expected:,} expected deliveries arrived "
-        f"(floor {floor_matched:,}; {unmatched:,} more were of warm-up changes or matched no "
+        f"(floor {floor_matched:,} of {floor_expected:,}; {unmatched:,} more were of warm-up changes or matched no "
         f"commit); p99.9 {ms(histogram, 99.9):.1f} ms, max "
         f"{ms(histogram, 100):.1f} ms. Server CPU per delivery (all web processes, "
         f"warm-up included): {_per(product_cpu, matched)} µs, floor {_per(floor_cpu, floor_matched)} µs."
