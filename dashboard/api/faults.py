@@ -7,7 +7,8 @@
 - Identity endpoints, and the 401 every endpoint gives without a valid token (keystonemiddleware
   sends it in front of Nova), answer with Keystone's ``{"error": {"code", "title", "message"}}``.
 
-Anything unexpected becomes Nova's 500 ``computeFault`` and is logged with its traceback.
+A database that cannot be reached is Nova's 503 ``serviceUnavailable`` with ``Retry-After``;
+anything else unexpected becomes Nova's 500 ``computeFault`` and is logged with its traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -104,6 +105,11 @@ def _translate(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
         # dialect, a number or moment out of its range): the request's fault, not the server's.
         log.warning("Database refused a request's value: %s", exc)
         return 400, "Invalid input for a field or filter of the request.", None, {}
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is restarting, unreachable or out of connections: the service is
+        # briefly unavailable, not broken; a client may retry (Nova's 503).
+        log.warning("Database unavailable for an API request: %s", exc)
+        return 503, "The service is unavailable; please retry shortly.", None, {"Retry-After": "5"}
     log.exception("Unexpected API error", exc_info=exc)
     return (
         500,

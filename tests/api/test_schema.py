@@ -279,7 +279,8 @@ def csrf_refused(w: SimpleNamespace, method: str):
 
 def generic(operation_id: str, method: str, path: str, code: int, w: SimpleNamespace):
     """The codes every compute operation has: a malformed or unknown version, no token; a NUL
-    in the query (every operation, ``dashboard.security``); a body too large (those with one)."""
+    in the query (every operation, ``dashboard.security``); a body too large (those with one);
+    the database unreachable."""
     if code == 401:
         return call(w.anonymous, method, fill(path, w), {})
     if code == 406:
@@ -291,6 +292,14 @@ def generic(operation_id: str, method: str, path: str, code: int, w: SimpleNames
         return response
     if code == 413:
         return call(w.admin, method, fill(path, w), {"pad": "x" * 120_000})
+    if code == 503:
+        from unittest import mock
+
+        from django.db import OperationalError
+
+        gone = OperationalError("the database is restarting")
+        with mock.patch("dashboard.api.base.ComputeView.initial", side_effect=gone):
+            return call(w.alice, method, fill(path, w), {})
     return None
 
 

@@ -1,8 +1,8 @@
 """Helpers the views use to document themselves: component references, error responses and the
 microversion header. The components are defined in ``dashboard.api.docs.components``.
 
-Every compute endpoint can answer 400 (a malformed microversion), 401 (no valid token) and
-406 (a microversion out of range); ``compute_responses`` adds them, and each view lists the
+Every compute endpoint can answer 400 (a malformed microversion), 401 (no valid token), 406 (a
+microversion out of range) and 503 (the database unreachable); ``compute_responses`` adds them, and each view lists the
 other codes it really gives. A test checks every answer the test suite sees against this list.
 """
 
@@ -22,6 +22,7 @@ ERROR_TEXT: dict[int, str] = {
     413: "Request body larger than 114688 bytes",
     415: "Unsupported Content-Type",
     429: "Too many failed log-ins from this address or for this user: locked out for a while",
+    503: "The database is unreachable for a moment: retry after Retry-After seconds",
 }
 
 VERSION_HEADER = OpenApiParameter(
@@ -47,7 +48,7 @@ def responses(success: dict[int, Any], *errors: int, style: str = "nova") -> dic
 
 
 def compute_responses(success: dict[int, Any], *errors: int) -> dict[int, Any]:
-    """Responses of a compute endpoint: its own codes plus 400, 401 and 406, and 413 for one
-    that takes a body (those list 415)."""
+    """Responses of a compute endpoint: its own codes plus 400, 401, 406 and 503, and 413 for
+    one that takes a body (those list 415)."""
     oversize = {413} if 415 in errors else set()
-    return responses(success, *sorted({400, 401, 406, *oversize, *errors}))
+    return responses(success, *sorted({400, 401, 406, 503, *oversize, *errors}))
