@@ -37,8 +37,18 @@ def action_start(
     host: str = "",
 ) -> tuple[InstanceAction, InstanceActionEvent]:
     """Open the action record and its first event, named ``<prefix>_<manager function>``."""
+    action, event = _opening(context, instance, spec, event_prefix=event_prefix, host=host)
+    action.save(force_insert=True)
+    event.save(force_insert=True)
+    return action, event
+
+
+def _opening(
+    context: RequestContext, instance: Instance, spec: ActionSpec, *, event_prefix: str, host: str
+) -> tuple[InstanceAction, InstanceActionEvent]:
+    """The action record and its first event, not saved: who asked, from where, and when."""
     now = timezone.now()
-    action = InstanceAction.objects.create(
+    action = InstanceAction(
         instance=instance,
         request_id=context.request_id,
         action=spec.name,
@@ -48,7 +58,7 @@ def action_start(
         client=context.client,
         start_time=now,
     )
-    event = InstanceActionEvent.objects.create(
+    event = InstanceActionEvent(
         action=action,
         event=f"{event_prefix}_{spec.manager_function or spec.key}",
         start_time=now,
@@ -73,23 +83,7 @@ def action_queue(
     two, referencing the first's id), each value prepared exactly as the ORM's own ``INSERT``
     would; elsewhere with three.
     """
-    now = timezone.now()
-    action = InstanceAction(
-        instance=instance,
-        request_id=context.request_id,
-        action=spec.name,
-        user_id=context.user_id,
-        user_name=context.user_name,
-        project_id=instance.project_id,
-        client=context.client,
-        start_time=now,
-    )
-    event = InstanceActionEvent(
-        action=action,
-        event=f"compute_{spec.manager_function or spec.key}",
-        start_time=now,
-        host=host.host,
-    )
+    action, event = _opening(context, instance, spec, event_prefix="compute", host=host.host)
     dispatch = ActionDispatch(
         action=action,
         instance=instance,
