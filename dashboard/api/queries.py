@@ -104,27 +104,26 @@ class ServerQuery:
     links_params: dict[str, list[str]] = field(default_factory=dict)
 
 
-def known_parameters(version: APIVersion) -> set[str]:
-    known = {*_BASE, *JOINED}
+def _added_by_microversions(version: APIVersion) -> set[str]:
+    """Filters later microversions brought, for admins and members alike."""
+    added: set[str] = set()
     if version.at_least("2.26"):
-        known.update(_TAGS)
+        added.update(_TAGS)
     if version.at_least("2.66"):
-        known.add("changes-before")
+        added.add("changes-before")
     if version.at_least("2.73"):
-        known.add("locked")
-    return known
+        added.add("locked")
+    return added
+
+
+def known_parameters(version: APIVersion) -> set[str]:
+    return {*_BASE, *JOINED, *_added_by_microversions(version)}
 
 
 def member_parameters(version: APIVersion) -> set[str]:
-    allowed = {*_MEMBER, *_PAGING}
+    allowed = {*_MEMBER, *_PAGING, *_added_by_microversions(version)}
     if version.at_least("2.5"):
         allowed.add("ip6")
-    if version.at_least("2.26"):
-        allowed.update(_TAGS)
-    if version.at_least("2.66"):
-        allowed.add("changes-before")
-    if version.at_least("2.73"):
-        allowed.add("locked")
     if version.at_least("2.83"):
         allowed.update(_MEMBER_283)
     return allowed

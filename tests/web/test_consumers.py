@@ -9,51 +9,33 @@ test decides when committed changes are fanned out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.auth import AuthMiddlewareStack
-from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
-from compute.fanout import local_fanout
 from compute.models import ChangeEvent, Membership
 from compute.policy import opaque_host_id
-from compute.publisher import ADMINS_GROUP, OutboxRelay, latest_seq, project_group
+from compute.publisher import ADMINS_GROUP, latest_seq, project_group
 from compute.services import host_update, instance_action
 from compute.watchdog import check_hosts
 from dashboard.web import access
 from dashboard.web.consumers import CLOSE_UNAUTHENTICATED
-from dashboard.web.routing import websocket_urlpatterns
 from tests.conftest import fresh
+from tests.security.sockets import (
+    ORIGIN,
+    joined_groups,
+    open_socket,
+    relay_from,
+    run,
+    session_cookie,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-APP = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
-ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-def session_cookie(user: User) -> tuple[bytes, bytes]:
-    client = Client()
-    client.force_login(user)
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-
-
-def run(scenario: Callable[[], Any]) -> Any:
-    return async_to_sync(scenario)()
-
-
-async def open_socket(*headers: tuple[bytes, bytes]) -> tuple[WebsocketCommunicator, bool, Any]:
-    socket = WebsocketCommunicator(APP, "/ws/live/", headers=list(headers))
-    connected, code = await socket.connect(timeout=5)
-    return socket, connected, code
 
 
 async def signed_in(user: User) -> tuple[WebsocketCommunicator, dict[str, Any]]:
@@ -62,16 +44,6 @@ async def signed_in(user: User) -> tuple[WebsocketCommunicator, dict[str, Any]]:
     assert connected
     hello = await socket.receive_json_from(timeout=5)
     return socket, hello
-
-
-async def relay_from(seq: int) -> None:
-    relay = OutboxRelay(local_fanout())
-    relay.last_seq = seq
-    await relay.relay_once()
-
-
-def joined_groups() -> set[str]:
-    return {group for group, members in local_fanout().groups.items() if members}
 
 
 async def deltas(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
