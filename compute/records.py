@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import traceback as tb
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from django.db import connection
-from django.db.models import Model
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from compute.actions import ActionSpec
@@ -106,43 +107,59 @@ def action_queue(
 def _insert_with_children(parent: Model, children: list[Model], *, link: str) -> None:
     """INSERT ``parent`` and ``children`` (whose ``link`` foreign key is the parent) in one
     statement, and give each its primary key as ``save()`` would."""
-    qn = connection.ops.quote_name
+    conn = connections[DEFAULT_DB_ALIAS]  # not the proxy: it is read once per value
+    sql, columns = _insert_with_children_sql(
+        conn.vendor, type(parent), tuple(type(c) for c in children), link
+    )
     params: list[Any] = []
-
-    def values(row: Model, linked: str | None) -> str:
-        columns, marks = [], []
-        for field in row._meta.concrete_fields:
-            if field.primary_key:
-                continue
-            columns.append(qn(field.column))
-            if field.attname == linked:
-                marks.append(f"(SELECT {qn(parent._meta.pk.column)} FROM parent)")
-                continue
-            marks.append("%s")
+    for row, fields in zip([parent, *children], columns, strict=True):
+        for field in fields:
             value = field.pre_save(row, add=True)  # auto_now and auto_now_add, as save() does
-            params.append(field.get_db_prep_save(value, connection))
-        table = qn(row._meta.db_table)
-        return (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(marks)}) RETURNING id"
-        )
-
-    parts = [f"parent AS ({values(parent, None)})"]
-    names = []
-    for n, child in enumerate(children):
-        linked = child._meta.get_field(link).attname
-        parts.append(f"child{n} AS ({values(child, linked)})")
-        names.append(f"(SELECT {qn(child._meta.pk.column)} FROM child{n})")
-    parent_id = f"(SELECT {qn(parent._meta.pk.column)} FROM parent)"
-    sql = f"WITH {', '.join(parts)} SELECT {parent_id}, {', '.join(names)}"
-    with connection.cursor() as cursor:
+            params.append(field.get_db_prep_save(value, conn))
+    with conn.cursor() as cursor:
         cursor.execute(sql, params)
         ids = cursor.fetchone()
     for row, pk in zip([parent, *children], ids, strict=True):
         row.pk = pk
         row._state.adding = False
-        row._state.db = connection.alias
+        row._state.db = conn.alias
     for child in children:
         setattr(child, link, parent)
+
+
+@cache
+def _insert_with_children_sql(
+    vendor: str, parent: type[Model], children: tuple[type[Model], ...], link: str
+) -> tuple[str, tuple[tuple[Field, ...], ...]]:
+    """The statement ``_insert_with_children`` runs (made once per process and shape) and, per
+    row, the fields whose values it takes, in order."""
+    del vendor  # the key only: quoting is the database's
+    qn = connection.ops.quote_name
+    parent_id = f"(SELECT {qn(parent._meta.pk.column)} FROM parent)"
+
+    def insert(model: type[Model], linked: str | None) -> tuple[str, tuple[Field, ...]]:
+        columns, marks, fields = [], [], []
+        for field in model._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            columns.append(qn(field.column))
+            if field.attname == linked:
+                marks.append(parent_id)
+            else:
+                marks.append("%s")
+                fields.append(field)
+        table = qn(model._meta.db_table)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(marks)}) RETURNING id"
+        return sql, tuple(fields)
+
+    sql, fields = insert(parent, None)
+    parts, columns, names = [f"parent AS ({sql})"], [fields], []
+    for n, child in enumerate(children):
+        sql, fields = insert(child, child._meta.get_field(link).attname)
+        parts.append(f"child{n} AS ({sql})")
+        columns.append(fields)
+        names.append(f"(SELECT {qn(child._meta.pk.column)} FROM child{n})")
+    return f"WITH {', '.join(parts)} SELECT {parent_id}, {', '.join(names)}", tuple(columns)
 
 
 def event_finish(

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
+from compute import statements
 from compute.context import RequestContext
 from compute.exceptions import Forbidden, Invalid, NotFound
 from compute.models import Host, Instance, InstanceAction, PowerSyncPass
@@ -127,15 +128,18 @@ def instance_get(
     joined: Sequence[str] = JOINED,
 ) -> Instance:
     uid = _parse_uuid(instance_uuid)
-    # An admin reaches any instance by id, as in Nova; a member only its projects'.
-    rows = visible_instances(context, all_tenants=True, joined=joined)
-    if not include_deleted:
-        rows = rows.filter(deleted_at__isnull=True)
-    try:
-        # ``get``, not ``first``: the uuid is unique, and no ORDER BY is needed to pick one row.
-        return rows.get(uuid=uid)
-    except Instance.DoesNotExist:
-        raise NotFound(f"Instance {instance_uuid} could not be found.") from None
+    # An admin reaches any instance by id, as in Nova; a member only its projects'. Every
+    # action's acceptance starts here: one statement made once per shape, not per call
+    # (compute.statements), and the same rows ``visible_instances`` would give.
+    found = statements.instance_by_uuid(
+        uid,
+        project_ids=None if context.is_admin else sorted(context.project_ids),
+        include_deleted=include_deleted,
+        joined=joined,
+    )
+    if found is None:
+        raise NotFound(f"Instance {instance_uuid} could not be found.")
+    return found
 
 
 def instance_list(

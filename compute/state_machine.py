@@ -17,11 +17,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Field, Q, QuerySet
-from django.db.models.sql import UpdateQuery
+from django.db.models import F, Field, Q
 from django.utils import timezone
 
-from compute import events
+from compute import events, statements
 from compute.exceptions import NotFound, UnexpectedTaskState
 from compute.models import Host, Instance
 from compute.states import PowerState, VmState
@@ -73,18 +72,17 @@ def transition(
             updates.setdefault("progress", 0)
         elif new_task or expected_task_state is None:
             updates["task_started_at"] = now
-    updates["version"] = F("version") + 1
     updates["updated_at"] = now
-
-    rows = Instance.objects.filter(pk=pk, deleted_at__isnull=True).filter(
-        _task_filter(expected_task_state)
+    expected_task = (
+        (expected_task_state,)
+        if expected_task_state is None or isinstance(expected_task_state, str)
+        else tuple(expected_task_state)
     )
-    if expected_vm_state is not None:
-        rows = rows.filter(vm_state__in=list(expected_vm_state))
+    expected_vm = None if expected_vm_state is None else list(expected_vm_state)
     # No savepoint: nothing here needs undoing on its own. A lost race writes nothing and is
     # raised after the block, so a caller's transaction that catches it stays usable.
     with transaction.atomic(savepoint=False):
-        committed = _update_one(pk, rows, updates)
+        committed = _update_one(pk, updates, expected_task, expected_vm)
         if committed is not None:
             _keep_related(committed, instance, updates)
             events.record_instance_changes([committed])
@@ -101,31 +99,31 @@ def transition(
     return committed
 
 
-def _update_one(pk: int, rows: QuerySet[Instance], updates: dict[str, Any]) -> Instance | None:
-    """Write ``updates`` to row ``pk`` if ``rows`` (its conditions) match; the row as written,
-    or None.
+def _update_one(
+    pk: int,
+    updates: dict[str, Any],
+    expected_task: tuple[str | None, ...],
+    expected_vm: list[str] | None,
+) -> Instance | None:
+    """Write ``updates`` to row ``pk`` and bump its version if it is live and holds an expected
+    task_state (and vm_state); the row as written, or None.
 
     Where the database has ``UPDATE … RETURNING`` (``_update_returning``) the write and the
-    read are one statement, built by the ORM's own UPDATE compiler and read back through the
-    ORM's converters (``_instances``); elsewhere the row is read again after the write, in the
-    same transaction.
+    read are one statement (``compute.statements.instance_update``, made once per shape);
+    elsewhere the ORM writes and the row is read again, in the same transaction.
     """
-    if not _update_returning():
-        if rows.update(**updates) != 1:
-            return None
-        return Instance.objects.get(pk=pk)
-    query = rows.query.chain(UpdateQuery)
-    query.add_update_values(updates)
-    compiler = query.get_compiler(connection=connection)
-    sql, params = compiler.as_sql()
-    fields = Instance._meta.concrete_fields
-    returning = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {returning}", params)
-        written = cursor.fetchall()
-    if len(written) != 1:
+    if _update_returning():
+        return statements.instance_update(
+            pk, updates, expected_task_states=expected_task, expected_vm_states=expected_vm
+        )
+    rows = Instance.objects.filter(pk=pk, deleted_at__isnull=True).filter(
+        _task_filter(expected_task)
+    )
+    if expected_vm is not None:
+        rows = rows.filter(vm_state__in=expected_vm)
+    if rows.update(**updates, version=F("version") + 1) != 1:
         return None
-    return _instances(fields, written)[0]
+    return Instance.objects.get(pk=pk)
 
 
 #: The relations a written row may take over from the instance the caller passed.
@@ -309,22 +307,7 @@ def _write_returning(writes: list[_Write], now: datetime) -> list[Instance]:
 
 def _instances(fields: Sequence[Field], rows: list[tuple[Any, ...]]) -> list[Instance]:
     """Model instances from raw rows, through the converters the ORM would apply."""
-    table = Instance._meta.db_table
-    converters = []
-    for index, field in enumerate(fields):
-        column = field.get_col(table)
-        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
-            connection
-        ):
-            converters.append((index, convert, column))
-    names = frozenset(f.attname for f in fields)
-    instances = []
-    for row in rows:
-        values = list(row)
-        for index, convert, column in converters:
-            values[index] = convert(values[index], column, connection)
-        instances.append(Instance.from_db(connection.alias, names, values))  # type: ignore[arg-type]
-    return instances
+    return statements.from_rows(Instance, fields, rows)  # type: ignore[return-value]
 
 
 def _write_locked(writes: list[_Write], now: datetime) -> list[Instance]:
