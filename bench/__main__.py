@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--only NAMES] [--pg URL] [--redis URL] [--keep] [--out FILE]``.
+"""``python -m bench [--quick] [--only NAMES] [--pg URL] [--redis URL] [--database NAME] [--keep]
+[--out FILE]``.
 
 Creates the bench database on PostgreSQL (dropped afterwards unless ``--keep``), takes an empty
 Redis database, seeds the data, runs the benchmarks and prints the table. ``--quick`` is the
@@ -53,6 +54,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         help="Redis server; the bench takes an empty database (8–15) on it.",
     )
+    parser.add_argument(
+        "--database",
+        default="vmdash_bench",
+        help="The bench database's name: it is dropped and made anew, so two runs at once need "
+        "two names.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the bench database.")
     parser.add_argument("--out", type=Path, help="Also write the table (Markdown) here.")
     parser.add_argument("--strict", action="store_true", help="Exit 1 if a benchmark failed.")
@@ -71,7 +78,7 @@ def main(argv: list[str]) -> int:
     from bench.stack import Stack
 
     workdir = Path(tempfile.mkdtemp(prefix="vmdash-bench-"))
-    stack = Stack(args.pg, args.redis, workdir, keep=args.keep)
+    stack = Stack(args.pg, args.redis, workdir, database=args.database, keep=args.keep)
     why = _unreachable(args.pg, args.redis)
     if why:
         print(f"bench: not run: {why}")
