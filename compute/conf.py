@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 #: Seconds a task may run before the reaper fails it, per task kind (the action's name).
 DEFAULT_TASK_TIMEOUTS: dict[str, float] = {
@@ -75,8 +77,32 @@ class ComputeConf:
         return self.task_timeouts.get(action, self.task_timeouts.get("default", 600.0))
 
 
+#: The last settings.COMPUTE read, and what it made. ``conf()`` is called all over the product
+#: (per request, per relayed change, per agent pass); building the dataclass each time cost more
+#: than most of its callers' own work. Held with a reference to the dict it was built from, so
+#: the identity check cannot be fooled by a new dict at a recycled address.
+_cache: tuple[object, ComputeConf] | None = None
+
+
 def conf() -> ComputeConf:
-    raw: dict[str, Any] = dict(getattr(settings, "COMPUTE", {}) or {})
+    """The compute settings, built once per ``settings.COMPUTE`` object.
+
+    A test that changes ``COMPUTE`` (``override_settings``, pytest-django's ``settings``) assigns
+    a new dict, which the identity check notices, and sends ``setting_changed``, which empties
+    the cache too. Changing the dict in place is not noticed: assign a new one.
+    """
+    global _cache
+    raw = getattr(settings, "COMPUTE", None)
+    cached = _cache
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    built = _build(raw)
+    _cache = (raw, built)
+    return built
+
+
+def _build(raw_setting: Any) -> ComputeConf:
+    raw: dict[str, Any] = dict(raw_setting or {})
     known = {f.name for f in fields(ComputeConf)}
     unknown = set(raw) - known
     if unknown:
@@ -84,3 +110,10 @@ def conf() -> ComputeConf:
     if "task_timeouts" in raw:
         raw["task_timeouts"] = {**DEFAULT_TASK_TIMEOUTS, **raw["task_timeouts"]}
     return ComputeConf(**raw)
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **_: Any) -> None:
+    global _cache
+    if setting == "COMPUTE":
+        _cache = None
