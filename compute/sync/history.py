@@ -59,11 +59,13 @@ class SyncPassReport(TypedDict):
 
 #: The rows ``save`` inserts, one per record, from one JSON parameter.
 _RECORDS_SOURCE = {
+    # Parsed once, into jsonb: the changes and unknown guests are then taken as they are (from
+    # ``json``, each would be parsed a second time on its way into its jsonb column).
     "postgresql": (
         "SELECT (e->>'host_id')::bigint, (e->>'started_at')::timestamptz, "
         "(e->>'duration_ms')::double precision, (e->>'checked')::integer, "
-        "(e->'changes')::jsonb, (e->'unknown_guests')::jsonb, e->>'error' "
-        "FROM json_array_elements(%s::json) AS e"
+        "e->'changes', e->'unknown_guests', e->>'error' "
+        "FROM jsonb_array_elements(%s::jsonb) AS e"
     ),
     "sqlite": (
         "SELECT json_extract(value, '$.host_id'), json_extract(value, '$.started_at'), "
@@ -109,7 +111,7 @@ def save(records: Sequence[PowerSyncPass]) -> None:
         f"{_RECORDS_SOURCE[connection.vendor]} RETURNING {qn('id')}, {qn('host_id')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(rows)])
+        cursor.execute(sql, [json.dumps(rows, separators=(",", ":"))])
         ids = dict((host_id, pk) for pk, host_id in cursor.fetchall())
     for record in records:
         record.pk = ids[record.host_id]
