@@ -66,6 +66,13 @@ class LocalFanout:
     def has(self, group: str) -> bool:
         return bool(self.groups.get(group))
 
+    #: For the relay: it builds no message for a group with no subscriber in this process.
+    wants = has
+
+    def wants_any(self, prefix: str) -> bool:
+        """Whether any group named ``prefix…`` has a subscriber here."""
+        return any(group.startswith(prefix) for group in self.groups)
+
     def subscribers(self) -> set[Subscriber]:
         return set().union(*self.groups.values()) if self.groups else set()
 

@@ -31,8 +31,8 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
@@ -42,7 +42,7 @@ from django.db.models import Q
 from compute.context import RequestContext
 from compute.events import NOTIFY_CHANNEL
 from compute.fanout import DeltaMessage
-from compute.models import ChangeEvent, Instance
+from compute.models import ChangeEvent, Host, Instance
 from compute.policy import members_see_host_status, opaque_host_id, owner_host_status
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,22 @@ ADMIN_ONLY_FIELDS = ("host",)
 __all__ = ["ADMINS_GROUP", "DeltaMessage", "OutboxRelay", "latest_seq", "replay"]
 
 
+PROJECT_PREFIX = "project."
+
+
 def project_group(project_id: str) -> str:
-    return f"project.{project_id}"
+    return f"{PROJECT_PREFIX}{project_id}"
 
 
 class Sink(Protocol):
     """Where the relay hands a delta: this process's fan-out (or a test's recorder)."""
 
     async def group_send(self, group: str, message: DeltaMessage) -> None: ...
+
+
+# A sink may also say which groups have a receiver in this process (``LocalFanout`` does):
+# ``wants(group)`` and ``wants_any(prefix)``. The relay builds no message for a group nobody
+# here receives; a sink without them is handed every group's message.
 
 
 def for_viewer(payload: dict[str, Any], *, admin: bool) -> dict[str, Any]:
@@ -85,58 +93,99 @@ def host_status_delta(payload: dict[str, Any], project_id: str) -> dict[str, Any
     }
 
 
-@dataclass(frozen=True)
 class OutboxRow:
-    """The columns of a ``ChangeEvent`` the relay sends, read without the ORM (hot path)."""
+    """The columns of a ``ChangeEvent`` the relay sends, read without the ORM (hot path).
 
-    id: int
-    kind: str
-    project_id: str | None
-    payload: dict[str, Any]
-    #: For a host row while members may see host_status: the projects with instances on it.
-    projects: tuple[str, ...] = field(default=())
+    The payload arrives as JSON text and is decoded on first use: a process with no socket in
+    any of the row's groups relays the row (its sequence moves on) without ever decoding it.
+    """
+
+    __slots__ = ("_payload", "id", "kind", "object_id", "project_id", "projects", "raw")
+
+    def __init__(
+        self,
+        id: int,
+        kind: str,
+        project_id: str | None,
+        payload: dict[str, Any] | str | bytes,
+        projects: tuple[str, ...] = (),
+        *,
+        object_id: str = "",
+    ) -> None:
+        self.id = id
+        self.kind = kind
+        self.project_id = project_id
+        self.object_id = object_id
+        #: For a host row while members may see host_status: the projects with instances on it.
+        self.projects = projects
+        self.raw = payload
+        self._payload: dict[str, Any] | None = payload if isinstance(payload, dict) else None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        if self._payload is None:
+            self._payload = json.loads(self.raw)  # type: ignore[arg-type]
+        return self._payload
+
+    def __repr__(self) -> str:
+        return f"OutboxRow(id={self.id}, kind={self.kind!r}, project_id={self.project_id!r})"
 
 
-def messages_for(row: ChangeEvent | OutboxRow) -> list[tuple[str, DeltaMessage]]:
-    """The (group, message) pairs one outbox row fans out to."""
-    out: list[tuple[str, DeltaMessage]] = [
-        (ADMINS_GROUP, {"type": "state.delta", "seq": row.id, "delta": row.payload})
-    ]
-    if row.kind == ChangeEvent.Kind.INSTANCE and row.project_id:
-        out.append(
-            (
-                project_group(row.project_id),
-                {
-                    "type": "state.delta",
-                    "seq": row.id,
-                    "delta": for_viewer(row.payload, admin=False),
-                },
-            )
-        )
-    elif row.kind == ChangeEvent.Kind.HOST:
-        for project in getattr(row, "projects", ()):
+def _everyone(group: str) -> bool:
+    return True
+
+
+def messages_for(
+    row: ChangeEvent | OutboxRow, wanted: Callable[[str], bool] = _everyone
+) -> list[tuple[str, DeltaMessage]]:
+    """The (group, message) pairs one outbox row fans out to: of those, only the groups
+    ``wanted`` says someone listens to (a message nobody receives is not built)."""
+    out: list[tuple[str, DeltaMessage]] = []
+    if wanted(ADMINS_GROUP):
+        out.append((ADMINS_GROUP, {"type": "state.delta", "seq": row.id, "delta": row.payload}))
+    if row.kind == ChangeEvent.Kind.INSTANCE:
+        if row.project_id and wanted(group := project_group(row.project_id)):
             out.append(
                 (
-                    project_group(project),
+                    group,
                     {
                         "type": "state.delta",
                         "seq": row.id,
-                        "delta": host_status_delta(row.payload, project),
+                        "delta": for_viewer(row.payload, admin=False),
                     },
                 )
             )
+    elif row.kind == ChangeEvent.Kind.HOST:
+        for project in getattr(row, "projects", ()):
+            if wanted(group := project_group(project)):
+                out.append(
+                    (
+                        group,
+                        {
+                            "type": "state.delta",
+                            "seq": row.id,
+                            "delta": host_status_delta(row.payload, project),
+                        },
+                    )
+                )
     return out
 
 
 def projects_on_host(host_uuid: str) -> tuple[str, ...]:
     """The projects with live instances on a host: who sees its host_status change."""
-    return tuple(
-        sorted(
-            Instance.objects.filter(host__uuid=host_uuid, deleted_at__isnull=True)
-            .values_list("project_id", flat=True)
-            .distinct()
-        )
-    )
+    return projects_on_hosts([host_uuid]).get(host_uuid, ())
+
+
+def projects_on_hosts(host_uuids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """``projects_on_host`` for many hosts in one query."""
+    found: dict[str, set[str]] = {}
+    for host_uuid, project in (
+        Instance.objects.filter(host__uuid__in=list(host_uuids), deleted_at__isnull=True)
+        .values_list("host__uuid", "project_id")
+        .distinct()
+    ):
+        found.setdefault(str(host_uuid), set()).add(project)
+    return {host: tuple(sorted(projects)) for host, projects in found.items()}
 
 
 def replay(
@@ -201,48 +250,195 @@ GAPS_KEPT = 1000
 
 
 class OutboxListener:
-    """Wakes the relay when a transaction that wrote the outbox commits (PostgreSQL only).
+    """The relay's own PostgreSQL connection: it LISTENs on ``NOTIFY_CHANNEL`` and reads the
+    outbox, both on the event loop.
 
-    Holds one connection of its own in autocommit, LISTENing on ``NOTIFY_CHANNEL``. Each
-    notification sets ``wake``; so does (re)connecting, so a change committed while it was not
-    listening is picked up by the pass that follows. If the connection fails it retries every
-    second and the relay falls back to polling meanwhile (``listening`` is False).
+    Each notification sets ``wake``; so does connecting, so a change committed while nothing
+    listened is read by the pass that follows. The connection is driven with libpq's
+    asynchronous calls and one reader callback for its socket, registered for the
+    connection's life: a wake-up and the read it causes cost two socket wake-ups and no
+    thread, task or selector change. The two outbox reads are prepared statements.
+
+    If the connection fails, the relay's pass fails, ``listening`` goes False, and the relay
+    polls (a new connection each try, backing off to a second) until one is back.
     """
 
-    def __init__(self, wake: asyncio.Event) -> None:
+    TAIL = b"vmdash_outbox_tail"
+    HOLES = b"vmdash_outbox_holes"
+
+    def __init__(self, wake: asyncio.Event | None) -> None:
+        #: Set on every notification (None: a connection that does not LISTEN).
         self.wake = wake
         self.listening = False
+        self._conn: Any = None
+        self._pgconn: Any = None
+        self._fd = -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: asyncio.Future[list[Any]] | None = None
+        self._results: list[Any] = []
+        self._error: BaseException | None = None
 
     @staticmethod
     def available() -> bool:
         return connection.vendor == "postgresql"
 
-    async def run(self) -> None:
+    @classmethod
+    async def open(cls, wake: asyncio.Event | None) -> OutboxListener:
         import psycopg
 
-        params = connection.get_connection_params()
-        for django_only in ("cursor_factory", "context"):
-            params.pop(django_only, None)
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
-                async with conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    self.listening = True
-                    self.wake.set()
-                    async for _ in conn.notifies():
-                        self.wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("outbox listener lost its connection; polling until it is back")
-            finally:
-                self.listening = False
-            await asyncio.sleep(1.0)
+        self = cls(wake)
+        self._loop = asyncio.get_running_loop()
+        self._conn = conn = await psycopg.AsyncConnection.connect(**pg_params(), autocommit=True)
+        try:
+            table = ChangeEvent._meta.db_table
+            columns = f"SELECT id, kind, project_id, object_id, payload FROM {table}"
+            await conn.execute(
+                f"PREPARE {cls.TAIL.decode()} (bigint, int) AS "
+                f"{columns} WHERE id > $1 ORDER BY id LIMIT $2"
+            )
+            # With holes the scan starts at the oldest of them: an index range, not the table.
+            await conn.execute(
+                f"PREPARE {cls.HOLES.decode()} (bigint, bigint, bigint[], int) AS "
+                f"{columns} WHERE id >= $1 AND (id > $2 OR id = ANY($3)) ORDER BY id LIMIT $4"
+            )
+            if wake is not None:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self._pgconn = conn.pgconn
+            self._fd = conn.pgconn.socket
+            self._loop.add_reader(self._fd, self._readable)
+        except BaseException:
+            await conn.close()
+            raise
+        if wake is not None:
+            self.listening = True
+            wake.set()
+        return self
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self._error is None
+            and self._loop is asyncio.get_running_loop()
+            and self._conn is not None
+            and not self._conn.closed
+        )
+
+    def _readable(self) -> None:
+        try:
+            self._read()
+        except Exception as exc:  # never leave a pass waiting on a connection that broke
+            self._fail(exc)
+
+    def _read(self) -> None:
+        pg = self._pgconn
+        pg.consume_input()
+        notified = False
+        while pg.notifies() is not None:
+            notified = True
+        if notified and self.wake is not None:
+            self.wake.set()
+        future = self._pending
+        if future is None:
+            return
+        while not pg.is_busy():
+            result = pg.get_result()
+            if result is None:
+                self._pending, results, self._results = None, self._results, []
+                if not future.done():
+                    future.set_result(results)
+                return
+            self._results.append(result)
+
+    def _fail(self, exc: BaseException) -> None:
+        import psycopg
+
+        self._error = psycopg.OperationalError(f"outbox connection lost: {exc}")
+        self.listening = False
+        self._unregister()
+        future, self._pending = self._pending, None
+        if future is not None and not future.done():
+            future.set_exception(self._error)
+        if self.wake is not None:
+            self.wake.set()  # the relay's next pass finds out, and reconnects
+
+    def _unregister(self) -> None:
+        if self._fd >= 0 and self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
+        self._fd = -1
+
+    async def query(self, sql: bytes, params: list[bytes | None], *, prepared: bool = False) -> Any:
+        """Run one statement (text parameters and results); its PGresult."""
+        import psycopg
+        from psycopg.pq import ExecStatus
+
+        if self._error is not None:
+            raise self._error
+        pg = self._pgconn
+        assert self._loop is not None
+        # Pending before sending: whatever reads the socket from now on collects the result.
+        self._pending, self._results = self._loop.create_future(), []
+        future = self._pending
+        try:
+            if prepared:
+                pg.send_query_prepared(sql, params)
+            else:
+                pg.send_query_params(sql, params)
+            while pg.flush():  # only for a query larger than the socket's buffer
+                await asyncio.sleep(0.001)
+            results = await future
+        finally:
+            if self._pending is future:
+                self._pending = None
+        for result in results:
+            if result.status not in (ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK):
+                message = (result.error_message or b"").decode(errors="replace")
+                raise psycopg.DatabaseError(f"outbox read failed: {message}")
+        return results[-1]
+
+    async def rows(self, sql: bytes, params: list[bytes | None], **kw: Any) -> list[list[Any]]:
+        result = await self.query(sql, params, **kw)
+        get = result.get_value
+        width = result.nfields
+        return [[get(i, j) for j in range(width)] for i in range(result.ntuples)]
+
+    async def close(self) -> None:
+        self.listening = False
+        self._unregister()
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        future, self._pending = self._pending, None
+        if future is not None and not future.done():
+            future.cancel()
+        with contextlib.suppress(Exception):
+            if self._loop is asyncio.get_running_loop():
+                await conn.close()
+            else:  # its loop is gone or elsewhere: close the socket without waiting on it
+                conn.pgconn.finish()
+
+
+async def _woken(wake: asyncio.Event, timeout: float) -> None:
+    """Wait until ``wake`` is set or ``timeout`` passes (then it is set: time for a poll).
+
+    ``asyncio.wait_for`` would create and cancel a task per wait; this is one timer handle.
+    """
+    if wake.is_set():
+        return
+    handle = asyncio.get_running_loop().call_later(timeout, wake.set)
+    try:
+        await wake.wait()
+    finally:
+        handle.cancel()
 
 
 class OutboxRelay:
-    """Tails the outbox and fans it out. One per web process, started on its event loop."""
+    """Tails the outbox and fans it out. One per web process, started on its event loop.
+
+    On PostgreSQL the relay reads the outbox on a connection of its own, on the event loop,
+    the same connection that LISTENs (``OutboxListener``): a wake-up costs one prepared
+    statement's round trip and no thread hop. Elsewhere (SQLite) it reads through Django on one
+    worker thread of its own, and polls.
+    """
 
     def __init__(
         self,
@@ -264,10 +460,15 @@ class OutboxRelay:
         #: Sequence numbers skipped over that may still commit → when first noticed.
         self._gaps: dict[int, float] = {}
         self._task: asyncio.Task[None] | None = None
+        #: PostgreSQL: the relay's own connection (LISTENing when ``run`` listens).
         self._listener: OutboxListener | None = None
-        self._listener_task: asyncio.Task[None] | None = None
-        # One thread, so the relay keeps one database connection for its life.
+        self._wake: asyncio.Event | None = None
+        # One thread, so the relay keeps one database connection for its life (SQLite).
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox-relay")
+        #: Read through a connection of the relay's own, not Django's (``OutboxListener``).
+        self._on_postgresql = connection.vendor == "postgresql"
+        #: The task running ``run``: the one that keeps the connection between passes.
+        self._runner: asyncio.Task[Any] | None = None
 
     def ensure_started(self) -> None:
         """Start on the running loop unless already running there (idempotent)."""
@@ -275,13 +476,13 @@ class OutboxRelay:
             self._task = asyncio.get_running_loop().create_task(self.run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        """Cancel the relay and its listener, and close the relay thread's connection."""
-        for task in (self._task, self._listener_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._task = self._listener_task = None
+        """Cancel the relay and its listener, and close the relay's connections."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+        await self._close_aconn()
         await self._db(connections.close_all)()
         self._executor.shutdown(wait=False)
 
@@ -289,19 +490,18 @@ class OutboxRelay:
         return sync_to_async(func, thread_sensitive=False, executor=self._executor)
 
     async def run(self) -> None:
+        self._runner = asyncio.current_task()
         wake = asyncio.Event()
         listen = self.listen if self.listen is not None else OutboxListener.available()
-        if listen:
-            self._listener = OutboxListener(wake)
-            self._listener_task = asyncio.get_running_loop().create_task(
-                self._listener.run(), name="outbox-listener"
-            )
+        # On PostgreSQL the relay's connection LISTENs (see ``_connection``); elsewhere the
+        # relay polls.
+        self._wake = wake if listen else None
         failures = 0
         try:
             while True:
                 wake.clear()  # before the pass: a commit during it wakes the next one
                 try:
-                    sent = await self.step()
+                    read = await self.step()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -312,17 +512,20 @@ class OutboxRelay:
                         log.exception("outbox relay failed; retrying")
                     else:
                         log.warning("outbox relay still failing (attempt %d); retrying", failures)
-                    await self._db(close_old_connections)()
+                    await self._close_aconn()
+                    if not self._on_postgresql:
+                        await self._db(close_old_connections)()
                     await asyncio.sleep(min(1.0, self.poll_interval * 2**failures))
                     continue
                 failures = 0
-                if sent:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self._wait())
+                if read >= self.batch:
+                    continue  # a full batch: there may be more behind it
+                # Anything committed since the pass began has set ``wake`` (NOTIFY) or is
+                # found by the next poll: no second pass just to find nothing.
+                await _woken(wake, self._wait())
         finally:
-            if self._listener_task is not None:
-                self._listener_task.cancel()
+            self._runner = None
+            await self._close_aconn()
 
     def _wait(self) -> float:
         """How long to sleep when idle: a relay woken by NOTIFY polls as a safety net only."""
@@ -334,64 +537,170 @@ class OutboxRelay:
         """One pass: relay what is new (a fresh relay starts at the outbox's end: pages catch
         up on what came before from their own sequence, with ``replay``)."""
         if self.last_seq is None:
-            self.last_seq = await self._db(latest_seq)()
+            if self._on_postgresql:
+                self.last_seq = await self._latest_seq_async()
+            else:
+                self.last_seq = await self._db(latest_seq)()
         return await self.relay_once()
 
     async def relay_once(self) -> int:
-        rows = await self._db(self._fetch)()
+        """Read and hand on what is new; the number of outbox rows read (sent or not)."""
+        sink = self.sink
+        wanted: Callable[[str], bool] = getattr(sink, "wants", None) or _everyone
+        # Host rows reach project groups only where members see host_status; which projects
+        # is a query, not asked when no socket of this process is in any project's group.
+        wants_projects = getattr(sink, "wants_any", None)
+        with_projects = wants_projects is None or wants_projects(PROJECT_PREFIX)
+        if self._on_postgresql:
+            try:
+                rows = await self._fetch_async(with_projects)
+            finally:
+                if self._runner is None or self._runner is not asyncio.current_task():
+                    # Driven by hand (a test, a tool), not by ``run``: keep no connection
+                    # open between passes, with nothing to close it.
+                    await self._close_aconn()
+        else:
+            rows = await self._db(self._fetch)(with_projects)
         if not rows:
             return 0
         # In sequence order; each hand-over is a loop over this process's sockets, no I/O wait.
         for row in rows:
-            for group, message in messages_for(row):
-                await self.sink.group_send(group, message)
+            for group, message in messages_for(row, wanted):
+                await sink.group_send(group, message)
         self._advance([row.id for row in rows])
         return len(rows)
 
     def _advance(self, sent: list[int]) -> None:
         """Move past the rows just sent, remembering the holes below the newest of them."""
-        now = time.monotonic()
-        for pk in sent:
-            self._gaps.pop(pk, None)
+        gaps = self._gaps
+        if gaps:
+            for pk in sent:
+                gaps.pop(pk, None)
         expected = (self.last_seq or 0) + 1
-        for pk in sorted(p for p in sent if p >= expected):
-            if pk - expected <= GAPS_KEPT:
-                for missing in range(expected, pk):
-                    self._gaps.setdefault(missing, now)
-            expected = pk + 1
+        if sent == list(range(expected, expected + len(sent))):
+            # The usual pass: the next numbers, in order, no hole among them.
+            expected += len(sent)
+        else:
+            now = time.monotonic()
+            for pk in sorted(p for p in sent if p >= expected):
+                if pk - expected <= GAPS_KEPT:
+                    for missing in range(expected, pk):
+                        gaps.setdefault(missing, now)
+                expected = pk + 1
         self.last_seq = max(self.last_seq or 0, expected - 1)
-        for missing, since in list(self._gaps.items()):
-            if now - since > GAP_PATIENCE:
-                del self._gaps[missing]
-        while len(self._gaps) > GAPS_KEPT:
-            del self._gaps[min(self._gaps)]
+        if gaps:
+            now = time.monotonic()
+            for missing, since in list(gaps.items()):
+                if now - since > GAP_PATIENCE:
+                    del gaps[missing]
+            while len(gaps) > GAPS_KEPT:
+                del gaps[min(gaps)]
 
-    def _fetch(self) -> list[OutboxRow]:
-        # Raw SQL: on every wake-up, the ORM's query building and model instances cost more
-        # than the query itself.
-        table = connection.ops.quote_name(ChangeEvent._meta.db_table)
+    def _query(self) -> tuple[str, list[Any]]:
+        """The outbox rows after ``last_seq`` and the holes still awaited, in sequence order.
+        With holes, the scan starts at the oldest of them (an index range, not the table)."""
+        table = ChangeEvent._meta.db_table
+        last = self.last_seq or 0
+        columns = f"SELECT id, kind, project_id, object_id, payload FROM {table}"
+        if not self._gaps:
+            return f"{columns} WHERE id > %s ORDER BY id LIMIT %s", [last, self.batch]
         holes = sorted(self._gaps)
-        also = f" OR id IN ({', '.join(['%s'] * len(holes))})" if holes else ""
+        return (
+            f"{columns} WHERE id >= %s AND (id > %s OR id IN ({', '.join(['%s'] * len(holes))})) "
+            "ORDER BY id LIMIT %s",
+            [holes[0], last, *holes, self.batch],
+        )
+
+    def _fetch(self, with_projects: bool = True) -> list[OutboxRow]:
+        """Read through Django (SQLite; any database but PostgreSQL), on the relay's thread."""
+        sql, params = self._query()
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, kind, project_id, payload FROM {table} "
-                f"WHERE id > %s{also} ORDER BY id LIMIT %s",
-                [self.last_seq or 0, *holes, self.batch],
+            cursor.execute(sql, params)
+            rows = [
+                OutboxRow(pk, kind, project, payload, object_id=obj)
+                for pk, kind, project, obj, payload in cursor.fetchall()
+            ]
+        hosts = _host_rows(rows) if with_projects else []
+        if hosts:
+            found = projects_on_hosts({row.object_id for row in hosts})
+            for row in hosts:
+                row.projects = found.get(row.object_id, ())
+        return rows
+
+    async def _fetch_async(self, with_projects: bool = True) -> list[OutboxRow]:
+        """Read on the relay's own PostgreSQL connection, on the event loop."""
+        conn = await self._connection()
+        last = str(self.last_seq or 0).encode()
+        batch = str(self.batch).encode()
+        if self._gaps:
+            holes = sorted(self._gaps)
+            array = ("{" + ",".join(map(str, holes)) + "}").encode()
+            found = await conn.rows(
+                conn.HOLES, [str(holes[0]).encode(), last, array, batch], prepared=True
             )
-            rows = cursor.fetchall()
-        members_see = members_see_host_status()
-        return [
+        else:
+            found = await conn.rows(conn.TAIL, [last, batch], prepared=True)
+        rows = [
             OutboxRow(
-                pk,
-                kind,
-                project,
-                decoded := payload if isinstance(payload, dict) else json.loads(payload),
-                projects_on_host(decoded["id"])
-                if members_see and kind == ChangeEvent.Kind.HOST
-                else (),
+                int(pk),
+                kind.decode(),
+                project.decode() if project is not None else None,
+                payload,
+                object_id=obj.decode(),
             )
-            for pk, kind, project, payload in rows
+            for pk, kind, project, obj, payload in found
         ]
+        hosts = _host_rows(rows) if with_projects else []
+        if hosts:
+            uuids = sorted({row.object_id for row in hosts})
+            projects: dict[str, list[str]] = {}
+            for host_uuid, project in await conn.rows(
+                f"SELECT DISTINCT h.uuid::text, i.project_id FROM {Instance._meta.db_table} i "
+                f"JOIN {Host._meta.db_table} h ON h.id = i.host_id "
+                "WHERE h.uuid = ANY($1::uuid[]) AND i.deleted_at IS NULL".encode(),
+                [("{" + ",".join(uuids) + "}").encode()],
+            ):
+                projects.setdefault(host_uuid.decode(), []).append(project.decode())
+            for row in hosts:
+                row.projects = tuple(sorted(projects.get(row.object_id, ())))
+        return rows
+
+    async def _latest_seq_async(self) -> int:
+        conn = await self._connection()
+        table = ChangeEvent._meta.db_table
+        ((latest,),) = await conn.rows(f"SELECT COALESCE(MAX(id), 0) FROM {table}".encode(), [])
+        return int(latest)
+
+    async def _connection(self) -> OutboxListener:
+        """The relay's connection, opened on first use (and again after a failure, or on
+        another loop: a connection waits on the loop it was made on). It LISTENs when the
+        relay runs (``run``) with ``listen``; a pass driven by hand only reads."""
+        conn = self._listener
+        if conn is not None and conn.usable:
+            return conn
+        await self._close_aconn()
+        wake = self._wake if self._runner is asyncio.current_task() else None
+        self._listener = await OutboxListener.open(wake)
+        return self._listener
+
+    async def _close_aconn(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            await conn.close()
+
+
+def _host_rows(rows: list[OutboxRow]) -> list[OutboxRow]:
+    """The host rows whose host_status members may see (none under Nova's default policy)."""
+    hosts = [row for row in rows if row.kind == ChangeEvent.Kind.HOST]
+    return hosts if hosts and members_see_host_status() else []
+
+
+def pg_params() -> dict[str, Any]:
+    """Connection parameters for a psycopg connection of the relay's (not one of Django's)."""
+    params = connection.get_connection_params()
+    for django_only in ("cursor_factory", "context"):
+        params.pop(django_only, None)
+    return params
 
 
 def relay_for(sink: Sink) -> OutboxRelay:
