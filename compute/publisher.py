@@ -12,8 +12,13 @@ each process reads the outbox for its own sockets, whether or not Redis is confi
 
 On PostgreSQL the relay does not wait for its next poll: ``compute.events`` calls ``pg_notify``
 in the changing transaction, the notification is delivered at commit, and ``OutboxListener``
-wakes every process's relay at once. The poll stays as the fallback, every second; SQLite polls
-every 50 ms.
+wakes every process's relay at once. The same connection, the relay's own, then reads the new
+rows on the event loop (a prepared statement, no thread). The poll stays as the fallback, every
+second; SQLite polls every 50 ms, reading through Django on the relay's thread.
+
+The relay's work per change is kept to what someone receives: a row's payload stays JSON text
+until a message needs it, and no message is built for a group with no socket in this process
+(the sequence and the holes move on all the same).
 
 The relay tails by sequence number, but a number is taken at INSERT and becomes visible at
 COMMIT: of two concurrent transactions the one holding the smaller number may commit second,
