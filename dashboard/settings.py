@@ -168,10 +168,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # The channel layer carries one thing across processes: agent wake-ups, hints that save an
+    # agent its poll (the database is the queue; live deltas never pass through Redis). Pub/sub
+    # suits a hint: one PUBLISH per wake-up (the list-based layer makes two round trips even for
+    # a group nobody is in, four for one), and a wake-up for an agent that is not listening
+    # vanishes instead of waiting in a list for the agent's next start.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 10},
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
 else:

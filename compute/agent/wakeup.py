@@ -24,6 +24,8 @@ import threading
 from collections import defaultdict
 from typing import Any
 
+from channels_redis.pubsub import RedisPubSubChannelLayer
+
 log = logging.getLogger(__name__)
 
 _events: defaultdict[str, threading.Event] = defaultdict(threading.Event)
@@ -109,7 +111,8 @@ class WakeupListener:
     """In an agent's process: turns the host's channel-layer wake-ups into its event.
 
     Stopped by a message to its own channel rather than by cancelling a receive in flight
-    (channels_redis finishes its blocking pop first, seconds later, and logs the orphan).
+    (should the list-based Redis layer be configured: it finishes its blocking pop first,
+    seconds later, and logs the orphan).
     """
 
     STOP = "agent.stop"
@@ -148,7 +151,13 @@ class WakeupListener:
         except asyncio.CancelledError:
             pass
         finally:
-            # channels_redis leaves clean-up tasks behind: let them end, quietly, before closing.
+            # The pub/sub layer's receiver reads until its connection closes: close this loop's
+            # (its ``flush`` forgets this loop's subscriptions; nothing is stored in Redis). The
+            # list-based layer leaves clean-up tasks behind. Let both end, quietly, before
+            # closing the loop.
+            if isinstance(self.layer, RedisPubSubChannelLayer):
+                with contextlib.suppress(Exception):
+                    self._loop.run_until_complete(self.layer.flush())
             leftovers = asyncio.all_tasks(self._loop)
             if leftovers:
                 self._loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
@@ -176,7 +185,8 @@ class WakeupListener:
                 await asyncio.sleep(1.0)
 
     async def _rejoin(self, group: str, channel: str) -> None:
-        """Redis forgets a group membership after a day: renew it now and then."""
+        """The list-based layer forgets a group membership after a day: renew it now and then
+        (for the pub/sub layer, a subscription, it costs one command an hour)."""
         while True:
             await asyncio.sleep(REJOIN_EVERY)
             with contextlib.suppress(Exception):

@@ -24,7 +24,7 @@ def redis_layer(settings) -> Iterator[None]:
 
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:6379/14"], "prefix": "vmdash-test-wakeup"},
         }
     }
