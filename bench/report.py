@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Result:
-    """One row of the table. ``ratio`` is figure/floor; ``met`` None means not measured."""
+    """One row of the table. ``ratio`` is figure/floor; ``met`` None means not measured, or,
+    with a figure, a row given for context that no target applies to."""
 
     bench: str
     metric: str
@@ -56,6 +57,8 @@ def table(results: Iterable[Result]) -> str:
     ]
     for n, r in enumerate(results, 1):
         met = {True: "yes", False: "**no**", None: "not measured"}[r.met]
+        if r.met is None and r.figure is not None:
+            met = "—"  # measured, for context: no target applies
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}"
         lines.append(
             f"| {n} | {r.bench} | {r.metric} | {fmt(r.figure, r.unit)} | {fmt(r.floor, r.unit)} "

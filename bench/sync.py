@@ -91,18 +91,20 @@ def run(bench: Bench) -> list[Result]:
     return [
         Result(
             "sync",
-            f"one pass, {n:,} instances on {h:,} hosts",
+            f"agents' passes, one host at a time ({n:,} instances on {h:,} hosts)",
             elapsed,
-            floor_seconds,
+            per_host_floor,
             "s",
-            "≤ 2× floor",
-            elapsed <= 2 * floor_seconds,
+            "— (context)",
+            None,
             note=(
-                f"sync: {changed:,} power_states written by the pass, {floor_rows:,} by the "
-                f"floor; {elapsed / h * 1000:.2f} ms per host. The same raw work split per host "
-                f"(a read of the guests, a read of the instances, a bulk write, a commit — what "
-                f"one agent must do at least) takes {per_host_floor:.2f} s: the pass is "
-                f"{elapsed / per_host_floor:.1f}× that."
+                f"sync, agents' passes: {changed:,} power_states written, {floor_rows:,} by the "
+                f"whole-table floor; {elapsed / h * 1000:.2f} ms per host. Each agent syncs its "
+                f"own host, so the floor here is the same raw work split per host (a read of the "
+                f"guests, a read of the instances, a bulk write, a commit: what one agent must "
+                f"do at least). Against the whole-table floor ({floor_seconds:.2f} s) it is "
+                f"{elapsed / floor_seconds:.1f}×; the issue's target is the whole-fleet pass's "
+                f"(row 3)."
             ),
         ),
         Result(
