@@ -8,8 +8,9 @@ action accepted by any web process starts at once on any host. Without a shared 
 other processes notice within their poll interval.
 
 A lost wake-up costs at most one poll interval, never the action: the dispatch row is there.
-Sending never blocks the request that accepted the action: one background thread per process
-sends them, coalescing wake-ups for the same host.
+Sending never blocks the request that accepted the action: a web process sends them from its
+server's event loop, any other process from one background thread, coalescing wake-ups for the
+same host.
 """
 
 from __future__ import annotations
@@ -61,11 +62,58 @@ def shared_layer() -> Any | None:
 def wake_agent(host: str) -> None:
     wakeup_event(host).set()
     if shared_layer() is not None:
-        _sender().send(host)
+        loop = _server_loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(_on_server_loop.send, host)
+        else:
+            _sender().send(host)
+
+
+def send_from(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Send this process's wake-ups from ``loop`` from now on: a web process's server loop,
+    which is awake anyway (``dashboard.asgi``). A thread of their own would cost every
+    acceptance a hand-over of the interpreter lock to it and back, more than the send."""
+    global _server_loop
+    _server_loop = loop
+
+
+class _OnLoop:
+    """Wake-ups sent by tasks on the server's loop; those asked for while one is being sent
+    go out together after it, one per host."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.task: asyncio.Task[None] | None = None  # held: the loop keeps only a weak one
+
+    def send(self, host: str) -> None:
+        if not self.pending:
+            self.task = asyncio.get_running_loop().create_task(self._flush(), name="agent-wakeups")
+        self.pending.add(host)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # the wake-ups of the same loop turn go together
+        while self.pending:
+            hosts, self.pending = self.pending, set()
+            layer = shared_layer()
+            if layer is not None:
+                await _send(layer, hosts)
+
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_on_server_loop = _OnLoop()
+
+
+async def _send(layer: Any, hosts: set[str]) -> None:
+    for host in hosts:
+        try:
+            await layer.group_send(agent_group(host), {"type": "agent.wake"})
+        except Exception:
+            log.warning("could not wake the agent of %s; it will poll", host)
 
 
 class _Sender:
-    """One daemon thread with its own event loop that sends the wake-ups of this process."""
+    """Where no server loop sends them (an agent's or a command's process): one daemon thread
+    with its own event loop."""
 
     def __init__(self) -> None:
         self.hosts: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -85,15 +133,7 @@ class _Sender:
                     hosts.add(self.hosts.get_nowait())
             layer = shared_layer()
             if layer is not None:
-                loop.run_until_complete(self._send(layer, hosts))
-
-    @staticmethod
-    async def _send(layer: Any, hosts: set[str]) -> None:
-        for host in hosts:
-            try:
-                await layer.group_send(agent_group(host), {"type": "agent.wake"})
-            except Exception:
-                log.warning("could not wake the agent of %s; it will poll", host)
+                loop.run_until_complete(_send(layer, hosts))
 
 
 _the_sender: _Sender | None = None

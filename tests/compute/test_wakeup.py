@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 
@@ -48,6 +51,43 @@ def test_a_wakeup_sent_through_the_shared_layer_sets_the_listening_agents_event(
         assert event.is_set(), "no wake-up arrived through Redis"
     finally:
         listener.stop()
+
+
+def test_a_web_process_sends_its_wakeups_from_its_server_loop(redis_layer):
+    """dashboard.asgi hands the server's loop over: wake-ups asked for by request threads go
+    out from it, with no thread of their own."""
+    host = "wakeup-loop-host"
+    event = wakeup.wakeup_event(host)
+    loop = asyncio.new_event_loop()
+    server = threading.Thread(target=loop.run_forever, daemon=True)
+    server.start()
+    listener = wakeup.WakeupListener(host, wakeup.shared_layer())
+    listener.start()
+    sent: list[set[str]] = []
+    real_send = wakeup._send
+
+    async def recording_send(layer, hosts):
+        assert threading.current_thread() is server  # on the server's loop, nowhere else
+        sent.append(set(hosts))
+        await real_send(layer, hosts)
+
+    try:
+        wakeup.send_from(loop)
+        with mock.patch.object(wakeup, "_send", recording_send):
+            for _ in range(50):
+                event.clear()
+                wakeup.wake_agent(host)
+                event.clear()  # wake_agent also sets it in this process: wait for Redis's
+                if event.wait(0.2):
+                    break
+        assert event.is_set(), "no wake-up arrived through Redis"
+        assert sent and all(hosts == {host} for hosts in sent)
+    finally:
+        wakeup.send_from(None)
+        listener.stop()
+        loop.call_soon_threadsafe(loop.stop)
+        server.join(5)
+        loop.close()
 
 
 def test_without_a_shared_layer_a_wakeup_stays_in_this_process(settings):
