@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from compute import statements
@@ -273,6 +274,11 @@ def paginate(
         raise Invalid("limit must be >= 0")
     items: QuerySet[Any] = rows if columns is None else rows.values_list(*columns)
     if marker:
+        after = _after_marker(rows, marker)
+        if after is not None:
+            page = after if columns is None else after.values_list(*columns)
+            return list(page[:limit] if limit is not None else page)
+        # A sort on a column that may be NULL: find the marker's place in the whole order.
         ids = list(rows.values_list("uuid", flat=True))
         try:
             position = ids.index(_parse_uuid(marker))
@@ -286,6 +292,44 @@ def paginate(
             by_uuid = {v[at]: v for v in items.filter(uuid__in=wanted)}
         return [by_uuid[u] for u in wanted if u in by_uuid]
     return list(items[:limit] if limit is not None else items)
+
+
+def _after_marker(rows: QuerySet[Instance], marker: str) -> QuerySet[Instance] | None:
+    """The rows after ``marker``'s row in ``rows``' order, as a condition on the sort columns
+    (keyset paging: an index range, whatever the page's depth); None if a sort column may be
+    NULL, where the databases disagree on where NULLs sort.
+
+    The order always ends on the unique ``id`` (``_ordering``), so "after" is exact. The marker
+    must be one of ``rows`` (visible to the caller and matching the filters), as Nova asks.
+    """
+    order = [str(o) for o in rows.query.order_by]
+    if not order or not all(_never_null(o.lstrip("-")) for o in order):
+        return None
+    if not rows.query.standard_ordering:  # ``.reverse()``: the mirror image
+        order = [o[1:] if o.startswith("-") else f"-{o}" for o in order]
+    names = [o.lstrip("-") for o in order]
+    try:
+        at = rows.filter(uuid=_parse_uuid(marker)).values(*names).first()
+    except NotFound:  # not even a uuid
+        at = None
+    if at is None:
+        raise Invalid(f"marker [{marker}] not found")
+    later = Q(pk__in=[])
+    for n, (name, column) in enumerate(zip(order, names, strict=True)):
+        same = {earlier: at[earlier] for earlier in names[:n]}
+        later |= Q(**same, **{f"{column}__{'lt' if name.startswith('-') else 'gt'}": at[column]})
+    return rows.filter(later)
+
+
+def _never_null(name: str) -> bool:
+    """Whether the sort column ``name`` (a field of Instance, not through a relation) can never
+    be NULL."""
+    if "__" in name:
+        return False
+    try:
+        return not Instance._meta.get_field(name).null
+    except FieldDoesNotExist:
+        return False
 
 
 def instance_actions(*, context: RequestContext, instance: Instance) -> QuerySet[InstanceAction]:

@@ -74,6 +74,13 @@ class Instance(models.Model):
             models.Index(fields=["host", "deleted_at"], name="instance_host_live"),
             models.Index(fields=["project", "deleted_at"], name="instance_project_live"),
             models.Index(fields=["vm_state", "task_state"], name="instance_states"),
+            # The watchdog's stuck-task reaper, every few seconds in every web process: only the
+            # rows with a task in progress, not a scan of every live instance.
+            models.Index(
+                fields=["task_started_at"],
+                condition=models.Q(task_state__isnull=False, deleted_at__isnull=True),
+                name="instance_in_task",
+            ),
         ]
 
     def __str__(self) -> str:
