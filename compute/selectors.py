@@ -294,6 +294,25 @@ def paginate(
     return list(items[:limit] if limit is not None else items)
 
 
+def rows_before(rows: QuerySet[Instance], instance_uuid: uuidlib.UUID) -> int | None:
+    """How many of ``rows`` come before the row ``instance_uuid`` in their order (a page's
+    "21–40 of 57"); None if that row is not one of them.
+
+    A count over the keyset condition (``_after_marker`` on the reversed order) where the sort
+    columns are never NULL; elsewhere the row's place in the whole list of uuids.
+    """
+    try:
+        before = _after_marker(rows.reverse(), str(instance_uuid))
+    except Invalid:
+        return None
+    if before is not None:
+        return before.count()
+    try:
+        return list(rows.values_list("uuid", flat=True)).index(instance_uuid)
+    except ValueError:
+        return None
+
+
 def _after_marker(rows: QuerySet[Instance], marker: str) -> QuerySet[Instance] | None:
     """The rows after ``marker``'s row in ``rows``' order, as a condition on the sort columns
     (keyset paging: an index range, whatever the page's depth); None if a sort column may be

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from compute.exceptions import Invalid
-from compute.selectors import SORT_KEYS, InstanceFilters, instance_list, paginate
+from compute.selectors import SORT_KEYS, InstanceFilters, instance_list, paginate, rows_before
 from tests.conftest import fresh
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +46,16 @@ def test_every_page_after_a_marker_is_the_next_slice_of_the_whole_order(
                 selection, limit=3, marker=str(marker), context=alice_ctx, columns=("uuid",)
             )
             assert [v[0] for v in values] == everything[at + 1 : at + 4]
+
+
+@pytest.mark.parametrize("key", sorted(set(SORT_KEYS) - {"host", "node"}))
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_the_rows_before_a_row_are_its_place_in_the_whole_order(fleet, alice_ctx, key, direction):
+    rows = ordered(alice_ctx, [(key, direction)])
+    for selection in (rows, rows.reverse()):
+        everything = [i.uuid for i in selection]
+        assert [rows_before(selection, u) for u in everything] == list(range(len(everything)))
+    assert rows_before(rows.filter(pk__in=[]), everything[0]) is None  # not one of the rows
 
 
 def test_a_deep_page_on_the_default_sort_reads_only_its_rows(fleet, alice_ctx):

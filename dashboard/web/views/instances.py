@@ -23,7 +23,13 @@ from compute.actions import BY_KEY, CREATE
 from compute.context import RequestContext
 from compute.exceptions import ComputeError, Invalid
 from compute.models import Instance
-from compute.selectors import InstanceFilters, instance_list, paginate, visible_instances
+from compute.selectors import (
+    InstanceFilters,
+    instance_list,
+    paginate,
+    rows_before,
+    visible_instances,
+)
 from compute.services import instance_action, instance_create
 from dashboard.web.actionbar import bulk_actions
 from dashboard.web.forms import SORTABLE, Catalog, CreateInstanceForm, InstanceFilterForm
@@ -94,24 +100,12 @@ def _window(
         back = paginate(selected.reverse(), limit=limit + 1, marker=before, context=context)
         if len(back) > limit:
             rows = back[:limit][::-1]
-            return Window(rows, earlier=True, later=True, start=_position(selected, rows[0]))
+            return Window(rows, earlier=True, later=True, start=rows_before(selected, rows[0].uuid))
         marker = None  # less than a page before the anchor: that is the first page
     found = paginate(selected, limit=limit + 1, marker=marker, context=context)
     rows = found[:limit]
-    start = _position(selected, rows[0]) if marker is not None and rows else 0
+    start = rows_before(selected, rows[0].uuid) if marker is not None and rows else 0
     return Window(rows, earlier=marker is not None, later=len(found) > limit, start=start)
-
-
-def _position(selected: QuerySet[Instance], row: Instance) -> int | None:
-    """How many rows of the selection come before ``row``, for the "21–40 of 57" label.
-
-    One scan of the selection's uuids, the scan paging from a marker already makes; pages with
-    no anchor (the first) skip it. None if the row left the selection in between.
-    """
-    try:
-        return list(selected.values_list("uuid", flat=True)).index(row.uuid)
-    except ValueError:
-        return None
 
 
 @login_required
