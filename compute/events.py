@@ -75,24 +75,11 @@ def instance_delta(instance: Instance) -> InstanceDelta:
     return _Deltas().instance(instance)
 
 
-#: (vm_state, task_state, deleted) → the status a user sees (``Instance.status``), as text.
-_STATUS: dict[tuple[str, str | None, bool], str] = {}
-
-
-def _status(vm_state: str, task_state: str | None, deleted: bool) -> str:
-    key = (vm_state, task_state, deleted)
-    found = _STATUS.get(key)
-    if found is None:
-        found = _STATUS[key] = str(status_from_state(vm_state, task_state, deleted=deleted))
-    return found
-
-
 class _Deltas:
     """Builds the deltas of one batch of changes (a sync pass writes a thousand at a time).
 
     What many rows of a batch share is worked out once: the rows of one write share their
-    ``updated_at`` and a handful of hosts, the status is a function of three columns. The
-    deltas are exactly ``instance_delta``'s.
+    ``updated_at`` and a handful of hosts. The deltas are exactly ``instance_delta``'s.
     """
 
     def __init__(self) -> None:
@@ -127,7 +114,9 @@ class _Deltas:
             "version": instance.version,
             "name": instance.name,
             "project_id": instance.project_id,
-            "status": _status(instance.vm_state, instance.task_state, deleted),
+            "status": str(
+                status_from_state(instance.vm_state, instance.task_state, deleted=deleted)
+            ),
             "vm_state": instance.vm_state,
             "task_state": instance.task_state,
             "power_state": power,

@@ -66,6 +66,13 @@ def project_group(project_id: str) -> str:
     return f"{PROJECT_PREFIX}{project_id}"
 
 
+def groups_for(context: RequestContext) -> list[str]:
+    """The groups a caller's live socket joins: everything for an admin, else its projects'."""
+    if context.is_admin:
+        return [ADMINS_GROUP]
+    return sorted(project_group(p) for p in context.project_ids)
+
+
 class Sink(Protocol):
     """Where the relay hands a delta: this process's fan-out (or a test's recorder)."""
 
@@ -176,13 +183,9 @@ def messages_for(
     return out
 
 
-def projects_on_host(host_uuid: str) -> tuple[str, ...]:
-    """The projects with live instances on a host: who sees its host_status change."""
-    return projects_on_hosts([host_uuid]).get(host_uuid, ())
-
-
 def projects_on_hosts(host_uuids: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """``projects_on_host`` for many hosts in one query."""
+    """The projects with live instances on each of these hosts: who sees their host_status
+    change. One query for all of them."""
     found: dict[str, set[str]] = {}
     for host_uuid, project in (
         Instance.objects.filter(host__uuid__in=list(host_uuids), deleted_at__isnull=True)
@@ -223,21 +226,13 @@ def replay(
     if len(batch) > limit:
         complete = False
         batch = batch[:limit]
+    # The same messages the relay sends live, for the groups this caller's socket joins.
+    joined = set(groups_for(context)).__contains__
     messages: list[DeltaMessage] = []
     for r in batch:
-        if r.kind == ChangeEvent.Kind.HOST and not context.is_admin:
-            messages.extend(
-                {"type": "state.delta", "seq": r.id, "delta": host_status_delta(r.payload, p)}
-                for p in sorted(member_hosts.get(r.object_id, ()))
-            )
-        else:
-            messages.append(
-                {
-                    "type": "state.delta",
-                    "seq": r.id,
-                    "delta": for_viewer(r.payload, admin=context.is_admin),
-                }
-            )
+        projects = tuple(sorted(member_hosts.get(r.object_id, ())))
+        row = OutboxRow(r.id, r.kind, r.project_id, r.payload, projects, object_id=r.object_id)
+        messages.extend(message for _, message in messages_for(row, joined))
     return messages, complete
 
 

@@ -196,7 +196,7 @@ def _more_filters(
     if filters.uuid_prefix:
         rows = rows.filter(uuid__startswith=filters.uuid_prefix)
     if filters.image_id is not None:
-        image = _uuid_or_none(filters.image_id)
+        image = uuid_or_none(filters.image_id)
         rows = rows.filter(image_id=image) if image else rows.none()
     if filters.flavor_id is not None:
         rows = rows.filter(flavor__flavorid=filters.flavor_id)
@@ -221,7 +221,8 @@ def _more_filters(
     return rows
 
 
-def _uuid_or_none(value: str) -> uuidlib.UUID | None:
+def uuid_or_none(value: object) -> uuidlib.UUID | None:
+    """``value`` as a uuid, or None if it is not one."""
     try:
         return uuidlib.UUID(str(value))
     except ValueError:

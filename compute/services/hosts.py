@@ -23,6 +23,7 @@ from compute import events
 from compute.context import RequestContext
 from compute.exceptions import ComputeError, Forbidden, Invalid
 from compute.models import Host, HostAuditEntry, Instance
+from compute.selectors import uuid_or_none
 from compute.services.instances import instance_action
 
 
@@ -156,12 +157,13 @@ def host_migrate_away(
         raise Forbidden(
             "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed."
         )
-    wanted = {str(u) for u in instance_uuids}
-    residents = [
-        i
-        for i in Instance.objects.filter(host=host, deleted_at__isnull=True).order_by("name", "id")
-        if str(i.uuid) in wanted
-    ]
+    wanted = [u for u in map(uuid_or_none, instance_uuids) if u is not None]
+    # Only what a verdict names; each action reads its instance itself.
+    residents = list(
+        Instance.objects.filter(host=host, deleted_at__isnull=True, uuid__in=wanted)
+        .order_by("name", "id")
+        .only("uuid", "name")
+    )
     if not residents:
         return []
     verdicts: list[MigrationVerdict] = []

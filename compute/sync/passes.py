@@ -305,10 +305,11 @@ def _as_guests(listed: Mapping[str, int]) -> dict[str, int]:
     unless its first entry says otherwise (a ``UUID`` key, a ``PowerState``): converting ten
     thousand entries a chunk just in case would cost as much as listing them.
     """
-    for uuid, power in listed.items():
-        if type(uuid) is str and type(power) is int and isinstance(listed, dict):
+    first = next(iter(listed.items()), None)
+    if isinstance(listed, dict) and first is not None:
+        uuid, power = first
+        if type(uuid) is str and type(power) is int:
             return listed
-        break
     return {str(uuid): int(power) for uuid, power in listed.items()}
 
 

@@ -34,20 +34,16 @@ log = logging.getLogger(__name__)
 _Access = tuple[frozenset[str], bool]
 
 
-def _access_now(
-    user_ids: set[int], session_keys: set[str]
-) -> tuple[dict[int, _Access], set[int], set[str]]:
-    """(user → (projects, admin), the active users, the live session keys)."""
+def _access_now(user_ids: set[int], session_keys: set[str]) -> tuple[dict[int, _Access], set[str]]:
+    """(active user → (projects, admin), the live session keys)."""
     roles: defaultdict[int, dict[str, str]] = defaultdict(dict)
     for user_id, project_id, role in Membership.objects.filter(user_id__in=user_ids).values_list(
         "user_id", "project_id", "role"
     ):
         roles[user_id][project_id] = role
     users = get_user_model().objects.filter(pk__in=user_ids, is_active=True)
-    active: set[int] = set()
     access: dict[int, _Access] = {}
     for user_id, superuser in users.values_list("pk", "is_superuser"):
-        active.add(user_id)
         mine = roles.get(user_id, {})
         access[user_id] = (frozenset(mine), is_admin(mine, superuser=superuser))
     live = set(
@@ -55,7 +51,7 @@ def _access_now(
             session_key__in=session_keys, expire_date__gt=timezone.now()
         ).values_list("session_key", flat=True)
     )
-    return access, active, live
+    return access, live
 
 
 def _session_key(consumer: LiveConsumer) -> str | None:
@@ -70,12 +66,12 @@ async def recheck(fanout: LocalFanout | None = None) -> int:
         return 0
     user_ids = {c.context.user_id for c in consumers}
     keys = {k for c in consumers if (k := _session_key(c))}
-    access, active, live = await sync_to_async(_access_now, thread_sensitive=False)(user_ids, keys)
+    access, live = await sync_to_async(_access_now, thread_sensitive=False)(user_ids, keys)
     changed = 0
     for consumer in consumers:
         context = consumer.context
         key = _session_key(consumer)
-        if context.user_id not in active or (key is not None and key not in live):
+        if context.user_id not in access or (key is not None and key not in live):
             await consumer.revoke()
             changed += 1
             continue

@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from compute.context import RequestContext
 from compute.fanout import DeltaMessage, encode_frame, local_fanout
-from compute.publisher import ADMINS_GROUP, latest_seq, project_group, replay
+from compute.publisher import groups_for, latest_seq, replay
 from dashboard.context import context_for
 
 #: Frames larger than this are refused: the client only ever sends a small resume request.
@@ -30,12 +30,6 @@ MAX_FRAME = 4096
 #: Close codes (4000–4999 are the application's).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_FRAME = 4400
-
-
-def groups_for(context: RequestContext) -> list[str]:
-    if context.is_admin:
-        return [ADMINS_GROUP]
-    return sorted(project_group(p) for p in context.project_ids)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):

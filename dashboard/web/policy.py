@@ -8,9 +8,8 @@
 
 from __future__ import annotations
 
-from compute.conf import conf
 from compute.context import RequestContext
-from compute.policy import host_status_shown
+from compute.policy import host_status_shown, members_see_host_status
 
 
 def shows_host(context: RequestContext) -> bool:
@@ -18,7 +17,7 @@ def shows_host(context: RequestContext) -> bool:
 
 
 def shows_host_status_column(context: RequestContext) -> bool:
-    return context.is_admin or conf().host_status_policy in ("admin_or_owner", "unknown_only")
+    return context.is_admin or members_see_host_status()
 
 
 def visible_host_status(context: RequestContext, project_id: str, status: str) -> str | None:

@@ -160,11 +160,7 @@
           el.textContent = d.host || "—";
           if (el.tagName === "A") el.setAttribute("href", d.host ? `/hosts/${encodeURIComponent(d.host)}/` : "#");
         });
-        node.querySelectorAll("[data-host-status-of]").forEach((el) => {
-          if (!d.host) return;
-          el.dataset.hostStatusOf = d.host;
-          if (live.hostStatus.has(d.host)) paintHostStatusCell(el, live.hostStatus.get(d.host));
-        });
+        rekeyHostStatusCells(node, d.host);
         if (node.dataset.onHost && d.host !== node.dataset.onHost) {
           each(node, "moved", (el) => {
             el.hidden = false;
@@ -172,13 +168,7 @@
           });
         }
       }
-      if ("host_id" in d) {
-        node.querySelectorAll("[data-host-status-of]").forEach((el) => {
-          if (!d.host_id || el.dataset.hostStatusOf === d.host_id) return;
-          el.dataset.hostStatusOf = d.host_id;
-          if (live.hostStatus.has(d.host_id)) paintHostStatusCell(el, live.hostStatus.get(d.host_id));
-        });
-      }
+      if ("host_id" in d) rekeyHostStatusCells(node, d.host_id);
       node.classList.toggle("is-busy", !!d.task_state);
       node.classList.toggle("is-deleted", !!d.deleted);
     });
@@ -196,9 +186,28 @@
     paintBadge(badge, "host_status", status);
   }
 
+  // A row's host_status cells follow its host: an admin's keyed by the host's name, a
+  // member's by the opaque hostId; painted at once with what is known of the new key.
+  function rekeyHostStatusCells(node, key) {
+    if (!key) return;
+    node.querySelectorAll("[data-host-status-of]").forEach((el) => {
+      if (el.dataset.hostStatusOf === key) return;
+      el.dataset.hostStatusOf = key;
+      if (live.hostStatus.has(key)) paintHostStatusCell(el, live.hostStatus.get(key));
+    });
+  }
+
+  // Every host_status cell of one key: the status, or a dash where policy hides it now.
+  function paintHostStatusKey(key, status) {
+    document.querySelectorAll(`[data-host-status-of="${CSS.escape(key)}"]`).forEach((cell) => {
+      if (status) paintHostStatusCell(cell, status);
+      else cell.innerHTML = '<span class="muted">—</span>';
+    });
+  }
+
   function applyHost(d) {
     live.hostStatus.set(d.host, d.host_status);
-    document.querySelectorAll(`[data-host-status-of="${CSS.escape(d.host)}"]`).forEach((cell) => paintHostStatusCell(cell, d.host_status));
+    paintHostStatusKey(d.host, d.host_status);
     document.querySelectorAll(`[data-host-id="${CSS.escape(d.id)}"]`).forEach((node) => {
       if (d.version <= Number(node.dataset.version || 0)) return;
       node.dataset.version = String(d.version);
@@ -225,13 +234,7 @@
     live.hostStatusVersion.set(d.id, d.version);
     if (d.host_status) live.hostStatus.set(d.id, d.host_status);
     else live.hostStatus.delete(d.id);
-    document.querySelectorAll(`[data-host-status-of="${CSS.escape(d.id)}"]`).forEach((cell) => {
-      if (d.host_status) {
-        paintHostStatusCell(cell, d.host_status);
-      } else {
-        cell.innerHTML = '<span class="muted">—</span>';
-      }
-    });
+    paintHostStatusKey(d.id, d.host_status);
   }
 
   // --- instances that are not on the page ------------------------------------------------

@@ -66,14 +66,18 @@ async def received(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
     return got
 
 
+async def resumed(socket: WebsocketCommunicator, since: int) -> list[dict[str, Any]]:
+    """Every frame a resume from ``since`` answers with, up to (not including) ``caught_up``."""
+    await socket.send_json_to({"type": "resume", "since": since})
+    frames = []
+    while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
+        frames.append(message)
+    return frames
+
+
 async def replayed(socket: WebsocketCommunicator, since: int) -> list[dict[str, Any]]:
     """The deltas a resume from ``since`` replays, up to ``caught_up``."""
-    await socket.send_json_to({"type": "resume", "since": since})
-    deltas = []
-    while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
-        if message["type"] == "delta":
-            deltas.append(message["delta"])
-    return deltas
+    return [m["delta"] for m in await resumed(socket, since) if m["type"] == "delta"]
 
 
 def joined_groups() -> set[str]:

@@ -31,6 +31,7 @@ from tests.security.sockets import (
     joined_groups,
     open_socket,
     relay_from,
+    resumed,
     run,
     session_cookie,
 )
@@ -188,11 +189,9 @@ def test_resuming_replays_only_what_the_user_may_see_then_says_caught_up(
 
     async def scenario():
         socket, _ = await signed_in(alice)
-        await socket.send_json_to({"type": "resume", "since": since})
-        seen = []
-        while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
-            assert message["type"] == "delta"
-            seen.append(message["delta"])
+        frames = await resumed(socket, since)
+        assert {m["type"] for m in frames} <= {"delta"}
+        seen = [m["delta"] for m in frames]
         assert seen and {d["id"] for d in seen} == {str(mine.uuid)}
         assert [d["version"] for d in seen] == sorted(d["version"] for d in seen)
         await socket.disconnect()
@@ -206,10 +205,7 @@ def test_resuming_from_before_the_oldest_kept_event_asks_the_page_to_resync(alic
 
     async def scenario():
         socket, _ = await signed_in(alice)
-        await socket.send_json_to({"type": "resume", "since": 0})
-        kinds = []
-        while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
-            kinds.append(message["type"])
+        kinds = [m["type"] for m in await resumed(socket, 0)]
         assert kinds[-1] == "resync"
         await socket.disconnect()
 
@@ -286,10 +282,7 @@ def test_a_member_resuming_is_replayed_its_hosts_status_where_policy_allows(
 
     async def scenario():
         socket, _ = await signed_in(alice)
-        await socket.send_json_to({"type": "resume", "since": since})
-        seen = []
-        while (message := await socket.receive_json_from(timeout=5))["type"] != "caught_up":
-            seen.append(message["delta"])
+        seen = [m["delta"] for m in await resumed(socket, since)]
         await socket.disconnect()
         return seen
 

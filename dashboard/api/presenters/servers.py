@@ -12,7 +12,6 @@ user data) are shown with the value Nova shows for a server without them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -25,7 +24,7 @@ from compute import preconditions
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.models import Instance, InstanceFault
-from compute.policy import host_status_shown
+from compute.policy import host_status_shown, opaque_host_id
 from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status, service_is_up
 from dashboard.api.formats import isotime, naive
 from dashboard.api.microversions import APIVersion
@@ -38,9 +37,8 @@ ACTIONS_KEY = "vmdash:actions"
 ROOT_DEVICE_NAME = "/dev/vda"
 
 
-def host_id(project_id: str, host: str | None) -> str:
-    """Nova's ``hostId``: an opaque per-project hash of the host."""
-    return hashlib.sha224((project_id + host).encode()).hexdigest() if host else ""
+#: Nova's ``hostId``: the same key the pages and the live deltas use (``compute.policy``).
+host_id = opaque_host_id
 
 
 def hostname(name: str) -> str:
