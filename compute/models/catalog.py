@@ -47,6 +47,17 @@ class Image(models.Model):
         "compute.Instance", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     metadata = models.JSONField(default=dict, blank=True)
+    #: Glance's formats: what the bytes are (qcow2, raw …) and what wraps them (bare).
+    disk_format = models.CharField(max_length=16, null=True, blank=True)
+    container_format = models.CharField(max_length=16, null=True, blank=True)
+    #: The image's bytes, relative to settings.IMAGE_DIR; empty for a catalogue entry
+    #: with no file (the seeded demo images), which only the fake hypervisor can boot.
+    file = models.CharField(max_length=255, blank=True, default="")
+    #: Glance's checksum (MD5) and multihash (SHA-512) of the file's bytes.
+    checksum = models.CharField(max_length=32, null=True, blank=True)
+    os_hash_value = models.CharField(max_length=128, null=True, blank=True)
+    #: Bytes a guest sees (a qcow2's virtual size); ``size`` is the file's bytes.
+    virtual_size = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
