@@ -48,8 +48,14 @@ def id_from_href(value: object) -> str:
     return str(value).rstrip("/").rsplit("/", 1)[-1]
 
 
+#: An argument-less action's value, and an action's before the microversion that gave it
+#: arguments: anything, ignored, as Nova's ``{'os-stop': {}}`` schemas (and its unvalidated
+#: versions) take it. Clients send ``null`` or ``{}`` (Tempest does).
+NO_ARGUMENTS: t.Schema = {}
+
+
 def _null(_: APIVersion) -> t.Schema:
-    return t.NULL
+    return NO_ARGUMENTS
 
 
 def _same(key: str) -> Callable[[Any], tuple[str, dict[str, Any]]]:
@@ -133,13 +139,13 @@ def _create_backup_schema(_: APIVersion) -> t.Schema:
 
 def _unshelve_schema(version: APIVersion) -> t.Schema:
     if not version.at_least("2.77"):
-        return t.NULL
+        return NO_ARGUMENTS
     return _optional_object({"availability_zone": t.NAME}, required=("availability_zone",))
 
 
 def _lock_schema(version: APIVersion) -> t.Schema:
     if not version.at_least("2.73"):
-        return t.NULL
+        return NO_ARGUMENTS
     reason = {"type": "string", "minLength": 1, "maxLength": 255}
     return _optional_object({"locked_reason": reason})
 
@@ -199,7 +205,7 @@ BODY_ACTIONS: dict[str, BodyAction] = {
             lambda v: (
                 _optional_object({"host": {"type": ["string", "null"], "minLength": 1}})
                 if v.at_least("2.56")
-                else t.NULL
+                else NO_ARGUMENTS
             ),
             _with("migrate", _host_of),
         ),
@@ -219,7 +225,12 @@ BODY_ACTIONS: dict[str, BodyAction] = {
         _B("restore", _null, _same("restore")),
         _B("lock", _lock_schema, _with("lock", _fields("locked_reason"))),
         _B("unlock", _null, _same("unlock")),
-        _B("trigger_crash_dump", _null, _same("trigger_crash_dump"), min_version="2.17"),
+        _B(
+            "trigger_crash_dump",
+            lambda v: t.NULL,
+            _same("trigger_crash_dump"),
+            min_version="2.17",
+        ),
         _B(
             "os-resetState",
             lambda v: t.obj(
@@ -241,5 +252,8 @@ def parse(body: Any, version: APIVersion) -> tuple[BodyAction, Any]:
         raise APIFault(400, f"There is no such action: {key}")
     if not version.at_least(row.min_version):
         raise APIFault(404, f"API version {version} is not supported on this method.")
-    validate(body, t.wrapped(key, row.schema(version)))
+    schema = row.schema(version)
+    validate(body, t.wrapped(key, schema))
+    if schema is NO_ARGUMENTS:
+        value = None  # Nova ignores what it does not read
     return row, value

@@ -4,6 +4,11 @@ Order as in Nova behind keystonemiddleware: the token is checked first (401), th
 microversion is negotiated (400 / 406), then the view runs. Every answer of an authenticated
 endpoint carries the request id (``X-Compute-Request-Id`` and ``X-OpenStack-Request-ID``);
 compute answers also carry the negotiated version in both headers, with ``Vary``.
+
+Bodies are exactly Nova's by default. The project's own additions (``vmdash:actions`` in a
+server, ``vmdash:host_status`` and ``vmdash:last_sync`` in a service) are added only for a
+request that sends ``X-Vmdash-Extras: 1`` (``EXTRAS_HEADER``); such answers say
+``Vary: X-Vmdash-Extras``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ from dashboard.api.auth import KeystoneTokenAuthentication, api_context
 from dashboard.api.microversions import APIVersion
 from dashboard.api.negotiation import JSONUnlessHTML
 from dashboard.api.parsers import BoundedJSONParser
+
+#: The one opt-in to the project's extra keys (``vmdash:…``) in compute bodies.
+EXTRAS_HEADER = "X-Vmdash-Extras"
+_NO = frozenset({"", "0", "false", "no", "off"})
+
+
+def wants_extras(request: Request) -> bool:
+    """True when the request asked for the ``vmdash:…`` keys (``X-Vmdash-Extras: 1``)."""
+    return request.headers.get(EXTRAS_HEADER, "").strip().lower() not in _NO
 
 
 class AuthenticatedView(APIView):
@@ -68,6 +82,11 @@ class ComputeView(AuthenticatedView):
     def since(self, version: str) -> bool:
         return self.version.at_least(version)
 
+    @property
+    def extras(self) -> bool:
+        """Whether to add the ``vmdash:…`` keys (``X-Vmdash-Extras``) to Nova's bodies."""
+        return wants_extras(self.request)
+
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
@@ -77,4 +96,5 @@ class ComputeView(AuthenticatedView):
             response[microversions.HEADER] = headers[microversions.HEADER]
             response[microversions.LEGACY_HEADER] = headers[microversions.LEGACY_HEADER]
             patch_vary_headers(response, (microversions.HEADER, microversions.LEGACY_HEADER))
+        patch_vary_headers(response, (EXTRAS_HEADER,))
         return response

@@ -38,7 +38,9 @@ def unlisted(view: type[APIView]) -> Callable[..., Any]:
 
 urlpatterns = [
     path("", versions.Root.as_view(), name="api-root"),
-    # Compute (Nova v2.1)
+    # Compute (Nova v2.1; of v2.0 only its version document)
+    path("v2/", versions.V20.as_view(), name="compute-v20"),
+    re_path(r"^v2$", unlisted(versions.V20)),
     path("v2.1/", versions.V21.as_view(), name="compute-version"),
     re_path(r"^v2\.1$", unlisted(versions.V21)),
     re_path(V + r"servers/?$", servers.ServerList.as_view(), name="servers"),
@@ -78,6 +80,7 @@ urlpatterns = [
     path("identity/v3/", identity.IdentityV3.as_view(), name="identity-v3"),
     path("identity/v3", unlisted(identity.IdentityV3)),
     re_path(r"^identity/v3/auth/tokens/?$", identity.Tokens.as_view(), name="tokens"),
+    re_path(r"^identity/.*$", versions.identity_not_found),
     # Image v2 (Glance)
     path("image/", images.GlanceVersions.as_view(), name="image-versions"),
     path("image", unlisted(images.GlanceVersions)),
@@ -88,6 +91,8 @@ urlpatterns = [
         images.GlanceImage.as_view(),
         name="glance-image",
     ),
+    # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
+    re_path(r"^image/.*$", versions.image_not_found),
     # The OpenAPI document and its page
     path("api/schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", docs.DocsView.as_view(), name="api-docs"),

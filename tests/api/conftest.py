@@ -133,6 +133,10 @@ def anonymous() -> DocumentedClient:
     return DocumentedClient()
 
 
+#: The request header that asks for the project's ``vmdash:…`` keys in Nova's bodies.
+EXTRAS = {"HTTP_X_VMDASH_EXTRAS": "1"}
+
+
 def at(version: str) -> dict[str, str]:
     """Per-request headers asking for a microversion (overriding the client's default)."""
     return {"HTTP_OPENSTACK_API_VERSION": f"compute {version}"}

@@ -129,6 +129,7 @@ SCENARIOS = {
     ("computeVersions", 200): lambda w: w.anonymous.get("/", HTTP_ACCEPT="application/json"),
     ("computeVersions", 302): lambda w: w.anonymous.get("/", HTTP_ACCEPT="text/html"),
     ("computeVersionV21", 200): lambda w: w.anonymous.get("/v2.1/"),
+    ("computeVersionV20", 200): lambda w: w.anonymous.get("/v2/"),
     ("identityVersions", 300): lambda w: w.anonymous.get("/identity/"),
     ("identityV3", 200): lambda w: w.anonymous.get("/identity/v3/"),
     ("imageVersions", 300): lambda w: w.anonymous.get("/image/"),

@@ -10,7 +10,7 @@ from django.utils import timezone
 from compute import preconditions
 from compute.models import FakeFailure, Flavor, Host
 from compute.services import instance_action, instance_create
-from tests.api.conftest import at
+from tests.api.conftest import EXTRAS, at
 from tests.conftest import CIRROS
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +144,7 @@ def test_extended_server_attributes_are_for_admins(alice_api, admin_api, make_in
 
 def test_the_allowed_actions_key_is_the_action_tables_answer(alice_api, make_instance, alice_ctx):
     instance = make_instance("paused")
-    actions = alice_api.get(DETAIL).json()["servers"][0]["vmdash:actions"]
+    actions = alice_api.get(DETAIL, **EXTRAS).json()["servers"][0]["vmdash:actions"]
     expected = preconditions.evaluate(instance, alice_ctx)
     assert set(actions["allowed"]) == {k for k, v in expected.items() if v is None}
     assert actions["refused"] == {k: v for k, v in expected.items() if v is not None}
@@ -254,14 +254,14 @@ def test_every_server_in_the_list_is_exactly_its_show_view(
     instance_action(context=alice_ctx, instance_uuid=str(busy.uuid), action="lock", params={})
     client = {"alice": alice_api, "admin": admin_api}[who]
     query = "?changes-since=2000-01-01T00:00:00Z" + ("&all_tenants=1" if who == "admin" else "")
-    listed = client.get(DETAIL + query, **at(version)).json()["servers"]
+    listed = client.get(DETAIL + query, **at(version), **EXTRAS).json()["servers"]
     assert len(listed) == (10 if who == "admin" else 9)
     assert {s["status"] for s in listed} >= {"BUILD", "REBOOT", "ACTIVE", "ERROR", "DELETED"}
     for server in listed:
         if server["status"] == "DELETED":  # the list shows it (changes-since), show does not
             assert "vmdash:actions" not in server
             continue
-        shown = server_of(client.get(f"/v2.1/servers/{server['id']}", **at(version)))
+        shown = server_of(client.get(f"/v2.1/servers/{server['id']}", **at(version), **EXTRAS))
         assert server == {k: v for k, v in shown.items() if k not in SHOW_ONLY}
 
 

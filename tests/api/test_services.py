@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from compute.models import Host, PowerSyncPass
-from tests.api.conftest import at
+from tests.api.conftest import EXTRAS, at
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_services_are_for_admins_only(alice_api, host):
 
 
 def test_a_service_is_listed_in_novas_shape(admin_api, host):
-    (service,) = admin_api.get(SERVICES).json()["services"]
+    (service,) = admin_api.get(SERVICES, **EXTRAS).json()["services"]
     assert service["id"] == str(host.uuid)
     assert service["binary"] == "nova-compute"
     assert (service["host"], service["zone"]) == ("node1", "nova")
@@ -54,16 +54,18 @@ def test_services_filter_on_host_and_binary(admin_api, host):
 
 
 def test_the_last_power_sync_is_reported(admin_api, host):
-    (service,) = admin_api.get(SERVICES).json()["services"]
+    (service,) = admin_api.get(SERVICES, **EXTRAS).json()["services"]
     assert service["vmdash:last_sync"] is None
     PowerSyncPass.objects.create(host=host, checked=3, changes=[{"instance": "x"}])
-    (service,) = admin_api.get(SERVICES).json()["services"]
+    (service,) = admin_api.get(SERVICES, **EXTRAS).json()["services"]
     assert service["vmdash:last_sync"]["checked"] == 3
     assert service["vmdash:last_sync"]["changes"] == 1
 
 
 def test_a_service_is_disabled_with_a_reason_and_enabled_again(admin_api, host):
-    response = update(admin_api, host, {"status": "disabled", "disabled_reason": "kernel upgrade"})
+    response = update(
+        admin_api, host, {"status": "disabled", "disabled_reason": "kernel upgrade"}, **EXTRAS
+    )
     assert response.status_code == 200
     service = response.json()["service"]
     assert (service["status"], service["disabled_reason"]) == ("disabled", "kernel upgrade")

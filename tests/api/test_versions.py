@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 def test_the_root_answers_api_clients_with_the_version_list(anonymous):
     response = anonymous.get("/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
-    (version,) = response.json()["versions"]
+    legacy, version = response.json()["versions"]
+    assert (legacy["id"], legacy["status"], legacy["version"]) == ("v2.0", "SUPPORTED", "")
+    assert legacy["links"][0]["href"] == "http://testserver/v2/"
     assert version["id"] == "v2.1"
     assert version["min_version"] == "2.1"
     assert version["version"] == str(MAX_VERSION)
@@ -127,3 +129,10 @@ def test_a_malformed_constant_is_still_refused_every_time():
     for _ in range(2):  # parsed once per process: a failure is never remembered as a version
         with pytest.raises(APIFault):
             MAX_VERSION.at_least("2.x")
+
+
+def test_each_listed_version_link_answers_its_own_version_document(anonymous):
+    for listed in anonymous.get("/", HTTP_ACCEPT="application/json").json()["versions"]:
+        shown = anonymous.get(listed["links"][0]["href"]).json()["version"]
+        assert shown["id"] == listed["id"]
+        assert shown["links"][0] == listed["links"][0]

@@ -111,7 +111,8 @@ SERVER = _obj(
         "OS-EXT-SRV-ATTR:user_data": _NSTR,
         "vmdash:actions": {
             **_ref("AllowedActions"),
-            "description": "What the caller may do now and, for each refused action, why",
+            "description": "Only with the request header `X-Vmdash-Extras: 1`: what the "
+            "caller may do now and, for each refused action, why",
         },
         "adminPass": {**_STR, "description": "Rebuild answers only"},
     },
@@ -129,11 +130,11 @@ SERVICE = _obj(
         "updated_at": _NTIME,
         "disabled_reason": _NSTR,
         "forced_down": {**_BOOL, "description": "2.11+"},
-        "vmdash:host_status": _STR,
+        "vmdash:host_status": {**_STR, "description": "Only with `X-Vmdash-Extras: 1`"},
         "vmdash:last_sync": {
             "type": ["object", "null"],
             "additionalProperties": True,
-            "description": "The host's latest power-state sync pass",
+            "description": "Only with `X-Vmdash-Extras: 1`: the host's latest power-state sync",
         },
     },
     extra=False,

@@ -32,6 +32,14 @@ VERSION_HEADER = OpenApiParameter(
     description="`compute 2.x` (or `X-OpenStack-Nova-API-Version: 2.x`); absent means 2.1.",
 )
 
+EXTRAS_PARAMETER = OpenApiParameter(
+    "X-Vmdash-Extras",
+    str,
+    OpenApiParameter.HEADER,
+    description="`1` adds the project's own keys to Nova's bodies: `vmdash:actions` in servers, "
+    "`vmdash:host_status` and `vmdash:last_sync` in services. Absent: exactly Nova's bodies.",
+)
+
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}

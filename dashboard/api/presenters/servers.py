@@ -30,7 +30,8 @@ from dashboard.api.formats import isotime, naive
 from dashboard.api.microversions import APIVersion
 from dashboard.api.presenters.rows import HostFacts, ServerRow
 
-#: The namespaced key with what the caller may do now, and why not (stock clients ignore it).
+#: The namespaced key with what the caller may do now, and why not: only for a request that
+#: asked for the extras (``dashboard.api.base.EXTRAS_HEADER``); Nova's schemas forbid it.
 ACTIONS_KEY = "vmdash:actions"
 
 #: Extended attributes not stored here, with the value Nova shows when a server has none.
@@ -56,9 +57,15 @@ class ServerViews:
     """Builds server dicts for one request."""
 
     def __init__(
-        self, *, request: HttpRequest, context: RequestContext, version: APIVersion
+        self,
+        *,
+        request: HttpRequest,
+        context: RequestContext,
+        version: APIVersion,
+        extras: bool = False,
     ) -> None:
         self.context = context
+        self.extras = extras
         self.version = version
         self.compute_url = request.build_absolute_uri(reverse("compute-version"))
         self.bookmark_url = request.build_absolute_uri(reverse("api-root"))
@@ -219,7 +226,7 @@ class ServerViews:
                 body["host_status"] = shown
         if show and self._v2_71:
             body["server_groups"] = []
-        if server.deleted_at is None:
+        if self.extras and server.deleted_at is None:
             body[ACTIONS_KEY] = self.actions(server)
         return body
 

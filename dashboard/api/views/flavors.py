@@ -30,7 +30,13 @@ _LIST_PARAMS = [VERSION_HEADER, *(OpenApiParameter(n, str) for n in _QUERY)]
 def create_schema(version: APIVersion) -> t.Schema:
     flavor: t.Schema = {
         "name": t.NAME,
-        "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+        # Nova takes a number too (``flavor-create --id 42`` sends one) and stores its text.
+        "id": {
+            "type": ["string", "number", "null"],
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$",
+        },
         "ram": t.POSITIVE_INTEGER,
         "vcpus": t.POSITIVE_INTEGER,
         "disk": t.NON_NEGATIVE_INTEGER,
@@ -165,7 +171,7 @@ class FlavorList(FlavorsBase):
             ram=body["ram"],
             vcpus=body["vcpus"],
             disk=body["disk"],
-            flavorid=body.get("id"),
+            flavorid=None if body.get("id") is None else str(body["id"]),
             ephemeral=body.get("OS-FLV-EXT-DATA:ephemeral", 0),
             swap=body.get("swap", 0),
             rxtx_factor=body.get("rxtx_factor", 1.0),

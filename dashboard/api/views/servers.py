@@ -17,7 +17,7 @@ from compute import services
 from compute.selectors import instance_get, instance_list, paginate
 from dashboard.api.actions import unsupported
 from dashboard.api.base import ComputeView
-from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
+from dashboard.api.docs.refs import EXTRAS_PARAMETER, VERSION_HEADER, compute_responses, ref
 from dashboard.api.microversions import MAX_VERSION
 from dashboard.api.presenters.rows import COLUMNS, ServerRow
 from dashboard.api.presenters.servers import ServerViews, reservation_id
@@ -31,6 +31,7 @@ SHOWN = ("host", "flavor")
 SERVER_ID = OpenApiParameter("server_id", str, OpenApiParameter.PATH, description="Server UUID")
 _LIST_PARAMS = [
     VERSION_HEADER,
+    EXTRAS_PARAMETER,
     *(
         OpenApiParameter(name, str, many=name in ("status", "sort_key", "sort_dir"))
         for name in (
@@ -45,7 +46,9 @@ _LIST_PARAMS = [
 
 class ServerViewMixin(ComputeView):
     def views(self) -> ServerViews:
-        return ServerViews(request=self.request, context=self.context, version=self.version)
+        return ServerViews(
+            request=self.request, context=self.context, version=self.version, extras=self.extras
+        )
 
     def listing(self, request: Request, *, detail: bool) -> Response:
         query = server_query(
@@ -111,8 +114,10 @@ class ServerList(ServerViewMixin):
         if args.return_reservation_id:
             return Response({"reservation_id": reservation_id(instance)}, status=202)
         views = self.views()
-        body = {
-            **views.basic(instance),
+        ident = str(instance.uuid)
+        body = {  # Nova's create answer: no name, no status
+            "id": ident,
+            "links": views.links("servers", ident),
             "OS-DCF:diskConfig": "MANUAL",
             "security_groups": [{"name": "default"}],
             "adminPass": args.admin_pass,
@@ -139,7 +144,7 @@ class Server(ServerViewMixin):
         operation_id="serverShow",
         tags=["servers"],
         summary="Show a server",
-        parameters=[SERVER_ID, VERSION_HEADER],
+        parameters=[SERVER_ID, VERSION_HEADER, EXTRAS_PARAMETER],
         responses=compute_responses({200: ref("ServerShow")}, 404),
     )
     def get(self, request: Request, server_id: str) -> Response:

@@ -4,7 +4,8 @@
 ``status``, ``disabled_reason`` and ``forced_down`` through ``compute.services.host_update``,
 which holds Nova's validation. Before 2.53 the same switches are ``PUT /os-services/enable``,
 ``/disable``, ``/disable-log-reason`` and (2.11+) ``/force-down`` with host and binary in the
-body. Each record also carries the host's last power-state sync under ``vmdash:last_sync``.
+body. Asked for with ``X-Vmdash-Extras: 1``, each record also carries the host's host_status
+under ``vmdash:host_status`` and its last power-state sync under ``vmdash:last_sync``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from compute.models import Host, PowerSyncPass
 from compute.selectors import host_get, host_list, hosts_last_sync
 from dashboard.api import formats
 from dashboard.api.base import ComputeView
-from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
+from dashboard.api.docs.refs import EXTRAS_PARAMETER, VERSION_HEADER, compute_responses, ref
 from dashboard.api.faults import APIFault
 from dashboard.api.schemas import types as t
 from dashboard.api.validation import validate
@@ -86,8 +87,9 @@ class ServicesBase(ComputeView):
         }
         if self.since("2.11"):
             body["forced_down"] = host.forced_down
-        body["vmdash:host_status"] = str(host.host_status)
-        body["vmdash:last_sync"] = _sync(sync)
+        if self.extras:
+            body["vmdash:host_status"] = str(host.host_status)
+            body["vmdash:last_sync"] = _sync(sync)
         return body
 
 
@@ -96,7 +98,12 @@ class ServiceList(ServicesBase):
         operation_id="serviceList",
         tags=["services"],
         summary="List compute services (admin)",
-        parameters=[VERSION_HEADER, OpenApiParameter("host", str), OpenApiParameter("binary", str)],
+        parameters=[
+            VERSION_HEADER,
+            EXTRAS_PARAMETER,
+            OpenApiParameter("host", str),
+            OpenApiParameter("binary", str),
+        ],
         responses=compute_responses({200: ref("ServiceList")}, 403),
     )
     def get(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import NoReverseMatch, reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -19,11 +20,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard.api.docs.refs import ref
-from dashboard.api.faults import nova_body
+from dashboard.api.faults import keystone_body, nova_body
 from dashboard.api.microversions import MAX_VERSION, MIN_VERSION
 from dashboard.api.negotiation import JSONUnlessHTML
 
 UPDATED = "2013-07-23T11:33:21Z"
+UPDATED_V20 = "2011-01-21T11:33:21Z"
 PAGES = "/instances/"
 
 
@@ -35,6 +37,18 @@ def v21(request: Request) -> dict[str, Any]:
         "min_version": str(MIN_VERSION),
         "updated": UPDATED,
         "links": [{"rel": "self", "href": request.build_absolute_uri(reverse("compute-version"))}],
+    }
+
+
+def v20(request: Request) -> dict[str, Any]:
+    """Nova lists its legacy v2.0 first; only its version document is served here (/v2/)."""
+    return {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": UPDATED_V20,
+        "links": [{"rel": "self", "href": request.build_absolute_uri(reverse("compute-v20"))}],
     }
 
 
@@ -68,7 +82,7 @@ class Root(VersionView):
                 return HttpResponseRedirect(reverse("instances"))
             except NoReverseMatch:
                 return HttpResponseRedirect(PAGES)
-        return Response({"versions": [v21(request)]})
+        return Response({"versions": [v20(request), v21(request)]})
 
 
 class V21(VersionView):
@@ -93,6 +107,45 @@ class V21(VersionView):
         return Response({"version": body})
 
 
+class V20(VersionView):
+    @extend_schema(
+        operation_id="computeVersionV20",
+        tags=["versions"],
+        summary="The legacy v2.0 version document (only the document: the API is v2.1's)",
+        auth=[],
+        responses={200: ref("ComputeVersion")},
+    )
+    def get(self, request: Request) -> Response:
+        body = v20(request)
+        body["links"].append(
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}
+        )
+        body["media-types"] = [
+            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}
+        ]
+        return Response({"version": body})
+
+
+NOT_FOUND = "The resource could not be found."
+
+
+@csrf_exempt
 def not_found(request: HttpRequest) -> JsonResponse:
-    """Any other path under /v2.1: Nova's 404 fault rather than an HTML page."""
-    return JsonResponse(nova_body(404, "The resource could not be found."), status=404)
+    """Any other path under /v2.1: Nova's 404 fault rather than an HTML page.
+
+    Exempt from CSRF: API clients send tokens, not cookies, and an unserved POST must be a
+    JSON 404, never Django's HTML 403.
+    """
+    return JsonResponse(nova_body(404, NOT_FOUND), status=404)
+
+
+@csrf_exempt
+def identity_not_found(request: HttpRequest) -> JsonResponse:
+    """Any other path under /identity: Keystone's 404 error body."""
+    return JsonResponse(keystone_body(404, NOT_FOUND), status=404)
+
+
+@csrf_exempt
+def image_not_found(request: HttpRequest) -> JsonResponse:
+    """Any other path under /image: a 404 in the fault body the image API answers with."""
+    return JsonResponse(nova_body(404, NOT_FOUND), status=404)

@@ -1,0 +1,68 @@
+"""Nova's exact bodies by default, the project's extras on request, JSON errors everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import EXTRAS, at
+from tests.conftest import CIRROS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_server_has_no_vmdash_key_unless_the_extras_are_asked_for(alice_api, make_instance):
+    instance = make_instance("active")
+    plain = alice_api.get(f"/v2.1/servers/{instance.uuid}").json()["server"]
+    assert not [key for key in plain if key.startswith("vmdash:")]
+    listed = alice_api.get("/v2.1/servers/detail").json()["servers"]
+    assert not [key for server in listed for key in server if key.startswith("vmdash:")]
+    extra = alice_api.get(f"/v2.1/servers/{instance.uuid}", **EXTRAS)
+    assert set(extra.json()["server"]["vmdash:actions"]) == {"allowed", "refused"}
+    assert "X-Vmdash-Extras" in extra["Vary"]
+
+
+def test_a_service_has_no_vmdash_key_unless_the_extras_are_asked_for(admin_api, host):
+    (plain,) = admin_api.get("/v2.1/os-services").json()["services"]
+    assert not [key for key in plain if key.startswith("vmdash:")]
+    (extra,) = admin_api.get("/v2.1/os-services", **EXTRAS).json()["services"]
+    assert extra["vmdash:host_status"] == "UP"
+
+
+def test_the_create_answer_is_novas_and_has_no_name(alice_api, host):
+    body = {"server": {"name": "web", "flavorRef": "1", "imageRef": CIRROS}}
+    response = alice_api.post("/v2.1/servers", body, format="json", **at("2.1"))
+    assert response.status_code == 202
+    server = response.json()["server"]
+    assert set(server) == {"id", "links", "OS-DCF:diskConfig", "security_groups", "adminPass"}
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete", "get"])
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/v2.1/os-no-such-thing", "itemNotFound"),
+        ("/v2.1/servers/x/os-no-such-thing", "itemNotFound"),
+        ("/image/v2/no-such-thing", "itemNotFound"),
+        ("/identity/v3/no-such-thing", "error"),
+    ],
+)
+def test_an_unknown_api_path_is_a_json_404_for_every_method(alice_api, method, path, key):
+    response = getattr(alice_api, method)(path, {}, format="json")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()[key]["code"] == 404
+
+
+def test_an_unserved_method_is_a_json_405_with_allow(alice_api):
+    response = alice_api.patch("/v2.1/flavors", {}, format="json")
+    assert response.status_code == 405
+    assert response.json()["badMethod"]["code"] == 405
+    assert "GET" in response["Allow"]
+
+
+def test_a_flavor_is_created_with_an_integer_id(admin_api):
+    body = {"flavor": {"name": "numbered", "id": 633771595, "ram": 64, "vcpus": 1, "disk": 1}}
+    response = admin_api.post("/v2.1/flavors", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["flavor"]["id"] == "633771595"
+    assert admin_api.get("/v2.1/flavors/633771595").status_code == 200
