@@ -66,6 +66,12 @@ class ComputeConf:
     host_status_policy: str = "admin"
     #: Seconds the outbox keeps events for browsers catching up after a reconnect.
     outbox_retention: float = 3600.0
+    #: Nova's ``[libvirt] virt_type``: "kvm" where the host has hardware virtualisation,
+    #: "qemu" (TCG, emulated) where it has none or KVM cannot run guests (nested PVM).
+    libvirt_virt_type: str = "kvm"
+    #: Nova's ``instances_path``: the libvirt driver's disk pool (``disks/``) and, per
+    #: instance, a directory with its console.log.
+    libvirt_instances_path: str = "/var/lib/libvirt/vmdash"
 
     def effective_service_down_time(self) -> float:
         """Nova overrides a down time that is not longer than the report interval."""

@@ -13,6 +13,10 @@
 | HOST_STATUS_POLICY | admin | admin, admin_or_owner or unknown_only |
 | HANDLE_VIRT_LIFECYCLE_EVENTS | 1 | 0 turns lifecycle event handling off |
 | FAKE_DELAYS | none | e.g. ``default=1,spawn=3``: seconds per fake hypervisor operation |
+| LIFECYCLE_STOPPED_DELAY | 15 | seconds a STOPPED lifecycle event is held (and dropped if the guest starts again: a reboot) |
+| LIBVIRT_VIRT_TYPE | kvm | Nova's ``[libvirt] virt_type``: ``kvm`` with hardware virtualisation, ``qemu`` (TCG) without |
+| LIBVIRT_INSTANCES_PATH | /var/lib/libvirt/vmdash | libvirt hosts: instance disks (a storage pool in ``disks/``) and console logs |
+| IMAGE_DIR | <repo>/var/images | the image store: one file per image, read by compute hosts at the same path |
 | TOKEN_TTL | 3600 | seconds an API token lives |
 | DATABASE_URL's ?pool= | 20 | PostgreSQL connections each process pools (0: no pool, ?conn_max_age= applies) |
 | DATABASE_URL's ?prepare= | 5 | PostgreSQL: server-side parameters, a statement prepared on a connection after that many runs (0: client-side binding, nothing prepared: for PgBouncer in transaction mode before 1.21) |
@@ -331,7 +335,13 @@ COMPUTE = {
     "handle_virt_lifecycle_events": env_bool("HANDLE_VIRT_LIFECYCLE_EVENTS", True),
     "host_status_policy": os.environ.get("HOST_STATUS_POLICY", "admin"),
     "fake_delays": _fake_delays(os.environ.get("FAKE_DELAYS", "")),
+    "lifecycle_stopped_delay": env_float("LIFECYCLE_STOPPED_DELAY", 15.0),
+    "libvirt_virt_type": os.environ.get("LIBVIRT_VIRT_TYPE", "kvm"),
+    "libvirt_instances_path": os.environ.get("LIBVIRT_INSTANCES_PATH", "/var/lib/libvirt/vmdash"),
 }
+
+#: The image store (compute.image_store): one file per image. Compute hosts read it at this path.
+IMAGE_DIR = os.environ.get("IMAGE_DIR", str(BASE_DIR / "var" / "images"))
 
 LOGGING = {
     "version": 1,

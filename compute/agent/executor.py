@@ -28,6 +28,7 @@ from compute.actions import ActionSpec, Result, Step
 from compute.conf import conf
 from compute.drivers.base import ComputeDriver, GuestSpec
 from compute.exceptions import ComputeError, UnexpectedTaskState
+from compute.image_store import image_adopt_file, image_path, image_remove_file, snapshot_path
 from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceActionEvent
 from compute.services.params import MIGRATION_KEYS
 from compute.states import PowerState, TaskState, VmState
@@ -62,6 +63,7 @@ class Run:
     def guest(self, *, flavor_id: int | None = None, image_id: str | None = None) -> GuestSpec:
         flavor = Flavor.objects.get(pk=flavor_id) if flavor_id else self.instance.flavor
         image = Image.objects.filter(pk=image_id).first() if image_id else self.instance.image
+        path = image_path(image) if image else None
         return GuestSpec(
             uuid=self.uuid,
             name=self.instance.name,
@@ -69,6 +71,8 @@ class Run:
             memory_mb=flavor.ram,
             disk_gb=flavor.disk,
             image=image.name if image else "",
+            image_file=str(path) if path else "",
+            image_format=(image.disk_format if image else None) or "qcow2",
         )
 
     @property
@@ -77,10 +81,55 @@ class Run:
 
 
 def _unshelve(run: Run) -> None:
+    """A shelved guest still on its host starts; an offloaded one is spawned from the image
+    its shelve saved (Nova's ``shelved_image_id``), or from its own image if there is none."""
     if run.instance.vm_state == VmState.SHELVED and run.driver.get_power_state(run.uuid) != 0:
         run.driver.power_on(run.uuid)
     else:
-        run.driver.spawn(run.guest())
+        shelved = run.meta.get("shelved_image_id")
+        if shelved and not Image.objects.filter(pk=shelved).exclude(file="").exists():
+            shelved = None
+        run.driver.spawn(run.guest(image_id=shelved))
+
+
+def _snapshot_image_id(run: Run) -> str | None:
+    """The image a capture fills: createImage's and createBackup's were made at acceptance;
+    shelve makes Nova's ``<name>-shelved`` snapshot here, once (kept in the dispatch's
+    params, so an interrupted shelve resumes with the same image)."""
+    if run.params.get("image_id"):
+        return str(run.params["image_id"])
+    if run.dispatch.kind != "shelve":
+        return None
+    image = Image.objects.create(
+        name=f"{run.instance.name}-shelved",
+        status=Image.Status.SAVING,
+        progress=0,
+        server=run.instance,
+        min_disk=run.instance.flavor.disk,
+        metadata={"image_type": "snapshot", "instance_uuid": run.uuid},
+    )
+    run.dispatch.params = {**run.params, "image_id": str(image.pk)}
+    ActionDispatch.objects.filter(pk=run.dispatch.pk).update(params=run.dispatch.params)
+    return str(image.pk)
+
+
+def _snapshot(run: Run) -> None:
+    image_id = _snapshot_image_id(run)
+    run.driver.snapshot(
+        run.uuid,
+        image_name=run.params.get("name", run.uuid),
+        target=str(snapshot_path(image_id)) if image_id else "",
+    )
+
+
+def _rescue(run: Run) -> None:
+    """Nova's default rescue image is the instance's own; a named one is looked up by name."""
+    name = run.params.get("image", "")
+    image = run.instance.image
+    if image is None or image.name != name:
+        image = Image.objects.filter(name=name, status=Image.Status.ACTIVE).exclude(file="").first()
+    path = image_path(image) if image else None
+    run.driver.rescue(run.uuid, image=name, image_file=str(path) if path else "")
 
 
 #: The action table names an operation; these adapters call the driver with its arguments.
@@ -95,7 +144,7 @@ OPS: dict[str, Callable[[Run], None]] = {
     "unpause": lambda r: r.driver.unpause(r.uuid),
     "suspend": lambda r: r.driver.suspend(r.uuid),
     "resume": lambda r: r.driver.resume(r.uuid),
-    "rescue": lambda r: r.driver.rescue(r.uuid, image=r.params.get("image", "")),
+    "rescue": _rescue,
     "unrescue": lambda r: r.driver.unrescue(r.uuid),
     "rebuild": lambda r: r.driver.rebuild(r.guest(image_id=r.params["image_id"])),
     "migrate_disk_and_power_off": lambda r: r.driver.migrate_disk_and_power_off(
@@ -112,7 +161,7 @@ OPS: dict[str, Callable[[Run], None]] = {
         power_on=not r.was_stopped,
     ),
     "live_migrate": lambda r: r.driver.live_migrate(r.uuid, dest_host=r.params["dest_host"]),
-    "snapshot": lambda r: r.driver.snapshot(r.uuid, image_name=r.params.get("name", r.uuid)),
+    "snapshot": _snapshot,
     "upload_image": lambda r: r.driver.upload_image(r.uuid, image_name=r.params.get("name", "")),
     "set_admin_password": lambda r: r.driver.set_admin_password(
         r.uuid, password=r.params["adminPass"]
@@ -219,23 +268,44 @@ def _finish_fields(spec: ActionSpec, run: Run, result: str) -> dict[str, Any]:
         fields["image_id"] = p["image_id"]
         if p.get("name"):
             fields["name"] = p["name"]
-    elif spec.key in ("delete", "forceDelete"):
+    elif spec.result == VmState.DELETED:  # delete, forceDelete, the sync's terminate
         fields.update(deleted_at=now, terminated_at=now)
-    elif spec.key == "softDelete":
+    elif spec.result == VmState.SOFT_DELETED:
         fields["soft_deleted_at"] = now
     elif spec.key == "restore":
         fields["soft_deleted_at"] = None
+    elif spec.key == "shelve" and p.get("image_id"):
+        meta["shelved_image_id"] = p["image_id"]
+        fields["system_metadata"] = meta
+    elif spec.key == "unshelve" and "shelved_image_id" in meta:
+        meta.pop("shelved_image_id")
+        fields["system_metadata"] = meta
     if result == VmState.SHELVED_OFFLOADED:
         fields["host"] = None
     return fields
 
 
 def _finish_side_effects(spec: ActionSpec, run: Run, *, failed: bool) -> None:
-    if spec.key in ("createImage", "createBackup") and run.params.get("image_id"):
-        Image.objects.filter(pk=run.params["image_id"]).update(
+    if spec.key in ("createImage", "createBackup", "shelve") and run.params.get("image_id"):
+        image_id = run.params["image_id"]
+        written = snapshot_path(image_id)
+        image = Image.objects.filter(pk=image_id).first()
+        if failed:
+            written.unlink(missing_ok=True)
+        elif image is not None and written.is_file():
+            # A hypervisor that wrote the capture into the store: its bytes become the image.
+            image_adopt_file(image, path=written)
+        Image.objects.filter(pk=image_id).update(
             status=Image.Status.DELETED if failed else Image.Status.ACTIVE,
             progress=0 if failed else 100,
         )
+    if spec.key == "unshelve" and not failed and run.meta.get("shelved_image_id"):
+        # Nova deletes the shelve snapshot once the instance runs again; the guest's disk no
+        # longer needs the file (the hypervisor keeps its own base copy).
+        image = Image.objects.filter(pk=run.meta["shelved_image_id"]).first()
+        if image is not None:
+            image_remove_file(image)
+            Image.objects.filter(pk=image.pk).update(status=Image.Status.DELETED)
     if spec.key == "changePassword":
         # The password is not kept once the guest has it (or failed to take it).
         ActionDispatch.objects.filter(pk=run.dispatch.pk).update(params={})

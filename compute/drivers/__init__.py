@@ -12,7 +12,14 @@ def load_driver(name: str, *, host: str, uri: str = "") -> ComputeDriver:
 
         return FakeDriver(host=host)
     if name == "libvirt":
+        from compute.conf import conf
         from compute.drivers.libvirt import LibvirtDriver
 
-        return LibvirtDriver(host=host, uri=uri or "qemu:///system")
+        settings = conf()
+        return LibvirtDriver(
+            host=host,
+            uri=uri or "qemu:///system",
+            virt_type=settings.libvirt_virt_type,
+            instances_path=settings.libvirt_instances_path,
+        )
     raise ValueError(f"Unknown driver {name!r}: expected 'fake' or 'libvirt'")

@@ -47,6 +47,10 @@ class GuestSpec:
     memory_mb: int
     disk_gb: int
     image: str
+    #: The image's bytes on this host (``compute.image_store``); "" for a catalogue entry
+    #: without a file, which only drivers that need no disk (fake, libvirt's test://) boot.
+    image_file: str = ""
+    image_format: str = "qcow2"
 
 
 EventCallback = Callable[[LifecycleEvent], None]
@@ -111,8 +115,9 @@ class ComputeDriver(abc.ABC):
         """Restore a suspended guest from its saved memory and run it."""
 
     @abc.abstractmethod
-    def rescue(self, uuid: str, *, image: str) -> None:
-        """Boot the guest from a rescue image with its own disk attached."""
+    def rescue(self, uuid: str, *, image: str, image_file: str = "") -> None:
+        """Boot the guest from a rescue image (``image_file``, its bytes, where the driver
+        needs them) with its own disk attached."""
 
     @abc.abstractmethod
     def unrescue(self, uuid: str) -> None:
@@ -143,8 +148,9 @@ class ComputeDriver(abc.ABC):
 
     # --- images and guest agents -------------------------------------------------------
     @abc.abstractmethod
-    def snapshot(self, uuid: str, *, image_name: str) -> None:
-        """Capture the guest's disk."""
+    def snapshot(self, uuid: str, *, image_name: str, target: str = "") -> None:
+        """Capture the guest's disk; with ``target``, as a standalone image file there (the
+        image store's file for the new image). The guest ends in the power state it had."""
 
     @abc.abstractmethod
     def upload_image(self, uuid: str, *, image_name: str) -> None:

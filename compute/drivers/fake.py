@@ -219,7 +219,7 @@ class FakeDriver(ComputeDriver):
                 raise DriverError(f"Guest {uuid} has no saved memory to resume from.")
             set_guest_state(row, P.RUNNING, saved=False)
 
-    def rescue(self, uuid: str, *, image: str) -> None:
+    def rescue(self, uuid: str, *, image: str, image_file: str = "") -> None:
         with self._operation("rescue"):
             set_guest_state(self._guest(uuid), P.RUNNING, rescued=True)
 
@@ -272,7 +272,7 @@ class FakeDriver(ComputeDriver):
             FakeGuest.objects.filter(pk=row.pk).update(host=dest_host, updated_at=timezone.now())
 
     # --- images and guest agents -------------------------------------------------------------
-    def snapshot(self, uuid: str, *, image_name: str) -> None:
+    def snapshot(self, uuid: str, *, image_name: str, target: str = "") -> None:
         with self._operation("snapshot"):
             self._guest(uuid)
 

@@ -6,15 +6,21 @@ lives in the domain itself, in a ``<metadata>`` element (name, image, disk size 
 rescued, the rescue image), so rescue, unrescue and the migrations need nothing but the uuid
 and the flavor they are given.
 
+On a real host (any URI but ``test://``) it also owns the guests' disks, through libvirt's
+storage API (``compute.drivers.libvirt_storage``): a qcow2 overlay per guest on a base copy of
+its image, sized to the flavor's root disk, made on spawn, re-made on rebuild, grown on resize,
+a rescue overlay while rescued, all removed on destroy. A snapshot with a target flattens the
+disk into a standalone qcow2 image file (Nova's cold snapshot: a running guest's memory is
+saved meanwhile and restored after). Each domain has a serial console logged to
+``<instances_path>/<uuid>/console.log``, VNC on 127.0.0.1 and a guest-agent channel. The domain
+type is ``virt_type`` (Nova's ``[libvirt] virt_type``): ``kvm``, or ``qemu`` (TCG) on a host
+without hardware virtualisation. On ``test://`` disks are only named, never created.
+
 Scope, on purpose:
 
-- No image service: a guest's disk path is derived from its image name and the driver never
-  copies, creates or deletes disk files. On ``test://`` nobody opens them; on a real QEMU host
-  something else must provision them. ``snapshot`` records a libvirt snapshot, ``upload_image``
-  has nowhere to send it.
 - One host: cold migration and resize work only with ``dest_host == self.host`` (the guest is
-  redefined with the new flavor); any other host, and every live migration, raises
-  ``DriverError``.
+  redefined with the new flavor, its disk grown); any other host, and every live migration,
+  raises ``DriverError``. A reverted resize keeps the grown disk (qcow2 does not shrink).
 - Lifecycle events come from libvirt's default event loop, run by one daemon thread per
   process. The callback runs on that thread and must return quickly. STOPPED is delivered at
   once: holding it back over a reboot (Nova's 15 s) is the agent's job, for every driver.
@@ -26,11 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import threading
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import libvirt
 
@@ -41,7 +49,8 @@ from compute.drivers.base import (
     LifecycleEvent,
     Transition,
 )
-from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug
+from compute.drivers.libvirt_storage import DiskPool, ImageFile
+from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug, volume_name
 from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
 from compute.states import PowerState
 
@@ -54,6 +63,11 @@ SHUTDOWN_POLL_INTERVAL = 0.2
 EVENT_LOOP_TIMEOUT = 5.0
 #: Clean-shutdown wait before a cold migration pulls the plug (Nova's ``shutdown_timeout``).
 MIGRATE_SHUTDOWN_TIMEOUT = 60.0
+#: How long a soft reboot waits for the guest to shut down before it falls back to a hard
+#: reboot (Nova's ``[libvirt] wait_soft_reboot_seconds``).
+SOFT_REBOOT_TIMEOUT = 120.0
+#: The domain types ``virt_type`` may name (Nova's choices that QEMU serves).
+VIRT_TYPES = ("kvm", "qemu")
 
 #: Nova's ``LIBVIRT_POWER_STATE`` (shared/reference/nova-states.md §9).
 POWER_STATES: dict[int, int] = {
@@ -181,14 +195,28 @@ def _force_off(dom: libvirt.virDomain) -> None:
 class LibvirtDriver(ComputeDriver):
     hypervisor_type = "QEMU"
 
-    def __init__(self, *, host: str, uri: str) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        uri: str,
+        virt_type: str = "kvm",
+        instances_path: str = "/var/lib/libvirt/vmdash",
+    ) -> None:
         super().__init__(host=host)
         self.uri = uri
-        if uri.startswith("test:"):
+        if virt_type not in VIRT_TYPES:
+            raise ValueError(f"virt_type must be one of {VIRT_TYPES}, not {virt_type!r}")
+        #: test:// has no files: disks are named in the XML but never made.
+        self.real = not uri.startswith("test:")
+        if not self.real:
             self.hypervisor_type = "test"
+        self.instances_path = instances_path
+        self._pool = DiskPool(instances_path)
         self._lock = threading.Lock()
         self._conn: libvirt.virConnect | None = None
-        self._virt_type = "kvm"
+        self._configured_virt_type = virt_type
+        self._virt_type = virt_type
         self._callback: EventCallback | None = None
         self._callback_id: int | None = None
         _prepare_libvirt()
@@ -211,13 +239,22 @@ class LibvirtDriver(ComputeDriver):
             self._conn = conn
             return conn
 
-    @staticmethod
-    def _pick_virt_type(conn: libvirt.virConnect) -> str:
+    def _pick_virt_type(self, conn: libvirt.virConnect) -> str:
+        """The configured type, if the host offers it. Nova refuses to start on a kvm host
+        without KVM rather than silently emulating; so does this (with the fix in the message).
+        The converse is not checked: a host may list kvm and still not run it (nested PVM)."""
         if conn.getType().lower() == "test":
             return "test"
         capabilities = ET.fromstring(conn.getCapabilities())
         types = {d.get("type") for d in capabilities.iterfind("guest/arch/domain")}
-        return "kvm" if "kvm" in types else "qemu"
+        wanted = self._configured_virt_type
+        if wanted not in types:
+            raise DriverError(
+                f"virt_type {wanted!r} is not offered by {self.uri} (it offers "
+                f"{', '.join(sorted(t for t in types if t))}): set LIBVIRT_VIRT_TYPE=qemu on a "
+                "host without hardware virtualisation"
+            )
+        return wanted
 
     def _register_events(self, conn: libvirt.virConnect) -> None:
         self._callback_id = conn.domainEventRegisterAny(
@@ -345,26 +382,95 @@ class LibvirtDriver(ComputeDriver):
             raise _driver_error("read the state of", uuid, exc) from exc
 
     # --- lifecycle ------------------------------------------------------------------------
+    # --- disks and domain XML -------------------------------------------------------------
+    def _xml(self, guest: GuestSpec, *, rescue_image: str | None = None) -> str:
+        if not self.real:
+            return domain_xml(guest, virt_type=self._virt_type, rescue_image=rescue_image)
+        return domain_xml(
+            guest,
+            virt_type=self._virt_type,
+            rescue_image=rescue_image,
+            disk_dir=str(self._pool.path),
+            console_log=self._console_log(guest.uuid),
+        )
+
+    def _instance_dir(self, uuid: str) -> Path:
+        return Path(self.instances_path) / uuid
+
+    def _console_log(self, uuid: str) -> str:
+        """Nova's console.log; its directory must exist before QEMU starts."""
+        directory = self._instance_dir(uuid)
+        directory.mkdir(parents=True, exist_ok=True)
+        return str(directory / "console.log")
+
+    def console_log_path(self, uuid: str) -> str:
+        """Where the guest's serial console output is kept (a real host only)."""
+        return str(self._instance_dir(uuid) / "console.log")
+
+    def _make_disk(self, guest: GuestSpec, *, rescue: bool = False, image_file: str = "") -> None:
+        """Create the guest's root (or rescue) overlay on its image; replaces an old one."""
+        source = image_file if rescue else guest.image_file
+        if not source:
+            what = "rescue image" if rescue else "image"
+            raise DriverError(
+                f"Cannot create the disk of instance {guest.uuid}: its {what} has no file "
+                "(register one with manage.py import_image or image upload, or boot "
+                "vmdash-guest from manage.py build_guest_image)"
+            )
+        with _translated("create the disk of", guest.uuid):
+            self._pool.create_overlay(
+                self._connection(),
+                volume_name(guest.uuid, rescue=rescue),
+                ImageFile(source, guest.image_format if not rescue else "qcow2"),
+                size_gb=0 if rescue else guest.disk_gb,
+            )
+
+    def _has_disk(self, uuid: str) -> bool:
+        with _translated("look up the disk of", uuid):
+            return self._pool.volume(self._connection(), volume_name(uuid)) is not None
+
+    def _remove_disks(self, uuid: str) -> None:
+        with _translated("remove the disks of", uuid):
+            conn = self._connection()
+            for rescue in (False, True):
+                self._pool.delete(conn, volume_name(uuid, rescue=rescue))
+        shutil.rmtree(self._instance_dir(uuid), ignore_errors=True)
+
+    def disk_paths(self, uuid: str) -> list[str]:
+        """The guest's volumes that exist now (for tests and operators)."""
+        if not self.real:
+            return []
+        conn = self._connection()
+        return [
+            vol.path()
+            for rescue in (False, True)
+            if (vol := self._pool.volume(conn, volume_name(uuid, rescue=rescue))) is not None
+        ]
+
     def spawn(self, guest: GuestSpec, *, power_on: bool = True) -> None:
         self.destroy(guest.uuid)  # re-spawning replaces, leftovers of a crashed build included
+        if self.real:
+            self._make_disk(guest)
         with _translated("spawn", guest.uuid):
-            dom = self._connection().defineXML(domain_xml(guest, virt_type=self._virt_type))
+            dom = self._connection().defineXML(self._xml(guest))
             if power_on:
                 dom.create()
 
     def destroy(self, uuid: str) -> None:
+        """Remove the domain and, on a real host, its disks and console log."""
         dom = self._find(uuid)
-        if dom is None:
-            return
-        try:
-            _force_off(dom)
-            dom.undefineFlags(
-                libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-            )
-        except libvirt.libvirtError as exc:
-            if not _is(exc, libvirt.VIR_ERR_NO_DOMAIN):  # gone meanwhile, or was transient
-                raise _driver_error("destroy", uuid, exc) from exc
+        if dom is not None:
+            try:
+                _force_off(dom)
+                dom.undefineFlags(
+                    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                )
+            except libvirt.libvirtError as exc:
+                if not _is(exc, libvirt.VIR_ERR_NO_DOMAIN):  # gone meanwhile, or was transient
+                    raise _driver_error("destroy", uuid, exc) from exc
+        if self.real and _instance_uuid(uuid) is not None:
+            self._remove_disks(uuid)
 
     def power_off(self, uuid: str, *, timeout: float) -> None:
         dom = self._lookup(uuid)
@@ -405,13 +511,25 @@ class LibvirtDriver(ComputeDriver):
                 dom.create()
 
     def reboot_soft(self, uuid: str) -> None:
+        """Nova's soft reboot: press the power button, wait for the guest to shut down and
+        start it again; a guest that does not stop within ``SOFT_REBOOT_TIMEOUT`` is rebooted
+        hard instead (from the spec its domain carries)."""
         dom = self._lookup(uuid)
         with _translated("reboot", uuid):
-            dom.reboot(libvirt.VIR_DOMAIN_REBOOT_DEFAULT)
+            if not dom.isActive():
+                raise DriverError(f"libvirt could not reboot instance {uuid}: it is not running")
+            if self._shut_down(dom, SOFT_REBOOT_TIMEOUT):
+                dom.create()
+                return
+            guest, rescue_image = guest_from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), uuid)
+        logger.warning("Instance %s did not shut down for a soft reboot: rebooting hard", uuid)
+        self._redefine(guest, rescue_image=rescue_image, power_on=True)
 
     def reboot_hard(self, guest: GuestSpec) -> None:
         """Like Nova: stop, regenerate the XML from ``guest`` (a lost domain is re-created, a
-        saved memory image discarded) and start."""
+        lost disk made again from the image, a saved memory image discarded) and start."""
+        if self.real and not self._has_disk(guest.uuid):
+            self._make_disk(guest)
         self._redefine(guest, rescue_image=None, power_on=True)
 
     def pause(self, uuid: str) -> None:
@@ -437,11 +555,15 @@ class LibvirtDriver(ComputeDriver):
             if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:  # it was saved while paused
                 dom.resume()
 
-    def rescue(self, uuid: str, *, image: str) -> None:
-        """Reboot from a rescue disk (vda, first to boot) with the guest's own disk as vdb."""
+    def rescue(self, uuid: str, *, image: str, image_file: str = "") -> None:
+        """Reboot from a rescue disk (vda, first to boot; an overlay on ``image_file``) with
+        the guest's own disk as vdb."""
         dom = self._lookup(uuid)
         with _translated("rescue", uuid):
             guest, _ = guest_from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), uuid)
+            _force_off(dom)
+        if self.real:
+            self._make_disk(guest, rescue=True, image_file=image_file)
         self._redefine(guest, rescue_image=image, power_on=True)
 
     def unrescue(self, uuid: str) -> None:
@@ -451,11 +573,21 @@ class LibvirtDriver(ComputeDriver):
         if rescue_image is None:
             self.power_on(uuid)  # not rescued: only make sure it runs, as after an unrescue
             return
-        self._redefine(guest, rescue_image=None, power_on=True)
+        self._redefine(guest, rescue_image=None, power_on=False)
+        if self.real:
+            with _translated("remove the rescue disk of", uuid):
+                self._pool.delete(self._connection(), volume_name(uuid, rescue=True))
+        self.power_on(uuid)
 
     def rebuild(self, guest: GuestSpec) -> None:
-        """Redefine on the disk of ``guest.image`` (the disk path follows the image) and start;
-        libvirt snapshots survive, a saved memory image does not."""
+        """Re-create the disk from ``guest.image`` (its old contents are gone, as in Nova),
+        redefine and start; libvirt snapshots survive, a saved memory image does not."""
+        dom = self._find(guest.uuid)
+        if dom is not None:
+            with _translated("rebuild", guest.uuid):
+                _force_off(dom)
+        if self.real:
+            self._make_disk(guest)
         self._redefine(guest, rescue_image=None, power_on=True)
 
     def _redefine(self, guest: GuestSpec, *, rescue_image: str | None, power_on: bool) -> None:
@@ -467,8 +599,7 @@ class LibvirtDriver(ComputeDriver):
                 _force_off(dom)
                 if dom.hasManagedSaveImage(0):
                     dom.managedSaveRemove(0)
-            xml = domain_xml(guest, virt_type=self._virt_type, rescue_image=rescue_image)
-            dom = self._connection().defineXML(xml)
+            dom = self._connection().defineXML(self._xml(guest, rescue_image=rescue_image))
             if power_on:
                 dom.create()
 
@@ -486,8 +617,12 @@ class LibvirtDriver(ComputeDriver):
         self.power_off(guest.uuid, timeout=MIGRATE_SHUTDOWN_TIMEOUT)
 
     def finish_migration(self, guest: GuestSpec, *, dest_host: str, power_on: bool) -> None:
-        """Same host only: redefine with the new flavor's vCPUs and memory."""
+        """Same host only: grow the disk to the new flavor's root disk, redefine with its vCPUs
+        and memory."""
         self._require_this_host(guest.uuid, dest_host, "migrate")
+        if self.real:
+            with _translated("grow the disk of", guest.uuid):
+                self._pool.grow(self._connection(), volume_name(guest.uuid), guest.disk_gb)
         self._redefine(guest, rescue_image=None, power_on=power_on)
 
     def finish_revert_migration(
@@ -504,10 +639,24 @@ class LibvirtDriver(ComputeDriver):
         self._require_this_host(uuid, dest_host, "live-migrate")
 
     # --- images and guest agents ----------------------------------------------------------
-    def snapshot(self, uuid: str, *, image_name: str) -> None:
-        """A libvirt snapshot (internal, with memory if running) named after the image; a
-        random suffix keeps repeated captures under one image name apart."""
+    def snapshot(self, uuid: str, *, image_name: str, target: str = "") -> None:
+        """On a real host with a ``target``: Nova's cold snapshot. A running or paused guest's
+        memory is saved (managed save: QEMU exits and lets go of its disk), the disk is
+        flattened into a standalone qcow2 at ``target`` and the guest restored as it was.
+        Otherwise a libvirt snapshot (internal, with memory if running) named after the image;
+        a random suffix keeps repeated captures under one image name apart."""
         dom = self._lookup(uuid)
+        if self.real and target:
+            with _translated("snapshot", uuid):
+                was_active = bool(dom.isActive())
+                if was_active:
+                    dom.managedSave(0)
+                try:
+                    self._pool.export(self._connection(), volume_name(uuid), Path(target))
+                finally:
+                    if was_active:
+                        dom.create()  # restores the saved memory, running or paused
+            return
         snapshot = ET.Element("domainsnapshot")
         element(snapshot, "name", f"{slug(image_name)}-{uuidlib.uuid4().hex[:8]}")
         element(snapshot, "description", image_name)

@@ -29,6 +29,7 @@ from compute.drivers.libvirt import LibvirtDriver, lifecycle_transition  # noqa:
 HOST = "node-1"
 NODE_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "libvirt-node.xml"
 TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
+META = "{https://vmdash.invalid/xmlns/libvirt/instance/1.0}"
 #: §9 of nova-states.md, written out independently of the driver's own table.
 NOVA_POWER_STATE_OF_LIBVIRT_STATE = {0: 0, 1: 1, 2: 1, 3: 3, 4: 4, 5: 4, 6: 6, 7: 7}
 
@@ -110,7 +111,7 @@ def test_spawned_domain_is_named_and_identified_by_the_instance_uuid(driver, hyp
     assert tree.findtext("vcpu") == "1"
     assert int(tree.findtext("memory")) == 512 * 1024
     assert disks(hypervisor, running.uuid) == [
-        ("vda", f"/var/lib/libvirt/images/vmdash/{running.uuid}-cirros-0.6.qcow2")
+        ("vda", f"/var/lib/libvirt/vmdash/disks/{running.uuid}-disk.qcow2")
     ]
 
 
@@ -234,8 +235,8 @@ def test_rescue_boots_from_the_rescue_disk_with_the_own_disk_second(driver, hype
     driver.rescue(running.uuid, image="rescue-img")
     assert driver.get_power_state(running.uuid) == PowerState.RUNNING
     assert disks(hypervisor, running.uuid) == [
-        ("vda", f"/var/lib/libvirt/images/vmdash/{running.uuid}-rescue-rescue-img.qcow2"),
-        ("vdb", f"/var/lib/libvirt/images/vmdash/{running.uuid}-cirros-0.6.qcow2"),
+        ("vda", f"/var/lib/libvirt/vmdash/disks/{running.uuid}-rescue.qcow2"),
+        ("vdb", f"/var/lib/libvirt/vmdash/disks/{running.uuid}-disk.qcow2"),
     ]
 
 
@@ -244,7 +245,7 @@ def test_unrescue_boots_from_the_own_disk_again(driver, hypervisor, running):
     driver.unrescue(running.uuid)
     assert driver.get_power_state(running.uuid) == PowerState.RUNNING
     assert disks(hypervisor, running.uuid) == [
-        ("vda", f"/var/lib/libvirt/images/vmdash/{running.uuid}-cirros-0.6.qcow2")
+        ("vda", f"/var/lib/libvirt/vmdash/disks/{running.uuid}-disk.qcow2")
     ]
 
 
@@ -267,18 +268,21 @@ def test_rescue_of_domain_not_defined_by_the_driver_raises_driver_error(driver, 
         driver.rescue(foreign, image="rescue-img")
 
 
-def test_rebuild_switches_the_disk_to_the_new_image_and_runs(driver, hypervisor, running):
+def test_rebuild_switches_the_guest_to_the_new_image_and_runs(driver, hypervisor, running):
     driver.power_off(running.uuid, timeout=0)
     rebuilt = GuestSpec(running.uuid, running.name, 1, 512, 10, "debian-12")
     driver.rebuild(rebuilt)
     assert driver.get_power_state(running.uuid) == PowerState.RUNNING
     assert disks(hypervisor, running.uuid) == [
-        ("vda", f"/var/lib/libvirt/images/vmdash/{running.uuid}-debian-12.qcow2")
+        ("vda", f"/var/lib/libvirt/vmdash/disks/{running.uuid}-disk.qcow2")
     ]
     # The new image is remembered: a later rescue/unrescue keeps it.
     driver.rescue(running.uuid, image="rescue-img")
     driver.unrescue(running.uuid)
-    assert disks(hypervisor, running.uuid)[0][1].endswith("-debian-12.qcow2")
+    assert (
+        domain_tree(hypervisor, running.uuid).findtext(f"metadata/{META}instance/{META}image")
+        == "debian-12"
+    )
 
 
 # --- moving ----------------------------------------------------------------------------------
