@@ -14,7 +14,7 @@ Changing what an action needs or does means changing its row here, nowhere else.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from compute.states import ALLOW_HARD_REBOOT, ALLOW_REBOOT, TaskState, VmState
 
@@ -71,8 +71,17 @@ class ActionSpec:
     task_states: frozenset[str | None] | None = NO_TASK
     check_lock: bool = True
     host_check: HostCheck = HostCheck.NONE
+    #: Nova's ``check_instance_host`` stands above ``check_instance_state`` (start, stop,
+    #: trigger_crash_dump): a host-less instance is "not ready" whatever its vm_state.
+    host_checked_first: bool = False
     must_have_launched: bool = True
+    #: The REST handler lets ``InstanceIsLocked`` fall into its ``InstanceInvalidState`` branch
+    #: (changePassword, restore), so a locked instance reads "… is in an invalid state for …".
+    locked_reads_invalid_state: bool = False
     admin_only: bool = False
+    #: Nova's policy rule for the action, named in a 403 ("Policy doesn't allow … to be
+    #: performed.").
+    policy: str = ""
     #: The task_state set when the action is accepted, followed by the agent's walk. The first
     #: step's task_state is the one the service sets; an empty walk runs without the agent.
     steps: tuple[Step, ...] = ()
@@ -118,15 +127,33 @@ _COLD_MIGRATION: tuple[Step, ...] = (
     _S(T.RESIZE_FINISH, "finish_migration", progress=80),
 )
 
+_DELETE = ActionSpec(
+    key="delete",
+    name="delete",
+    api_name="delete",
+    policy="os_compute_api:servers:delete",
+    label="Delete",
+    summary="Delete the instance (softly, if reclaim_instance_interval is set).",
+    vm_states=None,
+    task_states=None,
+    must_have_launched=False,
+    steps=(_S(T.DELETING, "destroy"),),
+    result=V.DELETED,
+    destructive=True,
+    manager_function="terminate_instance",
+)
+
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         key="start",
         name="start",
         api_name="start",
+        policy="os_compute_api:servers:start",
         label="Start",
         summary="Power on a stopped instance.",
         vm_states=_vm(V.STOPPED),
         host_check=HostCheck.SET,
+        host_checked_first=True,
         steps=(_S(T.POWERING_ON, "power_on"),),
         result=V.ACTIVE,
         manager_function="start_instance",
@@ -135,10 +162,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="stop",
         name="stop",
         api_name="stop",
+        policy="os_compute_api:servers:stop",
         label="Stop",
         summary="Shut the guest down cleanly, then power it off.",
         vm_states=_vm(V.ACTIVE, V.ERROR),
         host_check=HostCheck.SET,
+        host_checked_first=True,
         steps=(_S(T.POWERING_OFF, "power_off"),),
         result=V.STOPPED,
         destructive=True,
@@ -148,6 +177,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="reboot",
         name="reboot",
         api_name="reboot",
+        policy="os_compute_api:servers:reboot",
         label="Soft reboot",
         summary="Ask the guest OS to restart.",
         vm_states=_vm(V.ACTIVE),
@@ -159,6 +189,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="reboot_hard",
         name="reboot",
         api_name="reboot",
+        policy="os_compute_api:servers:reboot",
         label="Hard reboot",
         summary="Power-cycle the instance; also recovers a stuck reboot, pause or suspend.",
         vm_states=frozenset(ALLOW_HARD_REBOOT),
@@ -176,6 +207,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="pause",
         name="pause",
         api_name="pause",
+        policy="os_compute_api:os-pause-server:pause",
         label="Pause",
         summary="Freeze the guest in memory.",
         vm_states=_vm(V.ACTIVE),
@@ -187,6 +219,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="unpause",
         name="unpause",
         api_name="unpause",
+        policy="os_compute_api:os-pause-server:unpause",
         label="Unpause",
         summary="Let a paused guest run again.",
         vm_states=_vm(V.PAUSED),
@@ -198,6 +231,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="suspend",
         name="suspend",
         api_name="suspend",
+        policy="os_compute_api:os-suspend-server:suspend",
         label="Suspend",
         summary="Save the guest's memory to disk and stop it.",
         vm_states=_vm(V.ACTIVE),
@@ -209,6 +243,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="resume",
         name="resume",
         api_name="resume",
+        policy="os_compute_api:os-suspend-server:resume",
         label="Resume",
         summary="Restore a suspended guest from its saved memory.",
         vm_states=_vm(V.SUSPENDED),
@@ -221,6 +256,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="rescue",
         name="rescue",
         api_name="rescue",
+        policy="os_compute_api:os-rescue",
         label="Rescue",
         summary="Boot the instance from a rescue image to repair it.",
         vm_states=_vm(V.ACTIVE, V.STOPPED, V.ERROR),
@@ -234,6 +270,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="unrescue",
         name="unrescue",
         api_name="unrescue",
+        policy="os_compute_api:os-unrescue",
         label="Unrescue",
         summary="Boot the instance from its own disk again.",
         vm_states=_vm(V.RESCUED),
@@ -246,6 +283,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="resize",
         name="resize",
         api_name="resize",
+        policy="os_compute_api:servers:resize",
         label="Resize",
         summary="Move the instance to another flavor; confirm or revert afterwards.",
         vm_states=_vm(V.ACTIVE, V.STOPPED),
@@ -260,6 +298,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="migrate",
         name="migrate",
         api_name="migrate",
+        policy="os_compute_api:os-migrate-server:migrate",
         label="Cold migrate",
         summary="Move the instance to another host; confirm or revert afterwards.",
         vm_states=_vm(V.ACTIVE, V.STOPPED),
@@ -275,6 +314,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="confirmResize",
         name="confirmResize",
         api_name="confirmResize",
+        policy="os_compute_api:servers:confirm_resize",
         label="Confirm resize",
         summary="Keep the new flavor or host and drop the old copy.",
         vm_states=_vm(V.RESIZED),
@@ -286,6 +326,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="revertResize",
         name="revertResize",
         api_name="revertResize",
+        policy="os_compute_api:servers:revert_resize",
         label="Revert resize",
         summary="Go back to the old flavor and host.",
         vm_states=_vm(V.RESIZED),
@@ -299,6 +340,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="os-migrateLive",
         name="live-migration",
         api_name="os-migrateLive",
+        policy="os_compute_api:os-migrate-server:migrate_live",
         label="Live migrate",
         summary="Move the running instance to another host.",
         vm_states=_vm(V.ACTIVE, V.PAUSED),
@@ -312,6 +354,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="rebuild",
         name="rebuild",
         api_name="rebuild",
+        policy="os_compute_api:servers:rebuild",
         label="Rebuild",
         summary="Reinstall the instance from an image, keeping its identity.",
         vm_states=_vm(V.ACTIVE, V.STOPPED, V.ERROR),
@@ -330,6 +373,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="createImage",
         name="createImage",
         api_name="createImage",
+        policy="os_compute_api:servers:create_image",
         label="Create snapshot",
         summary="Save the instance's disk as a new image.",
         vm_states=_vm(V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED),
@@ -348,6 +392,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="createBackup",
         name="createBackup",
         api_name="createBackup",
+        policy="os_compute_api:os-create-backup",
         label="Create backup",
         summary="Save the instance's disk as a rotated backup image.",
         vm_states=_vm(V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED),
@@ -361,9 +406,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="changePassword",
         name="changePassword",
         api_name="changePassword",
+        policy="os_compute_api:os-admin-password",
         label="Change password",
         summary="Set the guest's administrator password.",
         vm_states=_vm(V.ACTIVE),
+        locked_reads_invalid_state=True,
         steps=(_S(T.UPDATING_PASSWORD, "set_admin_password"),),
         result=Result.UNCHANGED,
         params=("adminPass",),
@@ -373,6 +420,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="shelve",
         name="shelve",
         api_name="shelve",
+        policy="os_compute_api:os-shelve:shelve",
         label="Shelve",
         summary="Snapshot and power off the instance, then release its host.",
         vm_states=_vm(V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED),
@@ -388,6 +436,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="shelveOffload",
         name="shelveOffload",
         api_name="shelveOffload",
+        policy="os_compute_api:os-shelve:shelve_offload",
         label="Shelve offload",
         summary="Release the host of a shelved instance.",
         vm_states=_vm(V.SHELVED),
@@ -399,6 +448,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="unshelve",
         name="unshelve",
         api_name="unshelve",
+        policy="os_compute_api:os-shelve:unshelve",
         label="Unshelve",
         summary="Bring a shelved instance back, scheduling it again if it was offloaded.",
         vm_states=_vm(V.SHELVED, V.SHELVED_OFFLOADED),
@@ -407,23 +457,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
         error_on_failure=True,
         manager_function="unshelve_instance",
     ),
-    ActionSpec(
-        key="delete",
-        name="delete",
-        api_name="delete",
-        label="Delete",
-        summary="Delete the instance (softly, if reclaim_instance_interval is set).",
-        vm_states=None,
-        task_states=None,
-        steps=(_S(T.DELETING, "destroy"),),
-        result=V.DELETED,
-        destructive=True,
-        manager_function="terminate_instance",
-    ),
+    _DELETE,
     ActionSpec(
         key="forceDelete",
         name="delete",
         api_name="forceDelete",
+        policy="os_compute_api:os-deferred-delete:force",
         label="Force delete",
         summary="Delete the instance at once, even a soft-deleted one.",
         vm_states=None,
@@ -438,9 +477,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="restore",
         name="restore",
         api_name="restore",
+        policy="os_compute_api:os-deferred-delete:restore",
         label="Restore",
         summary="Bring back a soft-deleted instance.",
         vm_states=_vm(V.SOFT_DELETED),
+        locked_reads_invalid_state=True,
         steps=(_S(T.RESTORING, "power_on"),),
         result=V.ACTIVE,
         manager_function="restore_instance",
@@ -449,6 +490,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="lock",
         name="lock",
         api_name="lock",
+        policy="os_compute_api:os-lock-server:lock",
         label="Lock",
         summary="Refuse actions by non-admins until unlocked.",
         vm_states=None,
@@ -462,6 +504,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="unlock",
         name="unlock",
         api_name="unlock",
+        policy="os_compute_api:os-lock-server:unlock",
         label="Unlock",
         summary="Allow actions again.",
         vm_states=None,
@@ -474,10 +517,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="trigger_crash_dump",
         name="trigger_crash_dump",
         api_name="trigger_crash_dump",
+        policy="os_compute_api:servers:trigger_crash_dump",
         label="Trigger crash dump",
         summary="Send an NMI so the guest writes a crash dump.",
         vm_states=_vm(V.ACTIVE, V.PAUSED, V.RESCUED, V.RESIZED, V.ERROR),
         host_check=HostCheck.SET,
+        host_checked_first=True,
         steps=(_S(None, "trigger_crash_dump"),),
         result=Result.UNCHANGED,
         destructive=True,
@@ -487,6 +532,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         key="os-resetState",
         name="resetState",
         api_name="os-resetState",
+        policy="os_compute_api:os-admin-actions:reset_state",
         label="Reset state",
         summary="Admin: force vm_state to active or error and clear the task.",
         vm_states=None,
@@ -505,6 +551,7 @@ CREATE = ActionSpec(
     key="create",
     name="create",
     api_name="create",
+    policy="os_compute_api:servers:create",
     label="Create",
     summary="Schedule, network and spawn a new instance.",
     vm_states=_vm(V.BUILDING),
@@ -525,6 +572,7 @@ SOFT_DELETE = ActionSpec(
     key="softDelete",
     name="delete",
     api_name="delete",
+    policy="os_compute_api:servers:delete",
     label="Delete",
     summary="Power off and keep the instance restorable until it is reclaimed.",
     vm_states=None,
@@ -543,6 +591,7 @@ FORCE_STOP = ActionSpec(
     key="forceStop",
     name="stop",
     api_name="stop",
+    policy="os_compute_api:servers:stop",
     label="Force stop",
     summary="Power off a guest whatever its vm_state says, leaving the instance stopped.",
     vm_states=None,
@@ -552,8 +601,19 @@ FORCE_STOP = ActionSpec(
     manager_function="stop_instance",
 )
 
+#: Not a user action: Nova's ``compute_api.delete``, always a hard delete. ``delete`` as the API
+#: and the pages ask for it becomes a soft delete when reclaim_instance_interval is set (that is
+#: the REST layer's choice in Nova); the sync's delete of a ``shutdown_terminate`` instance calls
+#: the compute API directly, so it never does.
+TERMINATE = replace(
+    _DELETE,
+    key="terminate",
+    label="Terminate",
+    summary="Delete the instance at once, whatever reclaim_instance_interval says.",
+)
+
 #: Internal actions only the system context (the sync, the watchdog) may start by key.
-INTERNAL_ACTIONS: tuple[ActionSpec, ...] = (FORCE_STOP,)
+INTERNAL_ACTIONS: tuple[ActionSpec, ...] = (FORCE_STOP, TERMINATE)
 
 BY_KEY: dict[str, ActionSpec] = {
     a.key: a for a in (*ACTIONS, CREATE, SOFT_DELETE, *INTERNAL_ACTIONS)

@@ -43,6 +43,8 @@ class InstanceInvalidState(Conflict):
     """A precondition of the action table failed.
 
     ``attr`` is ``vm_state``, ``task_state`` or ``launched_at``; ``state`` the offending value.
+    A lock reaches the same text with no state (``attr`` ``locked``) where Nova's REST handler
+    catches ``InstanceIsLocked`` as an ``InstanceInvalidState`` (changePassword, restore).
     The text is the REST one Nova builds in ``raise_http_conflict_for_instance_invalid_state``.
     """
 
@@ -77,16 +79,23 @@ class ServiceUnavailable(Conflict):
 class UnexpectedTaskState(Conflict):
     """The conditional UPDATE found another task_state: somebody else won the race.
 
-    Nova surfaces this as a 500 in most handlers; here it is a 409 with Nova's text.
+    Nova surfaces this as a 500 in most handlers; here it is a 409 (a lost race is the
+    caller's to retry, not a server fault), with Nova's ``InstanceUpdateConflict`` text: the
+    expected values as the list the save was conditional on, the actual one as found.
     """
 
     def __init__(self, *, instance_uuid: str, expected: object, actual: object) -> None:
         self.instance_uuid = instance_uuid
         self.expected = expected
         self.actual = actual
+        if expected is None or isinstance(expected, str):
+            expected_values: list[object] = [expected]
+        else:
+            expected_values = list(expected)  # type: ignore[call-overload]
         super().__init__(
             f"Conflict updating instance {instance_uuid}. "
-            f"Expected: {{'task_state': {expected!r}}}. Actual: {{'task_state': {actual!r}}}"
+            f"Expected: {{'task_state': {expected_values!r}}}. "
+            f"Actual: {{'task_state': {actual!r}}}"
         )
 
 

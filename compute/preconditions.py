@@ -35,13 +35,26 @@ def refusal(
     """The error Nova would raise for ``spec`` on ``instance``, or None if it may start.
 
     The order is Nova's decorator order: policy, lock, then vm_state, task_state, launched_at,
-    then host. ``host_up`` is the instance's compute service liveness, needed only for
-    ``HostCheck.UP``; pass it to avoid a query when listing many instances.
+    then host — or the host before the states where Nova's ``check_instance_host`` stands above
+    ``check_instance_state`` (``spec.host_checked_first``). ``host_up`` is the instance's
+    compute service liveness, needed only for ``HostCheck.UP``; pass it to avoid a query when
+    listing many instances.
     """
     if spec.admin_only and not context.is_admin:
-        return Forbidden(f"Policy doesn't allow os_compute_api:{spec.api_name} to be performed.")
+        return Forbidden(f"Policy doesn't allow {spec.policy} to be performed.")
     if spec.check_lock and instance.locked and not context.is_admin:
+        if spec.locked_reads_invalid_state:
+            return InstanceInvalidState(
+                instance_uuid=str(instance.uuid), action=spec.api_name, attr="locked", state=None
+            )
         return InstanceIsLocked(instance_uuid=str(instance.uuid))
+    if spec.host_checked_first:
+        return _host_refusal(spec, instance, host_up) or _state_refusal(spec, instance)
+    return _state_refusal(spec, instance) or _host_refusal(spec, instance, host_up)
+
+
+def _state_refusal(spec: ActionSpec, instance: Instance) -> ComputeError | None:
+    """Nova's ``check_instance_state``: vm_state, task_state, then launched_at."""
     if spec.vm_states is not None and instance.vm_state not in spec.vm_states:
         return InstanceInvalidState(
             instance_uuid=str(instance.uuid),
@@ -60,13 +73,21 @@ def refusal(
         return InstanceInvalidState(
             instance_uuid=str(instance.uuid), action=spec.api_name, attr="launched_at", state=None
         )
-    if spec.host_check is not HostCheck.NONE:
-        if instance.host_id is None:
-            return InstanceNotReady(instance_uuid=str(instance.uuid))
-        if spec.host_check is HostCheck.UP:
-            up = host_up if host_up is not None else instance.host.is_up
-            if not up:
-                return ServiceUnavailable()
+    return None
+
+
+def _host_refusal(
+    spec: ActionSpec, instance: Instance, host_up: bool | None
+) -> ComputeError | None:
+    """Nova's ``check_instance_host``, with ``check_is_up`` for ``HostCheck.UP``."""
+    if spec.host_check is HostCheck.NONE:
+        return None
+    if instance.host_id is None:
+        return InstanceNotReady(instance_uuid=str(instance.uuid))
+    if spec.host_check is HostCheck.UP:
+        up = host_up if host_up is not None else instance.host.is_up
+        if not up:
+            return ServiceUnavailable()
     return None
 
 

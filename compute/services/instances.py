@@ -63,7 +63,9 @@ def instance_create(
     if context.project_id is None:
         raise Invalid("A project-scoped context is required to create an instance.")
     if host and not context.is_admin:
-        raise Forbidden("Policy doesn't allow compute:servers:create:requested_destination.")
+        raise Forbidden(
+            "Policy doesn't allow compute:servers:create:requested_destination to be performed."
+        )
     flavor = Flavor.objects.filter(flavorid=str(flavor_ref)).first()
     if flavor is None:
         raise Invalid(f"Flavor {flavor_ref} could not be found.")
@@ -74,7 +76,9 @@ def instance_create(
     if zone and ":" in zone:  # Nova's "zone:host" form, admins only
         zone, _, host = zone.partition(":")
         if host and not context.is_admin:
-            raise Forbidden("Policy doesn't allow compute:servers:create:forced_host.")
+            raise Forbidden(
+                "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
+            )
     spec = actions.CREATE
     try:
         chosen: Host | None = select_host(requested=host or None, zone=zone or None)
@@ -177,13 +181,13 @@ def _start(
     synchronous = _SYNCHRONOUS.get(spec.key)
     if synchronous is not None:
         return synchronous(context, instance, spec, prepared.params)
-    if spec.key in ("delete", "forceDelete", "softDelete"):
-        if instance.task_state in (TaskState.DELETING, TaskState.SOFT_DELETING) and (
-            instance.host_id is not None and instance.host.is_up
-        ):
+    if spec.result in (VmState.DELETED, VmState.SOFT_DELETED):
+        host_up = instance.host_id is not None and instance.host.is_up
+        if instance.task_state in (TaskState.DELETING, TaskState.SOFT_DELETING) and host_up:
             return None
-        # No host (shelved offloaded): no agent could ever run it, soft or not, so at once.
-        if instance.host_id is None or (spec.key != "softDelete" and not instance.host.is_up):
+        # No host (never scheduled, or shelved offloaded), or a host that is not up: no agent
+        # will run it soon, so the row goes at once — for a soft delete too, as in Nova.
+        if not host_up:
             return _local_delete(context, instance, spec)
 
     host = prepared.host or instance.host
@@ -261,13 +265,15 @@ def _with_current_task(instance: Instance, **fields: Any) -> Instance:
 
 def _local_delete(context: RequestContext, instance: Instance, spec: ActionSpec) -> InstanceAction:
     """Nova's local delete: the host is down or absent, so the row is deleted at once and the
-    host's agent removes the guest when it comes back."""
+    host's agent removes the guest when it comes back. A soft delete done this way is final
+    too (Nova's ``_do_soft_delete(local=True)`` then ``destroy()``): its row keeps vm_state
+    soft-delete, but it is deleted and cannot be restored."""
     now = timezone.now()
     with transaction.atomic():
         state_machine.transition(
             instance,
             expected_task_state=instance.task_state,
-            vm_state=VmState.DELETED,
+            vm_state=spec.result,
             task_state=None,
             power_state=PowerState.NOSTATE,
             deleted_at=now,
@@ -291,17 +297,27 @@ def _local_delete(context: RequestContext, instance: Instance, spec: ActionSpec)
     return action
 
 
-def _lock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
-    by = "admin" if context.is_admin else "owner"
-    if not (instance.locked and instance.locked_by == by):
-        _with_current_task(
-            instance, locked=True, locked_by=by, locked_reason=params.get("locked_reason")
-        )
+def _lock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str | None:
+    """Nova's ``API.lock``: the lock is the owner's when the caller belongs to the instance's
+    project, else the admin's. An owner's lock on a locked instance changes nothing (and is not
+    recorded); an admin from elsewhere takes the lock over."""
+    owner = _is_owner(context, instance)
+    if instance.locked and owner:
+        return None
+    _with_current_task(
+        instance,
+        locked=True,
+        locked_by="owner" if owner else "admin",
+        locked_reason=params.get("locked_reason") or instance.locked_reason,
+    )
     return ""
 
 
 def _unlock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
-    if instance.locked and instance.locked_by == "admin" and not context.is_admin:
+    """Nova's ``unlock``: a lock taken by the other party (``is_expected_locked_by``) also needs
+    ``unlock_override``, which Nova's default policy gives admins only."""
+    expected = "owner" if _is_owner(context, instance) else "admin"
+    if instance.locked_by and instance.locked_by != expected and not context.is_admin:
         raise Forbidden(
             "Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override "
             "to be performed."
@@ -309,6 +325,12 @@ def _unlock(context: RequestContext, instance: Instance, params: dict[str, Any])
     if instance.locked:
         _with_current_task(instance, locked=False, locked_by=None, locked_reason=None)
     return ""
+
+
+def _is_owner(context: RequestContext, instance: Instance) -> bool:
+    """Whether the caller belongs to the instance's project (Nova compares the token's project;
+    a page's user belongs to each of its projects)."""
+    return instance.project_id in context.project_ids
 
 
 def _reset_state(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
@@ -340,19 +362,22 @@ def _confirm_resize(context: RequestContext, instance: Instance, params: dict[st
 
 
 def _completed_at_once(
-    apply: Callable[[RequestContext, Instance, dict[str, Any]], str],
-) -> Callable[[RequestContext, Instance, ActionSpec, dict[str, Any]], InstanceAction]:
+    apply: Callable[[RequestContext, Instance, dict[str, Any]], str | None],
+) -> Callable[[RequestContext, Instance, ActionSpec, dict[str, Any]], InstanceAction | None]:
     """An action the service completes itself: the change and its closed record, atomically.
 
     ``apply`` makes the change (or refuses before writing) and names the host that did the
     work, if any; its event is then ``compute_…``, else ``api_…`` as in Nova's action log.
+    None means there was nothing to do, and Nova records no action for it.
     """
 
     def run(
         context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
-    ) -> InstanceAction:
+    ) -> InstanceAction | None:
         with transaction.atomic():
             host = apply(context, instance, params)
+            if host is None:
+                return None
             action, event = records.action_start(
                 context=context,
                 instance=instance,

@@ -56,6 +56,7 @@ def _text(params: dict[str, Any], key: str, *, required: bool, limit: int = 255)
 
 
 def _destination(
+    spec: ActionSpec,
     instance: Instance,
     context: RequestContext,
     params: dict[str, Any],
@@ -67,7 +68,7 @@ def _destination(
     if requested is not None and not isinstance(requested, str):
         raise Invalid("Invalid input for field/attribute host.")
     if requested and not context.is_admin:
-        raise Forbidden("Policy doesn't allow a requested destination host.")
+        raise Forbidden(f"Policy doesn't allow {spec.policy}:host to be performed.")
     exclude = () if allow_same or instance.host_id is None else (instance.host_id,)
     try:
         return select_host(exclude=exclude, requested=requested or None)
@@ -87,7 +88,7 @@ def _resize(
     if flavor.pk == instance.flavor_id:
         raise Invalid("When resizing, instances must change flavor!")
     dest = _destination(
-        instance, context, {}, allow_same=conf().allow_resize_to_same_host, what="resize"
+        spec, instance, context, {}, allow_same=conf().allow_resize_to_same_host, what="resize"
     )
     return _moving(instance, dest, new_flavor=flavor)
 
@@ -95,7 +96,7 @@ def _resize(
 def _migrate(
     spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
-    dest = _destination(instance, context, params, allow_same=False, what="cold migrate")
+    dest = _destination(spec, instance, context, params, allow_same=False, what="cold migrate")
     return _moving(instance, dest, new_flavor=instance.flavor)
 
 
@@ -115,7 +116,7 @@ def _moving(instance: Instance, dest: Host, *, new_flavor: Flavor) -> Prepared:
 def _live_migrate(
     spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
-    dest = _destination(instance, context, params, allow_same=False, what="live migration")
+    dest = _destination(spec, instance, context, params, allow_same=False, what="live migration")
     return Prepared(params={"dest_host": dest.host})
 
 
@@ -182,15 +183,20 @@ def _unshelve(
 ) -> Prepared:
     zone = params.get("availability_zone")
     requested = params.get("host")
+    # Nova's ``_check_offloaded``: naming a zone (even null, from 2.91) or a host is for an
+    # offloaded server only; a shelved one still belongs to its host.
     if instance.vm_state == VmState.SHELVED:
-        if zone or requested:
+        if "availability_zone" in params or requested:
             raise Conflict(
-                f"The unshelve action failed: instance {instance.uuid} is in vm_state shelved; "
-                "an availability zone or host may only be given for a shelved_offloaded server."
+                "Specifying an availability zone or a host when unshelving server "
+                f'"{instance.uuid}" with status "{instance.vm_state}" is not supported. '
+                "The server status must be SHELVED_OFFLOADED."
             )
         return Prepared()
     if requested and not context.is_admin:
-        raise Forbidden("Policy doesn't allow os_compute_api:os-shelve:unshelve_to_host.")
+        raise Forbidden(
+            "Policy doesn't allow os_compute_api:os-shelve:unshelve_to_host to be performed."
+        )
     try:
         dest = select_host(requested=requested or None, zone=zone or None)
     except NoValidHost:

@@ -226,7 +226,7 @@ def test_reset_state_is_for_admins(alice_api, admin_api, make_instance):
     instance = make_instance("active")
     refused = act(alice_api, instance, "os-resetState")
     assert refused.status_code == 403
-    assert "os-resetState" in refused.json()["forbidden"]["message"]
+    assert "os_compute_api:os-admin-actions:reset_state" in refused.json()["forbidden"]["message"]
     assert act(admin_api, instance, "os-resetState").status_code == 202
     assert Instance.objects.get(pk=instance.pk).vm_state == "error"
 

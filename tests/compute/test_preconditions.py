@@ -64,6 +64,19 @@ ORACLE: dict[str, tuple[set[str] | None, set[str | None] | None]] = {
 }
 #: Nova's REST action name in refusals where it differs from the key.
 API_NAME = {"reboot_hard": "reboot"}
+#: The actions whose check_instance_state has must_have_launched=False (or that have none):
+#: Nova's ``delete`` among them, so a failed build can always be deleted.
+LAUNCH_NOT_NEEDED = {"delete", "forceDelete", "lock", "unlock", "os-resetState"}
+#: Where ``check_instance_host`` stands above ``check_instance_state`` in nova/compute/api.py.
+HOST_CHECKED_FIRST = {"start", "stop", "trigger_crash_dump"}
+#: The REST handlers that catch InstanceIsLocked only as InstanceInvalidState.
+LOCK_AS_INVALID_STATE = {"changePassword", "restore"}
+#: Nova's policy rule names (nova/policies/*.py) for the admin-only actions.
+POLICY = {
+    "migrate": "os_compute_api:os-migrate-server:migrate",
+    "os-migrateLive": "os_compute_api:os-migrate-server:migrate_live",
+    "os-resetState": "os_compute_api:os-admin-actions:reset_state",
+}
 
 ADMIN = RequestContext(user_id=1, user_name="admin", project_id="p", is_admin=True)
 MEMBER = RequestContext(user_id=2, user_name="alice", project_id="p", project_ids=frozenset({"p"}))
@@ -93,16 +106,23 @@ def expected_refusal(action: str, instance: Instance) -> str | None:
             f"Cannot '{name}' instance {instance.uuid} "
             f"while it is in task_state {instance.task_state}"
         )
+    if instance.launched_at is None and action not in LAUNCH_NOT_NEEDED:
+        return f"Instance {instance.uuid} is in an invalid state for '{name}'"
     return None
 
 
+@pytest.mark.parametrize("launched", [True, False], ids=["launched", "never-launched"])
 @pytest.mark.parametrize("action", sorted(ORACLE))
 @pytest.mark.parametrize("vm_state", ALL_VM_STATES)
-def test_action_is_allowed_or_refused_exactly_as_nova_says_for_every_task_state(action, vm_state):
+def test_action_is_allowed_or_refused_exactly_as_nova_says_for_every_task_state(
+    action, vm_state, launched
+):
     spec = actions.get(action)
     mismatches = []
     for task_state in ALL_TASK_STATES:
-        instance = an_instance(vm_state, task_state)
+        instance = an_instance(
+            vm_state, task_state, launched_at=timezone.now() if launched else None
+        )
         want = expected_refusal(action, instance)
         try:
             preconditions.check(spec, instance, ADMIN, host_up=True)
@@ -112,6 +132,13 @@ def test_action_is_allowed_or_refused_exactly_as_nova_says_for_every_task_state(
         if got != want:
             mismatches.append((task_state, want, got))
     assert not mismatches, mismatches
+
+
+@pytest.mark.parametrize("vm_state", ["building", "error"])
+def test_a_build_that_never_launched_can_always_be_deleted(vm_state):
+    for task_state in (None, "scheduling", "spawning"):
+        instance = an_instance(vm_state, task_state, launched_at=None, host_id=None)
+        preconditions.check(actions.get("delete"), instance, MEMBER, host_up=None)
 
 
 @pytest.mark.parametrize("action", sorted(ORACLE))
@@ -133,7 +160,7 @@ LOCK_CHECKED = sorted(
 )
 
 
-@pytest.mark.parametrize("action", LOCK_CHECKED)
+@pytest.mark.parametrize("action", sorted(set(LOCK_CHECKED) - LOCK_AS_INVALID_STATE))
 def test_a_locked_instance_refuses_members_with_novas_locked_text(action):
     allowed_vm, _ = ORACLE[action]
     vm_state = sorted(allowed_vm)[0] if allowed_vm else "active"
@@ -146,6 +173,19 @@ def test_a_locked_instance_refuses_members_with_novas_locked_text(action):
     with pytest.raises(InstanceIsLocked, match=f"Instance {instance.uuid} is locked"):
         preconditions.check(spec, instance, MEMBER, host_up=True)
     preconditions.check(spec, instance, ADMIN, host_up=True)  # admins bypass locks
+
+
+@pytest.mark.parametrize("action", sorted(LOCK_AS_INVALID_STATE))
+def test_a_locked_instance_reads_invalid_state_where_nova_catches_the_lock_as_such(action):
+    allowed_vm, _ = ORACLE[action]
+    instance = an_instance(sorted(allowed_vm)[0], None, locked=True)
+    spec = actions.get(action)
+    with pytest.raises(InstanceInvalidState) as refused:
+        preconditions.check(spec, instance, MEMBER, host_up=True)
+    assert refused.value.message == (
+        f"Instance {instance.uuid} is in an invalid state for '{action}'"
+    )
+    preconditions.check(spec, instance, ADMIN, host_up=True)
 
 
 @pytest.mark.parametrize("action", ["createImage", "createBackup"])
@@ -175,6 +215,26 @@ def test_actions_that_need_a_host_refuse_an_instance_without_one(action):
         preconditions.check(actions.get(action), instance, ADMIN, host_up=True)
 
 
+@pytest.mark.parametrize("vm_state", ALL_VM_STATES)
+@pytest.mark.parametrize("action", sorted(ORACLE))
+def test_the_host_is_checked_before_the_states_exactly_where_nova_checks_it_first(action, vm_state):
+    """A host-less instance in a vm_state the action refuses: "not ready" where Nova's
+    check_instance_host stands first (start, stop, trigger_crash_dump), the state's text where
+    check_instance_state does (resize, migrate), and no host text for the rest."""
+    instance = an_instance(vm_state, None, host_id=None, launched_at=None)
+    try:
+        preconditions.check(actions.get(action), instance, ADMIN, host_up=None)
+        got = None
+    except (InstanceInvalidState, InstanceNotReady) as refusal:
+        got = refusal.message
+    if action in HOST_CHECKED_FIRST:
+        assert got == f"Instance {instance.uuid} is not ready"
+    elif expected_refusal(action, instance) is not None:
+        assert got == expected_refusal(action, instance)
+    else:
+        assert got in (None, f"Instance {instance.uuid} is not ready")
+
+
 @pytest.mark.parametrize("action", ["resize", "migrate"])
 def test_resize_and_migrate_refuse_while_the_compute_service_is_down(action):
     with pytest.raises(ServiceUnavailable, match=r"Service is unavailable at this time\."):
@@ -186,12 +246,17 @@ def test_a_disabled_host_still_passes_the_host_check():
     preconditions.check(actions.get("resize"), an_instance("active", None), ADMIN, host_up=True)
 
 
-@pytest.mark.parametrize("action", ["migrate", "os-migrateLive", "os-resetState"])
+@pytest.mark.parametrize("action", sorted(POLICY))
 def test_admin_only_actions_are_forbidden_to_members_and_hidden_from_their_answer(action):
     instance = an_instance("active", None)
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         preconditions.check(actions.get(action), instance, MEMBER, host_up=True)
+    assert refused.value.message == f"Policy doesn't allow {POLICY[action]} to be performed."
     assert action not in preconditions.evaluate(instance, MEMBER, host_up=True)
+
+
+def test_the_admin_only_actions_are_exactly_those_the_oracle_names():
+    assert {a.key for a in actions.ACTIONS if a.admin_only} == set(POLICY)
 
 
 # --- the raising guard and the non-raising answers agree ----------------------------------------

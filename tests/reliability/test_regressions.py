@@ -89,7 +89,9 @@ def test_deleting_a_shelved_offloaded_instance_with_soft_delete_on_is_a_local_de
     record.refresh_from_db()
     assert record.finish_time is not None
     after = reloaded(instance)
-    assert (after.vm_state, after.task_state, after.deleted) == ("deleted", None, True)
+    # Nova's local soft delete (``_do_soft_delete(local=True)`` then ``destroy()``): the row
+    # keeps vm_state soft-delete, and it is gone for good.
+    assert (after.vm_state, after.task_state, after.deleted) == ("soft-delete", None, True)
 
 
 def test_an_agent_starts_even_when_a_leftover_guest_will_not_go(make_instance, agent, alice_ctx):
