@@ -74,9 +74,10 @@ class ComputeConf:
     libvirt_instances_path: str = "/var/lib/libvirt/vmdash"
 
     def effective_service_down_time(self) -> float:
-        """Nova overrides a down time that is not longer than the report interval."""
+        """Nova overrides a down time that is not longer than the report interval, with
+        ``int(report_interval * 2.5)`` (whole seconds, truncated)."""
         if self.service_down_time <= self.report_interval:
-            return 2.5 * self.report_interval
+            return float(int(self.report_interval * 2.5))
         return self.service_down_time
 
     def task_timeout(self, action: str) -> float:

@@ -18,9 +18,15 @@ from compute.models import Host
 
 
 def up_hosts() -> Q:
-    """Hosts whose heartbeat is fresh, not disabled and not forced down."""
-    horizon = timezone.now() - timedelta(seconds=conf().effective_service_down_time())
-    return Q(disabled=False, forced_down=False, last_seen_up__gte=horizon)
+    """Hosts whose heartbeat is fresh (neither too old nor too far ahead), not disabled and not
+    forced down."""
+    now, down = timezone.now(), timedelta(seconds=conf().effective_service_down_time())
+    return Q(
+        disabled=False,
+        forced_down=False,
+        last_seen_up__gte=now - down,
+        last_seen_up__lte=now + down,
+    )
 
 
 def select_host(

@@ -339,6 +339,30 @@ def _write_locked(writes: list[_Write], now: datetime) -> list[Instance]:
     return list(Instance.objects.filter(pk__in=written)) if written else []
 
 
+def set_deleted_power_state(*, pk: int, host_id: int, write: PowerWrite) -> Instance | None:
+    """Write the power_state of a row already deleted, as Nova's lifecycle handler does (it
+    reads with ``read_deleted='yes'`` and saves the driver's power state before warning that the
+    guest outlived its instance). Conditional like every sync write: the row must still be
+    deleted, on ``host_id``, without a task, and hold what the sync read. Returns the row as
+    committed (and published), or None.
+    """
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        written = Instance.objects.filter(
+            pk=pk,
+            host_id=host_id,
+            deleted_at__isnull=False,
+            task_state__isnull=True,
+            vm_state=write.vm_state,
+            power_state=write.previous,
+        ).update(power_state=write.power_state, version=F("version") + 1, updated_at=now)
+        if written != 1:
+            return None
+        committed = Instance.objects.select_related("host").get(pk=pk)
+        events.record_instance_changes([committed])
+    return committed
+
+
 def create_instance(*, task_state: str | None, **fields: Any) -> Instance:
     """Insert a new instance in BUILDING with its first task, version 1, and publish it."""
     now = timezone.now()

@@ -109,26 +109,28 @@ class UnknownStatus(ValueError):
 
 
 def status_filter(statuses: Iterable[str]) -> StatusFilter:
-    """Nova's reverse map, merged over several ``status=`` values; case-insensitive.
+    """Nova's reverse map (``task_and_vm_state_from_status``), merged over several ``status=``
+    values; case-insensitive.
 
-    If any matched entry is a row default, no task_state filter applies at all (Nova's
-    placeholder rule), so ``status=ACTIVE`` also matches active servers showing REBOOT.
+    A value that names no status is ignored, as in Nova; ``UnknownStatus`` only when none of
+    them matched (the API answers 400 from 2.38, an empty list before). If any matched entry is
+    a row default, no task_state filter applies at all (Nova's placeholder rule), so
+    ``status=ACTIVE`` also matches active servers showing REBOOT.
     """
+    wanted = {raw.upper() for raw in statuses}
     vm: set[str] = set()
     tasks: set[str] = set()
     any_task = False
-    for raw in statuses:
-        wanted = raw.upper()
-        if wanted not in Status.__members__ or wanted == Status.UNKNOWN:
-            raise UnknownStatus(raw)
-        for vm_state, row in STATE_MAP.items():
-            for task, status in row.items():
-                if status == wanted:
-                    vm.add(vm_state)
-                    if task == _DEFAULT:
-                        any_task = True
-                    else:
-                        tasks.add(task)
+    for vm_state, row in STATE_MAP.items():
+        for task, status in row.items():
+            if status in wanted:
+                vm.add(vm_state)
+                if task == _DEFAULT:
+                    any_task = True
+                else:
+                    tasks.add(task)
+    if not vm:
+        raise UnknownStatus(", ".join(statuses))
     return StatusFilter(frozenset(vm), frozenset(tasks), any_task)
 
 
@@ -161,11 +163,15 @@ def service_is_up(
     now: datetime,
     service_down_time: float,
 ) -> bool:
-    """The DB servicegroup driver's liveness: a recent enough heartbeat and not forced down."""
+    """The DB servicegroup driver's liveness: a recent enough heartbeat and not forced down.
+
+    Nova compares the absolute difference, so a heartbeat stamped too far in the future (a
+    compute whose clock runs ahead) counts as down too.
+    """
     if forced_down:
         return False
     seen = last_seen_up or created_at
-    return now - seen <= timedelta(seconds=service_down_time)
+    return abs(now - seen) <= timedelta(seconds=service_down_time)
 
 
 def host_status(

@@ -31,8 +31,9 @@ class Correction(enum.Enum):
     STOP = "stop"
     #: ``compute_api.force_stop``: like stop, but from any vm_state (stopped, paused).
     FORCE_STOP = "forceStop"
-    #: ``compute_api.delete``: an active instance with ``shutdown_terminate`` whose guest went off.
-    DELETE = "delete"
+    #: ``compute_api.delete``: an active instance with ``shutdown_terminate`` whose guest went
+    #: off. Always a hard delete, whatever reclaim_instance_interval says.
+    DELETE = "terminate"
 
     @property
     def action(self) -> str | None:
@@ -54,6 +55,10 @@ class Rule:
     delete_if_shutdown_terminate: bool = False
     #: Only logged: something unexpected the sync deliberately leaves alone.
     warn: bool = False
+    #: Nova re-reads the driver, uncached, before this row's correction
+    #: (``_stop_unexpected_shutdown_instance``) and acts only if the guest is still in one of
+    #: ``powers``. The other rows correct on the power state the pass read.
+    recheck: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,9 @@ class Verdict:
     correction: Correction
     note: str = ""
     warn: bool = False
+    #: The powers a fresh read of the driver must still show for the correction to go ahead;
+    #: None: no fresh read.
+    recheck: frozenset[int] | None = None
 
 
 #: The guest is off, cleanly or not.
@@ -74,6 +82,7 @@ RULES: tuple[Rule, ...] = (
         Correction.STOP,
         "the guest shut down or crashed behind the dashboard's back",
         delete_if_shutdown_terminate=True,
+        recheck=True,
     ),
     Rule(
         frozenset({V.ACTIVE}),
@@ -139,4 +148,4 @@ def decide(vm_state: str, power: int, *, shutdown_terminate: bool = False) -> Ve
     correction = rule.correction
     if rule.delete_if_shutdown_terminate and shutdown_terminate:
         correction = Correction.DELETE
-    return Verdict(correction, rule.note, rule.warn)
+    return Verdict(correction, rule.note, rule.warn, rule.powers if rule.recheck else None)

@@ -319,16 +319,18 @@ def sync_instance(
     """Sync the one instance a lifecycle event names, with the same table as a pass.
 
     ``power`` is the driver's state the caller just read (else it is read here). Returns what
-    changed, or None: nothing to do, or no live instance of that uuid on this host (an event for
-    a guest that has gone elsewhere is dropped, as in Nova). Not recorded as a pass.
+    changed, or None: nothing to do, or no instance of that uuid on this host (an event for a
+    guest that has gone elsewhere is dropped, as in Nova). A deleted row is synced too, as
+    Nova's handler reads with ``read_deleted='yes'``: its power_state is written and a guest
+    still running is warned about. Not recorded as a pass.
     """
     row = _host_row(host)
     rows = _read_one(row.pk, instance_uuid)
-    if not rows:
-        log.debug("lifecycle sync: no live instance %s on %s; dropped", instance_uuid, row)
-        return None
-    if power is None:
+    if power is None and rows:
         power = driver.get_power_state(instance_uuid)
+    if not rows:
+        return _sync_deleted(row, driver, instance_uuid, power)
+    assert power is not None
     one = _HostPass(row, driver, rows=rows, guests={rows[0].uuid: int(power)})
     one.plan()
     if not one.findings:
@@ -337,6 +339,44 @@ def sync_instance(
     up = _hosts_up([row]) if one.corrects else {}
     one.conclude(written, host_up=up.get(row.pk, False))
     return one.changes[0] if one.changes else None
+
+
+def _sync_deleted(
+    host: Host, driver: ComputeDriver, instance_uuid: str, power: int | None
+) -> PowerChange | None:
+    """The lifecycle sync of a row already deleted: Nova's step 3 (power_state from the
+    driver) and its (soft-)deleted row, which only warns. Never a correction."""
+    deleted = (
+        Instance.objects.filter(host_id=host.pk, uuid=instance_uuid, deleted_at__isnull=False)
+        .order_by("-deleted_at")
+        .values_list("pk", "name", "vm_state", "task_state", "power_state")
+        .first()
+    )
+    if deleted is None:
+        log.debug("lifecycle sync: no instance %s on %s; dropped", instance_uuid, host)
+        return None
+    pk, name, vm_state, task_state, was = deleted
+    if task_state is not None:
+        return None  # Nova's step 2, for deleted rows too
+    if power is None:
+        power = driver.get_power_state(instance_uuid)
+    verdict = decide(vm_state, power)
+    if power == was and not verdict.warn:
+        return None
+    if power != was:
+        write = state_machine.PowerWrite(power, host, vm_state, was)
+        state_machine.set_deleted_power_state(pk=pk, host_id=host.pk, write=write)
+    note = verdict.note or "the instance is deleted"
+    if verdict.warn:
+        log.warning("instance %s (%s, deleted, power %s): %s", instance_uuid, vm_state, power, note)
+    return {
+        "instance": instance_uuid,
+        "name": name,
+        "vm_state": vm_state,
+        "power_state": [was, power],
+        "action": None,
+        "note": note,
+    }
 
 
 def _write(writes: dict[int, state_machine.PowerWrite]) -> set[int]:
@@ -360,15 +400,16 @@ def _correct(
     """Start the verdict's action as the system user, if the instance still warrants it."""
     wanted = verdict.correction.action
     assert wanted is not None
-    # Nova re-reads the driver, uncached, before stopping: the guest may be back already.
-    try:
-        fresh = driver.get_power_state(row.uuid)
-    except Exception as failure:
-        return None, f"{verdict.note}; not corrected: the driver failed: {failure}"
-    again = decide(row.vm_state, fresh, shutdown_terminate=row.shutdown_terminate)
-    if again.correction is not verdict.correction:
-        now = POWER_STATE_NAMES.get(fresh, str(fresh))
-        return None, f"{verdict.note}; not corrected: the guest is {now} now"
+    if verdict.recheck is not None:
+        # Nova re-reads the driver, uncached, before stopping an active instance whose guest
+        # went off: the guest may be back already. Its other corrections act on the pass's read.
+        try:
+            fresh = driver.get_power_state(row.uuid)
+        except Exception as failure:
+            return None, f"{verdict.note}; not corrected: the driver failed: {failure}"
+        if fresh not in verdict.recheck:
+            now = POWER_STATE_NAMES.get(fresh, str(fresh))
+            return None, f"{verdict.note}; not corrected: the guest is {now} now"
     context = replace(system_context("sync"), request_id=f"req-{uuidlib.uuid4()}")
     try:
         with transaction.atomic():

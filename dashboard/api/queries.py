@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 
 from compute.context import RequestContext
 from compute.selectors import SORT_KEYS, InstanceFilters
+from compute.states import VmState
 from compute.status import UnknownStatus, status_filter
 from dashboard.api.actions import id_from_href
 from dashboard.api.faults import APIFault
@@ -240,16 +241,21 @@ def _build(
     statuses = p.get("status", [])
     # Nova reads ``deleted`` leniently: anything but a true value means live servers.
     deleted = _BOOL.get(last.get("deleted", "").strip().lower(), False)
-    if [s.upper() for s in statuses] == ["DELETED"]:
-        if not context.is_admin:
-            raise APIFault(403, "Only administrators may list deleted instances")
-        deleted = True
-    try:
-        status_filter(statuses)
-    except UnknownStatus:
-        if version.at_least("2.38"):
-            raise APIFault(400, "Invalid status value") from None
-        empty = True
+    if statuses:
+        try:
+            wanted = status_filter(statuses)
+        except UnknownStatus:
+            # Nova ignores the values that name no status, and fails only when none matched.
+            if version.at_least("2.38"):
+                raise APIFault(400, "Invalid status value") from None
+            empty = True
+        else:
+            # Nova compares the merged vm_states with ['deleted']: ``status=DELETED`` given
+            # twice, or beside a value that matches nothing, lists deleted servers too.
+            if wanted.vm_states == {VmState.DELETED}:
+                if not context.is_admin:
+                    raise APIFault(403, "Only administrators may list deleted instances")
+                deleted = True
     since = moment("changes-since", last["changes-since"]) if "changes-since" in last else None
     before = moment("changes-before", last["changes-before"]) if "changes-before" in last else None
     if since and before and since > before:
