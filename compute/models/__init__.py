@@ -8,10 +8,19 @@ from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
 from compute.models.instances import Instance, InstanceFault
 from compute.models.outbox import ChangeEvent
+from compute.models.resources import (
+    Aggregate,
+    KeyPair,
+    QuotaClassLimit,
+    QuotaLimit,
+    ServerExtras,
+    ServerGroup,
+)
 from compute.models.tenancy import Membership, Project, Role
 
 __all__ = [
     "ActionDispatch",
+    "Aggregate",
     "ChangeEvent",
     "FakeFailure",
     "FakeGuest",
@@ -24,8 +33,13 @@ __all__ = [
     "InstanceAction",
     "InstanceActionEvent",
     "InstanceFault",
+    "KeyPair",
     "Membership",
     "PowerSyncPass",
     "Project",
+    "QuotaClassLimit",
+    "QuotaLimit",
     "Role",
+    "ServerExtras",
+    "ServerGroup",
 ]

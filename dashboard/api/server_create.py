@@ -1,19 +1,24 @@
 """Reading a ``POST /servers`` body into the arguments of ``compute.services.instance_create``.
 
-What this dashboard cannot keep (user data, file injection, block device mappings, tags,
-scheduler hints, trusted certificates, access IPs, a config drive) is refused with a 400 naming
-it, never silently dropped. What Nova refuses in a cloud without key pairs, networks or security
-groups other than ``default`` is refused with Nova's words.
+Nova's extras are accepted and kept (``compute.server_extras``): access IPs, the disk config,
+the key pair's name (which must exist), user data; scheduler hints are accepted, and honoured
+where the caller may name a host (admins: ``same_host``, ``different_host``, ``group``). What
+this dashboard cannot keep (file injection, block device mappings other than the image boot,
+trusted certificates, a config drive, several servers at once) is refused with a 400 naming
+it, never silently dropped. Networks other than none/auto and security groups other than
+``default`` are refused with Nova's words.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from compute.context import RequestContext
 from compute.exceptions import NotFound
+from compute.models import KeyPair
 from compute.selectors import host_get
 from dashboard.api.actions import id_from_href, unsupported
 from dashboard.api.faults import APIFault
@@ -34,6 +39,8 @@ class CreateArgs:
     metadata: dict[str, str]
     admin_pass: str
     return_reservation_id: bool
+    extras: dict[str, Any]
+    hints: dict[str, Any]
 
 
 def _is_image_boot(mapping: dict[str, Any], image_ref: str) -> bool:
@@ -55,22 +62,50 @@ def _refuse_unsupported(body: dict[str, Any], server: dict[str, Any]) -> None:
         # Stock clients restate the image boot as a mapping; anything more needs volumes.
         if not _is_image_boot(mapping, image_ref):
             raise unsupported("block_device_mapping_v2 other than booting from imageRef")
-    for name in ("user_data", "trusted_image_certificates"):
-        if server.get(name) is not None:
-            raise unsupported(name)
-    if server.get("accessIPv4") or server.get("accessIPv6"):
-        raise unsupported("accessIPv4/accessIPv6")
-    if server.get("OS-DCF:diskConfig") == "AUTO":
-        raise unsupported("OS-DCF:diskConfig AUTO")
+    if server.get("trusted_image_certificates") is not None:
+        raise unsupported("trusted_image_certificates")
     if "config_drive" in server and truthy(server["config_drive"]):
         raise unsupported("config_drive")
-    if body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints"):
-        raise unsupported("scheduler_hints")
+
+
+def access_ip(value: object, version: int) -> str | None:
+    """An access IP as Nova keeps it, or Nova's 400."""
+    if value in (None, ""):
+        return None
+    try:
+        address = ipaddress.ip_address(str(value))
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        field = "accessIPv4" if version == 4 else "accessIPv6"
+        raise APIFault(
+            400,
+            f"Invalid input for field/attribute {field}. Value: {value}. "
+            f"'{value}' is not a 'ipv{version}'",
+        )
+    return str(address)
+
+
+def extras_of(server: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+    """The server extras a create (or a rebuild) body sets."""
+    extras: dict[str, Any] = {}
+    if "accessIPv4" in server:
+        extras["access_ip_v4"] = access_ip(server["accessIPv4"], 4)
+    if "accessIPv6" in server:
+        extras["access_ip_v6"] = access_ip(server["accessIPv6"], 6)
+    if "OS-DCF:diskConfig" in server:
+        extras["disk_config"] = server["OS-DCF:diskConfig"]
+    if server.get("user_data") is not None:
+        extras["user_data"] = server["user_data"]
+    key_name = server.get("key_name")
+    if key_name is not None:
+        if not KeyPair.objects.filter(user_id=str(context.user_id), name=key_name).exists():
+            raise APIFault(400, "Invalid key_name provided.")
+        extras["key_name"] = key_name
+    return extras
 
 
 def _refuse_missing_resources(server: dict[str, Any]) -> None:
-    if server.get("key_name") is not None:
-        raise APIFault(400, "Invalid key_name provided.")
     for group in server.get("security_groups") or ():
         if group.get("name") != "default":
             raise APIFault(400, f"Security group {group.get('name')} not found.")
@@ -137,4 +172,6 @@ def create_args(body: Any, context: RequestContext, version: APIVersion) -> Crea
         metadata=server.get("metadata") or {},
         admin_pass=server.get("adminPass") or secrets.token_urlsafe(9),
         return_reservation_id=truthy(server.get("return_reservation_id", False)),
+        extras=extras_of(server, context),
+        hints=dict(body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}),
     )

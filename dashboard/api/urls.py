@@ -18,12 +18,19 @@ from rest_framework.views import APIView
 from dashboard.api.docs import views as docs
 from dashboard.api.identity import views as identity
 from dashboard.api.views import (
+    extensions,
     flavors,
+    hosts,
+    hypervisors,
     images,
     instance_actions,
+    keypairs,
+    quotas,
     server_actions,
+    server_groups,
     servers,
     services,
+    usage,
     versions,
 )
 
@@ -73,6 +80,52 @@ urlpatterns = [
     re_path(V + r"images/?$", images.NovaImageList.as_view(), name="images"),
     re_path(V + r"images/detail/?$", images.NovaImageDetailList.as_view(), name="images-detail"),
     re_path(V + r"images/(?P<image_id>[^/]+)/?$", images.NovaImage.as_view(), name="image"),
+    re_path(V + r"os-hypervisors/?$", hypervisors.HypervisorList.as_view()),
+    re_path(V + r"os-hypervisors/detail/?$", hypervisors.HypervisorDetailList.as_view()),
+    re_path(V + r"os-hypervisors/statistics/?$", hypervisors.HypervisorStatistics.as_view()),
+    re_path(
+        V + r"os-hypervisors/(?P<hypervisor_id>[^/]+)/uptime/?$",
+        hypervisors.HypervisorUptime.as_view(),
+    ),
+    re_path(
+        V + r"os-hypervisors/(?P<pattern>[^/]+)/search/?$", hypervisors.HypervisorSearch.as_view()
+    ),
+    re_path(
+        V + r"os-hypervisors/(?P<pattern>[^/]+)/servers/?$",
+        hypervisors.HypervisorServers.as_view(),
+    ),
+    re_path(
+        V + r"os-hypervisors/(?P<hypervisor_id>[^/]+)/?$", hypervisors.HypervisorShow.as_view()
+    ),
+    re_path(V + r"os-hosts/?$", hosts.HostList.as_view()),
+    re_path(
+        V + r"os-hosts/(?P<host_name>[^/]+)/(?P<action>startup|shutdown|reboot)/?$",
+        hosts.HostPowerAction.as_view(),
+    ),
+    re_path(V + r"os-hosts/(?P<host_name>[^/]+)/?$", hosts.HostItem.as_view()),
+    re_path(V + r"os-availability-zone/?$", hosts.AvailabilityZones.as_view()),
+    re_path(V + r"os-availability-zone/detail/?$", hosts.AvailabilityZonesDetail.as_view()),
+    re_path(V + r"limits/?$", quotas.Limits.as_view()),
+    re_path(V + r"os-quota-sets/(?P<project_id>[^/]+)/detail/?$", quotas.QuotaSetDetail.as_view()),
+    re_path(
+        V + r"os-quota-sets/(?P<project_id>[^/]+)/defaults/?$", quotas.QuotaSetDefaults.as_view()
+    ),
+    re_path(V + r"os-quota-sets/(?P<project_id>[^/]+)/?$", quotas.QuotaSet.as_view()),
+    re_path(V + r"os-quota-class-sets/(?P<class_name>[^/]+)/?$", quotas.QuotaClassSet.as_view()),
+    re_path(V + r"os-simple-tenant-usage$", usage.TenantUsageList.as_view()),
+    re_path(
+        V + r"os-simple-tenant-usage/(?P<project_id>[^/]+)/?$", usage.TenantUsageShow.as_view()
+    ),
+    re_path(V + r"os-instance_usage_audit_log/?$", usage.AuditLogList.as_view()),
+    re_path(V + r"os-instance_usage_audit_log/(?P<before>[^/]+)/?$", usage.AuditLogShow.as_view()),
+    re_path(V + r"os-keypairs/?$", keypairs.KeyPairList.as_view()),
+    re_path(V + r"os-keypairs/(?P<name>[^/]+)/?$", keypairs.KeyPairItem.as_view()),
+    re_path(V + r"os-server-groups/?$", server_groups.ServerGroupList.as_view()),
+    re_path(
+        V + r"os-server-groups/(?P<group_id>[^/]+)/?$", server_groups.ServerGroupItem.as_view()
+    ),
+    re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
+    re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     re_path(V + r".*$", versions.not_found),
     # Identity v3 (Keystone)
     path("identity/", identity.IdentityVersions.as_view(), name="identity-versions"),

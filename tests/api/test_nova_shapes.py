@@ -66,3 +66,50 @@ def test_a_flavor_is_created_with_an_integer_id(admin_api):
     assert response.status_code == 200, response.content
     assert response.json()["flavor"]["id"] == "633771595"
     assert admin_api.get("/v2.1/flavors/633771595").status_code == 200
+
+
+def test_create_keeps_access_ips_disk_config_key_name_and_user_data(alice_api, host):
+    alice_api.post("/v2.1/os-keypairs", {"keypair": {"name": "mine"}}, format="json")
+    body = {
+        "server": {
+            "name": "web",
+            "flavorRef": "1",
+            "imageRef": CIRROS,
+            "accessIPv4": "192.0.2.7",
+            "accessIPv6": "2001:db8::7",
+            "OS-DCF:diskConfig": "AUTO",
+            "key_name": "mine",
+            "user_data": "aGk=",
+            "networks": "none",
+        }
+    }
+    created = alice_api.post("/v2.1/servers", body, format="json")
+    assert created.status_code == 202, created.content
+    assert created.json()["server"]["OS-DCF:diskConfig"] == "AUTO"
+    ident = created.json()["server"]["id"]
+    for server in (
+        alice_api.get(f"/v2.1/servers/{ident}").json()["server"],
+        alice_api.get("/v2.1/servers/detail").json()["servers"][0],
+    ):
+        assert (server["accessIPv4"], server["accessIPv6"]) == ("192.0.2.7", "2001:db8::7")
+        assert (server["OS-DCF:diskConfig"], server["key_name"]) == ("AUTO", "mine")
+
+
+def test_create_refuses_an_access_ip_of_the_wrong_family(alice_api, host):
+    body = {"server": {"name": "w", "flavorRef": "1", "imageRef": CIRROS, "accessIPv4": "::1"}}
+    response = alice_api.post("/v2.1/servers", body, format="json")
+    assert response.status_code == 400
+    assert "accessIPv4" in response.json()["badRequest"]["message"]
+
+
+def test_a_create_past_the_instance_quota_is_novas_403(alice_api, admin_api, host):
+    from compute.models import Project
+
+    project = Project.objects.get(name="demo").pk
+    admin_api.put(f"/v2.1/os-quota-sets/{project}", {"quota_set": {"instances": 0}}, format="json")
+    body = {"server": {"name": "web", "flavorRef": "1", "imageRef": CIRROS, "networks": "none"}}
+    response = alice_api.post("/v2.1/servers", body, format="json")
+    assert response.status_code == 403
+    assert response.json()["forbidden"]["message"] == (
+        "Quota exceeded for instances: Requested 1, but already used 0 of 0 instances"
+    )

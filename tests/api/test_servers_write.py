@@ -65,7 +65,6 @@ def test_a_server_with_no_host_up_is_accepted_and_goes_to_error(alice_api, agent
         ({"name": ""}, "name"),
         ({"colour": "red"}, "'colour' was unexpected"),
         ({"key_name": "mykey"}, "Invalid key_name provided."),
-        ({"user_data": "aGk="}, "'user_data' is not supported by this cloud."),
         ({"tags": ["web"]}, "'tags' is not supported by this cloud."),
         ({"networks": [{"uuid": CIRROS}]}, f"Network {CIRROS} could not be found."),
         ({"security_groups": [{"name": "web"}]}, "Security group web not found."),

@@ -219,7 +219,7 @@ build_timeout = 60
 ready_wait = 0
 min_compute_nodes = 2
 min_microversion = 2.1
-max_microversion = latest
+max_microversion = 2.89
 endpoint_type = publicURL
 region = RegionOne
 

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from compute.models import Instance
+from compute.server_extras import COLUMNS as EXTRA_COLUMNS
+from compute.server_extras import EXTRA_KEYS, server_extras_of
 from compute.status import Status, status_from_state
 
 
@@ -55,15 +57,17 @@ COLUMNS: tuple[str, ...] = (
     *_INSTANCE,
     *(f"host__{c}" for c in _HOST),
     *(f"flavor__{c}" for c in _FLAVOR),
+    *EXTRA_COLUMNS,
 )
 _HOST_AT = len(_INSTANCE)
 _FLAVOR_AT = _HOST_AT + len(_HOST)
+_EXTRAS_AT = _FLAVOR_AT + len(_FLAVOR)
 
 
 class ServerRow:
     """One server as the views read it. ``status`` is computed once, as the model's is."""
 
-    __slots__ = (*_INSTANCE, "host", "flavor", "status")
+    __slots__ = (*_INSTANCE, "host", "flavor", "status", "extras")
 
     pk: int
     uuid: UUID
@@ -90,6 +94,8 @@ class ServerRow:
     host: HostFacts | None
     flavor: FlavorFacts
     status: Status
+    #: ``compute.server_extras``: access IPs, disk config, key name, user data, tags.
+    extras: dict[str, Any]
 
     @classmethod
     def of(cls, instance: Instance) -> ServerRow:
@@ -102,6 +108,7 @@ class ServerRow:
         flavor = instance.flavor
         row.flavor = FlavorFacts(*(getattr(flavor, c) for c in _FLAVOR))
         row.status = instance.status
+        row.extras = server_extras_of(instance)
         return row
 
     @classmethod
@@ -116,7 +123,8 @@ class ServerRow:
             row.host = (
                 None if row.host_id is None else HostFacts(row.host_id, *value[_HOST_AT:_FLAVOR_AT])
             )
-            row.flavor = FlavorFacts(*value[_FLAVOR_AT:])
+            row.flavor = FlavorFacts(*value[_FLAVOR_AT:_EXTRAS_AT])
+            row.extras = dict(zip(EXTRA_KEYS, value[_EXTRAS_AT:], strict=True))
             row.status = status_from_state(
                 row.vm_state, row.task_state, deleted=row.deleted_at is not None
             )

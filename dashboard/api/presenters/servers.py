@@ -6,8 +6,9 @@ instance with host and flavor joined); host_status and liveness are computed onc
 request; the latest faults of a page are read in one query; the allowed actions come from a
 request's ``compute.preconditions.Evaluator`` with the host's liveness passed in. What depends
 only on the microversion is decided once per request, what depends on the settings read once.
-Attributes this dashboard does not store (kernel, ramdisk, key pair, config drive, access IPs,
-user data) are shown with the value Nova shows for a server without them.
+Attributes this dashboard does not store (kernel, ramdisk, config drive) are shown with the
+value Nova shows for a server without them; access IPs, disk config, key name, user data and
+tags come from ``compute.server_extras``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from compute.conf import conf
 from compute.context import RequestContext
 from compute.models import Instance, InstanceFault
 from compute.policy import host_status_shown, opaque_host_id
+from compute.server_groups import groups_of
 from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status, service_is_up
 from dashboard.api.formats import isotime, naive
 from dashboard.api.microversions import APIVersion
@@ -166,6 +168,7 @@ class ServerViews:
         """The fields of every full server view, PUT and rebuild answers included."""
         status = server.status
         host = server.host.host if server.host is not None else None
+        extras = server.extras
         body = {
             **self.basic(server),
             "status": str(status),
@@ -178,9 +181,9 @@ class ServerViews:
             "created": isotime(server.created_at),
             "updated": isotime(server.updated_at),
             "addresses": {} if status == Status.BUILD else dict(server.addresses or {}),
-            "accessIPv4": "",
-            "accessIPv6": "",
-            "OS-DCF:diskConfig": "MANUAL",
+            "accessIPv4": extras["access_ip_v4"] or "",
+            "accessIPv6": extras["access_ip_v6"] or "",
+            "OS-DCF:diskConfig": extras["disk_config"] or "MANUAL",
         }
         if status in PROGRESS_STATUSES:
             body["progress"] = server.progress or 0
@@ -189,7 +192,7 @@ class ServerViews:
         if self._v2_19:
             body["description"] = server.description
         if self._v2_26:
-            body["tags"] = []
+            body["tags"] = list(extras["tags"] or [])
         if self._v2_63:
             body["trusted_image_certificates"] = None
         if self._v2_73:
@@ -210,7 +213,7 @@ class ServerViews:
                 "OS-SRV-USG:launched_at": naive(server.launched_at),
                 "OS-SRV-USG:terminated_at": naive(server.terminated_at),
                 "config_drive": "",
-                "key_name": None,
+                "key_name": server.extras["key_name"],
                 "security_groups": [{"name": "default"}],
                 "os-extended-volumes:volumes_attached": [],
             }
@@ -225,7 +228,7 @@ class ServerViews:
             if shown is not None:
                 body["host_status"] = shown
         if show and self._v2_71:
-            body["server_groups"] = []
+            body["server_groups"] = groups_of(str(server.uuid))
         if self.extras and server.deleted_at is None:
             body[ACTIONS_KEY] = self.actions(server)
         return body
@@ -245,7 +248,7 @@ class ServerViews:
                     "OS-EXT-SRV-ATTR:ramdisk_id": "",
                     "OS-EXT-SRV-ATTR:reservation_id": reservation_id(server),
                     "OS-EXT-SRV-ATTR:root_device_name": ROOT_DEVICE_NAME,
-                    "OS-EXT-SRV-ATTR:user_data": None,
+                    "OS-EXT-SRV-ATTR:user_data": server.extras["user_data"],
                 }
             )
         return attrs

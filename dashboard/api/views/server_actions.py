@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import services
+from compute import quotas, services
 from compute.models import InstanceAction
 from compute.selectors import instance_get
 from dashboard.api import actions
@@ -50,6 +50,13 @@ class ServerAction(ServerViewMixin):
     def post(self, request: Request, server_id: str) -> Response:
         row, value = actions.parse(request.data, self.version)
         key, params = row.action(value)
+        if key == "resize":
+            instance = instance_get(context=self.context, instance_uuid=server_id, joined=())
+            quotas.check_resize(
+                project_id=instance.project_id,
+                old_flavor_id=instance.flavor_id,
+                flavor_ref=params["flavorRef"],
+            )
         record = services.instance_action(
             context=self.context, instance_uuid=server_id, action=key, params=params
         )

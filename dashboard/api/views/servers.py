@@ -13,9 +13,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import services
+from compute import quotas, services
 from compute.selectors import instance_get, instance_list, paginate
-from dashboard.api.actions import unsupported
+from compute.server_extras import server_extras_set
+from compute.server_groups import host_for_hints, server_group_add_member, server_group_get
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import EXTRAS_PARAMETER, VERSION_HEADER, compute_responses, ref
 from dashboard.api.microversions import MAX_VERSION
@@ -23,7 +24,7 @@ from dashboard.api.presenters.rows import COLUMNS, ServerRow
 from dashboard.api.presenters.servers import ServerViews, reservation_id
 from dashboard.api.queries import server_query
 from dashboard.api.schemas import servers as schemas
-from dashboard.api.server_create import create_args
+from dashboard.api.server_create import create_args, extras_of
 from dashboard.api.validation import validate
 
 #: The relations a server view reads (the image is shown by id, the project not at all).
@@ -101,16 +102,37 @@ class ServerList(ServerViewMixin):
     )
     def post(self, request: Request) -> Response:
         args = create_args(request.data, self.context, self.version)
+        quotas.check_create(
+            project_id=self.context.project_id,
+            flavor_ref=args.flavor_ref,
+            count=1,
+            metadata_items=len(args.metadata),
+        )
+        group = None
+        if args.hints.get("group"):
+            group = server_group_get(
+                group_id=str(args.hints["group"]),
+                project_ids=None if self.context.is_admin else self.context.project_ids,
+            )
+        host = args.host
+        if host is None and self.context.is_admin:
+            # Only a caller who may name a host can have the hints honoured here: the create
+            # service takes a destination, not constraints.
+            host = host_for_hints(hints=args.hints, group=group, zone=args.availability_zone)
         instance = services.instance_create(
             context=self.context,
             name=args.name,
             flavor_ref=args.flavor_ref,
             image_ref=args.image_ref,
-            host=args.host,
+            host=host,
             availability_zone=args.availability_zone,
             description=args.description,
             metadata=args.metadata,
         )
+        if args.extras:
+            server_extras_set(instance_uuid=str(instance.uuid), values=args.extras)
+        if group is not None:
+            server_group_add_member(group=group, instance_uuid=str(instance.uuid))
         if args.return_reservation_id:
             return Response({"reservation_id": reservation_id(instance)}, status=202)
         views = self.views()
@@ -118,7 +140,7 @@ class ServerList(ServerViewMixin):
         body = {  # Nova's create answer: no name, no status
             "id": ident,
             "links": views.links("servers", ident),
-            "OS-DCF:diskConfig": "MANUAL",
+            "OS-DCF:diskConfig": args.extras.get("disk_config", "MANUAL"),
             "security_groups": [{"name": "default"}],
             "adminPass": args.admin_pass,
         }
@@ -162,10 +184,7 @@ class Server(ServerViewMixin):
     def put(self, request: Request, server_id: str) -> Response:
         validate(request.data, schemas.update(self.version))
         server = request.data["server"]
-        if server.get("accessIPv4") or server.get("accessIPv6"):
-            raise unsupported("accessIPv4/accessIPv6")
-        if server.get("OS-DCF:diskConfig") == "AUTO":
-            raise unsupported("OS-DCF:diskConfig AUTO")
+        extras = extras_of({k: v for k, v in server.items() if k != "key_name"}, self.context)
         description = server.get("description")
         services.instance_update(
             context=self.context,
@@ -173,6 +192,8 @@ class Server(ServerViewMixin):
             name=server.get("name"),
             description="" if "description" in server and description is None else description,
         )
+        if extras:
+            server_extras_set(instance_uuid=server_id, values=extras)
         instance = instance_get(context=self.context, instance_uuid=server_id, joined=SHOWN)
         return Response({"server": self.views().updated(instance)})
 
