@@ -33,6 +33,7 @@ from dashboard.api.views import (
     usage,
     versions,
 )
+from dashboard.api.views.image_files import GlanceImageFile
 
 V = r"^v2\.1/"
 
@@ -144,6 +145,7 @@ urlpatterns = [
         images.GlanceImage.as_view(),
         name="glance-image",
     ),
+    re_path(r"^image/v2/images/(?P<image_id>[^/]+)/file/?$", GlanceImageFile.as_view()),
     # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
     re_path(r"^image/.*$", versions.image_not_found),
     # The OpenAPI document and its page
