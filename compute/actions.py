@@ -31,6 +31,9 @@ class HostCheck(enum.Enum):
     SET = "set"
     #: instance.host must be set and its compute service up (check_is_up=True).
     UP = "up"
+    #: The compute the instance was resized or migrated away from must be up, checked after the
+    #: states (confirmResize: Nova's ``_get_source_compute_service``).
+    SOURCE_UP = "source_up"
 
 
 class Result(enum.Enum):
@@ -82,6 +85,9 @@ class ActionSpec:
     #: Nova's policy rule for the action, named in a 403 ("Policy doesn't allow … to be
     #: performed.").
     policy: str = ""
+    #: A second rule the caller needs when the instance's lock is the other party's (unlock's
+    #: ``unlock_override``, admins by default; ``compute.policy.lock_is_foreign``).
+    foreign_lock_policy: str = ""
     #: The task_state set when the action is accepted, followed by the agent's walk. The first
     #: step's task_state is the one the service sets; an empty walk runs without the agent.
     steps: tuple[Step, ...] = ()
@@ -318,6 +324,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         label="Confirm resize",
         summary="Keep the new flavor or host and drop the old copy.",
         vm_states=_vm(V.RESIZED),
+        host_check=HostCheck.SOURCE_UP,
         result=Result.BY_POWER,
         remembers_state=False,
         manager_function="confirm_resize",
@@ -505,6 +512,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         name="unlock",
         api_name="unlock",
         policy="os_compute_api:os-lock-server:unlock",
+        foreign_lock_policy="os_compute_api:os-lock-server:unlock:unlock_override",
         label="Unlock",
         summary="Allow actions again.",
         vm_states=None,

@@ -1,4 +1,12 @@
-"""Who may see an instance's ``host_status``: Nova's two policies, as one configurable rule.
+"""Nova's policy rules as the product applies them: the refusal's words, the lock's two parties,
+and who may see an instance's ``host_status``.
+
+Every policy refusal is ``refused(rule)``: Nova's ``PolicyNotAuthorized`` text with Nova's rule
+name. The lock belongs to the owner when the caller belongs to the instance's project, else to
+the admin (``API.lock``); a lock the other party took needs an override to lift
+(``is_expected_locked_by``).
+
+``host_status``: Nova's two policies, as one configurable rule.
 
 Nova decides with ``os_compute_api:servers:show:host_status`` (show whatever the value) and,
 only when that fails, ``…:host_status:unknown-only`` (show it only when it is UNKNOWN, omit the
@@ -17,12 +25,38 @@ The API, the pages and the WebSocket all ask this module, so the answer is the s
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
 
 from compute.conf import conf
 from compute.context import RequestContext
+from compute.exceptions import Forbidden
 from compute.status import HostStatus
 
 POLICIES = ("admin", "admin_or_owner", "unknown_only")
+
+
+def refused(rule: str) -> Forbidden:
+    """Nova's ``PolicyNotAuthorized`` for ``rule`` (a rule name from nova/policies/)."""
+    return Forbidden(f"Policy doesn't allow {rule} to be performed.")
+
+
+class _Locked(Protocol):
+    project_id: str
+    locked_by: str | None
+
+
+def lock_party(context: RequestContext, project_id: str) -> str:
+    """Who a lock taken by ``context`` belongs to: ``owner`` if the caller belongs to the
+    instance's project (Nova compares the token's project; a page's user belongs to each of its
+    projects), else ``admin``."""
+    return "owner" if project_id in context.project_ids else "admin"
+
+
+def lock_is_foreign(context: RequestContext, instance: _Locked) -> bool:
+    """Whether the instance's lock was taken by the other party (Nova's
+    ``not is_expected_locked_by``)."""
+    locked_by = instance.locked_by
+    return bool(locked_by) and locked_by != lock_party(context, instance.project_id)
 
 
 def host_status_shown(

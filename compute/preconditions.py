@@ -7,41 +7,54 @@ enables and the API's allowed-actions key can never disagree with what the servi
 
 A list of servers asks ``evaluate`` for each of them, and most of them are in one of a handful
 of situations. ``Evaluator`` memoises the answer per request by what the check reads (vm_state,
-task_state, locked, launched, host set, host up; the caller is the evaluator's) and puts the
-instance's uuid into the cached texts, so a page of a thousand servers runs the check a few
-times, not thirty thousand.
+task_state, locked, whose lock, launched, host set, host up, a resize's source host up; the
+caller is the evaluator's) and puts the instance's uuid into the cached texts, so a page of a
+thousand servers runs the check a few times, not thirty thousand.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from compute import policy
 from compute.actions import USER_ACTIONS, ActionSpec, HostCheck
 from compute.context import RequestContext
 from compute.exceptions import (
     ComputeError,
-    Forbidden,
     InstanceInvalidState,
     InstanceIsLocked,
     InstanceNotReady,
     ServiceUnavailable,
 )
-from compute.models import Instance
+from compute.models import Host, Instance
+from compute.states import VmState
 
 
 def refusal(
-    spec: ActionSpec, instance: Instance, context: RequestContext, *, host_up: bool | None = None
+    spec: ActionSpec,
+    instance: Instance,
+    context: RequestContext,
+    *,
+    host_up: bool | None = None,
+    source_up: bool | None = None,
 ) -> ComputeError | None:
     """The error Nova would raise for ``spec`` on ``instance``, or None if it may start.
 
-    The order is Nova's decorator order: policy, lock, then vm_state, task_state, launched_at,
-    then host — or the host before the states where Nova's ``check_instance_host`` stands above
-    ``check_instance_state`` (``spec.host_checked_first``). ``host_up`` is the instance's
-    compute service liveness, needed only for ``HostCheck.UP``; pass it to avoid a query when
-    listing many instances.
+    The order is Nova's: policy (and, for unlock, the override a lock of the other party needs),
+    lock, then vm_state, task_state, launched_at, then host — or the host before the states
+    where Nova's ``check_instance_host`` stands above ``check_instance_state``
+    (``spec.host_checked_first``). ``host_up`` is the instance's compute service liveness,
+    needed only for ``HostCheck.UP``, and ``source_up`` that of a resize's source compute, only
+    for ``HostCheck.SOURCE_UP``; pass them to avoid a query when listing many instances.
     """
     if spec.admin_only and not context.is_admin:
-        return Forbidden(f"Policy doesn't allow {spec.policy} to be performed.")
+        return policy.refused(spec.policy)
+    if (
+        spec.foreign_lock_policy
+        and not context.is_admin
+        and policy.lock_is_foreign(context, instance)
+    ):
+        return policy.refused(spec.foreign_lock_policy)
     if spec.check_lock and instance.locked and not context.is_admin:
         if spec.locked_reads_invalid_state:
             return InstanceInvalidState(
@@ -49,8 +62,8 @@ def refusal(
             )
         return InstanceIsLocked(instance_uuid=str(instance.uuid))
     if spec.host_checked_first:
-        return _host_refusal(spec, instance, host_up) or _state_refusal(spec, instance)
-    return _state_refusal(spec, instance) or _host_refusal(spec, instance, host_up)
+        return _host_refusal(spec, instance, host_up, source_up) or _state_refusal(spec, instance)
+    return _state_refusal(spec, instance) or _host_refusal(spec, instance, host_up, source_up)
 
 
 def _state_refusal(spec: ActionSpec, instance: Instance) -> ComputeError | None:
@@ -77,11 +90,15 @@ def _state_refusal(spec: ActionSpec, instance: Instance) -> ComputeError | None:
 
 
 def _host_refusal(
-    spec: ActionSpec, instance: Instance, host_up: bool | None
+    spec: ActionSpec, instance: Instance, host_up: bool | None, source_up: bool | None
 ) -> ComputeError | None:
-    """Nova's ``check_instance_host``, with ``check_is_up`` for ``HostCheck.UP``."""
+    """Nova's ``check_instance_host``, with ``check_is_up`` for ``HostCheck.UP``; for
+    ``HostCheck.SOURCE_UP`` the resize's source compute must be up."""
     if spec.host_check is HostCheck.NONE:
         return None
+    if spec.host_check is HostCheck.SOURCE_UP:
+        up = source_up if source_up is not None else source_host_up(instance)
+        return None if up else ServiceUnavailable()
     if instance.host_id is None:
         return InstanceNotReady(instance_uuid=str(instance.uuid))
     if spec.host_check is HostCheck.UP:
@@ -91,17 +108,48 @@ def _host_refusal(
     return None
 
 
+def source_host_up(instance: Instance) -> bool:
+    """Whether the compute a resized instance came from is up (a resize with no source on
+    record, or one whose host row is gone, does not wait for it)."""
+    return _host_up_by_name(_source_name(instance))
+
+
+def _source_name(instance: Instance) -> str:
+    meta = getattr(instance, "system_metadata", None)
+    if meta is None:  # a list's row carries no system_metadata: read it for this one
+        meta = (
+            Instance.objects.filter(pk=instance.pk)
+            .values_list("system_metadata", flat=True)
+            .first()
+        )
+    return (meta or {}).get("old_host") or ""
+
+
+def _host_up_by_name(name: str) -> bool:
+    source = Host.objects.filter(host=name).first() if name else None
+    return source is None or source.is_up
+
+
 def check(
-    spec: ActionSpec, instance: Instance, context: RequestContext, *, host_up: bool | None = None
+    spec: ActionSpec,
+    instance: Instance,
+    context: RequestContext,
+    *,
+    host_up: bool | None = None,
+    source_up: bool | None = None,
 ) -> None:
     """Raise the error Nova would for ``spec`` on ``instance``; return if it may start."""
-    error = refusal(spec, instance, context, host_up=host_up)
+    error = refusal(spec, instance, context, host_up=host_up, source_up=source_up)
     if error is not None:
         raise error
 
 
 def evaluate(
-    instance: Instance, context: RequestContext, *, host_up: bool | None = None
+    instance: Instance,
+    context: RequestContext,
+    *,
+    host_up: bool | None = None,
+    source_up: bool | None = None,
 ) -> dict[str, str | None]:
     """For every action: None if it may start now, else the refusal's text (Nova's words).
 
@@ -113,13 +161,14 @@ def evaluate(
     for spec in USER_ACTIONS:
         if spec.admin_only and not context.is_admin:
             continue
-        error = refusal(spec, instance, context, host_up=host_up)
+        error = refusal(spec, instance, context, host_up=host_up, source_up=source_up)
         answer[spec.key] = None if error is None else error.message
     return answer
 
 
-#: What ``refusal`` reads of an instance (besides its uuid, which only goes into the texts).
-_Situation = tuple[str, str | None, bool, bool, bool, bool | None]
+#: What ``refusal`` reads of an instance (besides its uuid, which only goes into the texts):
+#: vm_state, task_state, locked, whose lock, launched, host set, host up, source up.
+_Situation = tuple[str, str | None, bool, bool, bool, bool, bool | None, bool | None]
 
 
 @dataclass(frozen=True)
@@ -143,6 +192,8 @@ class Evaluator:
     def __init__(self, context: RequestContext) -> None:
         self.context = context
         self._memo: dict[_Situation, _Memo] = {}
+        #: Source hosts' liveness by name, read once per request (resized instances only).
+        self._sources: dict[str, bool] = {}
 
     def __call__(self, instance: Instance, *, host_up: bool | None = None) -> dict[str, str | None]:
         """``evaluate(instance, context, host_up=host_up)``."""
@@ -175,27 +226,43 @@ class Evaluator:
             instance.vm_state,
             instance.task_state,
             bool(instance.locked),
+            policy.lock_is_foreign(self.context, instance),
             instance.launched_at is not None,
             instance.host_id is not None,
             host_up,
+            self._source_up(instance),
         )
         memo = self._memo.get(situation)
         if memo is None:
             memo = self._memo[situation] = self._answer(situation)
         return memo
 
+    def _source_up(self, instance: Instance) -> bool | None:
+        """The resize's source liveness where an action reads it (a resized instance), else
+        None. One query per source host per request (and, for a list's row, one for the
+        resize's record): resized instances are few and short-lived."""
+        if instance.vm_state != VmState.RESIZED:
+            return None
+        name = _source_name(instance)
+        if name not in self._sources:
+            self._sources[name] = _host_up_by_name(name)
+        return self._sources[name]
+
     def _answer(self, situation: _Situation) -> _Memo:
-        vm_state, task_state, locked, launched, has_host, host_up = situation
+        vm_state, task_state, locked, foreign, launched, has_host, host_up, source_up = situation
         # A stand-in with exactly what ``refusal`` reads; the marker marks where the uuid goes.
         stand_in = _StandIn(
             uuid=_MARKER,
             vm_state=vm_state,
             task_state=task_state,
             locked=locked,
+            locked_by=_FOREIGN if foreign else None,
             launched_at=_LAUNCHED if launched else None,
             host_id=0 if has_host else None,
         )
-        texts = evaluate(stand_in, self.context, host_up=host_up)  # type: ignore[arg-type]
+        texts = evaluate(  # type: ignore[arg-type]
+            stand_in, self.context, host_up=host_up, source_up=source_up
+        )
         answer = {k: None if t is None else tuple(t.split(_MARKER)) for k, t in texts.items()}
         return _Memo(
             answer=answer,
@@ -212,11 +279,17 @@ class _StandIn:
     vm_state: str
     task_state: str | None
     locked: bool
+    #: ``_FOREIGN`` stands for a lock of the other party, whoever the caller is.
+    locked_by: str | None
     launched_at: object
     host_id: int | None
     host: None = None
+    project_id: str = ""
+    system_metadata: dict[str, str] = field(default_factory=dict)
 
 
 #: Stands for the instance's uuid in the memoised texts; no state name or action contains it.
 _MARKER = "\x00uuid\x00"
 _LAUNCHED = object()
+#: Neither "owner" nor "admin": never the caller's own party.
+_FOREIGN = "\x00other party\x00"

@@ -13,8 +13,9 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from compute import policy
 from compute.context import RequestContext
-from compute.exceptions import Conflict, Forbidden, Invalid
+from compute.exceptions import Conflict, Invalid
 from compute.models import Flavor, Instance
 
 _FLAVORID = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
@@ -24,9 +25,7 @@ _MAX_FLOAT = 3.40282e38
 
 def _admin(context: RequestContext, rule: str) -> None:
     if not context.is_admin:
-        raise Forbidden(
-            f"Policy doesn't allow os_compute_api:os-flavor-manage:{rule} to be performed."
-        )
+        raise policy.refused(f"os_compute_api:os-flavor-manage:{rule}")
 
 
 def _int(value: object, field: str, *, minimum: int) -> int:

@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from compute import events
+from compute import events, policy
 from compute.context import RequestContext
-from compute.exceptions import ComputeError, Forbidden, Invalid
+from compute.exceptions import ComputeError, Invalid
 from compute.models import Host, HostAuditEntry, Instance
 from compute.selectors import uuid_or_none
 from compute.services.instances import instance_action
@@ -85,7 +85,7 @@ def host_update(
 ) -> Host:
     """The admin's switches, with Nova's validation (``PUT /os-services/{uuid}``)."""
     if not context.is_admin:
-        raise Forbidden("Policy doesn't allow os_compute_api:os-services:update to be performed.")
+        raise policy.refused("os_compute_api:os-services:update")
     if status is None and disabled_reason is None and forced_down is None:
         raise Invalid(
             "No updates were requested. Fields 'status' or 'forced_down' should be specified."
@@ -154,9 +154,7 @@ def host_migrate_away(
     not (or no longer) on the host are skipped; with none left nothing is asked or audited.
     """
     if not context.is_admin:
-        raise Forbidden(
-            "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed."
-        )
+        raise policy.refused("os_compute_api:os-migrate-server:migrate_live")
     wanted = [u for u in map(uuid_or_none, instance_uuids) if u is not None]
     # Only what a verdict names; each action reads its instance itself.
     residents = list(

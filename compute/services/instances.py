@@ -17,14 +17,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from compute import actions, preconditions, records, state_machine
+from compute import actions, policy, preconditions, records, state_machine
 from compute.actions import ActionSpec
 from compute.agent.wakeup import wake_agent
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.exceptions import (
     Conflict,
-    Forbidden,
     InstanceNotReady,
     Invalid,
     UnexpectedTaskState,
@@ -63,9 +62,7 @@ def instance_create(
     if context.project_id is None:
         raise Invalid("A project-scoped context is required to create an instance.")
     if host and not context.is_admin:
-        raise Forbidden(
-            "Policy doesn't allow compute:servers:create:requested_destination to be performed."
-        )
+        raise policy.refused("compute:servers:create:requested_destination")
     flavor = Flavor.objects.filter(flavorid=str(flavor_ref)).first()
     if flavor is None:
         raise Invalid(f"Flavor {flavor_ref} could not be found.")
@@ -76,9 +73,7 @@ def instance_create(
     if zone and ":" in zone:  # Nova's "zone:host" form, admins only
         zone, _, host = zone.partition(":")
         if host and not context.is_admin:
-            raise Forbidden(
-                "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
-            )
+            raise policy.refused("os_compute_api:servers:create:forced_host")
     spec = actions.CREATE
     try:
         chosen: Host | None = select_host(requested=host or None, zone=zone or None)
@@ -299,38 +294,26 @@ def _local_delete(context: RequestContext, instance: Instance, spec: ActionSpec)
 
 def _lock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str | None:
     """Nova's ``API.lock``: the lock is the owner's when the caller belongs to the instance's
-    project, else the admin's. An owner's lock on a locked instance changes nothing (and is not
-    recorded); an admin from elsewhere takes the lock over."""
-    owner = _is_owner(context, instance)
-    if instance.locked and owner:
+    project, else the admin's (``compute.policy.lock_party``). An owner's lock on a locked
+    instance changes nothing (and is not recorded); an admin from elsewhere takes it over."""
+    party = policy.lock_party(context, instance.project_id)
+    if instance.locked and party == "owner":
         return None
     _with_current_task(
         instance,
         locked=True,
-        locked_by="owner" if owner else "admin",
+        locked_by=party,
         locked_reason=params.get("locked_reason") or instance.locked_reason,
     )
     return ""
 
 
 def _unlock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
-    """Nova's ``unlock``: a lock taken by the other party (``is_expected_locked_by``) also needs
-    ``unlock_override``, which Nova's default policy gives admins only."""
-    expected = "owner" if _is_owner(context, instance) else "admin"
-    if instance.locked_by and instance.locked_by != expected and not context.is_admin:
-        raise Forbidden(
-            "Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override "
-            "to be performed."
-        )
+    """Nova's ``unlock``; the override a lock of the other party needs is the action table's
+    (``foreign_lock_policy``), checked with the other preconditions."""
     if instance.locked:
         _with_current_task(instance, locked=False, locked_by=None, locked_reason=None)
     return ""
-
-
-def _is_owner(context: RequestContext, instance: Instance) -> bool:
-    """Whether the caller belongs to the instance's project (Nova compares the token's project;
-    a page's user belongs to each of its projects)."""
-    return instance.project_id in context.project_ids
 
 
 def _reset_state(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
@@ -346,9 +329,8 @@ def _reset_state(context: RequestContext, instance: Instance, params: dict[str, 
 
 
 def _confirm_resize(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
-    source = Host.objects.filter(host=instance.system_metadata.get("old_host")).first()
-    if source is not None and not source.is_up:
-        raise Conflict("Service is unavailable at this time.")
+    """The source compute's liveness is the action table's (``HostCheck.SOURCE_UP``), checked
+    with the other preconditions; here the resize is kept."""
     meta = {k: v for k, v in instance.system_metadata.items() if k not in MIGRATION_KEYS}
     final = VmState.STOPPED if instance.power_state == PowerState.SHUTDOWN else VmState.ACTIVE
     state_machine.transition(
@@ -358,7 +340,7 @@ def _confirm_resize(context: RequestContext, instance: Instance, params: dict[st
         vm_state=final,
         system_metadata=meta,
     )
-    return source.host if source else ""
+    return instance.system_metadata.get("old_host") or ""
 
 
 def _completed_at_once(

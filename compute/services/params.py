@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from compute import policy
 from compute.actions import ActionSpec
 from compute.conf import conf
 from compute.context import RequestContext
-from compute.exceptions import Conflict, Forbidden, Invalid, NoValidHost
+from compute.exceptions import Conflict, Invalid, NoValidHost
 from compute.models import Flavor, Host, Image, Instance
 from compute.scheduler import select_host
 from compute.states import VmState
@@ -68,7 +69,7 @@ def _destination(
     if requested is not None and not isinstance(requested, str):
         raise Invalid("Invalid input for field/attribute host.")
     if requested and not context.is_admin:
-        raise Forbidden(f"Policy doesn't allow {spec.policy}:host to be performed.")
+        raise policy.refused(f"{spec.policy}:host")
     exclude = () if allow_same or instance.host_id is None else (instance.host_id,)
     try:
         return select_host(exclude=exclude, requested=requested or None)
@@ -194,9 +195,7 @@ def _unshelve(
             )
         return Prepared()
     if requested and not context.is_admin:
-        raise Forbidden(
-            "Policy doesn't allow os_compute_api:os-shelve:unshelve_to_host to be performed."
-        )
+        raise policy.refused("os_compute_api:os-shelve:unshelve_to_host")
     try:
         dest = select_host(requested=requested or None, zone=zone or None)
     except NoValidHost:

@@ -319,9 +319,9 @@ def test_the_evaluator_runs_the_check_once_per_situation_not_once_per_instance(m
     calls = []
     real = preconditions.evaluate
 
-    def counting(instance, context, *, host_up=None):
+    def counting(instance, context, *, host_up=None, source_up=None):
         calls.append(instance.vm_state)
-        return real(instance, context, host_up=host_up)
+        return real(instance, context, host_up=host_up, source_up=source_up)
 
     monkeypatch.setattr(preconditions, "evaluate", counting)
     evaluator = preconditions.Evaluator(MEMBER)

@@ -46,7 +46,8 @@ class FlavorFacts(NamedTuple):
 #: The instance columns a view shows, in ``ServerRow``'s order; then the host's and the flavor's.
 _INSTANCE = (
     "pk", "uuid", "name", "description", "project_id", "user_id", "vm_state", "task_state",
-    "power_state", "progress", "locked", "locked_reason", "availability_zone", "launched_at",
+    "power_state", "progress", "locked", "locked_by", "locked_reason", "availability_zone",
+    "launched_at",
     "terminated_at", "created_at", "updated_at", "deleted_at", "metadata", "addresses",
     "image_id", "host_id",
 )  # fmt: skip
