@@ -171,7 +171,9 @@ def instance_list(
         if not wanted.any_task:
             rows = rows.filter(task_state__in=wanted.task_states)
     if filters.name:
-        rows = rows.filter(name__icontains=filters.name)
+        # Nova matches the name as a regular expression (searched, case-insensitive as on its
+        # MySQL); a pattern that does not compile is matched as plain text.
+        rows = rows.filter(name__iregex=_pattern_or_text(filters.name))
     if filters.host and context.is_admin:
         rows = rows.filter(host__host=filters.host)
     if filters.vm_states:
@@ -186,6 +188,14 @@ def instance_list(
         rows = rows.filter(power_state__in=filters.power_states)
     rows = _more_filters(rows, context, filters)
     return rows.order_by(*_ordering(context, filters.sort))
+
+
+def _pattern_or_text(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error:
+        return re.escape(value)
+    return value
 
 
 def _more_filters(

@@ -98,16 +98,8 @@ def _rebuild(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     for name in ("personality", "trusted_image_certificates"):
         if value.get(name):
             raise unsupported(name)
-    if value.get("user_data") is not None:
-        raise unsupported("user_data")
-    if value.get("metadata"):
-        raise unsupported("metadata on rebuild")
-    if value.get("accessIPv4") or value.get("accessIPv6"):
-        raise unsupported("accessIPv4/accessIPv6")
-    if value.get("OS-DCF:diskConfig") == "AUTO":
-        raise unsupported("OS-DCF:diskConfig AUTO")
-    if value.get("key_name") is not None:
-        raise APIFault(400, "Invalid key_name provided.")
+    # user_data, metadata, access IPs, the disk config and key_name are the view's to keep
+    # (``views.server_actions``) once the rebuild is accepted.
     params = {"imageRef": id_from_href(value["imageRef"])}
     if "name" in value:
         params["name"] = value["name"]

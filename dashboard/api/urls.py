@@ -28,6 +28,7 @@ from dashboard.api.views import (
     quotas,
     server_actions,
     server_groups,
+    server_metadata,
     servers,
     services,
     usage,
@@ -69,6 +70,18 @@ urlpatterns = [
         instance_actions.InstanceActionShow.as_view(),
         name="instance-action",
     ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/metadata/?$", server_metadata.ServerMetadata.as_view()
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/metadata/(?P<key>[^/]+)/?$",
+        server_metadata.ServerMetadataItem.as_view(),
+    ),
+    re_path(V + r"servers/(?P<server_id>[^/]+)/tags/?$", server_metadata.ServerTags.as_view()),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/tags/(?P<tag>[^/]+)/?$",
+        server_metadata.ServerTag.as_view(),
+    ),
     re_path(V + r"os-services/?$", services.ServiceList.as_view(), name="services"),
     re_path(
         V + r"os-services/(?P<service_id>[^/]+)/?$",
@@ -78,6 +91,13 @@ urlpatterns = [
     re_path(V + r"flavors/?$", flavors.FlavorList.as_view(), name="flavors"),
     re_path(V + r"flavors/detail/?$", flavors.FlavorDetailList.as_view(), name="flavors-detail"),
     re_path(V + r"flavors/(?P<flavor_id>[^/]+)/?$", flavors.FlavorItem.as_view(), name="flavor"),
+    re_path(
+        V + r"flavors/(?P<flavor_id>[^/]+)/os-extra_specs/?$", flavors.FlavorExtraSpecs.as_view()
+    ),
+    re_path(
+        V + r"flavors/(?P<flavor_id>[^/]+)/os-extra_specs/(?P<key>[^/]+)/?$",
+        flavors.FlavorExtraSpec.as_view(),
+    ),
     re_path(V + r"images/?$", images.NovaImageList.as_view(), name="images"),
     re_path(V + r"images/detail/?$", images.NovaImageDetailList.as_view(), name="images-detail"),
     re_path(V + r"images/(?P<image_id>[^/]+)/?$", images.NovaImage.as_view(), name="image"),

@@ -71,7 +71,9 @@ def w(alice_api, admin_api, make_instance, host):
     resized = make_instance("resized", name="resized")
     Flavor.objects.create(flavorid="9", name="spare", vcpus=1, ram=64, disk=1)
     request_id = instance.actions.first().request_id
+    building = make_instance("building", name="building")
     return SimpleNamespace(
+        building=str(building.uuid),
         alice=alice_api,
         admin=admin_api,
         anonymous=DocumentedClient(),
@@ -322,6 +324,26 @@ def _keypair(w: SimpleNamespace, name: str):
     return w.alice.post(KEY, {"keypair": {"name": name}}, format="json", **at("2.1"))
 
 
+SPECS = "/v2.1/flavors/9/os-extra_specs"
+META = {"metadata": {"k": "v"}}
+TOO_MANY = {"metadata": {f"k{n}": "v" for n in range(200)}}
+
+
+def _meta(w: SimpleNamespace) -> str:
+    return f"/v2.1/servers/{w.server}/metadata"
+
+
+def _tags(w: SimpleNamespace) -> str:
+    return f"/v2.1/servers/{w.server}/tags"
+
+
+def _delete_meta_of_resized(w: SimpleNamespace):
+    from compute.models import Instance
+
+    Instance.objects.filter(uuid=w.resized).update(metadata={"k": "v"})
+    return w.alice.delete(f"/v2.1/servers/{w.resized}/metadata/k")
+
+
 def _group(w: SimpleNamespace) -> str:
     body = {"server_group": {"name": "g", "policy": "anti-affinity"}}
     return w.alice.post("/v2.1/os-server-groups", body, format="json").json()["server_group"]["id"]
@@ -457,6 +479,119 @@ NEW_SCENARIOS = {
     ("serverGroupShow", 404): lambda w: w.alice.get(f"/v2.1/os-server-groups/{MISSING}"),
     ("serverGroupDelete", 204): lambda w: w.alice.delete(f"/v2.1/os-server-groups/{_group(w)}"),
     ("serverGroupDelete", 404): lambda w: w.alice.delete(f"/v2.1/os-server-groups/{MISSING}"),
+    ("flavorExtraSpecsList", 200): lambda w: w.alice.get(SPECS),
+    ("flavorExtraSpecsList", 404): lambda w: w.alice.get("/v2.1/flavors/nope/os-extra_specs"),
+    ("flavorExtraSpecsCreate", 200): lambda w: w.admin.post(
+        SPECS, {"extra_specs": {"a": "1"}}, format="json"
+    ),
+    ("flavorExtraSpecsCreate", 403): lambda w: w.alice.post(
+        SPECS, {"extra_specs": {"a": "1"}}, format="json"
+    ),
+    ("flavorExtraSpecsCreate", 404): lambda w: w.admin.post(
+        "/v2.1/flavors/nope/os-extra_specs", {"extra_specs": {"a": "1"}}, format="json"
+    ),
+    ("flavorExtraSpecsCreate", 415): lambda w: w.admin.post(SPECS, "x", content_type="text/plain"),
+    ("flavorExtraSpecShow", 200): lambda w: (
+        w.admin.post(SPECS, {"extra_specs": {"b": "1"}}, format="json"),
+        w.alice.get(SPECS + "/b"),
+    )[1],
+    ("flavorExtraSpecShow", 404): lambda w: w.alice.get(SPECS + "/nope"),
+    ("flavorExtraSpecSet", 200): lambda w: w.admin.put(SPECS + "/c", {"c": "2"}, format="json"),
+    ("flavorExtraSpecSet", 403): lambda w: w.alice.put(SPECS + "/c", {"c": "2"}, format="json"),
+    ("flavorExtraSpecSet", 404): lambda w: w.admin.put(
+        "/v2.1/flavors/nope/os-extra_specs/c", {"c": "2"}, format="json"
+    ),
+    ("flavorExtraSpecSet", 415): lambda w: w.admin.put(
+        SPECS + "/c", "x", content_type="text/plain"
+    ),
+    ("flavorExtraSpecDelete", 202): lambda w: (
+        w.admin.put(SPECS + "/d", {"d": "2"}, format="json"),
+        w.admin.delete(SPECS + "/d"),
+    )[1],
+    ("flavorExtraSpecDelete", 403): lambda w: w.alice.delete(SPECS + "/d"),
+    ("flavorExtraSpecDelete", 404): lambda w: w.admin.delete(SPECS + "/nope"),
+    ("serverMetadataList", 200): lambda w: w.alice.get(_meta(w)),
+    ("serverMetadataList", 404): lambda w: w.alice.get(f"/v2.1/servers/{MISSING}/metadata"),
+    ("serverMetadataMerge", 200): lambda w: w.alice.post(_meta(w), META, format="json"),
+    ("serverMetadataMerge", 403): lambda w: w.alice.post(_meta(w), TOO_MANY, format="json"),
+    ("serverMetadataMerge", 404): lambda w: w.alice.post(
+        f"/v2.1/servers/{MISSING}/metadata", META, format="json"
+    ),
+    ("serverMetadataMerge", 409): lambda w: w.alice.post(
+        f"/v2.1/servers/{w.resized}/metadata", META, format="json"
+    ),
+    ("serverMetadataMerge", 415): lambda w: w.alice.post(_meta(w), "x", content_type="text/plain"),
+    ("serverMetadataReplace", 200): lambda w: w.alice.put(_meta(w), META, format="json"),
+    ("serverMetadataReplace", 403): lambda w: w.alice.put(_meta(w), TOO_MANY, format="json"),
+    ("serverMetadataReplace", 404): lambda w: w.alice.put(
+        f"/v2.1/servers/{MISSING}/metadata", META, format="json"
+    ),
+    ("serverMetadataReplace", 409): lambda w: w.alice.put(
+        f"/v2.1/servers/{w.resized}/metadata", META, format="json"
+    ),
+    ("serverMetadataReplace", 415): lambda w: w.alice.put(_meta(w), "x", content_type="text/plain"),
+    ("serverMetadataShow", 200): lambda w: (
+        w.alice.post(_meta(w), META, format="json"),
+        w.alice.get(_meta(w) + "/k"),
+    )[1],
+    ("serverMetadataShow", 404): lambda w: w.alice.get(_meta(w) + "/nope"),
+    ("serverMetadataSet", 200): lambda w: w.alice.put(
+        _meta(w) + "/k", {"meta": {"k": "w"}}, format="json"
+    ),
+    ("serverMetadataSet", 403): lambda w: (
+        w.admin.put(
+            f"/v2.1/os-quota-sets/{_project(w)}",
+            {"quota_set": {"metadata_items": 0}},
+            format="json",
+        ),
+        w.alice.put(_meta(w) + "/k", {"meta": {"k": "w"}}, format="json"),
+        w.admin.delete(f"/v2.1/os-quota-sets/{_project(w)}"),
+    )[1],
+    ("serverMetadataSet", 404): lambda w: w.alice.put(
+        f"/v2.1/servers/{MISSING}/metadata/k", {"meta": {"k": "w"}}, format="json"
+    ),
+    ("serverMetadataSet", 409): lambda w: w.alice.put(
+        f"/v2.1/servers/{w.resized}/metadata/k", {"meta": {"k": "w"}}, format="json"
+    ),
+    ("serverMetadataSet", 415): lambda w: w.alice.put(
+        _meta(w) + "/k", "x", content_type="text/plain"
+    ),
+    ("serverMetadataDelete", 204): lambda w: (
+        w.alice.post(_meta(w), {"metadata": {"gone": "1"}}, format="json"),
+        w.alice.delete(_meta(w) + "/gone"),
+    )[1],
+    ("serverMetadataDelete", 404): lambda w: w.alice.delete(_meta(w) + "/nope"),
+    ("serverMetadataDelete", 409): lambda w: _delete_meta_of_resized(w),
+    ("serverTagList", 200): lambda w: w.alice.get(_tags(w)),
+    ("serverTagList", 404): lambda w: w.alice.get(_tags(w), **at("2.25")),
+    ("serverTagReplace", 200): lambda w: w.alice.put(_tags(w), {"tags": ["a"]}, format="json"),
+    ("serverTagReplace", 404): lambda w: w.alice.put(
+        f"/v2.1/servers/{MISSING}/tags", {"tags": ["a"]}, format="json"
+    ),
+    ("serverTagReplace", 409): lambda w: w.alice.put(
+        f"/v2.1/servers/{w.building}/tags", {"tags": ["a"]}, format="json"
+    ),
+    ("serverTagReplace", 415): lambda w: w.alice.put(_tags(w), "x", content_type="text/plain"),
+    ("serverTagDeleteAll", 204): lambda w: w.alice.delete(_tags(w)),
+    ("serverTagDeleteAll", 404): lambda w: w.alice.delete(f"/v2.1/servers/{MISSING}/tags"),
+    ("serverTagDeleteAll", 409): lambda w: w.alice.delete(f"/v2.1/servers/{w.building}/tags"),
+    ("serverTagCheck", 204): lambda w: (
+        w.alice.put(_tags(w) + "/t1"),
+        w.alice.get(_tags(w) + "/t1"),
+    )[1],
+    ("serverTagCheck", 404): lambda w: w.alice.get(_tags(w) + "/nope"),
+    ("serverTagAdd", 201): lambda w: w.alice.put(_tags(w) + "/t2"),
+    ("serverTagAdd", 204): lambda w: (w.alice.put(_tags(w) + "/t3"), w.alice.put(_tags(w) + "/t3"))[
+        1
+    ],
+    ("serverTagAdd", 404): lambda w: w.alice.put(f"/v2.1/servers/{MISSING}/tags/t"),
+    ("serverTagAdd", 409): lambda w: w.alice.put(f"/v2.1/servers/{w.building}/tags/t"),
+    ("serverTagDelete", 204): lambda w: (
+        w.alice.put(_tags(w) + "/t4"),
+        w.alice.delete(_tags(w) + "/t4"),
+    )[1],
+    ("serverTagDelete", 404): lambda w: w.alice.delete(_tags(w) + "/nope"),
+    ("serverTagDelete", 409): lambda w: w.alice.delete(f"/v2.1/servers/{w.building}/tags/t"),
 }
 SCENARIOS.update(NEW_SCENARIOS)
 

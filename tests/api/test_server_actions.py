@@ -314,18 +314,34 @@ def test_rebuild_answers_202_with_the_server_and_its_password(alice_api, make_in
     assert (server["status"], server["adminPass"]) == ("REBUILD", "pw")
 
 
-def test_rebuild_refuses_what_it_cannot_keep(alice_api, make_instance):
+def test_rebuild_refuses_a_key_pair_that_does_not_exist(alice_api, make_instance):
     instance = make_instance("active")
     url = f"/v2.1/servers/{instance.uuid}/action"
-    for extra, message in [
-        ({"key_name": "k"}, "Invalid key_name provided."),
-        ({"user_data": "aGk="}, "'user_data' is not supported by this cloud."),
-        ({"metadata": {"a": "b"}}, "'metadata on rebuild' is not supported by this cloud."),
-    ]:
-        body = {"rebuild": {"imageRef": CIRROS, **extra}}
-        response = alice_api.post(url, body, format="json")
-        assert response.status_code == 400, extra
-        assert response.json()["badRequest"]["message"] == message
+    body = {"rebuild": {"imageRef": CIRROS, "key_name": "k"}}
+    response = alice_api.post(url, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["badRequest"]["message"] == "Invalid key_name provided."
+    assert Instance.objects.get(pk=instance.pk).task_state is None
+
+
+def test_rebuild_keeps_user_data_metadata_and_access_ips_as_nova_does(alice_api, make_instance):
+    instance = make_instance("active")
+    url = f"/v2.1/servers/{instance.uuid}/action"
+    body = {
+        "rebuild": {
+            "imageRef": CIRROS,
+            "user_data": "aGk=",
+            "metadata": {"a": "b"},
+            "accessIPv4": "192.0.2.9",
+        }
+    }
+    response = alice_api.post(url, body, format="json", **at("2.57"))
+    assert response.status_code == 202, response.content
+    server = response.json()["server"]
+    assert (server["user_data"], server["metadata"]) == ("aGk=", {"a": "b"})
+    assert server["accessIPv4"] == "192.0.2.9"
+    for addresses in server["addresses"].values():
+        assert all(set(a) == {"addr", "version"} for a in addresses)
 
 
 # --- what an acceptance costs ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from compute import flavor_specs
 from compute.catalog import flavor_get, flavor_list, page_after
 from compute.models import Flavor
 from compute.services import flavors as flavor_services
@@ -238,4 +239,94 @@ class FlavorItem(FlavorsBase):
             )
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         flavor_services.flavor_delete(context=self.context, flavor=flavor)
+        return Response(status=202)
+
+
+# --- os-extra_specs ---------------------------------------------------------------------------
+SPEC_KEY = r"^[a-zA-Z0-9-_:. ]{1,255}$"
+SPECS = {
+    "type": "object",
+    "patternProperties": {
+        SPEC_KEY: {"type": ["string", "number", "boolean"], "minLength": 0, "maxLength": 255}
+    },
+    "additionalProperties": False,
+}
+SPECS_BODY = t.wrapped("extra_specs", SPECS)
+
+
+def _text(specs: dict[str, Any]) -> dict[str, str]:
+    """Nova keeps every value as text (``True`` becomes ``"True"``)."""
+    return {k: str(v) for k, v in specs.items()}
+
+
+class FlavorExtraSpecs(ComputeView):
+    @extend_schema(operation_id="flavorExtraSpecsList", tags=["flavors"],
+                   summary="A flavor's extra specs", parameters=[FLAVOR_ID, VERSION_HEADER],
+                   responses=compute_responses({200: None}, 404))  # fmt: skip
+    def get(self, request: Request, flavor_id: str) -> Response:
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        return Response({"extra_specs": dict(flavor.extra_specs or {})})
+
+    @extend_schema(operation_id="flavorExtraSpecsCreate", tags=["flavors"],
+                   summary="Add or change extra specs (admin)",
+                   parameters=[FLAVOR_ID, VERSION_HEADER],
+                   request={"application/json": SPECS_BODY},
+                   responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
+    def post(self, request: Request, flavor_id: str) -> Response:
+        if not self.context.is_admin:
+            raise APIFault(
+                403,
+                "Policy doesn't allow os_compute_api:os-flavor-extra-specs:create to be performed.",
+            )
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        validate(request.data, SPECS_BODY)
+        specs = flavor_specs.extra_specs_set(
+            context=self.context, flavor=flavor, specs=_text(request.data["extra_specs"])
+        )
+        return Response({"extra_specs": specs})
+
+
+class FlavorExtraSpec(ComputeView):
+    @extend_schema(operation_id="flavorExtraSpecShow", tags=["flavors"],
+                   summary="One extra spec", parameters=[FLAVOR_ID, VERSION_HEADER],
+                   responses=compute_responses({200: None}, 404))  # fmt: skip
+    def get(self, request: Request, flavor_id: str, key: str) -> Response:
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        specs = dict(flavor.extra_specs or {})
+        if key not in specs:
+            raise APIFault(404, f"Flavor {flavor_id} has no extra specs with key {key}.")
+        return Response({key: specs[key]})
+
+    @extend_schema(operation_id="flavorExtraSpecSet", tags=["flavors"],
+                   summary="Set one extra spec (admin)", parameters=[FLAVOR_ID, VERSION_HEADER],
+                   request={"application/json": SPECS},
+                   responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
+    def put(self, request: Request, flavor_id: str, key: str) -> Response:
+        if not self.context.is_admin:
+            raise APIFault(
+                403,
+                "Policy doesn't allow os_compute_api:os-flavor-extra-specs:update to be performed.",
+            )
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        body = request.data
+        validate(body, {**SPECS, "minProperties": 1})
+        if len(body) > 1:
+            raise APIFault(400, "Request body contains too many items")
+        if key not in body:
+            raise APIFault(400, "Request body and URI mismatch")
+        specs = flavor_specs.extra_specs_set(context=self.context, flavor=flavor, specs=_text(body))
+        return Response(specs)
+
+    @extend_schema(operation_id="flavorExtraSpecDelete", tags=["flavors"],
+                   summary="Delete one extra spec (admin)",
+                   parameters=[FLAVOR_ID, VERSION_HEADER],
+                   responses=compute_responses({202: None}, 403, 404))  # fmt: skip
+    def delete(self, request: Request, flavor_id: str, key: str) -> Response:
+        if not self.context.is_admin:
+            raise APIFault(
+                403,
+                "Policy doesn't allow os_compute_api:os-flavor-extra-specs:delete to be performed.",
+            )
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        flavor_specs.extra_spec_delete(context=self.context, flavor=flavor, key=key)
         return Response(status=202)

@@ -18,11 +18,15 @@ from rest_framework.response import Response
 from compute import quotas, services
 from compute.models import InstanceAction
 from compute.selectors import instance_get
+from compute.server_extras import server_extras_set
+from compute.server_metadata import metadata_replace
 from dashboard.api import actions
 from dashboard.api.actions import Answer
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
 from dashboard.api.microversions import MAX_VERSION
+from dashboard.api.presenters.rows import ServerRow
 from dashboard.api.schemas import types as t
+from dashboard.api.server_create import extras_of
 from dashboard.api.views.servers import SERVER_ID, SHOWN, ServerViewMixin
 
 ACTION_REQUEST: t.Schema = {
@@ -50,6 +54,7 @@ class ServerAction(ServerViewMixin):
     def post(self, request: Request, server_id: str) -> Response:
         row, value = actions.parse(request.data, self.version)
         key, params = row.action(value)
+        extras = extras_of(value, self.context) if key == "rebuild" else {}
         if key == "resize":
             instance = instance_get(context=self.context, instance_uuid=server_id, joined=())
             quotas.check_resize(
@@ -61,7 +66,7 @@ class ServerAction(ServerViewMixin):
             context=self.context, instance_uuid=server_id, action=key, params=params
         )
         if row.answer is Answer.SERVER:
-            return self._rebuilt(server_id, value)
+            return self._rebuilt(server_id, value, extras)
         if row.answer is Answer.IMAGE:
             return self._imaged(record)
         if row.answer is Answer.PASSWORD:
@@ -69,7 +74,15 @@ class ServerAction(ServerViewMixin):
             return Response({"adminPass": given or secrets.token_urlsafe(9)}, status=200)
         return Response(status=row.answer.value)
 
-    def _rebuilt(self, server_id: str, value: dict[str, Any]) -> Response:
+    def _rebuilt(self, server_id: str, value: dict[str, Any], extras: dict[str, Any]) -> Response:
+        if "key_name" in value and value["key_name"] is None:
+            extras["key_name"] = None  # 2.54: null unsets the key pair
+        if "user_data" in value and value["user_data"] is None:
+            extras["user_data"] = None
+        if extras:
+            server_extras_set(instance_uuid=server_id, values=extras)
+        if "metadata" in value:
+            metadata_replace(instance_uuid=server_id, metadata=value["metadata"] or {})
         if "description" in value:
             services.instance_update(
                 context=self.context,
@@ -78,11 +91,17 @@ class ServerAction(ServerViewMixin):
             )
         instance = instance_get(context=self.context, instance_uuid=server_id, joined=SHOWN)
         body = self.views().updated(instance)
-        if not self.since("2.75"):  # the short view, plus what rebuild could change
-            if self.since("2.54"):
-                body["key_name"] = None
-            if self.since("2.57"):
-                body["user_data"] = None
+        row = ServerRow.of(instance)
+        if not self.since("2.75"):
+            # Nova's short view answers without the extended address keys.
+            body["addresses"] = {
+                net: [{"addr": a["addr"], "version": a["version"]} for a in addrs]
+                for net, addrs in (body.get("addresses") or {}).items()
+            }
+        if self.since("2.54"):
+            body["key_name"] = row.extras["key_name"]
+        if self.since("2.57"):
+            body["user_data"] = row.extras["user_data"]
         body["adminPass"] = value.get("adminPass") or secrets.token_urlsafe(9)
         return Response({"server": body}, status=202)
 
