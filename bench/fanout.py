@@ -21,7 +21,7 @@ from bench.report import Result
 from bench.seed import member
 from bench.stack import cpu_seconds
 from compute import state_machine
-from compute.events import instance_delta
+from compute.events import DeltaBuilder
 from compute.models import Instance
 
 SHUTDOWN, RUNNING = 4, 1
@@ -62,7 +62,7 @@ def run(bench: Bench) -> list[Result]:
         bench.swarm.connect([floor_target(server, ["fanout"], clients)])
         instance = Instance.objects.select_related("host").get(pk=rows[0][0])
         frame = json.dumps(
-            {"type": "delta", "seq": 0, "delta": dict(instance_delta(instance))},
+            {"type": "delta", "seq": 0, "delta": dict(DeltaBuilder().instance(instance))},
             separators=(",", ":"),
         ).replace('"seq":0', '"seq":__SEQ__', 1)
         committer = FloorCommitter(bench.stack.database_url, bench.stack.redis_url)

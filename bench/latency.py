@@ -25,7 +25,7 @@ from bench.report import Result, histogram_percentile
 from bench.stack import Process, cpu_seconds
 from bench.swarm import BUCKET, Target
 from compute import state_machine
-from compute.events import instance_delta
+from compute.events import DeltaBuilder
 from compute.models import Instance
 
 WARMUP = 2.0
@@ -201,4 +201,4 @@ def _merge(targets: list[Target]) -> list[Target]:
 def _template(pk: int) -> dict[str, Any]:
     """A real instance delta, so the floor's frames weigh what the product's do."""
     instance = Instance.objects.select_related("host").get(pk=pk)
-    return dict(instance_delta(instance))
+    return dict(DeltaBuilder().instance(instance))

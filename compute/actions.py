@@ -109,11 +109,6 @@ class ActionSpec:
         return self.steps[0].task_state if self.steps else None
 
     @property
-    def dispatched(self) -> bool:
-        """Whether the host's agent runs it (else the service completes it at once)."""
-        return bool(self.steps)
-
-    @property
     def walk(self) -> tuple[str, ...]:
         """The task_states the instance passes through, in order."""
         return tuple(s.task_state for s in self.steps if s.task_state)
@@ -630,7 +625,3 @@ BY_KEY: dict[str, ActionSpec] = {
 
 def get(key: str) -> ActionSpec:
     return BY_KEY[key]
-
-
-#: The actions offered on an instance, in the order the pages show them.
-USER_ACTIONS: tuple[ActionSpec, ...] = ACTIONS

@@ -28,9 +28,6 @@ class RequestContext:
     def is_system(self) -> bool:
         return self.user_id is None
 
-    def can_see_project(self, project_id: str) -> bool:
-        return self.is_admin or project_id in self.project_ids
-
 
 def system_context(client: str) -> RequestContext:
     """The context of the system user: the sync, the watchdog, the agent's own corrections."""

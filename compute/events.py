@@ -71,15 +71,12 @@ class HostDelta(TypedDict):
     last_seen_up: str | None
 
 
-def instance_delta(instance: Instance) -> InstanceDelta:
-    return _Deltas().instance(instance)
-
-
-class _Deltas:
-    """Builds the deltas of one batch of changes (a sync pass writes a thousand at a time).
+class DeltaBuilder:
+    """Builds the deltas of one batch of changes (a sync pass writes a thousand at a time); one
+    instance's delta is ``DeltaBuilder().instance(row)``.
 
     What many rows of a batch share is worked out once: the rows of one write share their
-    ``updated_at`` and a handful of hosts. The deltas are exactly ``instance_delta``'s.
+    ``updated_at`` and a handful of hosts.
     """
 
     def __init__(self) -> None:
@@ -146,7 +143,7 @@ def host_delta(host: Host, *, status: str | None = None) -> HostDelta:
 
 def record_instance_changes(instances: Iterable[Instance]) -> None:
     """Append one outbox row per changed instance. Call inside the changing transaction."""
-    deltas = _Deltas()
+    deltas = DeltaBuilder()
     _append([deltas.instance(i) for i in instances])
 
 

@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 
 class DeltaMessage(TypedDict):
-    type: str
     seq: int
     delta: dict[str, Any]
 
@@ -63,11 +62,10 @@ class LocalFanout:
             if not members:
                 del self.groups[group]
 
-    def has(self, group: str) -> bool:
+    def wants(self, group: str) -> bool:
+        """Whether ``group`` has a subscriber in this process (the relay builds no message for
+        a group without one)."""
         return bool(self.groups.get(group))
-
-    #: For the relay: it builds no message for a group with no subscriber in this process.
-    wants = has
 
     def wants_any(self, prefix: str) -> bool:
         """Whether any group named ``prefix…`` has a subscriber here."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from compute import policy
-from compute.actions import USER_ACTIONS, ActionSpec, HostCheck
+from compute.actions import ACTIONS, ActionSpec, HostCheck
 from compute.context import RequestContext
 from compute.exceptions import (
     ComputeError,
@@ -158,7 +158,7 @@ def evaluate(
     actions are left out for other callers.
     """
     answer: dict[str, str | None] = {}
-    for spec in USER_ACTIONS:
+    for spec in ACTIONS:
         if spec.admin_only and not context.is_admin:
             continue
         error = refusal(spec, instance, context, host_up=host_up, source_up=source_up)
@@ -175,8 +175,6 @@ _Situation = tuple[str, str | None, bool, bool, bool, bool, bool | None, bool | 
 class _Memo:
     """One situation's answer, each refusal's text split around the instance's uuid."""
 
-    #: Per action key, in the table's order: None (allowed) or the text's parts.
-    answer: dict[str, tuple[str, ...] | None]
     #: The allowed keys, sorted; the refused keys with their texts' parts, sorted by key.
     allowed: tuple[str, ...]
     refused: tuple[tuple[str, tuple[str, ...]], ...]
@@ -194,16 +192,6 @@ class Evaluator:
         self._memo: dict[_Situation, _Memo] = {}
         #: Source hosts' liveness by name, read once per request (resized instances only).
         self._sources: dict[str, bool] = {}
-
-    def __call__(self, instance: Instance, *, host_up: bool | None = None) -> dict[str, str | None]:
-        """``evaluate(instance, context, host_up=host_up)``."""
-        memo = self._lookup(instance, host_up)
-        if memo is None:
-            return evaluate(instance, self.context, host_up=host_up)
-        uuid = str(instance.uuid)
-        return {
-            key: None if parts is None else uuid.join(parts) for key, parts in memo.answer.items()
-        }
 
     def sorted(
         self, instance: Instance, *, host_up: bool | None = None
@@ -265,7 +253,6 @@ class Evaluator:
         )
         answer = {k: None if t is None else tuple(t.split(_MARKER)) for k, t in texts.items()}
         return _Memo(
-            answer=answer,
             allowed=tuple(sorted(k for k, parts in answer.items() if parts is None)),
             refused=tuple(sorted((k, parts) for k, parts in answer.items() if parts is not None)),
         )

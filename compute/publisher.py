@@ -154,14 +154,13 @@ def messages_for(
     ``wanted`` says someone listens to (a message nobody receives is not built)."""
     out: list[tuple[str, DeltaMessage]] = []
     if wanted(ADMINS_GROUP):
-        out.append((ADMINS_GROUP, {"type": "state.delta", "seq": row.id, "delta": row.payload}))
+        out.append((ADMINS_GROUP, {"seq": row.id, "delta": row.payload}))
     if row.kind == ChangeEvent.Kind.INSTANCE:
         if row.project_id and wanted(group := project_group(row.project_id)):
             out.append(
                 (
                     group,
                     {
-                        "type": "state.delta",
                         "seq": row.id,
                         "delta": for_viewer(row.payload, admin=False),
                     },
@@ -174,7 +173,6 @@ def messages_for(
                     (
                         group,
                         {
-                            "type": "state.delta",
                             "seq": row.id,
                             "delta": host_status_delta(row.payload, project),
                         },

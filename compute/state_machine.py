@@ -259,7 +259,7 @@ _WRITES_SOURCE = {
 
 
 #: What ``UPDATE … RETURNING`` brings back: the columns an instance's change event reads
-#: (``events.instance_delta``), not the whole row — the JSON columns alone would double the cost
+#: (``events.DeltaBuilder.instance``), not the whole row — the JSON columns alone would double the cost
 #: of a large write. Any other field loads on first access, one query per instance: a test
 #: fails if the change event ever needs one (``tests/sync/test_power_writes.py``).
 _RETURNED = frozenset(

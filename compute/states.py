@@ -152,8 +152,3 @@ REBUILD_STATES: frozenset[str] = frozenset(
 ALL_VM_STATES: tuple[str, ...] = tuple(VmState.values)
 #: Every task_state including ``None`` (no task): the grid the precondition tests walk.
 ALL_TASK_STATES: tuple[str | None, ...] = (None, *TaskState.values)
-
-
-def allow_resource_removal(vm_state: str, task_state: str | None) -> bool:
-    """Nova's rule for when an instance's host resources may be released."""
-    return vm_state == V.DELETED or (vm_state == V.SHELVED_OFFLOADED and task_state != T.SPAWNING)

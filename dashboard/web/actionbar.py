@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compute.actions import USER_ACTIONS, ActionSpec
+from compute.actions import ACTIONS, ActionSpec
 from compute.context import RequestContext
 from compute.preconditions import evaluate
 from dashboard.web.forms import ActionParamsForm, Catalog
@@ -59,7 +59,7 @@ def action_groups(
     if instance.deleted:
         return ()
     answers = evaluate(instance, context, host_up=row.host_up)
-    specs = {s.key: s for s in USER_ACTIONS if s.key in answers}
+    specs = {s.key: s for s in ACTIONS if s.key in answers}
     pending_label = badge("task_state", instance.task_state).label
 
     def button(spec: ActionSpec) -> ActionButton:
@@ -90,4 +90,4 @@ def action_groups(
 
 def bulk_actions(context: RequestContext) -> list[ActionSpec]:
     """Actions offered for selected rows: those without parameters the caller may use."""
-    return [s for s in USER_ACTIONS if not s.params and (context.is_admin or not s.admin_only)]
+    return [s for s in ACTIONS if not s.params and (context.is_admin or not s.admin_only)]

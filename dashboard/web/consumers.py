@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from compute.context import RequestContext
-from compute.fanout import DeltaMessage, encode_frame, local_fanout
+from compute.fanout import encode_frame, local_fanout
 from compute.publisher import groups_for, latest_seq, replay
 from dashboard.context import context_for
 
@@ -33,8 +33,9 @@ CLOSE_BAD_FRAME = 4400
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    #: Deltas come from the process's fan-out, not a channel layer: no channel per socket.
-    channel_layer_alias = "live sockets use compute.fanout, not a channel layer"
+    #: Deltas come from the process's fan-out (``compute.fanout``), not a channel layer: the
+    #: alias names none, so no channel is made per socket.
+    channel_layer_alias = ""
 
     context: RequestContext
     groups_joined: list[str]
@@ -102,13 +103,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         messages, complete = await database_sync_to_async(replay)(context=self.context, since=since)
         for message in messages:
-            await self.state_delta(message)
+            await self.push(encode_frame(message))
         if not complete:
             await self.send_json({"type": "resync"})
         await self.send_json({"type": "caught_up"})
-
-    async def state_delta(self, message: DeltaMessage) -> None:
-        await self.push(encode_frame(message))
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, separators=(",", ":")))

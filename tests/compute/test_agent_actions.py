@@ -202,7 +202,7 @@ def test_reset_state_puts_a_stuck_instance_in_error_and_clears_its_task(
     assert (instance.vm_state, instance.task_state) == ("error", None)
 
 
-DISPATCHED = [row for row in HAPPY if actions.get(row[0]).dispatched]
+DISPATCHED = [row for row in HAPPY if actions.get(row[0]).steps]
 
 
 @pytest.mark.parametrize(("action", "start", "params", "as_admin", "vm_state", "power"), DISPATCHED)

@@ -95,7 +95,7 @@ def test_the_fanout_encodes_a_delta_once_for_every_subscriber_of_the_group():
             frames.append(frame)
 
     fanout.join(Spy(), ["project.p"])
-    message = {"type": "state.delta", "seq": 7, "delta": {"type": "instance", "id": "x"}}
+    message = {"seq": 7, "delta": {"type": "instance", "id": "x"}}
     async_to_sync(fanout.group_send)("project.p", message)
     assert [i.frames for i in inboxes] == [
         [{"type": "delta", "seq": 7, "delta": message["delta"]}]
@@ -113,7 +113,7 @@ def test_a_subscriber_that_fails_is_dropped_and_the_others_still_get_the_frame()
     broken, fine = Broken(), Inbox()
     fanout.join(broken, ["admins"])
     fanout.join(fine, ["admins"])
-    message = {"type": "state.delta", "seq": 1, "delta": {"type": "host"}}
+    message = {"seq": 1, "delta": {"type": "host"}}
     async_to_sync(fanout.group_send)("admins", message)
     assert len(fine.frames) == 1
     assert fanout.groups["admins"] == {fine}

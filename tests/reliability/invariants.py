@@ -16,7 +16,6 @@ from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
 
 from compute.context import RequestContext
-from compute.events import instance_delta
 from compute.models import (
     ActionDispatch,
     ChangeEvent,
@@ -34,6 +33,7 @@ from tests.reliability.reference import (
     VM_STATES,
     Client,
     live_walk,
+    reference_delta,
     reference_status,
 )
 
@@ -178,7 +178,7 @@ class InvariantChecks:
             assert published[uuid] == list(range(1, row.version + 1)), (
                 f"{uuid} at version {row.version} was published as {published[uuid]}"
             )
-            assert last[uuid] == instance_delta(row), f"{uuid}: the last event is not the row"
+            assert last[uuid] == reference_delta(row), f"{uuid}: the last event is not the row"
         assert set(published) == set(rows), "an event for an instance that does not exist"
 
     def _check_records(self) -> None:
@@ -218,7 +218,7 @@ class InvariantChecks:
         self._pump()
         self._feed(self.admin_tab, "admin", "admins")
         self._feed(self.member_tab, "member", project_group(self.alice.project_id or ""))
-        truth = {uuid: instance_delta(row) for uuid, row in rows.items()}
+        truth = {uuid: reference_delta(row) for uuid, row in rows.items()}
         assert self.admin_tab.objects == truth, "the admin tab shows something else"
         mine = {
             uuid: for_viewer(dict(delta), admin=False)

@@ -4,6 +4,8 @@
   reference's table rather than imported from ``compute.status``, so a wrong entry there fails.
 - ``ALLOWED_PAIRS``: the (vm_state, task_state) pairs the action table can produce: NULL with
   any vm_state, and each task of an action's walk with each vm_state it may start from.
+- ``reference_delta``: the live delta an instance's row must have produced last, built field by
+  field from the row (``compute.events.InstanceDelta``'s keys) rather than by the product.
 - ``Client``: a browser's view of the live updates: it folds deltas by version and ignores any
   that is not newer than what it shows, exactly as DESIGN flow 6 asks of the page.
 """
@@ -56,6 +58,44 @@ def reference_status(vm_state: str, task_state: str | None, *, deleted: bool = F
         return "DELETED"
     default, overrides = _FORWARD.get(vm_state, ("UNKNOWN", {}))
     return overrides.get(task_state or "", default)
+
+
+#: Nova's power_state display names (nova/compute/power_state.py STATE_MAP).
+_POWER_NAMES = {
+    0: "pending",
+    1: "running",
+    3: "paused",
+    4: "shutdown",
+    6: "crashed",
+    7: "suspended",
+}
+
+
+def reference_delta(row: Any) -> dict[str, Any]:
+    """The delta a browser must hold last for ``row`` (an ``Instance`` as committed)."""
+    deleted = row.deleted_at is not None
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "type": "instance",
+        "id": str(row.uuid),
+        "version": row.version,
+        "name": row.name,
+        "project_id": row.project_id,
+        "status": reference_status(row.vm_state, row.task_state, deleted=deleted),
+        "vm_state": row.vm_state,
+        "task_state": row.task_state,
+        "power_state": row.power_state,
+        "power_state_name": _POWER_NAMES.get(row.power_state, "unknown"),
+        "progress": row.progress,
+        "task_started_at": iso(row.task_started_at),
+        "locked": row.locked,
+        "deleted": deleted,
+        "updated_at": iso(row.updated_at),
+        "host": row.host.host if row.host_id is not None else None,
+    }
 
 
 VM_STATES = frozenset(VmState.values)

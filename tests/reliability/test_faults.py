@@ -43,7 +43,6 @@ from compute import watchdog
 from compute.agent.agent import ComputeAgent
 from compute.agent.executor import execute
 from compute.drivers.fake import FakeDriver
-from compute.events import instance_delta
 from compute.fanout import local_fanout
 from compute.models import (
     ActionDispatch,
@@ -66,7 +65,7 @@ from tests.reliability.processes import (
     start_agent,
     wait_for,
 )
-from tests.reliability.reference import Client
+from tests.reliability.reference import Client, reference_delta
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -392,7 +391,7 @@ def test_a_browser_offline_for_a_while_gets_exactly_what_it_missed_on_reconnect(
     assert len(missed) == 3  # paused, then unpausing, then active again
     assert got == missed, "the reconnecting page got something else than what it missed"
     row = reloaded(mine)
-    assert tab.objects == {str(mine.uuid): for_viewer(instance_delta(row), admin=False)}
+    assert tab.objects == {str(mine.uuid): for_viewer(reference_delta(row), admin=False)}
     assert row.vm_state == "active"
 
 

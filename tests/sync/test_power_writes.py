@@ -15,6 +15,7 @@ from compute.models import ChangeEvent, Host, Instance, Project
 from compute.services.hosts import host_register
 from compute.state_machine import PowerWrite
 from compute.states import PowerState, TaskState, VmState
+from tests.reliability.reference import reference_delta
 from tests.sync.conftest import bulk_active
 
 pytestmark = pytest.mark.django_db
@@ -58,9 +59,10 @@ def test_rows_still_as_read_are_written_published_and_returned_as_committed(way,
         assert instance.host is host  # the caller's row: no join, no query
         # What the change event reads came back with the write, converted as the ORM would.
         with CaptureQueriesContext(connection) as reads:
-            delta = events.instance_delta(instance)
+            delta = events.DeltaBuilder().instance(instance)
         assert reads.captured_queries == []
-        assert delta == events.instance_delta(Instance.objects.get(pk=instance.pk))
+        fresh = Instance.objects.select_related("host").get(pk=instance.pk)
+        assert delta == reference_delta(fresh)
         assert isinstance(instance.uuid, uuid.UUID)
         assert instance.updated_at.tzinfo is not None
         # Any other field still reads as committed (it loads on access).

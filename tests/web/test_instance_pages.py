@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from compute.actions import USER_ACTIONS
+from compute.actions import ACTIONS
 from compute.models import Instance, InstanceAction
 from compute.preconditions import evaluate
 from compute.states import TaskState, VmState
@@ -124,7 +124,7 @@ def test_every_action_button_is_enabled_exactly_when_the_service_would_accept_it
     instance = make_instance("stopped")
     html = page(alice_client, f"/instances/{instance.uuid}/")
     answers = evaluate(instance, alice_ctx)
-    for spec in USER_ACTIONS:
+    for spec in ACTIONS:
         if spec.key not in answers:
             assert f'data-action-key="{spec.key}"' not in html
             continue
