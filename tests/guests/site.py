@@ -208,6 +208,7 @@ class GuestSite:
         for uuid in uuids + self._our_domains():
             virsh("destroy", uuid, check=False)
             virsh("undefine", uuid, "--managed-save", "--snapshots-metadata", check=False)
+            shutil.rmtree(Path(INSTANCES_PATH, uuid), ignore_errors=True)
         for leftover in Path(INSTANCES_PATH, "disks").glob("*-*.qcow2"):
             if not leftover.name.startswith("base-"):
                 leftover.unlink(missing_ok=True)
@@ -334,19 +335,37 @@ class GuestSite:
     def disks(self, uuid: str) -> list[Path]:
         return sorted(Path(INSTANCES_PATH, "disks").glob(f"{uuid}-*"))
 
-    def type_into_console(self, uuid: str, line: str) -> None:
-        """Type a line at the guest's serial shell, as an operator at its console would."""
+    def type_into_console(self, uuid: str, line: str, *, timeout: float = 10.0) -> None:
+        """Type a line at the guest's serial shell, as an operator at its console would, and
+        wait until the guest echoes it (closing the console at once may drop the keystrokes)."""
+        import threading
+
         import libvirt
 
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors are raised anyway
         conn = libvirt.open(URI)
+        echoed = threading.Event()
+        seen = bytearray()
+
+        def read(stream: libvirt.virStream) -> None:
+            with contextlib.suppress(libvirt.libvirtError):
+                while chunk := stream.recv(4096):
+                    if isinstance(chunk, int):  # -2: would block (not on a blocking stream)
+                        continue
+                    seen.extend(chunk)
+                    if line.encode() in seen:
+                        echoed.set()
+
         try:
             stream = conn.newStream(0)
             conn.lookupByUUIDString(uuid).openConsole(
                 None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE
             )
+            threading.Thread(target=read, args=(stream,), daemon=True).start()
             stream.send((line + "\n").encode())
-            time.sleep(0.3)
+            if not echoed.wait(timeout):
+                raise AssertionError(f"{uuid} did not echo {line!r}: {bytes(seen)!r}")
             with contextlib.suppress(libvirt.libvirtError):  # gone already (poweroff -f)
-                stream.finish()
+                stream.abort()
         finally:
             conn.close()
