@@ -85,7 +85,14 @@ def visible_images(context: RequestContext) -> QuerySet[Image]:
     rows = Image.objects.exclude(status=Image.Status.DELETED).select_related("server")
     if context.is_admin:
         return rows
-    return rows.filter(Q(server__isnull=True) | Q(server__project_id__in=context.project_ids))
+    # The catalogue (no server, no owner), the caller's projects' snapshots, and the images
+    # their projects own or that are public (``compute.glance``).
+    return rows.filter(
+        Q(server__isnull=True, metadata__owner__isnull=True)
+        | Q(server__project_id__in=context.project_ids)
+        | Q(metadata__owner__in=list(context.project_ids))
+        | Q(metadata__visibility="public")
+    )
 
 
 def image_list(*, context: RequestContext, ids: Sequence[str] = ()) -> QuerySet[Image]:

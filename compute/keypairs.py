@@ -56,6 +56,34 @@ def _generate() -> tuple[str, str]:
     return private, public.decode() + " Generated-by-Nova"
 
 
+def _generate_x509(user_id: str) -> tuple[str, str]:
+    """(private key in PEM, a self-signed certificate in PEM), as Nova generates for x509."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user_id or "nova")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=365 * 10))
+        .sign(key, hashes.SHA256())
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    return private, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
 def keypair_create(
     *,
     user_id: str,
@@ -72,9 +100,7 @@ def keypair_create(
             raise Forbidden("Quota exceeded, too many key pairs.")
     private = None
     if public_key is None:
-        if key_type == "x509":
-            raise Invalid("Keypair data is invalid: x509 key pairs cannot be generated")
-        private, public_key = _generate()
+        private, public_key = _generate_x509(user_id) if key_type == "x509" else _generate()
     printed = fingerprint(public_key, key_type)
     try:
         with transaction.atomic():

@@ -115,6 +115,7 @@ def tags_set(*, context: RequestContext, instance_uuid: str, tags: list[str]) ->
 
 def tag_add(*, context: RequestContext, instance_uuid: str, tag: str) -> bool:
     """Add ``tag``; False when it was already there."""
+    _taggable(instance_get(context=context, instance_uuid=instance_uuid))
     current = tags_get(context=context, instance_uuid=instance_uuid)
     if tag in current:
         return False
@@ -123,6 +124,7 @@ def tag_add(*, context: RequestContext, instance_uuid: str, tag: str) -> bool:
 
 
 def tag_delete(*, context: RequestContext, instance_uuid: str, tag: str) -> None:
+    _taggable(instance_get(context=context, instance_uuid=instance_uuid))
     current = tags_get(context=context, instance_uuid=instance_uuid)
     if tag not in current:
         raise NotFound(f"Tag {tag} could not be found.")

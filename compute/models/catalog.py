@@ -66,3 +66,9 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def owner(self) -> str | None:
+        """The project owning an image created through Glance (``compute.glance`` keeps it among
+        the properties); None for the catalogue and for snapshots (their server's project)."""
+        return (self.metadata or {}).get("owner")

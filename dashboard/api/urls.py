@@ -101,6 +101,11 @@ urlpatterns = [
     re_path(V + r"images/?$", images.NovaImageList.as_view(), name="images"),
     re_path(V + r"images/detail/?$", images.NovaImageDetailList.as_view(), name="images-detail"),
     re_path(V + r"images/(?P<image_id>[^/]+)/?$", images.NovaImage.as_view(), name="image"),
+    re_path(V + r"images/(?P<image_id>[^/]+)/metadata/?$", images.NovaImageMetadata.as_view()),
+    re_path(
+        V + r"images/(?P<image_id>[^/]+)/metadata/(?P<key>[^/]+)/?$",
+        images.NovaImageMetadataItem.as_view(),
+    ),
     re_path(V + r"os-hypervisors/?$", hypervisors.HypervisorList.as_view()),
     re_path(V + r"os-hypervisors/detail/?$", hypervisors.HypervisorDetailList.as_view()),
     re_path(V + r"os-hypervisors/statistics/?$", hypervisors.HypervisorStatistics.as_view()),
@@ -159,7 +164,7 @@ urlpatterns = [
     path("image/", images.GlanceVersions.as_view(), name="image-versions"),
     path("image", unlisted(images.GlanceVersions)),
     path("image/v2/", unlisted(images.GlanceVersions)),
-    re_path(r"^image/v2/images/?$", images.GlanceImageList.as_view(), name="glance-images"),
+    re_path(r"^image/v2/images/?$", images.GlanceImageCreate.as_view(), name="glance-images"),
     re_path(
         r"^image/v2/images/(?P<image_id>[^/]+)/?$",
         images.GlanceImage.as_view(),

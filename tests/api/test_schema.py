@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.validation import validate_schema
 
-from compute.models import Flavor
+from compute.models import Flavor, Instance
 from tests.api.conftest import DocumentedClient, api_schema, at, issue_token
 from tests.conftest import CIRROS
 
@@ -71,8 +71,14 @@ def w(alice_api, admin_api, make_instance, host):
     resized = make_instance("resized", name="resized")
     Flavor.objects.create(flavorid="9", name="spare", vcpus=1, ram=64, disk=1)
     request_id = instance.actions.first().request_id
-    building = make_instance("building", name="building")
+    building = make_instance("active", name="building")
+    # A server still building: written here directly, as no action leaves one there.
+    Instance.objects.filter(pk=building.pk).update(vm_state="building")
+    own = alice_api.post("/image/v2/images", {"name": "own"}, format="json").json()["id"]
+    meta_server = make_instance("active", name="metadata")
     return SimpleNamespace(
+        meta_server=str(meta_server.uuid),
+        own_image=own,
         building=str(building.uuid),
         alice=alice_api,
         admin=admin_api,
@@ -330,7 +336,7 @@ TOO_MANY = {"metadata": {f"k{n}": "v" for n in range(200)}}
 
 
 def _meta(w: SimpleNamespace) -> str:
-    return f"/v2.1/servers/{w.server}/metadata"
+    return f"/v2.1/servers/{w.meta_server}/metadata"
 
 
 def _tags(w: SimpleNamespace) -> str:
@@ -338,10 +344,26 @@ def _tags(w: SimpleNamespace) -> str:
 
 
 def _delete_meta_of_resized(w: SimpleNamespace):
-    from compute.models import Instance
+    Instance.objects.filter(uuid=w.building).update(metadata={"k": "v"})
+    return w.alice.delete(f"/v2.1/servers/{w.building}/metadata/k")
 
-    Instance.objects.filter(uuid=w.resized).update(metadata={"k": "v"})
-    return w.alice.delete(f"/v2.1/servers/{w.resized}/metadata/k")
+
+V235 = at("2.35")
+GONE = "3a4c5a2e-0c5e-4c1e-9a55-00000000dead"
+
+
+def _image(w: SimpleNamespace) -> str:
+    return w.alice.post("/image/v2/images", {"name": "mine"}, format="json").json()["id"]
+
+
+def _big(method: str, tail: str):
+    return lambda w: getattr(w.admin, method)(
+        _imeta(w) + tail, {"pad": "x" * 120_000}, format="json", **V235
+    )
+
+
+def _imeta(w: SimpleNamespace) -> str:
+    return f"/v2.1/images/{w.own_image}/metadata"
 
 
 def _group(w: SimpleNamespace) -> str:
@@ -518,7 +540,7 @@ NEW_SCENARIOS = {
         f"/v2.1/servers/{MISSING}/metadata", META, format="json"
     ),
     ("serverMetadataMerge", 409): lambda w: w.alice.post(
-        f"/v2.1/servers/{w.resized}/metadata", META, format="json"
+        f"/v2.1/servers/{w.building}/metadata", META, format="json"
     ),
     ("serverMetadataMerge", 415): lambda w: w.alice.post(_meta(w), "x", content_type="text/plain"),
     ("serverMetadataReplace", 200): lambda w: w.alice.put(_meta(w), META, format="json"),
@@ -527,7 +549,7 @@ NEW_SCENARIOS = {
         f"/v2.1/servers/{MISSING}/metadata", META, format="json"
     ),
     ("serverMetadataReplace", 409): lambda w: w.alice.put(
-        f"/v2.1/servers/{w.resized}/metadata", META, format="json"
+        f"/v2.1/servers/{w.building}/metadata", META, format="json"
     ),
     ("serverMetadataReplace", 415): lambda w: w.alice.put(_meta(w), "x", content_type="text/plain"),
     ("serverMetadataShow", 200): lambda w: (
@@ -551,7 +573,7 @@ NEW_SCENARIOS = {
         f"/v2.1/servers/{MISSING}/metadata/k", {"meta": {"k": "w"}}, format="json"
     ),
     ("serverMetadataSet", 409): lambda w: w.alice.put(
-        f"/v2.1/servers/{w.resized}/metadata/k", {"meta": {"k": "w"}}, format="json"
+        f"/v2.1/servers/{w.building}/metadata/k", {"meta": {"k": "w"}}, format="json"
     ),
     ("serverMetadataSet", 415): lambda w: w.alice.put(
         _meta(w) + "/k", "x", content_type="text/plain"
@@ -592,6 +614,81 @@ NEW_SCENARIOS = {
     )[1],
     ("serverTagDelete", 404): lambda w: w.alice.delete(_tags(w) + "/nope"),
     ("serverTagDelete", 409): lambda w: w.alice.delete(f"/v2.1/servers/{w.building}/tags/t"),
+    ("novaImageDelete", 204): lambda w: w.alice.delete(f"/v2.1/images/{_image(w)}", **V235),
+    ("novaImageDelete", 403): lambda w: w.alice.delete(f"/v2.1/images/{CIRROS}", **V235),
+    ("novaImageMetadataList", 200): lambda w: w.alice.get(_imeta(w), **V235),
+    ("novaImageMetadataList", 404): lambda w: w.alice.get(_imeta(w)),
+    ("novaImageMetadataMerge", 200): lambda w: w.alice.post(_imeta(w), META, format="json", **V235),
+    ("novaImageMetadataMerge", 403): lambda w: w.alice.post(
+        f"/v2.1/images/{CIRROS}/metadata", META, format="json", **V235
+    ),
+    ("novaImageMetadataMerge", 404): lambda w: w.alice.post(_imeta(w), META, format="json"),
+    ("novaImageMetadataMerge", 415): lambda w: w.alice.post(
+        _imeta(w), "x", content_type="text/plain", **V235
+    ),
+    ("novaImageMetadataReplace", 200): lambda w: w.alice.put(
+        _imeta(w), META, format="json", **V235
+    ),
+    ("novaImageMetadataReplace", 403): lambda w: w.alice.put(
+        _imeta(w), TOO_MANY, format="json", **V235
+    ),
+    ("novaImageMetadataReplace", 404): lambda w: w.alice.put(_imeta(w), META, format="json"),
+    ("novaImageMetadataReplace", 415): lambda w: w.alice.put(
+        _imeta(w), "x", content_type="text/plain", **V235
+    ),
+    ("novaImageMetadataShow", 200): lambda w: (
+        w.alice.post(_imeta(w), META, format="json", **V235),
+        w.alice.get(_imeta(w) + "/k", **V235),
+    )[1],
+    ("novaImageMetadataShow", 404): lambda w: w.alice.get(_imeta(w) + "/nope", **V235),
+    ("novaImageMetadataSet", 200): lambda w: w.alice.put(
+        _imeta(w) + "/k", {"meta": {"k": "x"}}, format="json", **V235
+    ),
+    ("novaImageMetadataSet", 403): lambda w: w.alice.put(
+        f"/v2.1/images/{CIRROS}/metadata/k", {"meta": {"k": "x"}}, format="json", **V235
+    ),
+    ("novaImageMetadataSet", 404): lambda w: w.alice.put(
+        f"/v2.1/images/{GONE}/metadata/k", {"meta": {"k": "x"}}, format="json", **V235
+    ),
+    ("novaImageMetadataSet", 415): lambda w: w.alice.put(
+        _imeta(w) + "/k", "x", content_type="text/plain", **V235
+    ),
+    ("novaImageMetadataDelete", 204): lambda w: (
+        w.alice.post(_imeta(w), META, format="json", **V235),
+        w.alice.delete(_imeta(w) + "/k", **V235),
+    )[1],
+    ("novaImageMetadataDelete", 403): lambda w: w.alice.delete(
+        f"/v2.1/images/{CIRROS}/metadata/nope", **V235
+    ),
+    ("novaImageMetadataDelete", 404): lambda w: w.alice.delete(_imeta(w) + "/nope", **V235),
+    **{
+        (op, 413): _big(method, tail)
+        for op, method, tail in (
+            ("novaImageMetadataMerge", "post", ""),
+            ("novaImageMetadataReplace", "put", ""),
+            ("novaImageMetadataSet", "put", "/k"),
+        )
+    },
+    ("glanceImageCreate", 201): lambda w: w.alice.post(
+        "/image/v2/images", {"name": "new"}, format="json"
+    ),
+    ("glanceImageCreate", 400): lambda w: w.alice.post(
+        "/image/v2/images", {"disk_format": "floppy"}, format="json"
+    ),
+    ("glanceImageCreate", 403): lambda w: w.alice.post(
+        "/image/v2/images", {"visibility": "public"}, format="json"
+    ),
+    ("glanceImageCreate", 409): lambda w: (
+        w.alice.post("/image/v2/images", {"id": MISSING}, format="json"),
+        w.alice.post("/image/v2/images", {"id": MISSING}, format="json"),
+    )[1],
+    ("glanceImageCreate", 415): lambda w: w.alice.post(
+        "/image/v2/images", "x", content_type="text/plain"
+    ),
+    ("glanceImageDelete", 204): lambda w: w.alice.delete(f"/image/v2/images/{_image(w)}"),
+    ("glanceImageDelete", 403): lambda w: w.alice.delete(f"/image/v2/images/{CIRROS}"),
+    ("glanceImageDelete", 404): lambda w: w.alice.delete(f"/image/v2/images/{GONE}"),
+    ("novaImageDelete", 404): lambda w: w.alice.delete(f"/v2.1/images/{GONE}", **V235),
 }
 SCENARIOS.update(NEW_SCENARIOS)
 

@@ -16,13 +16,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from compute import glance, quotas
 from compute.catalog import image_get, image_list
+from compute.exceptions import NotFound
 from compute.models import Image
 from dashboard.api import formats
 from dashboard.api.base import AuthenticatedView, ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref, responses
 from dashboard.api.faults import APIFault
 from dashboard.api.queries import MAX_LIMIT
+from dashboard.api.schemas import types as t
+from dashboard.api.validation import validate
 
 IMAGE_ID = OpenApiParameter("image_id", str, OpenApiParameter.PATH)
 NOVA_STATUS = {"active": "ACTIVE", "queued": "SAVING", "saving": "SAVING", "deleted": "DELETED"}
@@ -86,7 +90,7 @@ class NovaImagesBase(ComputeView):
             "minRam": image.min_ram,
             "created": formats.isotime(image.created_at),
             "updated": formats.isotime(image.updated_at),
-            "metadata": dict(image.metadata or {}),
+            "metadata": glance.custom_properties(image),
             "OS-EXT-IMG-SIZE:size": image.size,
         }
         if image.server is not None:
@@ -108,7 +112,13 @@ class NovaImagesBase(ComputeView):
         if "server" in params:
             rows = [i for i in rows if i.server and str(i.server.uuid) == params["server"]]
         if "type" in params:
-            rows = [i for i in rows if (i.metadata or {}).get("image_type") == params["type"]]
+            wanted = params["type"]
+            rows = [
+                i
+                for i in rows
+                if (i.metadata or {}).get("image_type", "snapshot" if i.server_id else "image")
+                == wanted
+            ]
         for name, column in (("minRam", "min_ram"), ("minDisk", "min_disk")):
             if name in params:
                 floor = _limit(params[name], 0)
@@ -168,6 +178,129 @@ class NovaImage(NovaImagesBase):
     def get(self, request: Request, image_id: str) -> Response:
         return Response({"image": self.detail(image_get(context=self.context, image_id=image_id))})
 
+    @extend_schema(
+        operation_id="novaImageDelete",
+        tags=["images"],
+        summary="Delete an image (Nova's image proxy, before 2.36)",
+        parameters=[IMAGE_ID, VERSION_HEADER],
+        responses=compute_responses({204: None}, 403, 404),
+    )
+    def delete(self, request: Request, image_id: str) -> Response:
+        image = image_get(context=self.context, image_id=image_id)
+        glance.image_delete(context=self.context, image=image)
+        return Response(status=204)
+
+
+_META_KEY = r"^[a-zA-Z0-9-_:. ]{1,255}$"
+_METADATA = {
+    "type": "object",
+    "patternProperties": {_META_KEY: {"type": "string", "maxLength": 255}},
+    "additionalProperties": False,
+}
+METADATA_BODY = t.wrapped("metadata", _METADATA)
+META_BODY = t.wrapped("meta", {**_METADATA, "minProperties": 1, "maxProperties": 1})
+
+
+class NovaImageMetadataBase(ComputeView):
+    """``/v2.1/images/{id}/metadata`` (before 2.39): the image's custom properties."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if self.since("2.39"):
+            raise APIFault(404, f"API version {self.version} is not supported on this method.")
+
+    def image(self, image_id: str) -> Image:
+        try:
+            return image_get(context=self.context, image_id=image_id)
+        except NotFound:
+            raise APIFault(404, "Image not found.") from None
+
+    def check_quota(self, count: int) -> None:
+        if self.context.project_id is None:
+            return
+        limit = quotas.project_limits(self.context.project_id)["metadata_items"]
+        if 0 <= limit < count:
+            raise APIFault(403, f"Maximum number of metadata items exceeds {limit}")
+
+
+class NovaImageMetadata(NovaImageMetadataBase):
+    @extend_schema(operation_id="novaImageMetadataList", tags=["images"],
+                   summary="An image's metadata (before 2.39)",
+                   parameters=[IMAGE_ID, VERSION_HEADER],
+                   responses=compute_responses({200: None}, 404))  # fmt: skip
+    def get(self, request: Request, image_id: str) -> Response:
+        return Response({"metadata": glance.custom_properties(self.image(image_id))})
+
+    @extend_schema(operation_id="novaImageMetadataMerge", tags=["images"],
+                   summary="Add or change an image's metadata (before 2.39)",
+                   parameters=[IMAGE_ID, VERSION_HEADER],
+                   request={"application/json": METADATA_BODY},
+                   responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
+    def post(self, request: Request, image_id: str) -> Response:
+        image = self.image(image_id)
+        validate(request.data, METADATA_BODY)
+        given = request.data["metadata"]
+        self.check_quota(len({**glance.custom_properties(image), **given}))
+        merged = glance.image_properties_set(
+            context=self.context, image=image, values=given, replace=False
+        )
+        return Response({"metadata": merged})
+
+    @extend_schema(operation_id="novaImageMetadataReplace", tags=["images"],
+                   summary="Replace an image's metadata (before 2.39)",
+                   parameters=[IMAGE_ID, VERSION_HEADER],
+                   request={"application/json": METADATA_BODY},
+                   responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
+    def put(self, request: Request, image_id: str) -> Response:
+        image = self.image(image_id)
+        validate(request.data, METADATA_BODY)
+        self.check_quota(len(request.data["metadata"]))
+        replaced = glance.image_properties_set(
+            context=self.context, image=image, values=request.data["metadata"], replace=True
+        )
+        return Response({"metadata": replaced})
+
+
+class NovaImageMetadataItem(NovaImageMetadataBase):
+    @extend_schema(operation_id="novaImageMetadataShow", tags=["images"],
+                   summary="One metadata item of an image (before 2.39)",
+                   parameters=[IMAGE_ID, VERSION_HEADER],
+                   responses=compute_responses({200: None}, 404))  # fmt: skip
+    def get(self, request: Request, image_id: str, key: str) -> Response:
+        custom = glance.custom_properties(self.image(image_id))
+        if key not in custom:
+            raise APIFault(404, "Image not found.")
+        return Response({"meta": {key: custom[key]}})
+
+    @extend_schema(operation_id="novaImageMetadataSet", tags=["images"],
+                   summary="Set one metadata item of an image (before 2.39)",
+                   parameters=[IMAGE_ID, VERSION_HEADER],
+                   request={"application/json": META_BODY},
+                   responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
+    def put(self, request: Request, image_id: str, key: str) -> Response:
+        image = self.image(image_id)
+        body: Any = request.data
+        given = body.get("meta") if isinstance(body, dict) else None
+        if isinstance(given, dict) and len(given) > 1:
+            raise APIFault(400, "Request body contains too many items")
+        validate(body, META_BODY)
+        if key not in body["meta"]:
+            raise APIFault(400, "Request body and URI mismatch")
+        self.check_quota(len({**glance.custom_properties(image), **body["meta"]}))
+        glance.image_properties_set(
+            context=self.context, image=image, values=body["meta"], replace=False
+        )
+        return Response({"meta": body["meta"]})
+
+    @extend_schema(operation_id="novaImageMetadataDelete", tags=["images"],
+                   summary="Delete one metadata item of an image (before 2.39)",
+                   parameters=[IMAGE_ID, VERSION_HEADER],
+                   responses=compute_responses({204: None}, 403, 404))  # fmt: skip
+    def delete(self, request: Request, image_id: str, key: str) -> Response:
+        image = self.image(image_id)
+        glance.image_property_delete(context=self.context, image=image, key=key)
+        return Response(status=204)
+
 
 # --- Glance v2 ------------------------------------------------------------------------------
 class GlanceVersions(AuthenticatedView):
@@ -195,27 +328,29 @@ class GlanceBase(AuthenticatedView):
 
     def glance(self, image: Image) -> dict[str, Any]:
         ident = str(image.pk)
+        meta = image.metadata or {}
         body = {
-            **{str(k): v for k, v in (image.metadata or {}).items()},
+            **{str(k): v for k, v in glance.custom_properties(image).items()},
             "id": ident,
-            "name": image.name,
+            "name": image.name or None,
             "status": image.status,
-            "visibility": "private" if image.server_id else "public",
-            "protected": False,
+            "visibility": meta.get("visibility") or ("private" if image.server_id else "public"),
+            "protected": bool(meta.get("protected", False)),
             "os_hidden": False,
-            "checksum": None,
-            "os_hash_algo": None,
-            "os_hash_value": None,
-            "owner": image.server.project_id if image.server is not None else None,
-            "size": image.size,
-            "virtual_size": None,
+            "checksum": image.checksum,
+            "os_hash_algo": "sha512" if image.os_hash_value else None,
+            "os_hash_value": image.os_hash_value,
+            "owner": glance.image_owner(image),
+            "size": image.size if image.status != Image.Status.QUEUED else None,
+            "virtual_size": image.virtual_size,
             "min_ram": image.min_ram,
             "min_disk": image.min_disk,
-            "disk_format": "qcow2",
-            "container_format": "bare",
+            "disk_format": image.disk_format or ("qcow2" if not meta.get("owner") else None),
+            "container_format": image.container_format
+            or ("bare" if not meta.get("owner") else None),
             "created_at": formats.isotime(image.created_at),
             "updated_at": formats.isotime(image.updated_at),
-            "tags": [],
+            "tags": list(meta.get("tags") or []),
             "self": f"/v2/images/{ident}",
             "file": f"/v2/images/{ident}/file",
             "schema": "/v2/schemas/image",
@@ -262,6 +397,69 @@ class GlanceImageList(GlanceBase):
         return Response(body)
 
 
+GLANCE_CREATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": ["string", "null"], "maxLength": 255},
+        "visibility": {"type": "string", "enum": ["public", "private", "shared", "community"]},
+        "protected": {"type": "boolean"},
+        "os_hidden": {"type": "boolean"},
+        "container_format": {
+            "type": ["string", "null"],
+            "enum": [None, "ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"],
+        },
+        "disk_format": {
+            "type": ["string", "null"],
+            "enum": [None, "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi",
+                     "iso", "ploop"],
+        },
+        "min_ram": {"type": "integer", "minimum": 0},
+        "min_disk": {"type": "integer", "minimum": 0},
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 255}},
+    },
+}  # fmt: skip
+#: Read-only attributes a create may not set (Glance answers 403 for them).
+GLANCE_READ_ONLY = ("status", "checksum", "size", "virtual_size", "created_at", "updated_at",
+                    "owner", "direct_url", "self", "file", "schema", "os_hash_algo",
+                    "os_hash_value", "locations")  # fmt: skip
+
+
+class GlanceImageCreate(GlanceImageList):
+    @extend_schema(
+        operation_id="glanceImageCreate",
+        tags=["image service"],
+        summary="Create an image record (Glance v2); its data comes with PUT …/file",
+        request={"application/json": GLANCE_CREATE},
+        responses=responses({201: ref("GlanceImage")}, 400, 401, 403, 409, 415),
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data
+        if not isinstance(body, dict):
+            raise APIFault(400, "Malformed request body")
+        for name in GLANCE_READ_ONLY:
+            if name in body:
+                raise APIFault(403, f"Attribute '{name}' is read-only.")
+        validate(body, GLANCE_CREATE)
+        known = set(GLANCE_CREATE["properties"])
+        image = glance.image_create(
+            context=self.context,
+            name=body.get("name"),
+            image_id=body.get("id"),
+            disk_format=body.get("disk_format"),
+            container_format=body.get("container_format"),
+            visibility=body.get("visibility", "shared"),
+            min_disk=body.get("min_disk", 0),
+            min_ram=body.get("min_ram", 0),
+            protected=body.get("protected", False),
+            tags=body.get("tags"),
+            properties={k: v for k, v in body.items() if k not in known},
+        )
+        response = Response(self.glance(image), status=201)
+        response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{image.pk}")
+        return response
+
+
 class GlanceImage(GlanceBase):
     @extend_schema(
         operation_id="glanceImageShow",
@@ -272,3 +470,15 @@ class GlanceImage(GlanceBase):
     )
     def get(self, request: Request, image_id: str) -> Response:
         return Response(self.glance(image_get(context=self.context, image_id=image_id)))
+
+    @extend_schema(
+        operation_id="glanceImageDelete",
+        tags=["image service"],
+        summary="Delete an image (Glance v2)",
+        parameters=[IMAGE_ID],
+        responses=responses({204: None}, 401, 403, 404),
+    )
+    def delete(self, request: Request, image_id: str) -> Response:
+        image = image_get(context=self.context, image_id=image_id)
+        glance.image_delete(context=self.context, image=image)
+        return Response(status=204)
