@@ -1,0 +1,101 @@
+"""Moving an instance: resize, cold and live migration, and the end of a resize."""
+
+from __future__ import annotations
+
+from compute.actions.spec import ActionSpec, HostCheck, Result, Step, allowed
+from compute.states import TaskState, VmState
+
+T = TaskState
+V = VmState
+
+GROUP = "Resize & move"
+
+#: Resize and cold migration walk the same task_states: Nova runs both as a resize.
+COLD_MIGRATION: tuple[Step, ...] = (
+    Step(T.RESIZE_PREP, progress=0),
+    Step(T.RESIZE_MIGRATING, "migrate_disk_and_power_off", progress=20),
+    Step(T.RESIZE_MIGRATED, progress=60),
+    Step(T.RESIZE_FINISH, "finish_migration", progress=80),
+)
+
+RESIZE = ActionSpec(
+    group=GROUP,
+    key="resize",
+    name="resize",
+    api_name="resize",
+    policy="os_compute_api:servers:resize",
+    label="Resize",
+    summary="Move the instance to another flavor; confirm or revert afterwards.",
+    vm_states=allowed(V.ACTIVE, V.STOPPED),
+    host_check=HostCheck.UP,
+    steps=COLD_MIGRATION,
+    result=V.RESIZED,
+    params=("flavorRef",),
+    error_on_failure=True,
+    manager_function="resize_instance",
+)
+
+MIGRATE = ActionSpec(
+    group=GROUP,
+    key="migrate",
+    name="migrate",
+    api_name="migrate",
+    policy="os_compute_api:os-migrate-server:migrate",
+    label="Cold migrate",
+    summary="Move the instance to another host; confirm or revert afterwards.",
+    vm_states=allowed(V.ACTIVE, V.STOPPED),
+    host_check=HostCheck.UP,
+    admin_only=True,
+    steps=COLD_MIGRATION,
+    result=V.RESIZED,
+    params=("host",),
+    error_on_failure=True,
+    manager_function="resize_instance",
+)
+
+CONFIRM_RESIZE = ActionSpec(
+    group=GROUP,
+    key="confirmResize",
+    name="confirmResize",
+    api_name="confirmResize",
+    policy="os_compute_api:servers:confirm_resize",
+    label="Confirm resize",
+    summary="Keep the new flavor or host and drop the old copy.",
+    vm_states=allowed(V.RESIZED),
+    host_check=HostCheck.SOURCE_UP,
+    result=Result.BY_POWER,
+    remembers_state=False,
+    manager_function="confirm_resize",
+)
+
+REVERT_RESIZE = ActionSpec(
+    group=GROUP,
+    key="revertResize",
+    name="revertResize",
+    api_name="revertResize",
+    policy="os_compute_api:servers:revert_resize",
+    label="Revert resize",
+    summary="Go back to the old flavor and host.",
+    vm_states=allowed(V.RESIZED),
+    steps=(Step(T.RESIZE_REVERTING, "finish_revert_migration"),),
+    result=Result.ACTIVE_OR_STOPPED,
+    remembers_state=False,
+    error_on_failure=True,
+    manager_function="revert_resize",
+)
+
+LIVE_MIGRATE = ActionSpec(
+    group=GROUP,
+    key="os-migrateLive",
+    name="live-migration",
+    api_name="os-migrateLive",
+    policy="os_compute_api:os-migrate-server:migrate_live",
+    label="Live migrate",
+    summary="Move the running instance to another host.",
+    vm_states=allowed(V.ACTIVE, V.PAUSED),
+    admin_only=True,
+    steps=(Step(T.MIGRATING, "live_migrate", progress=0),),
+    result=Result.UNCHANGED,
+    params=("host",),
+    manager_function="live_migration",
+)
