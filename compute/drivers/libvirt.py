@@ -451,10 +451,16 @@ class LibvirtDriver(ComputeDriver):
         self.destroy(guest.uuid)  # re-spawning replaces, leftovers of a crashed build included
         if self.real:
             self._make_disk(guest)
-        with _translated("spawn", guest.uuid):
-            dom = self._connection().defineXML(self._xml(guest))
-            if power_on:
-                dom.create()
+        try:
+            with _translated("spawn", guest.uuid):
+                dom = self._connection().defineXML(self._xml(guest))
+                if power_on:
+                    dom.create()
+        except DriverError:
+            # As Nova: a guest that failed to spawn leaves no domain and no disk behind.
+            with contextlib.suppress(DriverError):
+                self.destroy(guest.uuid)
+            raise
 
     def destroy(self, uuid: str) -> None:
         """Remove the domain and, on a real host, its disks and console log."""

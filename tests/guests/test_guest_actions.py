@@ -259,4 +259,14 @@ def test_a_server_from_an_image_without_a_file_fails_with_the_reason(site):
     site.wait_status(uuid, "ERROR", timeout=60)
     fault = site.server(uuid)["fault"]
     assert "has no file" in fault["message"]
-    assert site.domain_state(uuid) == "absent"
+    assert site.domain_state(uuid) == "absent"  # nothing left behind on the host
+    site.request("DELETE", f"/v2.1/servers/{uuid}")  # an ordinary delete removes it
+
+    def gone() -> bool:
+        try:
+            site.server(uuid)
+        except ApiError as error:
+            return error.status == 404
+        return False
+
+    site.wait(gone, timeout=30, what="the failed server to be deleted")
