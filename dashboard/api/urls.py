@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from dashboard.api.docs import views as docs
 from dashboard.api.identity import views as identity
 from dashboard.api.views import (
+    aggregates,
     extensions,
     flavors,
     hosts,
@@ -150,6 +151,12 @@ urlpatterns = [
     re_path(
         V + r"os-server-groups/(?P<group_id>[^/]+)/?$", server_groups.ServerGroupItem.as_view()
     ),
+    re_path(V + r"os-aggregates/?$", aggregates.AggregateList.as_view()),
+    re_path(
+        V + r"os-aggregates/(?P<aggregate_id>[^/]+)/action/?$",
+        aggregates.AggregateAction.as_view(),
+    ),
+    re_path(V + r"os-aggregates/(?P<aggregate_id>[^/]+)/?$", aggregates.AggregateItem.as_view()),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     re_path(V + r".*$", versions.not_found),

@@ -366,6 +366,23 @@ def _imeta(w: SimpleNamespace) -> str:
     return f"/v2.1/images/{w.own_image}/metadata"
 
 
+AGG = "/v2.1/os-aggregates"
+
+
+def _agg_post(w: SimpleNamespace, name: str):
+    return w.admin.post(AGG, {"aggregate": {"name": name}}, format="json")
+
+
+def _agg(w: SimpleNamespace, name: str) -> int:
+    return _agg_post(w, name).json()["aggregate"]["id"]
+
+
+def _twice_added(w: SimpleNamespace):
+    url = f"{AGG}/{_agg(w, 'a10')}/action"
+    w.admin.post(url, {"add_host": {"host": "node1"}}, format="json")
+    return w.admin.post(url, {"add_host": {"host": "node1"}}, format="json")
+
+
 def _group(w: SimpleNamespace) -> str:
     body = {"server_group": {"name": "g", "policy": "anti-affinity"}}
     return w.alice.post("/v2.1/os-server-groups", body, format="json").json()["server_group"]["id"]
@@ -689,6 +706,49 @@ NEW_SCENARIOS = {
     ("glanceImageDelete", 403): lambda w: w.alice.delete(f"/image/v2/images/{CIRROS}"),
     ("glanceImageDelete", 404): lambda w: w.alice.delete(f"/image/v2/images/{GONE}"),
     ("novaImageDelete", 404): lambda w: w.alice.delete(f"/v2.1/images/{GONE}", **V235),
+    ("aggregateList", 200): lambda w: w.admin.get(AGG),
+    ("aggregateList", 403): lambda w: w.alice.get(AGG),
+    ("aggregateCreate", 200): lambda w: w.admin.post(
+        AGG, {"aggregate": {"name": "a1", "availability_zone": "z1"}}, format="json"
+    ),
+    ("aggregateCreate", 403): lambda w: w.alice.post(
+        AGG, {"aggregate": {"name": "a2"}}, format="json"
+    ),
+    ("aggregateCreate", 409): lambda w: (_agg(w, "a3"), _agg_post(w, "a3"))[1],
+    ("aggregateCreate", 415): lambda w: w.admin.post(AGG, "x", content_type="text/plain"),
+    ("aggregateShow", 200): lambda w: w.admin.get(f"{AGG}/{_agg(w, 'a4')}"),
+    ("aggregateShow", 403): lambda w: w.alice.get(f"{AGG}/1"),
+    ("aggregateShow", 404): lambda w: w.admin.get(f"{AGG}/999"),
+    ("aggregateUpdate", 200): lambda w: w.admin.put(
+        f"{AGG}/{_agg(w, 'a5')}", {"aggregate": {"name": "a5b"}}, format="json"
+    ),
+    ("aggregateUpdate", 403): lambda w: w.alice.put(
+        f"{AGG}/1", {"aggregate": {"name": "x"}}, format="json"
+    ),
+    ("aggregateUpdate", 404): lambda w: w.admin.put(
+        f"{AGG}/999", {"aggregate": {"name": "x"}}, format="json"
+    ),
+    ("aggregateUpdate", 409): lambda w: (
+        _agg(w, "a6"),
+        w.admin.put(f"{AGG}/{_agg(w, 'a7')}", {"aggregate": {"name": "a6"}}, format="json"),
+    )[1],
+    ("aggregateUpdate", 415): lambda w: w.admin.put(f"{AGG}/1", "x", content_type="text/plain"),
+    ("aggregateDelete", 200): lambda w: w.admin.delete(f"{AGG}/{_agg(w, 'a8')}"),
+    ("aggregateDelete", 403): lambda w: w.alice.delete(f"{AGG}/1"),
+    ("aggregateDelete", 404): lambda w: w.admin.delete(f"{AGG}/999"),
+    ("aggregateAction", 200): lambda w: w.admin.post(
+        f"{AGG}/{_agg(w, 'a9')}/action", {"add_host": {"host": "node1"}}, format="json"
+    ),
+    ("aggregateAction", 403): lambda w: w.alice.post(
+        f"{AGG}/1/action", {"add_host": {"host": "node1"}}, format="json"
+    ),
+    ("aggregateAction", 404): lambda w: w.admin.post(
+        f"{AGG}/999/action", {"add_host": {"host": "node1"}}, format="json"
+    ),
+    ("aggregateAction", 409): lambda w: _twice_added(w),
+    ("aggregateAction", 415): lambda w: w.admin.post(
+        f"{AGG}/1/action", "x", content_type="text/plain"
+    ),
 }
 SCENARIOS.update(NEW_SCENARIOS)
 
