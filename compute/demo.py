@@ -99,3 +99,34 @@ def seed(agents: Sequence[ComputeAgent]) -> int:
 def _drain(agents: Sequence[ComputeAgent]) -> None:
     while sum(agent.run_pending() for agent in agents):
         pass
+
+
+#: The real guests ``rundashboard --demo --libvirt URI`` boots on the libvirt host (m1.tiny:
+#: 512 MiB, a 1 GiB overlay on the vmdash-guest image).
+REAL_GUESTS = ("guest-1", "guest-2", "guest-3")
+
+
+def seed_real_guests(*, host: str, count: int = len(REAL_GUESTS)) -> int:
+    """Build (or reuse) the vmdash-guest image and queue the missing real guests on ``host``,
+    owned by alice's project ``demo``; the host's agent boots them when it starts."""
+    from compute.guest_image import IMAGE_ID, build_and_register
+
+    build_and_register(log=log.info)
+    member = _context_of("alice", "demo")
+    # Placing on a named host is an admin's right; the guests still belong to ``demo``.
+    placer = replace(member, is_admin=True)
+    made = 0
+    for name in REAL_GUESTS[:count]:
+        if Instance.objects.filter(name=name, project_id=member.project_id).exists():
+            continue
+        instance_create(
+            context=replace(placer, request_id=f"req-{uuid.uuid4()}"),
+            name=name,
+            flavor_ref="1",
+            image_ref=str(IMAGE_ID),
+            host=host,
+        )
+        made += 1
+    if made:
+        log.info("demo data: %d real guests queued on %s", made, host)
+    return made

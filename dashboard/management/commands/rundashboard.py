@@ -1,10 +1,15 @@
-"""``manage.py rundashboard [--bind ADDR] [--port N] [--agents N] [--demo]``.
+"""``manage.py rundashboard [--bind ADDR] [--port N] [--agents N] [--demo] [--libvirt URI]``.
 
 The embedded default in one process: daphne serving HTTP and WebSockets (with the outbox relay
 and the watchdog every web process runs) and the agents of N fake compute hosts
 (``compute-1`` … ``compute-N``). With ``--demo`` the
 database is migrated and seeded (idempotently), the fake hypervisor's operations take a
 second or two so transitions are visible, and the power-state sync runs every 10 s.
+
+``--libvirt URI`` also runs the agent of one real host (``--libvirt-host``, ``qemu-1``) on that
+libvirt connection; with ``--demo`` it boots a few real ``vmdash-guest`` instances there (built
+by ``build_guest_image`` from Debian packages). The fake demo instances are seeded before the
+real host registers, so they stay on the fake hosts.
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ class Command(BaseCommand):
             "--agents", type=int, default=3, help="Fake compute hosts to run here (0: none)."
         )
         parser.add_argument("--demo", action="store_true", help="Migrate and seed demo data.")
+        parser.add_argument(
+            "--libvirt",
+            metavar="URI",
+            default="",
+            help="Also run one real host's agent on this libvirt URI (e.g. qemu:///system).",
+        )
+        parser.add_argument("--libvirt-host", default="qemu-1", help="That host's name.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["agents"] < 0:
@@ -61,10 +73,25 @@ class Command(BaseCommand):
 
             demo.seed(agents)  # before the delays: seeding runs every action at full speed
             self._demo_settings(fake_delays=DEMO_DELAYS)
+        if options["libvirt"]:
+            real = build_agent(
+                host=options["libvirt_host"], driver="libvirt", uri=options["libvirt"]
+            )
+            real.register()
+            real.heartbeat()
+            if options["demo"]:
+                from compute import demo
+
+                demo.seed_real_guests(host=options["libvirt_host"])
+            agents.append(real)
         for agent in agents:
             agent.start()
         url = f"http://{options['bind']}:{options['port']}/"
-        self.stdout.write(f"vmdash on {url} with {len(agents)} fake host(s); Ctrl-C stops it.")
+        real_hosts = f" and libvirt host {options['libvirt_host']}" if options["libvirt"] else ""
+        fakes = options["agents"]
+        self.stdout.write(
+            f"vmdash on {url} with {fakes} fake host(s){real_hosts}; Ctrl-C stops it."
+        )
         if options["demo"]:
             self.stdout.write("Log in as alice/alice (member) or admin/admin (admin).")
         try:
