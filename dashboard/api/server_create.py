@@ -19,6 +19,7 @@ from typing import Any
 from compute.context import RequestContext
 from compute.exceptions import NotFound
 from compute.models import KeyPair
+from compute.networks import network_get
 from compute.selectors import host_get
 from dashboard.api.actions import id_from_href, unsupported
 from dashboard.api.faults import APIFault
@@ -114,7 +115,10 @@ def _refuse_missing_resources(server: dict[str, Any]) -> None:
         for network in networks:
             if network.get("port"):
                 raise APIFault(400, f"Port id {network['port']} could not be found.")
-            raise APIFault(400, f"Network {network.get('uuid')} could not be found.")
+            if network_get(str(network.get("uuid"))) is None:
+                raise APIFault(400, f"Network {network.get('uuid')} could not be found.")
+            if network.get("fixed_ip"):
+                raise unsupported("networks with a fixed_ip")
 
 
 def _count(server: dict[str, Any]) -> None:

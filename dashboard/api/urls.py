@@ -19,6 +19,7 @@ from dashboard.api.docs import views as docs
 from dashboard.api.identity import views as identity
 from dashboard.api.views import (
     aggregates,
+    diagnostics,
     extensions,
     flavors,
     hosts,
@@ -26,6 +27,7 @@ from dashboard.api.views import (
     images,
     instance_actions,
     keypairs,
+    networks,
     quotas,
     server_actions,
     server_groups,
@@ -77,6 +79,10 @@ urlpatterns = [
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/metadata/(?P<key>[^/]+)/?$",
         server_metadata.ServerMetadataItem.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/diagnostics/?$",
+        diagnostics.ServerDiagnostics.as_view(),
     ),
     re_path(V + r"servers/(?P<server_id>[^/]+)/tags/?$", server_metadata.ServerTags.as_view()),
     re_path(
@@ -157,6 +163,8 @@ urlpatterns = [
         aggregates.AggregateAction.as_view(),
     ),
     re_path(V + r"os-aggregates/(?P<aggregate_id>[^/]+)/?$", aggregates.AggregateItem.as_view()),
+    re_path(V + r"os-networks/?$", networks.NetworkList.as_view()),
+    re_path(V + r"os-networks/(?P<network_id>[^/]+)/?$", networks.NetworkShow.as_view()),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     re_path(V + r".*$", versions.not_found),

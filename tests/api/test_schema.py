@@ -73,7 +73,7 @@ def w(alice_api, admin_api, make_instance, host):
     request_id = instance.actions.first().request_id
     building = make_instance("active", name="building")
     # A server still building: written here directly, as no action leaves one there.
-    Instance.objects.filter(pk=building.pk).update(vm_state="building")
+    Instance.objects.filter(pk=building.pk).update(vm_state="building", host=None)
     own = alice_api.post("/image/v2/images", {"name": "own"}, format="json").json()["id"]
     meta_server = make_instance("active", name="metadata")
     return SimpleNamespace(
@@ -749,6 +749,14 @@ NEW_SCENARIOS = {
     ("aggregateAction", 415): lambda w: w.admin.post(
         f"{AGG}/1/action", "x", content_type="text/plain"
     ),
+    ("networkList", 200): lambda w: w.alice.get("/v2.1/os-networks", **V235),
+    ("networkList", 404): lambda w: w.alice.get("/v2.1/os-networks"),
+    ("networkShow", 200): lambda w: w.alice.get("/v2.1/os-networks/private", **V235),
+    ("networkShow", 404): lambda w: w.alice.get("/v2.1/os-networks/nope", **V235),
+    ("serverDiagnostics", 200): lambda w: w.admin.get(f"/v2.1/servers/{w.server}/diagnostics"),
+    ("serverDiagnostics", 403): lambda w: w.alice.get(f"/v2.1/servers/{w.server}/diagnostics"),
+    ("serverDiagnostics", 404): lambda w: w.admin.get(f"/v2.1/servers/{MISSING}/diagnostics"),
+    ("serverDiagnostics", 409): lambda w: w.admin.get(f"/v2.1/servers/{w.building}/diagnostics"),
 }
 SCENARIOS.update(NEW_SCENARIOS)
 
