@@ -70,15 +70,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     recovery.RESET_STATE,
 )
 
-#: The pages' groups of buttons, in the order they are shown.
-GROUPS: tuple[str, ...] = (
-    power.GROUP,
-    moving.GROUP,
-    images.GROUP,
-    recovery.GROUP,
-    access.GROUP,
-    existence.GROUP,
-)
+#: The pages' groups of buttons — the families — in the order they are shown, each with its
+#: actions in the order of its buttons.
+GROUPS: dict[str, tuple[ActionSpec, ...]] = {
+    family.GROUP: family.SHOWN for family in (power, moving, images, recovery, access, existence)
+}
 
 #: Internal actions only the system context (the sync, the watchdog) may start by key.
 INTERNAL_ACTIONS: tuple[ActionSpec, ...] = (FORCE_STOP, TERMINATE)

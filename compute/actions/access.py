@@ -24,6 +24,8 @@ LOCK = ActionSpec(
     must_have_launched=False,
     params=("locked_reason",),
     manager_function="lock",
+    prepare="lock",
+    complete="lock",
 )
 
 UNLOCK = ActionSpec(
@@ -40,6 +42,7 @@ UNLOCK = ActionSpec(
     check_lock=False,
     must_have_launched=False,
     manager_function="unlock",
+    complete="unlock",
 )
 
 CHANGE_PASSWORD = ActionSpec(
@@ -56,4 +59,8 @@ CHANGE_PASSWORD = ActionSpec(
     result=Result.UNCHANGED,
     params=("adminPass",),
     manager_function="set_admin_password",
+    prepare="change_password",
 )
+
+#: The family's user actions, in the order the page shows their buttons.
+SHOWN: tuple[ActionSpec, ...] = (LOCK, UNLOCK, CHANGE_PASSWORD)

@@ -48,6 +48,7 @@ DELETE = ActionSpec(
     result=V.DELETED,
     destructive=True,
     manager_function="terminate_instance",
+    reclaiming="softDelete",
 )
 
 FORCE_DELETE = ActionSpec(
@@ -106,5 +107,9 @@ TERMINATE = replace(
     DELETE,
     key="terminate",
     label="Terminate",
+    reclaiming="",
     summary="Delete the instance at once, whatever reclaim_instance_interval says.",
 )
+
+#: The family's user actions, in the order the page shows their buttons.
+SHOWN: tuple[ActionSpec, ...] = (DELETE, FORCE_DELETE, RESTORE)

@@ -29,6 +29,7 @@ CREATE_IMAGE = ActionSpec(
     result=Result.UNCHANGED,
     params=("name",),
     manager_function="snapshot_instance",
+    prepare="snapshot",
 )
 
 CREATE_BACKUP = ActionSpec(
@@ -45,6 +46,7 @@ CREATE_BACKUP = ActionSpec(
     result=Result.UNCHANGED,
     params=("name", "backup_type", "rotation"),
     manager_function="backup_instance",
+    prepare="snapshot",
 )
 
 SHELVE = ActionSpec(
@@ -92,4 +94,8 @@ UNSHELVE = ActionSpec(
     result=V.ACTIVE,
     error_on_failure=True,
     manager_function="unshelve_instance",
+    prepare="unshelve",
 )
+
+#: The family's user actions, in the order the page shows their buttons.
+SHOWN: tuple[ActionSpec, ...] = (CREATE_IMAGE, CREATE_BACKUP, SHELVE, SHELVE_OFFLOAD, UNSHELVE)

@@ -33,6 +33,7 @@ RESIZE = ActionSpec(
     params=("flavorRef",),
     error_on_failure=True,
     manager_function="resize_instance",
+    prepare="resize",
 )
 
 MIGRATE = ActionSpec(
@@ -51,6 +52,7 @@ MIGRATE = ActionSpec(
     params=("host",),
     error_on_failure=True,
     manager_function="resize_instance",
+    prepare="migrate",
 )
 
 CONFIRM_RESIZE = ActionSpec(
@@ -66,6 +68,7 @@ CONFIRM_RESIZE = ActionSpec(
     result=Result.BY_POWER,
     remembers_state=False,
     manager_function="confirm_resize",
+    complete="confirm_resize",
 )
 
 REVERT_RESIZE = ActionSpec(
@@ -98,4 +101,8 @@ LIVE_MIGRATE = ActionSpec(
     result=Result.UNCHANGED,
     params=("host",),
     manager_function="live_migration",
+    prepare="live_migrate",
 )
+
+#: The family's user actions, in the order the page shows their buttons.
+SHOWN: tuple[ActionSpec, ...] = (RESIZE, CONFIRM_RESIZE, REVERT_RESIZE, MIGRATE, LIVE_MIGRATE)

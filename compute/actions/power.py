@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compute.actions.spec import ActionSpec, HostCheck, Result, Step, allowed
+from compute.actions.spec import ActionSpec, HostCheck, Result, Step, Variant, allowed
 from compute.states import ALLOW_HARD_REBOOT, ALLOW_REBOOT, TaskState, VmState
 
 T = TaskState
@@ -55,6 +55,7 @@ REBOOT = ActionSpec(
     steps=(Step(T.REBOOTING), Step(T.REBOOT_PENDING), Step(T.REBOOT_STARTED, "reboot_soft")),
     result=V.ACTIVE,
     manager_function="reboot_instance",
+    variant=Variant("reboot", "Reboot", "type", "SOFT", "Soft"),
 )
 
 REBOOT_HARD = ActionSpec(
@@ -75,6 +76,7 @@ REBOOT_HARD = ActionSpec(
     result=V.ACTIVE,
     destructive=True,
     manager_function="reboot_instance",
+    variant=Variant("reboot", "Reboot", "type", "HARD", "Hard"),
 )
 
 PAUSE = ActionSpec(
@@ -151,3 +153,6 @@ FORCE_STOP = ActionSpec(
     result=V.STOPPED,
     manager_function="stop_instance",
 )
+
+#: The family's user actions, in the order the page shows their buttons.
+SHOWN: tuple[ActionSpec, ...] = (START, STOP, REBOOT, REBOOT_HARD, PAUSE, UNPAUSE, SUSPEND, RESUME)

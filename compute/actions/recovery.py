@@ -24,6 +24,7 @@ RESCUE = ActionSpec(
     params=("rescue_image_ref",),
     error_on_failure=True,
     manager_function="rescue_instance",
+    prepare="rescue",
 )
 
 UNRESCUE = ActionSpec(
@@ -60,6 +61,7 @@ REBUILD = ActionSpec(
     destructive=True,
     error_on_failure=True,
     manager_function="rebuild_instance",
+    prepare="rebuild",
 )
 
 TRIGGER_CRASH_DUMP = ActionSpec(
@@ -95,4 +97,11 @@ RESET_STATE = ActionSpec(
     params=("state",),
     destructive=True,
     manager_function="reset_state",
+    chosen_results=(V.ACTIVE, V.ERROR),
+    complete="reset_state",
+    prepare="reset_state",
+    result=Result.CHOSEN,
 )
+
+#: The family's user actions, in the order the page shows their buttons.
+SHOWN: tuple[ActionSpec, ...] = (RESCUE, UNRESCUE, REBUILD, TRIGGER_CRASH_DUMP, RESET_STATE)

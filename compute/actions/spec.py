@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from compute.states import PowerState, VmState
+
 #: "No task is running" — the default allowed task_states of Nova's check_instance_state.
 NO_TASK: frozenset[str | None] = frozenset({None})
 
@@ -129,11 +131,36 @@ class ActionSpec:
     #: For an action the service completes in the request (no steps, so no agent): its
     #: completion (``compute.services.instances.COMPLETIONS``).
     complete: str = ""
+    #: The row this one becomes when reclaim_instance_interval > 0 and the instance has
+    #: launched (Nova's REST delete: ``delete`` → ``softDelete``).
+    reclaiming: str = ""
 
     @property
     def completed_by_service(self) -> bool:
         """Whether the service completes it in the request (else the host's agent runs it)."""
         return not self.steps
+
+    def resulting_vm_state(
+        self, *, vm_state: str, power_state: int, remembered: str | None = None, chosen: str = ""
+    ) -> str:
+        """The vm_state the action ends in: its plain result, or what ``result`` says to read —
+        the vm_state it had (UNCHANGED), the one saved at acceptance (PREVIOUS, default
+        active), the caller's choice (CHOSEN), the guest's power (BY_POWER: stopped if it is
+        shut down). ACTIVE_OR_STOPPED is the agent's, which powers the guest off on its way."""
+        result = self.result
+        if isinstance(result, str):
+            return result
+        if result is Result.UNCHANGED:
+            return vm_state
+        if result is Result.PREVIOUS:
+            return remembered or VmState.ACTIVE
+        if result is Result.CHOSEN:
+            if chosen not in self.chosen_results:
+                raise ValueError(f"{chosen!r} is not one of {self.chosen_results}")
+            return chosen
+        if result is Result.BY_POWER:
+            return VmState.STOPPED if power_state == PowerState.SHUTDOWN else VmState.ACTIVE
+        raise ValueError(f"{self.key}'s result {result} is decided by the agent's walk")
 
     @property
     def start_task(self) -> str | None:

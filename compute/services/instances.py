@@ -30,7 +30,7 @@ from compute.exceptions import (
 )
 from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceAction
 from compute.scheduler import select_host
-from compute.selectors import instance_get
+from compute.selectors import instance_get, uuid_or_none
 from compute.services.params import MIGRATION_KEYS, Prepared, prepare
 from compute.states import PowerState, TaskState, VmState
 
@@ -66,7 +66,7 @@ def instance_create(
     flavor = Flavor.objects.filter(flavorid=str(flavor_ref)).first()
     if flavor is None:
         raise Invalid(f"Flavor {flavor_ref} could not be found.")
-    image = Image.objects.filter(pk=_uuid_or_none(image_ref), status=Image.Status.ACTIVE).first()
+    image = Image.objects.filter(pk=uuid_or_none(image_ref), status=Image.Status.ACTIVE).first()
     if image is None:
         raise Invalid(f"Image {image_ref} could not be found.")
     zone = availability_zone
@@ -154,28 +154,26 @@ def instance_action(
     # or the image (resize, rebuild, rescue) read it when they do.
     instance = instance_get(context=context, instance_uuid=instance_uuid, joined=("host",))
     spec = actions.get(action)
-    if spec.key == "delete" and conf().reclaim_instance_interval > 0 and instance.launched_at:
-        spec = actions.SOFT_DELETE
+    if spec.reclaiming and conf().reclaim_instance_interval > 0 and instance.launched_at:
+        # Nova's REST delete soft-deletes a launched instance while deletes are reclaimable.
+        spec = actions.get(spec.reclaiming)
     preconditions.check(spec, instance, context)
     prepared = prepare(spec, instance=instance, context=context, params=params)
     try:
         return _start(context, instance, spec, prepared)
     except Exception:
         # The action did not start (it lost its race for the task_state): what ``prepare``
-        # made for it goes too, or a snapshot's image would wait "queued" for ever.
-        if spec.key in ("createImage", "createBackup") and prepared.params.get("image_id"):
-            Image.objects.filter(
-                pk=prepared.params["image_id"], status=Image.Status.QUEUED
-            ).delete()
+        # made for it goes too.
+        if prepared.undo is not None:
+            prepared.undo()
         raise
 
 
 def _start(
     context: RequestContext, instance: Instance, spec: ActionSpec, prepared: Prepared
 ) -> InstanceAction | None:
-    synchronous = _SYNCHRONOUS.get(spec.key)
-    if synchronous is not None:
-        return synchronous(context, instance, spec, prepared.params)
+    if spec.completed_by_service:
+        return COMPLETIONS[spec.complete](context, instance, spec, prepared.params)
     if spec.result in (VmState.DELETED, VmState.SOFT_DELETED):
         host_up = instance.host_id is not None and instance.host.is_up
         if instance.task_state in (TaskState.DELETING, TaskState.SOFT_DELETING) and host_up:
@@ -206,15 +204,6 @@ def _start(
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _uuid_or_none(value: object) -> str | None:
-    import uuid
-
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return None
 
 
 def _remembered(spec: ActionSpec, instance: Instance, fields: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +281,9 @@ def _local_delete(context: RequestContext, instance: Instance, spec: ActionSpec)
     return action
 
 
-def _lock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str | None:
+def _lock(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> str | None:
     """Nova's ``API.lock``: the lock is the owner's when the caller belongs to the instance's
     project, else the admin's (``compute.policy.lock_party``). An owner's lock on a locked
     instance changes nothing (and is not recorded); an admin from elsewhere takes it over."""
@@ -308,7 +299,9 @@ def _lock(context: RequestContext, instance: Instance, params: dict[str, Any]) -
     return ""
 
 
-def _unlock(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
+def _unlock(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> str:
     """Nova's ``unlock``; the override a lock of the other party needs is the action table's
     (``foreign_lock_policy``), checked with the other preconditions."""
     if instance.locked:
@@ -316,35 +309,42 @@ def _unlock(context: RequestContext, instance: Instance, params: dict[str, Any])
     return ""
 
 
-def _reset_state(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
-    """Admin's escape hatch for a stuck instance: vm_state active or error, no task. A task the
-    agent is still running loses its next conditional write and is abandoned."""
+def _reset_state(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> str:
+    """Admin's escape hatch for a stuck instance: the vm_state named (active or error), no
+    task. A task the agent is still running loses its next conditional write and is abandoned."""
     state_machine.transition(
         instance,
         expected_task_state=instance.task_state,
-        vm_state=params["state"],
+        vm_state=spec.resulting_vm_state(
+            vm_state=instance.vm_state, power_state=instance.power_state, chosen=params["state"]
+        ),
         task_state=None,
     )
     return ""
 
 
-def _confirm_resize(context: RequestContext, instance: Instance, params: dict[str, Any]) -> str:
+def _confirm_resize(
+    context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
+) -> str:
     """The source compute's liveness is the action table's (``HostCheck.SOURCE_UP``), checked
     with the other preconditions; here the resize is kept."""
     meta = {k: v for k, v in instance.system_metadata.items() if k not in MIGRATION_KEYS}
-    final = VmState.STOPPED if instance.power_state == PowerState.SHUTDOWN else VmState.ACTIVE
     state_machine.transition(
         instance,
         expected_task_state=None,
         expected_vm_state=[VmState.RESIZED],
-        vm_state=final,
+        vm_state=spec.resulting_vm_state(
+            vm_state=instance.vm_state, power_state=instance.power_state
+        ),
         system_metadata=meta,
     )
     return instance.system_metadata.get("old_host") or ""
 
 
 def _completed_at_once(
-    apply: Callable[[RequestContext, Instance, dict[str, Any]], str | None],
+    apply: Callable[[RequestContext, Instance, ActionSpec, dict[str, Any]], str | None],
 ) -> Callable[[RequestContext, Instance, ActionSpec, dict[str, Any]], InstanceAction | None]:
     """An action the service completes itself: the change and its closed record, atomically.
 
@@ -357,7 +357,7 @@ def _completed_at_once(
         context: RequestContext, instance: Instance, spec: ActionSpec, params: dict[str, Any]
     ) -> InstanceAction | None:
         with transaction.atomic():
-            host = apply(context, instance, params)
+            host = apply(context, instance, spec, params)
             if host is None:
                 return None
             action, event = records.action_start(
@@ -373,9 +373,11 @@ def _completed_at_once(
     return run
 
 
-_SYNCHRONOUS = {
+#: What completes each action the service finishes in the request, by the name its row gives
+#: (``ActionSpec.complete``).
+COMPLETIONS = {
     "lock": _completed_at_once(_lock),
     "unlock": _completed_at_once(_unlock),
-    "os-resetState": _completed_at_once(_reset_state),
-    "confirmResize": _completed_at_once(_confirm_resize),
+    "reset_state": _completed_at_once(_reset_state),
+    "confirm_resize": _completed_at_once(_confirm_resize),
 }

@@ -32,6 +32,12 @@ class Prepared:
     fields: dict[str, Any] = field(default_factory=dict)
     #: The host whose agent runs the action, when it is not the instance's own.
     host: Host | None = None
+    #: Undoes what preparing made, if the action then does not start (a snapshot's queued
+    #: image would otherwise wait "queued" for ever).
+    undo: Callable[[], None] | None = None
+
+
+Preparer = Callable[[ActionSpec, Instance, RequestContext, dict[str, Any]], Prepared]
 
 
 def _image(value: object, *, what: str = "imageRef") -> Image:
@@ -158,7 +164,11 @@ def _create_image(
         min_disk=instance.flavor.disk,
         metadata={**{str(k): str(v) for k, v in metadata.items()}, "image_type": "snapshot"},
     )
-    return Prepared(params={"image_id": str(image.pk), "name": name})
+
+    def undo() -> None:
+        Image.objects.filter(pk=image.pk, status=Image.Status.QUEUED).delete()
+
+    return Prepared(params={"image_id": str(image.pk), "name": name}, undo=undo)
 
 
 def _change_password(
@@ -207,8 +217,9 @@ def _reset_state(
     spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
     state = params.get("state")
-    if state not in (VmState.ACTIVE, VmState.ERROR):
-        raise Invalid("Invalid input for field/attribute state. Value: must be 'active' or 'error'")
+    if state not in spec.chosen_results:
+        wanted = " or ".join(f"'{s}'" for s in spec.chosen_results)
+        raise Invalid(f"Invalid input for field/attribute state. Value: must be {wanted}")
     return Prepared(params={"state": state})
 
 
@@ -218,19 +229,17 @@ def _lock(
     return Prepared(params={"locked_reason": _text(params, "locked_reason", required=False)})
 
 
-_PREPARERS: dict[
-    str, Callable[[ActionSpec, Instance, RequestContext, dict[str, Any]], Prepared]
-] = {
+#: The preparers by the name an action's row gives them (``ActionSpec.prepare``).
+PREPARERS: dict[str, Preparer] = {
     "resize": _resize,
     "migrate": _migrate,
-    "os-migrateLive": _live_migrate,
+    "live_migrate": _live_migrate,
     "rebuild": _rebuild,
-    "createImage": _create_image,
-    "createBackup": _create_image,
-    "changePassword": _change_password,
+    "snapshot": _create_image,
+    "change_password": _change_password,
     "rescue": _rescue,
     "unshelve": _unshelve,
-    "os-resetState": _reset_state,
+    "reset_state": _reset_state,
     "lock": _lock,
 }
 
@@ -238,5 +247,4 @@ _PREPARERS: dict[
 def prepare(
     spec: ActionSpec, *, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
-    preparer = _PREPARERS.get(spec.key)
-    return preparer(spec, instance, context, params) if preparer else Prepared()
+    return PREPARERS[spec.prepare](spec, instance, context, params) if spec.prepare else Prepared()

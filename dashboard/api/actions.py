@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from compute.actions import ACTIONS, ActionSpec, get
 from dashboard.api.faults import APIFault
 from dashboard.api.microversions import APIVersion
 from dashboard.api.schemas import servers as server_schemas
@@ -62,8 +63,30 @@ def _same(key: str) -> Callable[[Any], tuple[str, dict[str, Any]]]:
     return lambda _value: (key, {})
 
 
-def _reboot(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    return ("reboot_hard" if value["type"].upper() == "HARD" else "reboot"), {}
+def _variants(body_key: str) -> dict[str, ActionSpec]:
+    """The action-table rows Nova serves as ``body_key`` with a type, by each accepted value."""
+    return {
+        accepted: spec
+        for spec in ACTIONS
+        if spec.variant is not None and spec.variant.action == body_key
+        for accepted in spec.variant.accepted_values
+    }
+
+
+def _typed(
+    body_key: str,
+) -> tuple[Callable[[APIVersion], t.Schema], Callable[[Any], tuple[str, dict[str, Any]]]]:
+    """The schema and the row picker of an action with a type (``{"reboot": {"type": …}}``)."""
+    rows = _variants(body_key)
+    field = next(iter(rows.values())).variant.field  # type: ignore[union-attr]
+
+    def schema(_: APIVersion) -> t.Schema:
+        return t.obj({field: {"type": "string", "enum": list(rows)}}, required=(field,))
+
+    def pick(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return rows[value[field]].key, {}
+
+    return schema, pick
 
 
 def _resize(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -156,19 +179,7 @@ BODY_ACTIONS: dict[str, BodyAction] = {
     for a in (
         _B("os-start", _null, _same("start")),
         _B("os-stop", _null, _same("stop")),
-        _B(
-            "reboot",
-            lambda v: t.obj(
-                {
-                    "type": {
-                        "type": "string",
-                        "enum": ["HARD", "Hard", "hard", "SOFT", "Soft", "soft"],
-                    }
-                },
-                required=("type",),
-            ),
-            _reboot,
-        ),
+        _B("reboot", *_typed("reboot")),
         _B("pause", _null, _same("pause")),
         _B("unpause", _null, _same("unpause")),
         _B("suspend", _null, _same("suspend")),
@@ -226,7 +237,8 @@ BODY_ACTIONS: dict[str, BodyAction] = {
         _B(
             "os-resetState",
             lambda v: t.obj(
-                {"state": {"type": "string", "enum": ["active", "error"]}}, required=("state",)
+                {"state": {"type": "string", "enum": list(get("os-resetState").chosen_results)}},
+                required=("state",),
             ),
             _with("os-resetState", _fields("state")),
         ),

@@ -2,29 +2,20 @@
 
 The answer comes from ``compute.preconditions.evaluate`` — the check the services run — so a
 button is enabled exactly when the service would accept it, and a disabled one carries Nova's
-refusal text. The grouping below is only layout; an action missing from it lands in "Other", so
-a new row of the action table still gets its button.
+refusal text. The groups are the action table's families (``ActionSpec.group``), in the table's
+order of groups.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compute.actions import ACTIONS, ActionSpec
+from compute.actions import ACTIONS, GROUPS, ActionSpec
 from compute.context import RequestContext
 from compute.preconditions import evaluate
 from dashboard.web.forms import ActionParamsForm, Catalog
 from dashboard.web.presentation import badge
 from dashboard.web.rows import InstanceRow
-
-GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Power", ("start", "stop", "reboot", "reboot_hard", "pause", "unpause", "suspend", "resume")),
-    ("Resize & move", ("resize", "confirmResize", "revertResize", "migrate", "os-migrateLive")),
-    ("Images & shelving", ("createImage", "createBackup", "shelve", "shelveOffload", "unshelve")),
-    ("Recovery", ("rescue", "unrescue", "rebuild", "trigger_crash_dump", "os-resetState")),
-    ("Access", ("lock", "unlock", "changePassword")),
-    ("Delete", ("delete", "forceDelete", "restore")),
-)
 
 
 @dataclass(frozen=True)
@@ -76,15 +67,10 @@ def action_groups(
         )
 
     grouped: list[ActionGroup] = []
-    placed: set[str] = set()
-    for title, keys in GROUPS:
-        buttons = tuple(button(specs[k]) for k in keys if k in specs)
-        placed.update(keys)
+    for title, family in GROUPS.items():
+        buttons = tuple(button(s) for s in family if s.key in specs)
         if buttons:
             grouped.append(ActionGroup(title, buttons))
-    rest = tuple(button(s) for k, s in specs.items() if k not in placed)
-    if rest:
-        grouped.append(ActionGroup("Other", rest))
     return tuple(grouped)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 
-from compute.actions import ActionSpec
+from compute.actions import ACTIONS, ActionSpec
 from compute.models import Flavor, Host, Image, Instance, Project
 from compute.status import Status
 
@@ -107,10 +107,10 @@ class HostDisableForm(forms.Form):
 
 # --- the small forms of actions with parameters ----------------------------------------------
 
-FieldMaker = Callable[[Instance, Catalog], forms.Field]
+FieldMaker = Callable[[ActionSpec, Instance, Catalog], forms.Field]
 
 
-def _flavors(instance: Instance, catalog: Catalog) -> forms.Field:
+def _flavors(spec: ActionSpec, instance: Instance, catalog: Catalog) -> forms.Field:
     current = instance.flavor.flavorid if instance.flavor_id else None
     return forms.ChoiceField(
         label="New flavor", choices=[c for c in catalog.flavors if c[0] != current]
@@ -118,7 +118,7 @@ def _flavors(instance: Instance, catalog: Catalog) -> forms.Field:
 
 
 def _images(label: str, *, optional: str | None = None) -> FieldMaker:
-    def make(instance: Instance, catalog: Catalog) -> forms.Field:
+    def make(spec: ActionSpec, instance: Instance, catalog: Catalog) -> forms.Field:
         choices = ([("", optional)] if optional else []) + catalog.images
         initial = str(instance.image_id) if instance.image_id and not optional else None
         return forms.ChoiceField(
@@ -128,7 +128,7 @@ def _images(label: str, *, optional: str | None = None) -> FieldMaker:
     return make
 
 
-def _hosts(instance: Instance, catalog: Catalog) -> forms.Field:
+def _hosts(spec: ActionSpec, instance: Instance, catalog: Catalog) -> forms.Field:
     current = instance.host.host if instance.host_id else None
     return forms.ChoiceField(
         label="Destination host",
@@ -142,19 +142,21 @@ PARAM_FIELDS: dict[str, FieldMaker] = {
     "imageRef": _images("Image"),
     "rescue_image_ref": _images("Rescue image", optional="The instance's own image"),
     "host": _hosts,
-    "name": lambda i, c: forms.CharField(
+    "name": lambda s, i, c: forms.CharField(
         label="Image name", max_length=255, initial=f"{i.name}-snap"
     ),
-    "backup_type": lambda i, c: forms.ChoiceField(
+    "backup_type": lambda s, i, c: forms.ChoiceField(
         label="Backup type", choices=[("daily", "daily"), ("weekly", "weekly")]
     ),
-    "rotation": lambda i, c: forms.IntegerField(label="Keep", min_value=0, initial=1),
-    "adminPass": lambda i, c: forms.CharField(
+    "rotation": lambda s, i, c: forms.IntegerField(label="Keep", min_value=0, initial=1),
+    "adminPass": lambda s, i, c: forms.CharField(
         label="New password", widget=forms.PasswordInput(render_value=False), strip=False
     ),
-    "locked_reason": lambda i, c: forms.CharField(label="Reason", required=False, max_length=255),
-    "state": lambda i, c: forms.ChoiceField(
-        label="Set vm_state to", choices=[("active", "active"), ("error", "error")]
+    "locked_reason": lambda s, i, c: forms.CharField(
+        label="Reason", required=False, max_length=255
+    ),
+    "state": lambda s, i, c: forms.ChoiceField(
+        label="Set vm_state to", choices=[(state, state) for state in s.chosen_results]
     ),
 }
 
@@ -172,7 +174,9 @@ class ActionParamsForm(forms.Form):
         for name in spec.params:
             maker = PARAM_FIELDS.get(name)
             self.fields[name] = (
-                maker(instance, catalog) if maker else forms.CharField(label=name, required=False)
+                maker(spec, instance, catalog)
+                if maker
+                else forms.CharField(label=name, required=False)
             )
 
     def params(self) -> dict[str, Any]:
@@ -182,12 +186,20 @@ class ActionParamsForm(forms.Form):
 
 # --- one small form for the rows Nova serves as one action with a type ----------------------
 
-#: Action-table rows that Nova's API serves as one action with a type (``{"reboot": {"type":
-#: "SOFT"}}``). The page offers each group as one small form: its title, then each row's key
-#: with the label of its choice.
-CHOICE_FORMS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "reboot": ("Reboot", (("reboot", "Soft"), ("reboot_hard", "Hard"))),
-}
+
+def _choice_forms() -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+    """Action-table rows that Nova's API serves as one action with a type (their
+    ``variant``): the page offers each such action as one small form — its title, then each
+    row's key with the label of its choice."""
+    found: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    for spec in ACTIONS:
+        if spec.variant is not None:
+            title, rows = found.get(spec.variant.action, (spec.variant.title, ()))
+            found[spec.variant.action] = (title, (*rows, (spec.key, spec.variant.label)))
+    return found
+
+
+CHOICE_FORMS = _choice_forms()
 
 
 @dataclass(frozen=True)

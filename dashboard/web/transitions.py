@@ -20,9 +20,6 @@ V = VmState
 #: The tail of arrows of actions allowed in every vm_state.
 ANY = "*"
 
-#: Actions whose resulting vm_state is a parameter the caller picks (reset state's "state").
-_CHOSEN_RESULT: dict[str, tuple[str, ...]] = {"state": (V.ACTIVE, V.ERROR)}
-
 
 @dataclass(frozen=True)
 class Arrow:
@@ -43,10 +40,9 @@ class Graph:
 
 
 def targets(spec: ActionSpec, source: str) -> tuple[str, ...]:
-    for param, chosen in _CHOSEN_RESULT.items():
-        if param in spec.params:
-            return chosen
     result = spec.result
+    if result is Result.CHOSEN:
+        return spec.chosen_results
     if isinstance(result, str):
         return (result,)
     if result is Result.UNCHANGED:
@@ -105,12 +101,11 @@ class Precondition:
 
 
 def _result_text(spec: ActionSpec) -> str:
-    for param, chosen in _CHOSEN_RESULT.items():
-        if param in spec.params:
-            return " or ".join(chosen) + f" (the caller's {param!r})"
     result = spec.result
     if isinstance(result, str):
         return result
+    if result is Result.CHOSEN:
+        return " or ".join(spec.chosen_results) + f" (the caller's {spec.params[0]!r})"
     return {
         Result.UNCHANGED: "unchanged",
         Result.PREVIOUS: "the vm_state it had before (default active)",
