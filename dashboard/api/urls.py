@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.views import APIView
 
 from dashboard.api.docs import views as docs
+from dashboard.api.identity import admin as identity_admin
 from dashboard.api.identity import views as identity
 from dashboard.api.views import (
     aggregates,
@@ -174,6 +175,20 @@ urlpatterns = [
     path("identity/v3/", identity.IdentityV3.as_view(), name="identity-v3"),
     path("identity/v3", unlisted(identity.IdentityV3)),
     re_path(r"^identity/v3/auth/tokens/?$", identity.Tokens.as_view(), name="tokens"),
+    re_path(r"^identity/v3/domains/?$", identity_admin.Domains.as_view()),
+    re_path(r"^identity/v3/domains/(?P<domain_id>[^/]+)/?$", identity_admin.DomainItem.as_view()),
+    re_path(r"^identity/v3/projects/?$", identity_admin.Projects.as_view()),
+    re_path(
+        r"^identity/v3/projects/(?P<project_id>[^/]+)/users/(?P<user_id>[^/]+)/roles/"
+        r"(?P<role_id>[^/]+)/?$",
+        identity_admin.RoleAssignment.as_view(),
+    ),
+    re_path(
+        r"^identity/v3/projects/(?P<project_id>[^/]+)/?$", identity_admin.ProjectItem.as_view()
+    ),
+    re_path(r"^identity/v3/users/?$", identity_admin.Users.as_view()),
+    re_path(r"^identity/v3/users/(?P<user_id>[^/]+)/?$", identity_admin.UserItem.as_view()),
+    re_path(r"^identity/v3/roles/?$", identity_admin.Roles.as_view()),
     re_path(r"^identity/.*$", versions.identity_not_found),
     # Image v2 (Glance)
     path("image/", images.GlanceVersions.as_view(), name="image-versions"),

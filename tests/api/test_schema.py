@@ -383,6 +383,112 @@ def _twice_added(w: SimpleNamespace):
     return w.admin.post(url, {"add_host": {"host": "node1"}}, format="json")
 
 
+ID3 = "/identity/v3"
+
+
+def _id_project(w: SimpleNamespace, name: str) -> str:
+    body = {"project": {"name": name, "domain_id": "default"}}
+    return w.admin.post(f"{ID3}/projects", body, format="json").json()["project"]["id"]
+
+
+def _id_user(w: SimpleNamespace, name: str) -> str:
+    body = {"user": {"name": name, "password": "pw", "domain_id": "default"}}
+    return w.admin.post(f"{ID3}/users", body, format="json").json()["user"]["id"]
+
+
+def _member_role(w: SimpleNamespace) -> str:
+    roles = w.admin.get(f"{ID3}/roles?name=member").json()["roles"]
+    return roles[0]["id"]
+
+
+def _grant(w: SimpleNamespace, tag: str) -> str:
+    project, user = _id_project(w, f"p-{tag}"), _id_user(w, f"u-{tag}")
+    return f"{ID3}/projects/{project}/users/{user}/roles/{_member_role(w)}"
+
+
+def _identity_scenarios() -> dict:
+    lists = {
+        "identityDomainList": "domains",
+        "identityProjectList": "projects",
+        "identityUserList": "users",
+        "identityRoleList": "roles",
+    }
+    out = {}
+    for op, kind in lists.items():
+        out[(op, 200)] = _get_plain("admin", f"{ID3}/{kind}")
+        out[(op, 403)] = _get_plain("alice", f"{ID3}/{kind}")
+    out.update(
+        {
+            ("identityDomainShow", 200): _get_plain("admin", f"{ID3}/domains/default"),
+            ("identityDomainShow", 403): _get_plain("alice", f"{ID3}/domains/default"),
+            ("identityDomainShow", 404): _get_plain("admin", f"{ID3}/domains/other"),
+            ("identityProjectCreate", 201): lambda w: w.admin.post(
+                f"{ID3}/projects", {"project": {"name": "idp1"}}, format="json"
+            ),
+            ("identityProjectCreate", 400): lambda w: w.admin.post(
+                f"{ID3}/projects", {"project": {}}, format="json"
+            ),
+            ("identityProjectCreate", 403): lambda w: w.alice.post(
+                f"{ID3}/projects", {"project": {"name": "idp2"}}, format="json"
+            ),
+            ("identityProjectCreate", 409): lambda w: w.admin.post(
+                f"{ID3}/projects", {"project": {"name": "demo"}}, format="json"
+            ),
+            ("identityProjectShow", 200): lambda w: w.admin.get(
+                f"{ID3}/projects/{_id_project(w, 'idp3')}"
+            ),
+            ("identityProjectShow", 403): _get_plain("alice", f"{ID3}/projects/x"),
+            ("identityProjectShow", 404): _get_plain("admin", f"{ID3}/projects/x"),
+            ("identityProjectDelete", 204): lambda w: w.admin.delete(
+                f"{ID3}/projects/{_id_project(w, 'idp4')}"
+            ),
+            ("identityProjectDelete", 403): lambda w: w.alice.delete(f"{ID3}/projects/x"),
+            ("identityProjectDelete", 404): lambda w: w.admin.delete(f"{ID3}/projects/x"),
+            ("identityUserCreate", 201): lambda w: w.admin.post(
+                f"{ID3}/users", {"user": {"name": "idu1"}}, format="json"
+            ),
+            ("identityUserCreate", 400): lambda w: w.admin.post(
+                f"{ID3}/users", {"user": {}}, format="json"
+            ),
+            ("identityUserCreate", 403): lambda w: w.alice.post(
+                f"{ID3}/users", {"user": {"name": "idu2"}}, format="json"
+            ),
+            ("identityUserCreate", 409): lambda w: w.admin.post(
+                f"{ID3}/users", {"user": {"name": "alice"}}, format="json"
+            ),
+            ("identityUserShow", 200): lambda w: w.admin.get(f"{ID3}/users/{_id_user(w, 'idu3')}"),
+            ("identityUserShow", 403): _get_plain("alice", f"{ID3}/users/1"),
+            ("identityUserShow", 404): _get_plain("admin", f"{ID3}/users/99999"),
+            ("identityUserDelete", 204): lambda w: w.admin.delete(
+                f"{ID3}/users/{_id_user(w, 'idu4')}"
+            ),
+            ("identityUserDelete", 403): lambda w: w.alice.delete(f"{ID3}/users/1"),
+            ("identityUserDelete", 404): lambda w: w.admin.delete(f"{ID3}/users/99999"),
+            ("identityRoleGrant", 204): lambda w: w.admin.put(_grant(w, "g1")),
+            ("identityRoleGrant", 403): lambda w: w.alice.put(f"{ID3}/projects/x/users/1/roles/r"),
+            ("identityRoleGrant", 404): lambda w: w.admin.put(f"{ID3}/projects/x/users/1/roles/r"),
+            ("identityRoleCheck", 204): lambda w: (
+                w.admin.put(url := _grant(w, "g2")),
+                w.admin.get(url),
+            )[1],
+            ("identityRoleCheck", 403): lambda w: w.alice.get(f"{ID3}/projects/x/users/1/roles/r"),
+            ("identityRoleCheck", 404): lambda w: w.admin.get(_grant(w, "g3")),
+            ("identityRoleRevoke", 204): lambda w: w.admin.delete(_grant(w, "g4")),
+            ("identityRoleRevoke", 403): lambda w: w.alice.delete(
+                f"{ID3}/projects/x/users/1/roles/r"
+            ),
+            ("identityRoleRevoke", 404): lambda w: w.admin.delete(
+                f"{ID3}/projects/x/users/1/roles/r"
+            ),
+        }
+    )
+    return out
+
+
+def _get_plain(who: str, path: str):
+    return lambda w: getattr(w, who).get(path)
+
+
 def _group(w: SimpleNamespace) -> str:
     body = {"server_group": {"name": "g", "policy": "anti-affinity"}}
     return w.alice.post("/v2.1/os-server-groups", body, format="json").json()["server_group"]["id"]
@@ -757,6 +863,7 @@ NEW_SCENARIOS = {
     ("serverDiagnostics", 403): lambda w: w.alice.get(f"/v2.1/servers/{w.server}/diagnostics"),
     ("serverDiagnostics", 404): lambda w: w.admin.get(f"/v2.1/servers/{MISSING}/diagnostics"),
     ("serverDiagnostics", 409): lambda w: w.admin.get(f"/v2.1/servers/{w.building}/diagnostics"),
+    **_identity_scenarios(),
 }
 SCENARIOS.update(NEW_SCENARIOS)
 
