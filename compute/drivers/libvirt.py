@@ -25,7 +25,9 @@ Scope, on purpose:
   process. The callback runs on that thread and must return quickly. STOPPED is delivered at
   once: holding it back over a reboot (Nova's 15 s) is the agent's job, for every driver.
 
-This is the only module that imports ``libvirt`` (an import contract checks it).
+With its siblings ``libvirt_events`` (Nova's reading of libvirt's states and events, the event
+loop) and ``libvirt_storage`` (the disks), the only modules that import ``libvirt`` (an import
+contract checks it).
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ from compute.drivers.base import (
     EventCallback,
     GuestSpec,
     LifecycleEvent,
-    Transition,
+)
+from compute.drivers.libvirt_events import (
+    deregister_on_event_thread,
+    lifecycle_transition,
+    power_state_of,
+    prepare_libvirt,
 )
 from compute.drivers.libvirt_storage import DiskPool, ImageFile
 from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug, volume_name
@@ -59,8 +66,6 @@ logger = logging.getLogger(__name__)
 #: How often ``power_off`` re-presses the ACPI power button (Nova's retry interval) and polls.
 SHUTDOWN_RETRY_INTERVAL = 10.0
 SHUTDOWN_POLL_INTERVAL = 0.2
-#: How long ``close`` waits for the event-loop thread.
-EVENT_LOOP_TIMEOUT = 5.0
 #: Clean-shutdown wait before a cold migration pulls the plug (Nova's ``shutdown_timeout``).
 MIGRATE_SHUTDOWN_TIMEOUT = 60.0
 #: How long a soft reboot waits for the guest to shut down before it falls back to a hard
@@ -68,84 +73,6 @@ MIGRATE_SHUTDOWN_TIMEOUT = 60.0
 SOFT_REBOOT_TIMEOUT = 120.0
 #: The domain types ``virt_type`` may name (Nova's choices that QEMU serves).
 VIRT_TYPES = ("kvm", "qemu")
-
-#: Nova's ``LIBVIRT_POWER_STATE`` (shared/reference/nova-states.md §9).
-POWER_STATES: dict[int, int] = {
-    libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
-    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
-    # Blocked only means the vCPUs are idle, waiting on I/O.
-    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
-    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
-    # Still shutting down: Nova already calls that SHUTDOWN.
-    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.SHUTDOWN,
-    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.SHUTDOWN,
-    libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
-    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
-}
-
-
-def power_state_of(domain_state: int) -> int:
-    return int(POWER_STATES.get(domain_state, PowerState.NOSTATE))
-
-
-def lifecycle_transition(event: int, detail: int, dom: libvirt.virDomain) -> Transition | None:
-    """Nova's reading of a libvirt lifecycle event (§9); ``None`` for events it ignores."""
-    if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
-        return Transition.STOPPED
-    if event == libvirt.VIR_DOMAIN_EVENT_STARTED:
-        return Transition.STARTED
-    if event == libvirt.VIR_DOMAIN_EVENT_RESUMED:
-        return Transition.RESUMED
-    if event != libvirt.VIR_DOMAIN_EVENT_SUSPENDED:
-        return None  # defined, undefined, pmsuspended, crashed, shutdown-in-progress
-    if detail == libvirt.VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY:
-        return Transition.POSTCOPY_STARTED
-    if detail == libvirt.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED and _migration_completed(dom):
-        return Transition.MIGRATION_COMPLETED
-    return Transition.PAUSED
-
-
-def _migration_completed(dom: libvirt.virDomain) -> bool:
-    # libvirt also pauses with detail MIGRATED when a migration *fails*, so only the outcome of
-    # the last finished job tells the two apart. A driver without job stats: assume failure.
-    try:
-        stats = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
-    except libvirt.libvirtError:
-        return False
-    return stats.get("type") == libvirt.VIR_DOMAIN_JOB_COMPLETED
-
-
-# --- process-wide libvirt setup ---------------------------------------------------------------
-_setup_lock = threading.Lock()
-_event_thread: threading.Thread | None = None
-
-
-def _discard_libvirt_error(_ctx: object, _error: object) -> None:
-    """libvirt's default handler prints every error to stderr, including the expected "no
-    domain" of every lookup; the raised ``libvirtError`` carries the same text."""
-
-
-def _run_event_loop() -> None:
-    while True:
-        if libvirt.virEventRunDefaultImpl() < 0:
-            logger.error("libvirt event loop iteration failed")
-            time.sleep(1)
-
-
-def _prepare_libvirt() -> None:
-    """Once per process, before the first connection: quiet errors, start the event loop.
-
-    The event implementation must be registered before a connection is opened, or that
-    connection never delivers events; hence here and not in ``start_events``.
-    """
-    global _event_thread
-    with _setup_lock:
-        if _event_thread is not None:
-            return
-        libvirt.registerErrorHandler(_discard_libvirt_error, None)
-        libvirt.virEventRegisterDefaultImpl()
-        _event_thread = threading.Thread(target=_run_event_loop, name="libvirt-events", daemon=True)
-        _event_thread.start()
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -219,7 +146,7 @@ class LibvirtDriver(ComputeDriver):
         self._virt_type = virt_type
         self._callback: EventCallback | None = None
         self._callback_id: int | None = None
-        _prepare_libvirt()
+        prepare_libvirt()
 
     # --- connection and events ------------------------------------------------------------
     def _connection(self) -> libvirt.virConnect:
@@ -233,7 +160,11 @@ class LibvirtDriver(ComputeDriver):
             self._conn, self._callback_id = None, None
             with _translated(f"connect to {self.uri}", None):
                 conn = libvirt.open(self.uri)
-                self._virt_type = self._pick_virt_type(conn)
+                try:
+                    self._virt_type = self._pick_virt_type(conn)
+                except DriverError:
+                    conn.close()
+                    raise
                 if self._callback is not None:
                     self._register_events(conn)
             self._conn = conn
@@ -303,33 +234,9 @@ class LibvirtDriver(ComputeDriver):
             return
         # Outside the lock: a callback still running on the loop thread may need it.
         if callback_id is not None:
-            self._deregister_on_event_thread(conn, callback_id)
+            deregister_on_event_thread(conn, callback_id)
         with contextlib.suppress(libvirt.libvirtError):
             conn.close()
-
-    @staticmethod
-    def _deregister_on_event_thread(conn: libvirt.virConnect, callback_id: int) -> None:
-        """Remove the event callback from the event-loop thread while this thread waits.
-
-        libvirt (9.0 at least) checks its event timer without a lock when it queues an
-        event. If the last callback is removed while another thread queues one (as happens
-        when a removal lands mid-dispatch and libvirt finishes it on the loop thread), the
-        event is left in a queue whose timer is gone, and that event state never dispatches
-        again. For ``test:///default`` the state is shared by the whole process. On the loop
-        thread the removal cannot overlap a dispatch; on ``test://`` events are queued by the
-        calling thread, which is blocked here meanwhile.
-        """
-        done = threading.Event()
-
-        def deregister(timer: int, _opaque: object) -> None:
-            libvirt.virEventRemoveTimeout(timer)  # one shot
-            with contextlib.suppress(libvirt.libvirtError):  # a dead connection has none
-                conn.domainEventDeregisterAny(callback_id)
-            done.set()
-
-        libvirt.virEventAddTimeout(0, deregister, None)
-        if not done.wait(EVENT_LOOP_TIMEOUT):
-            logger.warning("libvirt event loop did not remove callback %s in time", callback_id)
 
     # --- lookups --------------------------------------------------------------------------
     def _find(self, uuid: str) -> libvirt.virDomain | None:
