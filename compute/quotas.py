@@ -145,3 +145,29 @@ def check_resize(*, project_id: str, old_flavor_id: int, flavor_ref: str) -> Non
         project_id=project_id,
         deltas={"cores": new.vcpus - old.vcpus, "ram": new.ram - old.ram},
     )
+
+
+GIB = 1024**3
+
+
+def check_image_fits(*, flavor_ref: str, image_ref: str) -> None:
+    """Nova's 400s when the flavor is smaller than the image's minimums."""
+    from django.core.exceptions import ValidationError
+
+    from compute.exceptions import Invalid
+    from compute.models import Flavor, Image
+
+    flavor = Flavor.objects.filter(flavorid=str(flavor_ref)).first()
+    try:
+        image = Image.objects.filter(pk=image_ref).first()
+    except (ValueError, ValidationError):  # not a UUID: the create refuses it in its own words
+        image = None
+    if flavor is None or image is None:
+        return
+    if image.min_ram and flavor.ram < image.min_ram:
+        raise Invalid("Flavor's memory is too small for requested image.")
+    if flavor.disk and image.min_disk and flavor.disk < image.min_disk:
+        raise Invalid(
+            f"Flavor's disk is too small for requested image. Flavor disk is "
+            f"{flavor.disk * GIB} bytes, minimum size is {image.min_disk * GIB} bytes."
+        )

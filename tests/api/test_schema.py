@@ -649,7 +649,7 @@ NEW_SCENARIOS = {
     ("flavorExtraSpecSet", 415): lambda w: w.admin.put(
         SPECS + "/c", "x", content_type="text/plain"
     ),
-    ("flavorExtraSpecDelete", 202): lambda w: (
+    ("flavorExtraSpecDelete", 200): lambda w: (
         w.admin.put(SPECS + "/d", {"d": "2"}, format="json"),
         w.admin.delete(SPECS + "/d"),
     )[1],

@@ -214,7 +214,6 @@ image_ref = {IMAGE}
 image_ref_alt = {IMAGE_ALT}
 flavor_ref = 1
 flavor_ref_alt = 2
-fixed_network_name = private
 build_interval = 1
 build_timeout = 60
 ready_wait = 0

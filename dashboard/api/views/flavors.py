@@ -320,7 +320,7 @@ class FlavorExtraSpec(ComputeView):
     @extend_schema(operation_id="flavorExtraSpecDelete", tags=["flavors"],
                    summary="Delete one extra spec (admin)",
                    parameters=[FLAVOR_ID, VERSION_HEADER],
-                   responses=compute_responses({202: None}, 403, 404))  # fmt: skip
+                   responses=compute_responses({200: None}, 403, 404))  # fmt: skip
     def delete(self, request: Request, flavor_id: str, key: str) -> Response:
         if not self.context.is_admin:
             raise APIFault(
@@ -329,4 +329,4 @@ class FlavorExtraSpec(ComputeView):
             )
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         flavor_specs.extra_spec_delete(context=self.context, flavor=flavor, key=key)
-        return Response(status=202)
+        return Response(status=200)

@@ -21,7 +21,7 @@ from compute.selectors import instance_get
 from compute.server_extras import server_extras_set
 from compute.server_metadata import metadata_replace
 from dashboard.api import actions
-from dashboard.api.actions import Answer
+from dashboard.api.actions import Answer, id_from_href
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
 from dashboard.api.microversions import MAX_VERSION
 from dashboard.api.presenters.rows import ServerRow
@@ -98,6 +98,12 @@ class ServerAction(ServerViewMixin):
                 net: [{"addr": a["addr"], "version": a["version"]} for a in addrs]
                 for net, addrs in (body.get("addresses") or {}).items()
             }
+        # Nova records the new image and name before the rebuild runs: the answer shows them.
+        image_id = id_from_href(value.get("imageRef") or "")
+        if image_id:
+            body["image"] = {"id": image_id, "links": self.views().bookmark("images", image_id)}
+        if value.get("name"):
+            body["name"] = value["name"]
         if self.since("2.54"):
             body["key_name"] = row.extras["key_name"]
         if self.since("2.57"):

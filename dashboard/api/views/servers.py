@@ -102,6 +102,7 @@ class ServerList(ServerViewMixin):
     )
     def post(self, request: Request) -> Response:
         args = create_args(request.data, self.context, self.version)
+        quotas.check_image_fits(flavor_ref=args.flavor_ref, image_ref=args.image_ref)
         quotas.check_create(
             project_id=self.context.project_id,
             flavor_ref=args.flavor_ref,
