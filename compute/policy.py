@@ -1,8 +1,10 @@
 """Nova's policy rules as the product applies them: the refusal's words, the lock's two parties,
 and who may see an instance's ``host_status``.
 
-Every policy refusal is ``refused(rule)``: Nova's ``PolicyNotAuthorized`` text with Nova's rule
-name. The lock belongs to the owner when the caller belongs to the instance's project, else to
+Every rule the product checks has Nova's name and Nova's default here (``RULES``: the action
+table's rules, admin's where the row is admin-only, and the others below); ``authorize`` is
+Nova's ``context.can`` and ``refused(rule)`` its ``PolicyNotAuthorized``, so the guard, the
+services and the pages refuse with one text. The lock belongs to the owner when the caller belongs to the instance's project, else to
 the admin (``API.lock``); a lock the other party took needs an override to lift
 (``is_expected_locked_by``).
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
+from compute.actions import BY_KEY
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.exceptions import Forbidden
@@ -34,10 +37,57 @@ from compute.status import HostStatus
 
 POLICIES = ("admin", "admin_or_owner", "unknown_only")
 
+#: Nova's ``base.ADMIN``: the admin role.
+ADMIN = "admin"
+#: Nova's ``PROJECT_MEMBER_OR_ADMIN``: an admin, or a member of the target's project (the
+#: target is always one the caller may see: the selectors scope every read to its projects).
+MEMBER = "member"
+
+#: Nova's defaults (nova/policies/) for the rules checked outside the action table.
+_OTHER_RULES: dict[str, str] = {
+    "compute:servers:create:requested_destination": ADMIN,
+    "os_compute_api:servers:create:forced_host": ADMIN,
+    "os_compute_api:servers:index:get_all_tenants": ADMIN,
+    "os_compute_api:servers:detail:get_all_tenants": ADMIN,
+    "os_compute_api:os-migrate-server:migrate:host": ADMIN,
+    "os_compute_api:os-migrate-server:migrate_live:host": ADMIN,
+    "os_compute_api:os-shelve:unshelve_to_host": ADMIN,
+    "os_compute_api:os-lock-server:unlock:unlock_override": ADMIN,
+    "os_compute_api:os-services:list": ADMIN,
+    "os_compute_api:os-services:update": ADMIN,
+    "os_compute_api:os-services:delete": ADMIN,
+    "os_compute_api:os-flavor-manage:create": ADMIN,
+    "os_compute_api:os-flavor-manage:update": ADMIN,
+    "os_compute_api:os-flavor-manage:delete": ADMIN,
+}
+
+#: Every rule the product checks, with Nova's default.
+RULES: dict[str, str] = {
+    **{spec.policy: ADMIN if spec.admin_only else MEMBER for spec in BY_KEY.values()},
+    **_OTHER_RULES,
+}
+
+
+def allowed(context: RequestContext, rule: str) -> bool:
+    """Whether ``context`` passes ``rule`` (Nova's ``context.can(rule, fatal=False)``)."""
+    return context.is_admin or RULES[rule] != ADMIN
+
+
+def authorize(context: RequestContext, rule: str) -> None:
+    """Nova's ``context.can(rule)``: raise its 403 unless ``context`` passes ``rule``."""
+    if not allowed(context, rule):
+        raise refused(rule)
+
 
 def refused(rule: str) -> Forbidden:
     """Nova's ``PolicyNotAuthorized`` for ``rule`` (a rule name from nova/policies/)."""
     return Forbidden(f"Policy doesn't allow {rule} to be performed.")
+
+
+def fault_details_visible(context: RequestContext, code: int) -> bool:
+    """Whether a fault's details (a traceback, the driver's words) are shown: Nova hides those
+    of an internal error (500) from non-admins; the API and the pages both ask here."""
+    return context.is_admin or code != 500
 
 
 class _Locked(Protocol):

@@ -47,12 +47,12 @@ def refusal(
     needed only for ``HostCheck.UP``, and ``source_up`` that of a resize's source compute, only
     for ``HostCheck.SOURCE_UP``; pass them to avoid a query when listing many instances.
     """
-    if spec.admin_only and not context.is_admin:
+    if not policy.allowed(context, spec.policy):
         return policy.refused(spec.policy)
     if (
         spec.foreign_lock_policy
-        and not context.is_admin
         and policy.lock_is_foreign(context, instance)
+        and not policy.allowed(context, spec.foreign_lock_policy)
     ):
         return policy.refused(spec.foreign_lock_policy)
     if spec.check_lock and instance.locked and not context.is_admin:
@@ -159,7 +159,7 @@ def evaluate(
     """
     answer: dict[str, str | None] = {}
     for spec in ACTIONS:
-        if spec.admin_only and not context.is_admin:
+        if not policy.allowed(context, spec.policy):
             continue
         error = refusal(spec, instance, context, host_up=host_up, source_up=source_up)
         answer[spec.key] = None if error is None else error.message

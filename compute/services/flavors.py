@@ -23,11 +23,6 @@ _MAX_INT = 2**31 - 1
 _MAX_FLOAT = 3.40282e38
 
 
-def _admin(context: RequestContext, rule: str) -> None:
-    if not context.is_admin:
-        raise policy.refused(f"os_compute_api:os-flavor-manage:{rule}")
-
-
 def _int(value: object, field: str, *, minimum: int) -> int:
     if isinstance(value, bool):
         raise Invalid(f"Invalid input for field/attribute {field}.")
@@ -57,7 +52,7 @@ def flavor_create(
     is_public: bool = True,
     description: str | None = None,
 ) -> Flavor:
-    _admin(context, "create")
+    policy.authorize(context, "os_compute_api:os-flavor-manage:create")
     if not isinstance(name, str) or not name.strip() or name != name.strip() or len(name) > 255:
         raise Invalid("Invalid input for field/attribute name.")
     if flavorid is None or flavorid == "":
@@ -101,7 +96,7 @@ def flavor_create(
 
 def flavor_update(*, context: RequestContext, flavor: Flavor, description: str | None) -> Flavor:
     """Nova 2.55: only the description of a flavor may change."""
-    _admin(context, "update")
+    policy.authorize(context, "os_compute_api:os-flavor-manage:update")
     if description is not None and (not isinstance(description, str) or len(description) > 65535):
         raise Invalid("Invalid input for field/attribute description.")
     Flavor.objects.filter(pk=flavor.pk).update(description=description)
@@ -110,7 +105,7 @@ def flavor_update(*, context: RequestContext, flavor: Flavor, description: str |
 
 
 def flavor_delete(*, context: RequestContext, flavor: Flavor) -> None:
-    _admin(context, "delete")
+    policy.authorize(context, "os_compute_api:os-flavor-manage:delete")
     users = Instance.objects.filter(flavor=flavor).count()
     if users:
         raise Conflict(

@@ -84,8 +84,7 @@ def host_update(
     forced_down: bool | None = None,
 ) -> Host:
     """The admin's switches, with Nova's validation (``PUT /os-services/{uuid}``)."""
-    if not context.is_admin:
-        raise policy.refused("os_compute_api:os-services:update")
+    policy.authorize(context, "os_compute_api:os-services:update")
     if status is None and disabled_reason is None and forced_down is None:
         raise Invalid(
             "No updates were requested. Fields 'status' or 'forced_down' should be specified."
@@ -153,8 +152,7 @@ def host_migrate_away(
     own attempt, and the audit row commits with the migrations it records. Instances that are
     not (or no longer) on the host are skipped; with none left nothing is asked or audited.
     """
-    if not context.is_admin:
-        raise policy.refused("os_compute_api:os-migrate-server:migrate_live")
+    policy.authorize(context, "os_compute_api:os-migrate-server:migrate_live")
     wanted = [u for u in map(uuid_or_none, instance_uuids) if u is not None]
     # Only what a verdict names; each action reads its instance itself.
     residents = list(

@@ -61,8 +61,8 @@ def instance_create(
         raise Invalid("Invalid input for field/attribute name. Name must be 1 to 255 characters.")
     if context.project_id is None:
         raise Invalid("A project-scoped context is required to create an instance.")
-    if host and not context.is_admin:
-        raise policy.refused("compute:servers:create:requested_destination")
+    if host:
+        policy.authorize(context, "compute:servers:create:requested_destination")
     flavor = Flavor.objects.filter(flavorid=str(flavor_ref)).first()
     if flavor is None:
         raise Invalid(f"Flavor {flavor_ref} could not be found.")
@@ -72,8 +72,8 @@ def instance_create(
     zone = availability_zone
     if zone and ":" in zone:  # Nova's "zone:host" form, admins only
         zone, _, host = zone.partition(":")
-        if host and not context.is_admin:
-            raise policy.refused("os_compute_api:servers:create:forced_host")
+        if host:
+            policy.authorize(context, "os_compute_api:servers:create:forced_host")
     spec = actions.CREATE
     try:
         chosen: Host | None = select_host(requested=host or None, zone=zone or None)

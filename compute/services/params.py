@@ -74,8 +74,8 @@ def _destination(
     requested = params.get("host")
     if requested is not None and not isinstance(requested, str):
         raise Invalid("Invalid input for field/attribute host.")
-    if requested and not context.is_admin:
-        raise policy.refused(f"{spec.policy}:host")
+    if requested:
+        policy.authorize(context, f"{spec.policy}:host")
     exclude = () if allow_same or instance.host_id is None else (instance.host_id,)
     try:
         return select_host(exclude=exclude, requested=requested or None)
@@ -204,8 +204,8 @@ def _unshelve(
                 "The server status must be SHELVED_OFFLOADED."
             )
         return Prepared()
-    if requested and not context.is_admin:
-        raise policy.refused("os_compute_api:os-shelve:unshelve_to_host")
+    if requested:
+        policy.authorize(context, "os_compute_api:os-shelve:unshelve_to_host")
     try:
         dest = select_host(requested=requested or None, zone=zone or None)
     except NoValidHost:

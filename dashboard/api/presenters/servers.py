@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from compute import preconditions
+from compute import policy, preconditions
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.models import Instance, InstanceFault
@@ -149,8 +149,7 @@ class ServerViews:
             "created": isotime(fault.created_at),
             "message": fault.message,
         }
-        # Nova hides the details of an internal error (500) from non-admins.
-        if fault.details and (self.context.is_admin or fault.code != 500):
+        if fault.details and policy.fault_details_visible(self.context, fault.code):
             body["details"] = fault.details
         return body
 

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
+from compute import policy
 from compute.actions import BY_KEY
 from compute.exceptions import ComputeError, NotFound
 from compute.models import Instance, InstanceAction
@@ -107,7 +108,11 @@ def _detail_context(page: Page, instance: Instance, *parts: str) -> dict[str, ob
     if "log" in wanted:
         out["log"] = _log(page, instance)
     if not parts:
-        out["fault"] = instance.faults.first() if instance.vm_state == VmState.ERROR else None
+        fault = instance.faults.first() if instance.vm_state == VmState.ERROR else None
+        out["fault"] = fault
+        out["fault_details"] = bool(
+            fault and fault.details and policy.fault_details_visible(context, fault.code)
+        )
     return out
 
 
