@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 
 from compute.context import RequestContext
 from compute.exceptions import Invalid, NotFound
-from compute.models import Flavor, Image
+from compute.models import Flavor, FlavorAccess, Image
 
 #: Nova's flavor sort keys that exist here, mapped to columns.
 FLAVOR_SORT_KEYS: dict[str, str] = {
@@ -45,8 +45,9 @@ def flavor_list(
     """Flavors, sorted. ``is_public`` None means public and private (admins only)."""
     rows = Flavor.objects.all()
     if not context.is_admin:
-        is_public = True
-    if is_public is not None:
+        # Nova: the public flavors and the private ones the caller's project may use.
+        rows = rows.filter(_usable(context))
+    elif is_public is not None:
         rows = rows.filter(is_public=is_public)
     if min_ram is not None:
         rows = rows.filter(ram__gte=min_ram)
@@ -60,8 +61,13 @@ def flavor_list(
     return rows.order_by(prefix + FLAVOR_SORT_KEYS[sort_key], prefix + "id")
 
 
+def _usable(context: RequestContext) -> Q:
+    granted = FlavorAccess.objects.filter(project_id=context.project_id).values("flavor_id")
+    return Q(is_public=True) | Q(pk__in=granted)
+
+
 def flavor_get(*, context: RequestContext, flavor_id: str) -> Flavor:
-    rows = Flavor.objects.all() if context.is_admin else Flavor.objects.filter(is_public=True)
+    rows = Flavor.objects.all() if context.is_admin else Flavor.objects.filter(_usable(context))
     found = rows.filter(flavorid=str(flavor_id)).first()
     if found is None:
         raise NotFound(f"Flavor {flavor_id} could not be found.")

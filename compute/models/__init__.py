@@ -10,6 +10,7 @@ from compute.models.instances import Instance, InstanceFault
 from compute.models.outbox import ChangeEvent
 from compute.models.resources import (
     Aggregate,
+    FlavorAccess,
     KeyPair,
     QuotaClassLimit,
     QuotaLimit,
@@ -26,6 +27,7 @@ __all__ = [
     "FakeGuest",
     "FakeLifecycleEvent",
     "Flavor",
+    "FlavorAccess",
     "Host",
     "HostAuditEntry",
     "Image",

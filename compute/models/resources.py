@@ -88,3 +88,15 @@ class ServerExtras(models.Model):
     key_name = models.CharField(max_length=255, null=True, blank=True)
     user_data = models.TextField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
+
+
+class FlavorAccess(models.Model):
+    """A project's access to a private flavor (``os-flavor-access``)."""
+
+    flavor = models.ForeignKey("compute.Flavor", on_delete=models.CASCADE, related_name="access")
+    project_id = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flavor", "project_id"], name="flavor_access_project")
+        ]

@@ -103,6 +103,10 @@ urlpatterns = [
         V + r"flavors/(?P<flavor_id>[^/]+)/os-extra_specs/?$", flavors.FlavorExtraSpecs.as_view()
     ),
     re_path(
+        V + r"flavors/(?P<flavor_id>[^/]+)/os-flavor-access/?$", flavors.FlavorAccessList.as_view()
+    ),
+    re_path(V + r"flavors/(?P<flavor_id>[^/]+)/action/?$", flavors.FlavorAction.as_view()),
+    re_path(
         V + r"flavors/(?P<flavor_id>[^/]+)/os-extra_specs/(?P<key>[^/]+)/?$",
         flavors.FlavorExtraSpec.as_view(),
     ),

@@ -113,3 +113,21 @@ def test_a_create_past_the_instance_quota_is_novas_403(alice_api, admin_api, hos
     assert response.json()["forbidden"]["message"] == (
         "Quota exceeded for instances: Requested 1, but already used 0 of 0 instances"
     )
+
+
+def test_a_private_flavor_is_usable_only_by_the_projects_given_access(alice_api, admin_api, host):
+    from compute.models import Project
+
+    body = {"flavor": {"name": "secret", "id": "77", "ram": 64, "vcpus": 1, "disk": 1,
+                       "os-flavor-access:is_public": False}}  # fmt: skip
+    assert admin_api.post("/v2.1/flavors", body, format="json").status_code == 200
+    create = {"server": {"name": "s", "flavorRef": "77", "imageRef": CIRROS, "networks": "none"}}
+    refused = alice_api.post("/v2.1/servers", create, format="json")
+    assert refused.status_code == 400
+    assert alice_api.get("/v2.1/flavors/77").status_code == 404
+    project = Project.objects.get(name="demo").pk
+    grant = {"addTenantAccess": {"tenant": project}}
+    granted = admin_api.post("/v2.1/flavors/77/action", grant, format="json")
+    assert granted.json() == {"flavor_access": [{"flavor_id": "77", "tenant_id": project}]}
+    assert "77" in [f["id"] for f in alice_api.get("/v2.1/flavors").json()["flavors"]]
+    assert alice_api.post("/v2.1/servers", create, format="json").status_code == 202

@@ -489,6 +489,15 @@ def _get_plain(who: str, path: str):
     return lambda w: getattr(w, who).get(path)
 
 
+ADD_ACCESS = {"addTenantAccess": {"tenant": "someone"}}
+
+
+def _private(w: SimpleNamespace) -> str:
+    body = {"flavor": {"name": f"private-{Flavor.objects.count()}", "ram": 64, "vcpus": 1,
+                       "disk": 1, "os-flavor-access:is_public": False}}  # fmt: skip
+    return w.admin.post("/v2.1/flavors", body, format="json").json()["flavor"]["id"]
+
+
 def _group(w: SimpleNamespace) -> str:
     body = {"server_group": {"name": "g", "policy": "anti-affinity"}}
     return w.alice.post("/v2.1/os-server-groups", body, format="json").json()["server_group"]["id"]
@@ -864,6 +873,26 @@ NEW_SCENARIOS = {
     ("serverDiagnostics", 404): lambda w: w.admin.get(f"/v2.1/servers/{MISSING}/diagnostics"),
     ("serverDiagnostics", 409): lambda w: w.admin.get(f"/v2.1/servers/{w.building}/diagnostics"),
     **_identity_scenarios(),
+    ("flavorAccessList", 200): lambda w: w.admin.get(
+        f"/v2.1/flavors/{_private(w)}/os-flavor-access"
+    ),
+    ("flavorAccessList", 403): lambda w: w.alice.get("/v2.1/flavors/9/os-flavor-access"),
+    ("flavorAccessList", 404): lambda w: w.admin.get("/v2.1/flavors/9/os-flavor-access"),
+    ("flavorAction", 200): lambda w: w.admin.post(
+        f"/v2.1/flavors/{_private(w)}/action", ADD_ACCESS, format="json"
+    ),
+    ("flavorAction", 403): lambda w: w.alice.post(
+        "/v2.1/flavors/9/action", ADD_ACCESS, format="json"
+    ),
+    ("flavorAction", 404): lambda w: w.admin.post(
+        "/v2.1/flavors/nope/action", ADD_ACCESS, format="json"
+    ),
+    ("flavorAction", 409): lambda w: w.admin.post(
+        "/v2.1/flavors/9/action", ADD_ACCESS, format="json"
+    ),
+    ("flavorAction", 415): lambda w: w.admin.post(
+        "/v2.1/flavors/9/action", "x", content_type="text/plain"
+    ),
 }
 SCENARIOS.update(NEW_SCENARIOS)
 

@@ -330,3 +330,58 @@ class FlavorExtraSpec(ComputeView):
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         flavor_specs.extra_spec_delete(context=self.context, flavor=flavor, key=key)
         return Response(status=200)
+
+
+# --- os-flavor-access -------------------------------------------------------------------------
+TENANT = t.obj(
+    {"tenant": {"type": "string", "minLength": 1, "maxLength": 255}}, required=("tenant",)
+)
+ACCESS_ACTION = {
+    "oneOf": [t.wrapped("addTenantAccess", TENANT), t.wrapped("removeTenantAccess", TENANT)]
+}
+
+
+def _access_body(flavor: Flavor, projects: list[str]) -> dict[str, Any]:
+    return {"flavor_access": [{"flavor_id": flavor.flavorid, "tenant_id": p} for p in projects]}
+
+
+class FlavorAccessList(ComputeView):
+    @extend_schema(operation_id="flavorAccessList", tags=["flavors"],
+                   summary="Projects given a private flavor (admin)",
+                   parameters=[FLAVOR_ID, VERSION_HEADER],
+                   responses=compute_responses({200: None}, 403, 404))  # fmt: skip
+    def get(self, request: Request, flavor_id: str) -> Response:
+        if not self.context.is_admin:
+            raise APIFault(
+                403, "Policy doesn't allow os_compute_api:os-flavor-access to be performed."
+            )
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        projects = flavor_specs.flavor_access_list(context=self.context, flavor=flavor)
+        return Response(_access_body(flavor, projects))
+
+
+class FlavorAction(ComputeView):
+    @extend_schema(operation_id="flavorAction", tags=["flavors"],
+                   summary="addTenantAccess or removeTenantAccess (admin)",
+                   parameters=[FLAVOR_ID, VERSION_HEADER],
+                   request={"application/json": ACCESS_ACTION},
+                   responses=compute_responses({200: None}, 403, 404, 409, 415))  # fmt: skip
+    def post(self, request: Request, flavor_id: str) -> Response:
+        body = request.data
+        key = next(iter(body), "") if isinstance(body, dict) and len(body) == 1 else ""
+        rule = {"addTenantAccess": "add_tenant_access"}.get(key, "remove_tenant_access")
+        if not self.context.is_admin:
+            raise APIFault(
+                403, f"Policy doesn't allow os_compute_api:os-flavor-access:{rule} to be performed."
+            )
+        validate(body, ACCESS_ACTION)
+        flavor = flavor_get(context=self.context, flavor_id=flavor_id)
+        project = body[key]["tenant"]
+        if key == "addTenantAccess":
+            flavor_specs.flavor_access_add(context=self.context, flavor=flavor, project_id=project)
+        else:
+            flavor_specs.flavor_access_remove(
+                context=self.context, flavor=flavor, project_id=project
+            )
+        projects = flavor_specs.flavor_access_list(context=self.context, flavor=flavor)
+        return Response(_access_body(flavor, projects))

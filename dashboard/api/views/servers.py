@@ -14,11 +14,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compute import quotas, services
+from compute.catalog import flavor_get
+from compute.exceptions import NotFound
 from compute.selectors import instance_get, instance_list, paginate
 from compute.server_extras import server_extras_set
 from compute.server_groups import host_for_hints, server_group_add_member, server_group_get
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import EXTRAS_PARAMETER, VERSION_HEADER, compute_responses, ref
+from dashboard.api.faults import APIFault
 from dashboard.api.microversions import MAX_VERSION
 from dashboard.api.presenters.rows import COLUMNS, ServerRow
 from dashboard.api.presenters.servers import ServerViews, reservation_id
@@ -102,6 +105,10 @@ class ServerList(ServerViewMixin):
     )
     def post(self, request: Request) -> Response:
         args = create_args(request.data, self.context, self.version)
+        try:  # a private flavor needs access (Nova's create looks it up as the caller)
+            flavor_get(context=self.context, flavor_id=args.flavor_ref)
+        except NotFound:
+            raise APIFault(400, f"Flavor {args.flavor_ref} could not be found.") from None
         quotas.check_image_fits(flavor_ref=args.flavor_ref, image_ref=args.image_ref)
         quotas.check_create(
             project_id=self.context.project_id,
