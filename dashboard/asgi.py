@@ -22,8 +22,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from compute import watchdog  # noqa: E402
-from compute.agent import wakeup  # noqa: E402
+from compute import dispatch, watchdog  # noqa: E402
 from compute.fanout import local_fanout  # noqa: E402
 from compute.publisher import OutboxRelay, relay_for  # noqa: E402
 from dashboard.security import StaticFilesHandler  # noqa: E402
@@ -62,7 +61,7 @@ class StartRelay:
         if scope["type"] in ("http", "websocket"):
             relay().ensure_started()
             ensure_background()
-            wakeup.send_from(asyncio.get_running_loop())
+            dispatch.send_from(asyncio.get_running_loop())
         await self.app(scope, receive, send)
 
 

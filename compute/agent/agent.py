@@ -26,8 +26,9 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from compute.agent.executor import DATABASE_GONE, execute
-from compute.agent.wakeup import WakeupListener, shared_layer, wakeup_event
+from compute.agent.wakeup import WakeupListener
 from compute.conf import conf
+from compute.dispatch import shared_layer, wakeup_event
 from compute.drivers.base import ComputeDriver
 from compute.models import ActionDispatch, Host, Instance
 from compute.services.hosts import host_heartbeat, host_register

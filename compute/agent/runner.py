@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compute import sync
+from compute.agent import periodic
 from compute.agent.agent import ComputeAgent
 from compute.conf import conf
 from compute.drivers import load_driver
@@ -15,5 +15,5 @@ def build_agent(
     agent = ComputeAgent(
         host=host, driver=hypervisor, workers=workers, poll_interval=conf().agent_poll_interval
     )
-    sync.attach(agent, interval=conf().sync_power_state_interval)
+    periodic.attach(agent, interval=conf().sync_power_state_interval)
     return agent

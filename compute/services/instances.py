@@ -11,7 +11,6 @@ the others get ``UnexpectedTaskState`` (409) and nothing changes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -19,9 +18,9 @@ from django.utils import timezone
 
 from compute import actions, policy, preconditions, records, state_machine
 from compute.actions import ActionSpec
-from compute.agent.wakeup import wake_agent
 from compute.conf import conf
 from compute.context import RequestContext
+from compute.dispatch import dispatch_queue
 from compute.exceptions import (
     Conflict,
     InstanceNotReady,
@@ -105,7 +104,7 @@ def instance_create(
             records.fault_record(instance, message=no_host_reason, code=500)
             records.event_finish(event, error=no_host_reason)
         else:
-            _queue(context=context, instance=instance, host=chosen, spec=spec, params={})
+            dispatch_queue(context=context, instance=instance, host=chosen, spec=spec, params={})
     return instance
 
 
@@ -197,7 +196,7 @@ def _start(
                 progress=spec.steps[0].progress or 0,
                 **_remembered(spec, instance, prepared.fields),
             )
-        action_record = _queue(
+        action_record = dispatch_queue(
             context=context, instance=instance, host=host, spec=spec, params=prepared.params
         )
     return action_record
@@ -212,27 +211,6 @@ def _remembered(spec: ActionSpec, instance: Instance, fields: dict[str, Any]) ->
     meta = {**instance.system_metadata, **fields.pop("system_metadata", {})}
     meta["old_vm_state"] = instance.vm_state
     return {**fields, "system_metadata": meta}
-
-
-def _queue(
-    *,
-    context: RequestContext,
-    instance: Instance,
-    host: Host,
-    spec: ActionSpec,
-    params: dict[str, Any],
-) -> InstanceAction:
-    """Open the action's record and queue it for the host's agent; wake the agent after commit."""
-    action, _, _ = records.action_queue(
-        context=context,
-        instance=instance,
-        spec=spec,
-        host=host,
-        params=params,
-        deadline=timezone.now() + timedelta(seconds=conf().dispatch_timeout),
-    )
-    transaction.on_commit(lambda: wake_agent(host.host))
-    return action
 
 
 def _with_current_task(instance: Instance, **fields: Any) -> Instance:

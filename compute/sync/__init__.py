@@ -7,7 +7,10 @@
 - ``fleet``: the pass over every host that ``sync_power_states`` runs, in chunks where the
   driver lists many hosts' guests in one call.
 - ``history``: the pass records the hosts page shows, and their pruning.
-- ``periodic``: ``attach`` wires the periodic pass and the lifecycle events into an agent.
+- ``lifecycle``: the hypervisor's lifecycle events, each a sync of the one instance it names
+  (STOPPED held back for a reboot's STARTED).
+
+``compute.agent.periodic`` wires the periodic pass and the lifecycle events into an agent.
 
 The compute agent runs ``sync_host`` for its own host; the ``sync_power_states`` command runs
 ``sync_fleet``.
@@ -24,7 +27,6 @@ from compute.sync.history import (
     report,
 )
 from compute.sync.passes import sync_host, sync_hosts, sync_instance
-from compute.sync.periodic import attach
 
 __all__ = [
     "CHUNK_HOSTS",
@@ -35,7 +37,6 @@ __all__ = [
     "SyncPassReport",
     "UnknownGuest",
     "Verdict",
-    "attach",
     "decide",
     "prune_passes",
     "report",

@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 
+from compute import dispatch
 from compute.agent import wakeup
 
 
@@ -38,14 +39,14 @@ def redis_layer(settings) -> Iterator[None]:
 
 def test_a_wakeup_sent_through_the_shared_layer_sets_the_listening_agents_event(redis_layer):
     host = "wakeup-test-host"
-    event = wakeup.wakeup_event(host)
-    listener = wakeup.WakeupListener(host, wakeup.shared_layer())
+    event = dispatch.wakeup_event(host)
+    listener = wakeup.WakeupListener(host, dispatch.shared_layer())
     listener.start()
     try:
         # The listener joins its group asynchronously: send until one arrives.
         for _ in range(50):
             event.clear()
-            wakeup._sender().send(host)  # what wake_agent sends, without the local event
+            dispatch._sender().send(host)  # what wake_agent sends, without the local event
             if event.wait(0.2):
                 break
         assert event.is_set(), "no wake-up arrived through Redis"
@@ -57,14 +58,14 @@ def test_a_web_process_sends_its_wakeups_from_its_server_loop(redis_layer):
     """dashboard.asgi hands the server's loop over: wake-ups asked for by request threads go
     out from it, with no thread of their own."""
     host = "wakeup-loop-host"
-    event = wakeup.wakeup_event(host)
+    event = dispatch.wakeup_event(host)
     loop = asyncio.new_event_loop()
     server = threading.Thread(target=loop.run_forever, daemon=True)
     server.start()
-    listener = wakeup.WakeupListener(host, wakeup.shared_layer())
+    listener = wakeup.WakeupListener(host, dispatch.shared_layer())
     listener.start()
     sent: list[set[str]] = []
-    real_send = wakeup._send
+    real_send = dispatch._send
 
     async def recording_send(layer, hosts):
         assert threading.current_thread() is server  # on the server's loop, nowhere else
@@ -72,18 +73,18 @@ def test_a_web_process_sends_its_wakeups_from_its_server_loop(redis_layer):
         await real_send(layer, hosts)
 
     try:
-        wakeup.send_from(loop)
-        with mock.patch.object(wakeup, "_send", recording_send):
+        dispatch.send_from(loop)
+        with mock.patch.object(dispatch, "_send", recording_send):
             for _ in range(50):
                 event.clear()
-                wakeup.wake_agent(host)
+                dispatch.wake_agent(host)
                 event.clear()  # wake_agent also sets it in this process: wait for Redis's
                 if event.wait(0.2):
                     break
         assert event.is_set(), "no wake-up arrived through Redis"
         assert sent and all(hosts == {host} for hosts in sent)
     finally:
-        wakeup.send_from(None)
+        dispatch.send_from(None)
         listener.stop()
         loop.call_soon_threadsafe(loop.stop)
         server.join(5)
@@ -95,15 +96,15 @@ def test_without_a_shared_layer_a_wakeup_stays_in_this_process(settings):
 
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     channel_layers.backends.clear()
-    assert wakeup.shared_layer() is None
-    event = wakeup.wakeup_event("local-host")
+    assert dispatch.shared_layer() is None
+    event = dispatch.wakeup_event("local-host")
     event.clear()
-    wakeup.wake_agent("local-host")
+    dispatch.wake_agent("local-host")
     assert event.is_set()
     channel_layers.backends.clear()
 
 
 def test_a_host_name_a_group_cannot_hold_is_hashed_into_one_it_can():
-    assert wakeup.agent_group("compute-1.example") == "agent.compute-1.example"
-    odd = wakeup.agent_group("rack 7/ü")
+    assert dispatch.agent_group("compute-1.example") == "agent.compute-1.example"
+    odd = dispatch.agent_group("rack 7/ü")
     assert odd.startswith("agent.") and odd.isascii() and " " not in odd

@@ -1,4 +1,4 @@
-"""``sync.attach``: the agent's periodic pass and its lifecycle listener, and the whole path from
+"""``compute.agent.periodic.attach``: the agent's periodic pass and its lifecycle listener, and the whole path from
 ``fake_guest`` through the fake hypervisor's events to a stop, in real threads."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import time
 import pytest
 from django.core.management import call_command
 
-from compute import sync
+from compute.agent import periodic
 from compute.agent.agent import ComputeAgent
+from compute.agent.periodic import PeriodicSync
 from compute.agent.runner import build_agent
 from compute.drivers.fake import FakeDriver
-from compute.lifecycle import LifecycleListener
 from compute.models import InstanceAction, PowerSyncPass
 from compute.states import PowerState, VmState
-from compute.sync.periodic import PeriodicSync
+from compute.sync.lifecycle import LifecycleListener
 from tests.sync.conftest import reloaded, system_actions
 
 P = PowerState
@@ -43,14 +43,14 @@ def jobs(agent: ComputeAgent) -> list[object]:
 def test_attach_adds_the_periodic_sync_and_registers_a_lifecycle_listener():
     agent = a_bare_agent()
 
-    sync.attach(agent, interval=600)
+    periodic.attach(agent, interval=600)
 
     (listener,) = agent.driver.callbacks  # type: ignore[attr-defined]
     assert isinstance(listener, LifecycleListener)
     assert listener.stopped_delay == 15.0
-    periodic = [j for j in jobs(agent) if isinstance(j, PeriodicSync)]
-    assert len(periodic) == 1
-    assert periodic[0].spacing == 600
+    syncs = [j for j in jobs(agent) if isinstance(j, PeriodicSync)]
+    assert len(syncs) == 1
+    assert syncs[0].spacing == 600
     assert listener.deliver_due in jobs(agent)
 
 
@@ -58,7 +58,7 @@ def test_with_lifecycle_handling_off_nothing_is_registered(settings):
     settings.COMPUTE = {**settings.COMPUTE, "handle_virt_lifecycle_events": False}
     agent = a_bare_agent()
 
-    sync.attach(agent, interval=600)
+    periodic.attach(agent, interval=600)
 
     assert agent.driver.callbacks == []  # type: ignore[attr-defined]
     assert [type(j) for j in jobs(agent)] == [PeriodicSync]
@@ -67,7 +67,7 @@ def test_with_lifecycle_handling_off_nothing_is_registered(settings):
 def test_a_negative_interval_disables_the_periodic_sync_but_not_the_events():
     agent = a_bare_agent()
 
-    sync.attach(agent, interval=-1)
+    periodic.attach(agent, interval=-1)
 
     assert not any(isinstance(j, PeriodicSync) for j in jobs(agent))
     assert len(agent.driver.callbacks) == 1  # type: ignore[attr-defined]
@@ -77,14 +77,14 @@ def test_the_stopped_delay_comes_from_the_settings(settings):
     settings.COMPUTE = {**settings.COMPUTE, "lifecycle_stopped_delay": 0.5}
     agent = a_bare_agent()
 
-    sync.attach(agent, interval=600)
+    periodic.attach(agent, interval=600)
 
     assert agent.driver.callbacks[0].stopped_delay == 0.5  # type: ignore[attr-defined]
 
 
 def test_an_interval_of_zero_means_novas_default_spacing():
     agent = a_bare_agent()
-    sync.attach(agent, interval=0)
+    periodic.attach(agent, interval=0)
     (job,) = [j for j in jobs(agent) if isinstance(j, PeriodicSync)]
     assert job.spacing == 60.0
 
@@ -118,7 +118,7 @@ def test_a_guest_shut_down_with_fake_guest_is_stopped_within_seconds_by_the_agen
     agent's event tail → the held STOPPED → one-instance sync → a stop, run by the agent."""
     settings.COMPUTE = {**settings.COMPUTE, "lifecycle_stopped_delay": 0.3}
     instance = make_instance("active", name="web-1")
-    sync.attach(agent, interval=-1)
+    periodic.attach(agent, interval=-1)
     agent.start()
     try:
         call_command("fake_guest", str(instance.uuid), "shutdown", stdout=io.StringIO())

@@ -17,12 +17,13 @@ import pytest
 from django.utils import timezone
 
 from compute import state_machine, sync
+from compute.agent import periodic
 from compute.agent.agent import ComputeAgent
 from compute.context import RequestContext
-from compute.lifecycle import LifecycleListener
 from compute.models import Flavor, Image, Instance, Project
 from compute.services import instance_action, instance_create
 from compute.states import PowerState, VmState
+from compute.sync.lifecycle import LifecycleListener
 from tests.conftest import CIRROS, fresh
 from tests.sync.conftest import reloaded, system_actions
 
@@ -180,7 +181,7 @@ def test_an_action_that_starts_during_a_libvirt_pass_wins(
 @pytest.fixture
 def listener(lv_agent, settings) -> LifecycleListener:
     settings.COMPUTE = {**settings.COMPUTE, "lifecycle_stopped_delay": 0.2}
-    sync.attach(lv_agent, interval=-1)
+    periodic.attach(lv_agent, interval=-1)
     (deliver,) = [job for _, job in lv_agent.periodic]
     return deliver.__self__  # type: ignore[attr-defined]
 

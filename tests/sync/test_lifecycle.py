@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from compute.drivers.base import LifecycleEvent, Transition
-from compute.lifecycle import EXPECTED_POWER, LifecycleListener, handle_event
 from compute.states import PowerState, VmState
+from compute.sync.lifecycle import EXPECTED_POWER, LifecycleListener, handle_event
 from tests.sync.conftest import reloaded, set_guest_power, system_actions
 
 P = PowerState

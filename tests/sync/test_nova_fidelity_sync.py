@@ -9,10 +9,10 @@ import pytest
 from django.test import override_settings
 
 from compute.drivers.base import LifecycleEvent, Transition
-from compute.lifecycle import handle_event
 from compute.models import Host, Instance
 from compute.services import instance_action
 from compute.states import PowerState, VmState
+from compute.sync.lifecycle import handle_event
 from tests.conftest import fresh
 from tests.sync.conftest import reloaded, set_guest_power, sync_pass, system_actions
 

@@ -23,13 +23,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from compute.agent.periodic import DEFAULT_SPACING
 from compute.conf import conf
 from compute.drivers import load_driver
 from compute.drivers.base import ComputeDriver
 from compute.models import Host
 from compute.states import POWER_STATE_NAMES
 from compute.sync import CHUNK_HOSTS, SyncPassReport, prune_passes, report, sync_fleet
-from compute.sync.periodic import DEFAULT_SPACING
 
 
 class Command(BaseCommand):

@@ -1,6 +1,7 @@
 """Wiring the sync into a compute agent: the periodic pass and the lifecycle events.
 
-``attach`` is what ``compute.agent.runner.build_agent`` calls. It only adds jobs to the agent's
+``attach`` is what ``compute.agent.runner.build_agent`` calls; the sync itself
+(``compute.sync``) knows nothing of agents. It only adds jobs to the agent's
 ``periodic`` list (the agent runs each in its own thread, logging and surviving failures) and,
 unless ``handle_virt_lifecycle_events`` is off, registers a ``LifecycleListener`` with the driver.
 With the setting off nothing is registered at all, as in Nova's ``init_virt_events``.
@@ -15,10 +16,7 @@ from functools import partial
 from compute.agent.agent import ComputeAgent
 from compute.conf import conf
 from compute.drivers.base import LifecycleEvent
-
-# A module import, not names: compute.lifecycle imports compute.sync.passes, so either may be
-# imported first and find the other half-initialised.
-from compute import lifecycle  # isort: skip
+from compute.sync import lifecycle
 from compute.sync.passes import sync_host
 
 log = logging.getLogger("compute.sync")
