@@ -33,11 +33,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-VAR = ROOT / "var" / "conformance"
+#: Tempest's venv, the workspace and the database; another tree (a snapshot of a commit being
+#: measured while the working tree changes) may share them through VMDASH_CONFORMANCE_VAR.
+VAR = Path(os.environ.get("VMDASH_CONFORMANCE_VAR") or ROOT / "var" / "conformance")
 TEMPEST_VERSION = "47.0.0"
 VENV = VAR / "tempest-venv"
 WORKSPACE = VAR / "workspace"
-PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
+PROJECT_PYTHON = Path(os.environ.get("VMDASH_PYTHON") or ROOT / ".venv" / "bin" / "python")
 
 #: (username, password, project, role): per set, a member and a reader in one project and an
 #: admin. Pre-provisioned credentials are locked per test class, so a run needs a set per
@@ -380,6 +382,29 @@ def expand(result: dict[str, list[str]], tests: list[str]) -> dict[str, list[str
     return out
 
 
+def walk(port: int) -> int:
+    """The schema walk against a fresh project (see schema_walk.py)."""
+    ensure_tempest()
+    port = port or free_port()
+    started = time.monotonic()
+    server = start_project(port)
+    try:
+        code = subprocess.run(
+            [
+                str(VENV / "bin" / "python"),
+                str(HERE / "schema_walk.py"),
+                f"http://127.0.0.1:{port}/identity/v3",
+                "tempest-admin1:tempest:admin",
+                "tempest-member1:tempest:tempest1",
+            ],
+            env=tempest_env(),
+        ).returncode
+    finally:
+        stop_project(server)
+    log(f"schema walk finished in {(time.monotonic() - started) / 60:.1f} min")
+    return code
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="all of tempest.api.compute")
@@ -388,7 +413,15 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="8100–8199; default: a free one")
     parser.add_argument("--min-rate", type=float, default=0.0, help="fail below this %% passed")
     parser.add_argument("--json", type=Path, help="write the test ids by status here")
+    parser.add_argument(
+        "--walk",
+        action="store_true",
+        help="instead of Tempest's tests: validate every endpoint at every microversion step "
+        "with tempest.lib's schemas (schema_walk.py)",
+    )
     options = parser.parse_args()
+    if options.walk:
+        return walk(options.port)
 
     tempest = ensure_tempest()
     init_workspace(tempest)
