@@ -190,6 +190,47 @@ def test_resize_gives_the_guest_the_new_memory_and_a_bigger_disk(site, guest):
     assert site.server(uuid)["flavor"]["original_name"] == "guest.256"
 
 
+def test_resize_reverted_gives_the_guest_its_old_memory_back(site, guest):
+    uuid = guest("g-two")
+    before = site.server(uuid)["flavor"]["original_name"]
+    other = "guest.256" if before == "guest.128" else "guest.128"
+    boots = site.boots(uuid)
+    site.action(uuid, {"resize": {"flavorRef": site.flavors[other]}})
+    site.wait_status(uuid, "VERIFY_RESIZE", timeout=120)
+    site.wait_boots(uuid, boots + 1)  # reverting sooner would cut this boot short
+    site.action(uuid, {"revertResize": None})
+    site.wait_status(uuid, "ACTIVE", timeout=120)
+    site.wait_boots(uuid, boots + 2)
+    banners = [line for line in site.console_log(uuid).splitlines() if "booted" in line]
+    kib = [int(line.split("memory ")[1].split()[0]) for line in banners]
+    assert kib[-1] == kib[-3] != kib[-2]  # before, during, after
+    assert site.server(uuid)["flavor"]["original_name"] == before
+
+
+def test_a_crash_dump_request_reaches_the_guest_kernel_as_an_nmi(site, guest):
+    uuid = guest("g-one")
+    site.action(uuid, {"trigger_crash_dump": None})
+    site.wait(
+        lambda: "NMI" in site.console_log(uuid),
+        timeout=30,
+        what="the guest kernel to report the NMI",
+    )
+    site.wait_status(uuid, "ACTIVE")
+
+
+def test_a_backup_is_an_image_file_too(site, guest):
+    uuid = guest("g-one")
+    body = {"createBackup": {"name": "g-one-daily", "backup_type": "daily", "rotation": 1}}
+    image_id = site.action(uuid, body)["image_id"]
+    site.wait(
+        lambda: site.get(f"/image/v2/images/{image_id}")["status"] == "active",
+        timeout=60,
+        what="the backup image to be active",
+    )
+    assert "file format: qcow2" in qemu_img_info(site.workdir / "images" / f"{image_id}.qcow2")
+    site.wait_status(uuid, "ACTIVE")
+
+
 def test_a_snapshot_is_an_image_file_that_boots_a_new_server(site, guest):
     uuid = guest("g-one")
     boots = site.boots(uuid)
