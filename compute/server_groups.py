@@ -10,9 +10,8 @@ from typing import Any
 from django.db import transaction
 
 from compute import quotas
-from compute.exceptions import Forbidden, Invalid, NotFound, NoValidHost
+from compute.exceptions import Forbidden, Invalid, NotFound
 from compute.models import Instance, ServerGroup
-from compute.scheduler import select_host
 
 POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
 
@@ -84,10 +83,10 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def host_for_hints(
-    *, hints: dict[str, Any], group: ServerGroup | None, zone: str | None
-) -> str | None:
-    """The host the hints leave (None when they say nothing about hosts), or NoValidHost."""
+def hint_constraints(
+    *, hints: dict[str, Any], group: ServerGroup | None
+) -> tuple[set[int] | None, set[int]]:
+    """(hosts the instance must land on or None, hosts it must avoid) from the hints."""
     must: set[int] | None = None
     avoid: set[int] = set()
     if "same_host" in hints:
@@ -100,21 +99,7 @@ def host_for_hints(
             must = used if must is None else must & used
         elif group.policy == "anti-affinity":
             avoid |= used
-    if must is None and not avoid:
-        return None
-    from compute.models import Host
-
-    candidates = Host.objects.all()
-    if must is not None:
-        candidates = candidates.filter(pk__in=must)
-    allowed = set(candidates.exclude(pk__in=avoid).values_list("pk", flat=True))
-    everything = set(Host.objects.values_list("pk", flat=True))
-    try:
-        return select_host(
-            exclude=everything - allowed, zone=zone, reason="There are not enough hosts available."
-        ).host
-    except NoValidHost:
-        raise NoValidHost("There are not enough hosts available.") from None
+    return must, avoid
 
 
 def check_policy(policy: str) -> None:

@@ -1,8 +1,8 @@
 """Reading a ``POST /servers`` body into the arguments of ``compute.services.instance_create``.
 
 Nova's extras are accepted and kept (``compute.server_extras``): access IPs, the disk config,
-the key pair's name (which must exist), user data; scheduler hints are accepted, and honoured
-where the caller may name a host (admins: ``same_host``, ``different_host``, ``group``). What
+the key pair's name (which must exist), user data; the scheduler hints Nova's filters know are
+honoured (``same_host``, ``different_host``, ``group``: ``compute.scheduler.placement``). What
 this dashboard cannot keep (file injection, block device mappings other than the image boot,
 trusted certificates, a config drive, several servers at once) is refused with a 400 naming
 it, never silently dropped. Networks other than none/auto and security groups other than

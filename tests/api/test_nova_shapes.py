@@ -131,3 +131,16 @@ def test_a_private_flavor_is_usable_only_by_the_projects_given_access(alice_api,
     assert granted.json() == {"flavor_access": [{"flavor_id": "77", "tenant_id": project}]}
     assert "77" in [f["id"] for f in alice_api.get("/v2.1/flavors").json()["flavors"]]
     assert alice_api.post("/v2.1/servers", create, format="json").status_code == 202
+
+
+def test_a_different_host_hint_is_honoured_by_the_scheduler(alice_api, agent):
+    body = {"server": {"name": "one", "flavorRef": "1", "imageRef": CIRROS, "networks": "none"}}
+    first = alice_api.post("/v2.1/servers", body, format="json").json()["server"]["id"]
+    hinted = {**body, "os:scheduler_hints": {"different_host": [first]}}
+    hinted["server"] = {**body["server"], "name": "two"}
+    second = alice_api.post("/v2.1/servers", hinted, format="json")
+    assert second.status_code == 202
+    shown = alice_api.get(f"/v2.1/servers/{second.json()['server']['id']}").json()["server"]
+    # One host only, and the hint forbids it: Nova's answer is an ERROR server, no valid host.
+    assert shown["status"] == "ERROR"
+    assert shown["fault"]["message"].startswith("No valid host was found")

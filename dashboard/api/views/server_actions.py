@@ -107,6 +107,8 @@ class ServerAction(ServerViewMixin):
         if self.since("2.54"):
             body["key_name"] = row.extras["key_name"]
         if self.since("2.57"):
+            # Nova shows it at the top level, never as the extended attribute, in a rebuild.
+            body.pop("OS-EXT-SRV-ATTR:user_data", None)
             body["user_data"] = row.extras["user_data"]
         body["adminPass"] = value.get("adminPass") or secrets.token_urlsafe(9)
         return Response({"server": body}, status=202)

@@ -16,9 +16,10 @@ from rest_framework.response import Response
 from compute import quotas, services
 from compute.catalog import flavor_get
 from compute.exceptions import NotFound
+from compute.scheduler import placement
 from compute.selectors import instance_get, instance_list, paginate
 from compute.server_extras import server_extras_set
-from compute.server_groups import host_for_hints, server_group_add_member, server_group_get
+from compute.server_groups import hint_constraints, server_group_add_member, server_group_get
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import EXTRAS_PARAMETER, VERSION_HEADER, compute_responses, ref
 from dashboard.api.faults import APIFault
@@ -122,21 +123,18 @@ class ServerList(ServerViewMixin):
                 group_id=str(args.hints["group"]),
                 project_ids=None if self.context.is_admin else self.context.project_ids,
             )
-        host = args.host
-        if host is None and self.context.is_admin:
-            # Only a caller who may name a host can have the hints honoured here: the create
-            # service takes a destination, not constraints.
-            host = host_for_hints(hints=args.hints, group=group, zone=args.availability_zone)
-        instance = services.instance_create(
-            context=self.context,
-            name=args.name,
-            flavor_ref=args.flavor_ref,
-            image_ref=args.image_ref,
-            host=host,
-            availability_zone=args.availability_zone,
-            description=args.description,
-            metadata=args.metadata,
-        )
+        only, avoid = hint_constraints(hints=args.hints, group=group)
+        with placement(only=only, avoid=avoid):
+            instance = services.instance_create(
+                context=self.context,
+                name=args.name,
+                flavor_ref=args.flavor_ref,
+                image_ref=args.image_ref,
+                host=args.host,
+                availability_zone=args.availability_zone,
+                description=args.description,
+                metadata=args.metadata,
+            )
         if args.extras:
             server_extras_set(instance_uuid=str(instance.uuid), values=args.extras)
         if group is not None:
