@@ -21,8 +21,8 @@ from bench.report import Result
 from bench.seed import member
 from bench.stack import cpu_seconds
 from compute import state_machine
-from compute.events import DeltaBuilder
 from compute.models import Instance
+from compute.outbox.write import DeltaBuilder
 
 SHUTDOWN, RUNNING = 4, 1
 

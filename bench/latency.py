@@ -25,8 +25,8 @@ from bench.report import Result, histogram_percentile
 from bench.stack import Process, cpu_seconds
 from bench.swarm import BUCKET, Target
 from compute import state_machine
-from compute.events import DeltaBuilder
 from compute.models import Instance
+from compute.outbox.write import DeltaBuilder
 
 WARMUP = 2.0
 #: Longest wait for deltas still in flight after the last commit (a backlog is a result too).

@@ -20,9 +20,10 @@ from django.db import connection, transaction
 from django.db.models import F, Field, Q
 from django.utils import timezone
 
-from compute import events, statements
+from compute import statements
 from compute.exceptions import NotFound, UnexpectedTaskState
 from compute.models import Host, Instance
+from compute.outbox import write as events
 from compute.states import PowerState, VmState
 
 _UNSET: Any = object()

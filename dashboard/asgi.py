@@ -23,8 +23,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from compute import dispatch, watchdog  # noqa: E402
-from compute.fanout import local_fanout  # noqa: E402
-from compute.publisher import OutboxRelay, relay_for  # noqa: E402
+from compute.outbox.fanout import local_fanout  # noqa: E402
+from compute.outbox.relay import OutboxRelay, relay_for  # noqa: E402
 from dashboard.security import StaticFilesHandler  # noqa: E402
 from dashboard.web import access  # noqa: E402
 from dashboard.web.routing import websocket_urlpatterns  # noqa: E402

@@ -81,7 +81,7 @@ def empty_fanout() -> Iterator[None]:
     """A socket a test closed from the server side never sends its disconnect (the
     communicator does not answer a close): its consumer must not stay in the process's fan-out
     for the next test to count."""
-    from compute.fanout import local_fanout
+    from compute.outbox.fanout import local_fanout
 
     local_fanout().groups.clear()
     yield

@@ -2,7 +2,7 @@
 the change (DESIGN flow 7).
 
 ``id`` is a global, strictly increasing sequence. Every web process tails this table and fans
-each row out to its own sockets (``compute.publisher``); a browser that reconnects says the last
+each row out to its own sockets (``compute.outbox.relay``); a browser that reconnects says the last
 id it saw and gets every visible row after it. A rolled-back change leaves no row, so nothing is published for it
 (invariant 4).
 """

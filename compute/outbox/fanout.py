@@ -1,6 +1,6 @@
 """This process's live sockets by group, and one encoded frame per delta for all of them.
 
-Every web process tails the outbox itself (``compute.publisher.OutboxRelay``) and hands each
+Every web process tails the outbox itself (``compute.outbox.relay.OutboxRelay``) and hands each
 delta to its ``LocalFanout`` with ``group_send(group, message)``. The fan-out encodes the frame
 once and writes that same text to every socket of the group in this process, in a loop.
 

@@ -1,4 +1,4 @@
-"""The relay's own PostgreSQL connection (``compute.publisher.OutboxRelay``): it LISTENs for
+"""The relay's own PostgreSQL connection (``compute.outbox.relay.OutboxRelay``): it LISTENs for
 the outbox's notifications and reads the outbox, both on the web process's event loop, with
 libpq's asynchronous calls and no thread."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from django.db import connection
 
-from compute.events import NOTIFY_CHANNEL
 from compute.models import ChangeEvent
+from compute.outbox.write import NOTIFY_CHANNEL
 
 
 class OutboxListener:

@@ -1,16 +1,13 @@
-"""The event publisher: from the outbox to every page that shows the object (DESIGN flow 6, 7).
+"""The relay: from the outbox to every page that shows the object.
 
 Every web process runs one ``OutboxRelay`` on its event loop. It tails ``ChangeEvent`` rows by
-their global sequence and hands each to this process's ``compute.fanout.LocalFanout`` for the
-groups allowed to see it: an instance's project group (without admin-only fields) and the
-admins' group (with them); a host to the admins' group, and — when policy lets members see
-host_status — to the project groups of the instances on it as a ``host_status`` delta keyed by
-Nova's opaque per-project ``hostId`` (never the host's name). Because the outbox is written in
+their global sequence and hands each to this process's ``compute.outbox.fanout.LocalFanout`` for
+the groups allowed to see it (``compute.outbox.audience``). Because the outbox is written in
 the changing transaction, a change made by any process — the API, an agent, the sync,
 ``fake_guest`` — reaches every browser with nothing between the processes but the database:
 each process reads the outbox for its own sockets, whether or not Redis is configured.
 
-On PostgreSQL the relay does not wait for its next poll: ``compute.events`` calls ``pg_notify``
+On PostgreSQL the relay does not wait for its next poll: ``compute.outbox.write`` calls ``pg_notify``
 in the changing transaction, the notification is delivered at commit, and ``OutboxListener``
 wakes every process's relay at once. The same connection, the relay's own, then reads the new
 rows on the event loop (a prepared statement, no thread). The poll stays as the fallback, every
@@ -26,51 +23,37 @@ after the relay has moved past it. So the relay remembers the holes it passes an
 again until they show up (or ``GAP_PATIENCE`` says the transaction rolled back); a late commit
 is sent late, never skipped (invariant 4).
 
-``replay`` serves a reconnecting page: every visible event after the sequence it last saw.
+Who receives what is ``compute.outbox.audience``'s; a reconnecting page is caught up by
+``compute.outbox.replay``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection, connections
-from django.db.models import Q
 
-from compute.context import RequestContext
-from compute.fanout import DeltaMessage
 from compute.models import ChangeEvent, Host, Instance
-from compute.outbox_connection import OutboxListener
-from compute.policy import members_see_host_status, opaque_host_id, owner_host_status
+from compute.outbox.audience import (
+    PROJECT_PREFIX,
+    OutboxRow,
+    everyone,
+    messages_for,
+    projects_on_hosts,
+)
+from compute.outbox.fanout import DeltaMessage
+from compute.outbox.listener import OutboxListener
+from compute.outbox.replay import latest_seq
+from compute.policy import members_see_host_status
 
 log = logging.getLogger(__name__)
-
-ADMINS_GROUP = "admins"
-#: Fields of an instance delta only admins receive (Nova's extended-server-attributes policy).
-ADMIN_ONLY_FIELDS = ("host",)
-
-__all__ = ["ADMINS_GROUP", "DeltaMessage", "OutboxRelay", "latest_seq", "replay"]
-
-
-PROJECT_PREFIX = "project."
-
-
-def project_group(project_id: str) -> str:
-    return f"{PROJECT_PREFIX}{project_id}"
-
-
-def groups_for(context: RequestContext) -> list[str]:
-    """The groups a caller's live socket joins: everything for an admin, else its projects'."""
-    if context.is_admin:
-        return [ADMINS_GROUP]
-    return sorted(project_group(p) for p in context.project_ids)
 
 
 class Sink(Protocol):
@@ -82,161 +65,6 @@ class Sink(Protocol):
 # A sink may also say which groups have a receiver in this process (``LocalFanout`` does):
 # ``wants(group)`` and ``wants_any(prefix)``. The relay builds no message for a group nobody
 # here receives; a sink without them is handed every group's message.
-
-
-def for_viewer(payload: dict[str, Any], *, admin: bool) -> dict[str, Any]:
-    """An instance delta as a member sees it: no host name, but Nova's opaque ``hostId`` (what
-    the page finds the instance's host_status cell by, as the API's ``hostId``)."""
-    if admin or payload.get("type") != "instance":
-        return payload
-    out = {k: v for k, v in payload.items() if k not in ADMIN_ONLY_FIELDS}
-    out["host_id"] = opaque_host_id(payload.get("project_id") or "", payload.get("host"))
-    return out
-
-
-def host_status_delta(payload: dict[str, Any], project_id: str) -> dict[str, Any]:
-    """A host change as a member of ``project_id`` may see it: the host_status of their
-    instances on that host (or None where policy hides it), keyed by the opaque hostId."""
-    return {
-        "type": "host_status",
-        "id": opaque_host_id(project_id, payload["host"]),
-        "version": payload["version"],
-        "host_status": owner_host_status(payload["host_status"]),
-    }
-
-
-class OutboxRow:
-    """The columns of a ``ChangeEvent`` the relay sends, read without the ORM (hot path).
-
-    The payload arrives as JSON text and is decoded on first use: a process with no socket in
-    any of the row's groups relays the row (its sequence moves on) without ever decoding it.
-    """
-
-    __slots__ = ("_payload", "id", "kind", "object_id", "project_id", "projects", "raw")
-
-    def __init__(
-        self,
-        id: int,
-        kind: str,
-        project_id: str | None,
-        payload: dict[str, Any] | str | bytes,
-        projects: tuple[str, ...] = (),
-        *,
-        object_id: str = "",
-    ) -> None:
-        self.id = id
-        self.kind = kind
-        self.project_id = project_id
-        self.object_id = object_id
-        #: For a host row while members may see host_status: the projects with instances on it.
-        self.projects = projects
-        self.raw = payload
-        self._payload: dict[str, Any] | None = payload if isinstance(payload, dict) else None
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        if self._payload is None:
-            self._payload = json.loads(self.raw)  # type: ignore[arg-type]
-        return self._payload
-
-    def __repr__(self) -> str:
-        return f"OutboxRow(id={self.id}, kind={self.kind!r}, project_id={self.project_id!r})"
-
-
-def _everyone(group: str) -> bool:
-    return True
-
-
-def messages_for(
-    row: ChangeEvent | OutboxRow, wanted: Callable[[str], bool] = _everyone
-) -> list[tuple[str, DeltaMessage]]:
-    """The (group, message) pairs one outbox row fans out to: of those, only the groups
-    ``wanted`` says someone listens to (a message nobody receives is not built)."""
-    out: list[tuple[str, DeltaMessage]] = []
-    if wanted(ADMINS_GROUP):
-        out.append((ADMINS_GROUP, {"seq": row.id, "delta": row.payload}))
-    if row.kind == ChangeEvent.Kind.INSTANCE:
-        if row.project_id and wanted(group := project_group(row.project_id)):
-            out.append(
-                (
-                    group,
-                    {
-                        "seq": row.id,
-                        "delta": for_viewer(row.payload, admin=False),
-                    },
-                )
-            )
-    elif row.kind == ChangeEvent.Kind.HOST:
-        for project in getattr(row, "projects", ()):
-            if wanted(group := project_group(project)):
-                out.append(
-                    (
-                        group,
-                        {
-                            "seq": row.id,
-                            "delta": host_status_delta(row.payload, project),
-                        },
-                    )
-                )
-    return out
-
-
-def projects_on_hosts(host_uuids: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """The projects with live instances on each of these hosts: who sees their host_status
-    change. One query for all of them."""
-    found: dict[str, set[str]] = {}
-    for host_uuid, project in (
-        Instance.objects.filter(host__uuid__in=list(host_uuids), deleted_at__isnull=True)
-        .values_list("host__uuid", "project_id")
-        .distinct()
-    ):
-        found.setdefault(str(host_uuid), set()).add(project)
-    return {host: tuple(sorted(projects)) for host, projects in found.items()}
-
-
-def replay(
-    *, context: RequestContext, since: int, limit: int = 1000
-) -> tuple[list[DeltaMessage], bool]:
-    """Visible events after ``since``; the flag is False if the outbox no longer reaches back
-    that far (or there are more than ``limit``), and the page must reload its state instead."""
-    rows = ChangeEvent.objects.filter(id__gt=since).order_by("id")
-    member_hosts: dict[str, list[str]] = {}
-    if not context.is_admin:
-        if members_see_host_status():
-            # The hosts of the caller's instances now: where their host_status cells are.
-            for host_uuid, project in (
-                Instance.objects.filter(
-                    project_id__in=context.project_ids,
-                    deleted_at__isnull=True,
-                    host__isnull=False,
-                )
-                .values_list("host__uuid", "project_id")
-                .distinct()
-            ):
-                member_hosts.setdefault(str(host_uuid), []).append(project)
-        visible = Q(kind=ChangeEvent.Kind.INSTANCE, project_id__in=context.project_ids)
-        if member_hosts:
-            visible |= Q(kind=ChangeEvent.Kind.HOST, object_id__in=list(member_hosts))
-        rows = rows.filter(visible)
-    oldest = ChangeEvent.objects.order_by("id").values_list("id", flat=True).first()
-    complete = oldest is None or since >= oldest - 1
-    batch = list(rows[: limit + 1])
-    if len(batch) > limit:
-        complete = False
-        batch = batch[:limit]
-    # The same messages the relay sends live, for the groups this caller's socket joins.
-    joined = set(groups_for(context)).__contains__
-    messages: list[DeltaMessage] = []
-    for r in batch:
-        projects = tuple(sorted(member_hosts.get(r.object_id, ())))
-        row = OutboxRow(r.id, r.kind, r.project_id, r.payload, projects, object_id=r.object_id)
-        messages.extend(message for _, message in messages_for(row, joined))
-    return messages, complete
-
-
-def latest_seq() -> int:
-    return ChangeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
 
 #: Seconds a missing sequence number is looked for again. An outbox id is taken at INSERT but
 #: becomes visible at COMMIT, so a transaction that commits after one holding a later id leaves
@@ -376,7 +204,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Read and hand on what is new; the number of outbox rows read (sent or not)."""
         sink = self.sink
-        wanted: Callable[[str], bool] = getattr(sink, "wants", None) or _everyone
+        wanted: Callable[[str], bool] = getattr(sink, "wants", None) or everyone
         # Host rows reach project groups only where members see host_status; which projects
         # is a query, not asked when no socket of this process is in any project's group.
         wants_projects = getattr(sink, "wants_any", None)

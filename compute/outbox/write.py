@@ -2,7 +2,7 @@
 
 The state machine and the host services call ``record_instance_change`` / ``record_host_change``
 inside the transaction that made the change, so an event exists exactly when the change
-committed (invariant 4). ``compute.publisher`` tails the rows and fans them out.
+committed (invariant 4). ``compute.outbox.relay`` tails the rows and fans them out.
 
 Payloads are ``TypedDict``s: they leave the process as JSON. An instance delta carries no host
 name and no host_status; the publisher adds those only for the receivers whose policy allows.
@@ -31,7 +31,7 @@ from compute.models import ChangeEvent, Host, Instance
 from compute.states import POWER_STATE_NAMES
 from compute.status import status_from_state
 
-#: The PostgreSQL channel a committed outbox write notifies; ``compute.publisher`` listens.
+#: The PostgreSQL channel a committed outbox write notifies; ``compute.outbox.relay`` listens.
 NOTIFY_CHANNEL = "vmdash_outbox"
 
 

@@ -19,10 +19,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from compute import events, policy
+from compute import policy
 from compute.context import RequestContext
 from compute.exceptions import ComputeError, Invalid
 from compute.models import Host, HostAuditEntry, Instance
+from compute.outbox import write as events
 from compute.selectors import uuid_or_none
 from compute.services.instances import instance_action
 

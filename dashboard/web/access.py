@@ -24,8 +24,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from compute.fanout import LocalFanout, local_fanout
 from compute.models import Membership
+from compute.outbox.fanout import LocalFanout, local_fanout
 from dashboard.context import context_for, is_admin
 from dashboard.web.consumers import LiveConsumer
 

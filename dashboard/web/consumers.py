@@ -2,7 +2,7 @@
 
 One socket per tab. The groups are the user's project groups, or the admins' group (which gets
 every instance with admin-only fields, and every host). They are groups of this process's
-``compute.fanout.LocalFanout``, which this process's outbox relay feeds: a delta arrives here as
+``compute.outbox.fanout.LocalFanout``, which this process's outbox relay feeds: a delta arrives here as
 a frame already encoded, and ``push`` writes it to the socket — no channel layer, no task and
 no database hop per socket per delta (docs/BENCHMARKS.md says what those cost).
 
@@ -21,8 +21,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from compute.context import RequestContext
-from compute.fanout import encode_frame, local_fanout
-from compute.publisher import groups_for, latest_seq, replay
+from compute.outbox.audience import groups_for
+from compute.outbox.fanout import encode_frame, local_fanout
+from compute.outbox.replay import latest_seq, replay
 from dashboard.context import context_for
 
 #: Frames larger than this are refused: the client only ever sends a small resume request.
@@ -33,7 +34,7 @@ CLOSE_BAD_FRAME = 4400
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    #: Deltas come from the process's fan-out (``compute.fanout``), not a channel layer: the
+    #: Deltas come from the process's fan-out (``compute.outbox.fanout``), not a channel layer: the
     #: alias names none, so no channel is made per socket.
     channel_layer_alias = ""
 

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from compute.exceptions import ComputeError
-from compute.publisher import latest_seq
+from compute.outbox.replay import latest_seq
 from dashboard.web.presentation import presentation_json
 from dashboard.web.scope import Scope, scope_for
 

@@ -6,16 +6,11 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
-from compute.fanout import LocalFanout
 from compute.models import ChangeEvent
-from compute.publisher import (
-    ADMINS_GROUP,
-    OutboxRelay,
-    latest_seq,
-    messages_for,
-    project_group,
-    replay,
-)
+from compute.outbox.audience import ADMINS_GROUP, messages_for, project_group
+from compute.outbox.fanout import LocalFanout
+from compute.outbox.relay import OutboxRelay
+from compute.outbox.replay import latest_seq, replay
 from compute.services import instance_action
 from tests.conftest import Inbox, fresh
 
@@ -121,8 +116,8 @@ def test_a_subscriber_that_fails_is_dropped_and_the_others_still_get_the_frame()
 
 @pytest.mark.django_db
 def test_a_batch_of_changes_enters_the_outbox_in_order_each_with_its_own_payload(make_instance):
-    from compute.events import record_instance_changes
     from compute.models import Instance
+    from compute.outbox.write import record_instance_changes
 
     instances = [make_instance("active", name=f"batch-{n}") for n in range(5)]
     since = latest_seq()

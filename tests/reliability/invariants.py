@@ -25,7 +25,8 @@ from compute.models import (
     InstanceActionEvent,
     InstanceFault,
 )
-from compute.publisher import OutboxRelay, for_viewer, project_group
+from compute.outbox.audience import for_viewer, project_group
+from compute.outbox.relay import OutboxRelay
 from tests.reliability.reference import (
     ALLOWED_PAIRS,
     POWER_STATES,

@@ -5,7 +5,7 @@
 - ``ALLOWED_PAIRS``: the (vm_state, task_state) pairs the action table can produce: NULL with
   any vm_state, and each task of an action's walk with each vm_state it may start from.
 - ``reference_delta``: the live delta an instance's row must have produced last, built field by
-  field from the row (``compute.events.InstanceDelta``'s keys) rather than by the product.
+  field from the row (``compute.outbox.write.InstanceDelta``'s keys) rather than by the product.
 - ``Client``: a browser's view of the live updates: it folds deltas by version and ignores any
   that is not newer than what it shows, exactly as DESIGN flow 6 asks of the page.
 """

@@ -43,7 +43,6 @@ from compute import watchdog
 from compute.agent.agent import ComputeAgent
 from compute.agent.executor import execute
 from compute.drivers.fake import FakeDriver
-from compute.fanout import local_fanout
 from compute.models import (
     ActionDispatch,
     ChangeEvent,
@@ -53,7 +52,10 @@ from compute.models import (
     InstanceAction,
     Project,
 )
-from compute.publisher import OutboxRelay, for_viewer, latest_seq
+from compute.outbox.audience import for_viewer
+from compute.outbox.fanout import local_fanout
+from compute.outbox.relay import OutboxRelay
+from compute.outbox.replay import latest_seq
 from compute.services import instance_action, instance_create
 from dashboard.web.routing import websocket_urlpatterns
 from tests.conftest import CIRROS, fresh

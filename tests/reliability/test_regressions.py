@@ -19,7 +19,7 @@ from compute.agent.executor import execute
 from compute.drivers.fake import FakeDriver
 from compute.exceptions import UnexpectedTaskState
 from compute.models import ActionDispatch, FakeGuest, Host, Image, Instance
-from compute.publisher import OutboxRelay
+from compute.outbox.relay import OutboxRelay
 from compute.services import instance_action
 from tests.conftest import fresh
 
@@ -174,7 +174,7 @@ def test_the_relay_backs_off_while_redis_or_the_database_is_gone(caplog):
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    with caplog.at_level(logging.WARNING, logger="compute.publisher"):
+    with caplog.at_level(logging.WARNING, logger="compute.outbox.relay"):
         async_to_sync(for_a_while)()
     assert 2 <= Gone.passes <= 4  # 0.1 s, 0.2 s, 0.4 s … not every 0.05 s
     tracebacks = [r for r in caplog.records if r.exc_info]

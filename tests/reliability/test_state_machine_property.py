@@ -91,7 +91,8 @@ from compute.models import (
     PowerSyncPass,
     Project,
 )
-from compute.publisher import OutboxRelay, latest_seq, replay
+from compute.outbox.relay import OutboxRelay
+from compute.outbox.replay import latest_seq, replay
 from compute.services import host_update, instance_action, instance_create
 from compute.states import PowerState
 from compute.sync import sync_host

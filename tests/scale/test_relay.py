@@ -9,9 +9,11 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection, transaction
 
-from compute.events import NOTIFY_CHANNEL, record_host_change
-from compute.fanout import LocalFanout
-from compute.publisher import OutboxRelay, latest_seq, project_group
+from compute.outbox.audience import project_group
+from compute.outbox.fanout import LocalFanout
+from compute.outbox.relay import OutboxRelay
+from compute.outbox.replay import latest_seq
+from compute.outbox.write import NOTIFY_CHANNEL, record_host_change
 from compute.services import instance_action
 from tests.conftest import Inbox, fresh
 

@@ -13,9 +13,11 @@ from django.test import override_settings
 
 from compute import conf as conf_module
 from compute.conf import conf
-from compute.events import record_host_change
-from compute.fanout import LocalFanout
-from compute.publisher import ADMINS_GROUP, OutboxRelay, latest_seq, project_group
+from compute.outbox.audience import ADMINS_GROUP, project_group
+from compute.outbox.fanout import LocalFanout
+from compute.outbox.relay import OutboxRelay
+from compute.outbox.replay import latest_seq
+from compute.outbox.write import record_host_change
 from compute.services import instance_action
 from tests.conftest import Inbox, fresh
 

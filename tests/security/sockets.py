@@ -15,8 +15,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from compute.fanout import local_fanout
-from compute.publisher import OutboxRelay
+from compute.outbox.fanout import local_fanout
+from compute.outbox.relay import OutboxRelay
 from dashboard.web.routing import websocket_urlpatterns
 
 APP = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))

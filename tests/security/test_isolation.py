@@ -19,7 +19,8 @@ from django.contrib.auth.models import User
 
 from compute.drivers.fake import FakeDriver
 from compute.models import Image, Membership, Project
-from compute.publisher import latest_seq, project_group
+from compute.outbox.audience import project_group
+from compute.outbox.replay import latest_seq
 from compute.services import host_update, instance_action, user_ensure
 from dashboard.web.consumers import CLOSE_UNAUTHENTICATED
 from tests.conftest import fresh

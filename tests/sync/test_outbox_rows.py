@@ -1,4 +1,4 @@
-"""The outbox rows a sync pass's power writes append (``compute.events``): one per written row,
+"""The outbox rows a sync pass's power writes append (``compute.outbox.write``): one per written row,
 whose kind, object id, version and project are its payload's, with the payload every reader of
 the outbox expects — field by field, as the delta has always been built, whichever way the
 batch builds it."""
@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compute import events, state_machine
+from compute import state_machine
 from compute.models import ChangeEvent, Host, Instance, Project
+from compute.outbox import write as events
 from compute.state_machine import PowerWrite
 from compute.states import PowerState, TaskState, VmState
 from tests.reliability.reference import reference_delta

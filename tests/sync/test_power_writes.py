@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from compute import events, state_machine
+from compute import state_machine
 from compute.models import ChangeEvent, Host, Instance, Project
+from compute.outbox import write as events
 from compute.services.hosts import host_register
 from compute.state_machine import PowerWrite
 from compute.states import PowerState, TaskState, VmState

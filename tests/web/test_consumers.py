@@ -19,8 +19,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from compute.models import ChangeEvent, Membership
+from compute.outbox.audience import ADMINS_GROUP, project_group
+from compute.outbox.replay import latest_seq
 from compute.policy import opaque_host_id
-from compute.publisher import ADMINS_GROUP, latest_seq, project_group
 from compute.services import host_update, instance_action
 from compute.watchdog import check_hosts
 from dashboard.web import access

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compute.models import ChangeEvent
-from compute.publisher import latest_seq
+from compute.outbox.replay import latest_seq
 from compute.services import host_update
 
 pytestmark = pytest.mark.django_db

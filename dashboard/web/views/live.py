@@ -1,7 +1,7 @@
 """The polling fallback of the live updates: the same deltas the WebSocket sends.
 
 A page whose socket cannot connect asks ``/live/poll?since=<seq>`` every few seconds and gets
-``compute.publisher.replay`` for its user: the same visibility as the socket (its projects, or
+``compute.outbox.replay`` for its user: the same visibility as the socket (its projects, or
 everything for admins), the same message shapes, and ``resync`` when the outbox no longer
 reaches back that far.
 """
@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from compute.publisher import latest_seq, replay
+from compute.outbox.replay import latest_seq, replay
 from dashboard.context import context_for
 
 MAX_BATCH = 500
