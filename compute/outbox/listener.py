@@ -10,8 +10,7 @@ from typing import Any
 
 from django.db import connection
 
-from compute.models import ChangeEvent
-from compute.outbox.write import NOTIFY_CHANNEL
+from compute.outbox.write import NOTIFY_CHANNEL, tail_sql
 
 
 class OutboxListener:
@@ -55,16 +54,11 @@ class OutboxListener:
         self._loop = asyncio.get_running_loop()
         self._conn = conn = await psycopg.AsyncConnection.connect(**pg_params(), autocommit=True)
         try:
-            table = ChangeEvent._meta.db_table
-            columns = f"SELECT id, kind, project_id, object_id, payload FROM {table}"
+            tail = tail_sql(holes=False, placeholders=("$1", "$2"))
+            await conn.execute(f"PREPARE {cls.TAIL.decode()} (bigint, int) AS {tail}")
+            with_holes = tail_sql(holes=True, placeholders=("$1", "$2", "= ANY($3)", "$4"))
             await conn.execute(
-                f"PREPARE {cls.TAIL.decode()} (bigint, int) AS "
-                f"{columns} WHERE id > $1 ORDER BY id LIMIT $2"
-            )
-            # With holes the scan starts at the oldest of them: an index range, not the table.
-            await conn.execute(
-                f"PREPARE {cls.HOLES.decode()} (bigint, bigint, bigint[], int) AS "
-                f"{columns} WHERE id >= $1 AND (id > $2 OR id = ANY($3)) ORDER BY id LIMIT $4"
+                f"PREPARE {cls.HOLES.decode()} (bigint, bigint, bigint[], int) AS {with_holes}"
             )
             if wake is not None:
                 await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")

@@ -51,6 +51,7 @@ from compute.outbox.audience import (
 from compute.outbox.fanout import DeltaMessage
 from compute.outbox.listener import OutboxListener
 from compute.outbox.replay import latest_seq
+from compute.outbox.write import tail_sql
 from compute.policy import members_see_host_status
 
 log = logging.getLogger(__name__)
@@ -257,15 +258,13 @@ class OutboxRelay:
     def _query(self) -> tuple[str, list[Any]]:
         """The outbox rows after ``last_seq`` and the holes still awaited, in sequence order.
         With holes, the scan starts at the oldest of them (an index range, not the table)."""
-        table = ChangeEvent._meta.db_table
         last = self.last_seq or 0
-        columns = f"SELECT id, kind, project_id, object_id, payload FROM {table}"
         if not self._gaps:
-            return f"{columns} WHERE id > %s ORDER BY id LIMIT %s", [last, self.batch]
+            return tail_sql(holes=False, placeholders=("%s", "%s")), [last, self.batch]
         holes = sorted(self._gaps)
+        awaited = f"IN ({', '.join(['%s'] * len(holes))})"
         return (
-            f"{columns} WHERE id >= %s AND (id > %s OR id IN ({', '.join(['%s'] * len(holes))})) "
-            "ORDER BY id LIMIT %s",
+            tail_sql(holes=True, placeholders=("%s", "%s", awaited, "%s")),
             [holes[0], last, *holes, self.batch],
         )
 
@@ -310,6 +309,9 @@ class OutboxRelay:
         ]
         hosts = _host_rows(rows) if with_projects else []
         if hosts:
+            # ``audience.projects_on_hosts`` in SQL, on this connection: the ORM cannot run on
+            # the event loop, and a thread hop per host change is what the relay's async read
+            # was made to save (docs/BENCHMARKS.md, the relay's CPU per change).
             uuids = sorted({row.object_id for row in hosts})
             projects: dict[str, list[str]] = {}
             for host_uuid, project in await conn.rows(

@@ -31,6 +31,24 @@ from compute.models import ChangeEvent, Host, Instance
 from compute.states import POWER_STATE_NAMES
 from compute.status import status_from_state
 
+
+def tail_sql(*, holes: bool, placeholders: tuple[str, ...]) -> str:
+    """The outbox's tail, spelled once for both readers: the rows after a sequence number (and,
+    with ``holes``, the awaited holes too, the scan starting at the oldest of them: an index
+    range, not the table), in sequence order, a batch at most. ``placeholders`` are the
+    driver's, in order: (after, limit), or (oldest hole, after, holes, limit)."""
+    table = ChangeEvent._meta.db_table
+    columns = f"SELECT id, kind, project_id, object_id, payload FROM {table}"
+    if not holes:
+        after, limit = placeholders
+        return f"{columns} WHERE id > {after} ORDER BY id LIMIT {limit}"
+    oldest, after, awaited, limit = placeholders
+    return (
+        f"{columns} WHERE id >= {oldest} AND (id > {after} OR id {awaited}) "
+        f"ORDER BY id LIMIT {limit}"
+    )
+
+
 #: The PostgreSQL channel a committed outbox write notifies; ``compute.outbox.relay`` listens.
 NOTIFY_CHANNEL = "vmdash_outbox"
 
