@@ -60,6 +60,7 @@ CHANGE_PASSWORD = ActionSpec(
     params=("adminPass",),
     manager_function="set_admin_password",
     prepare="change_password",
+    finish="forget_password",
 )
 
 #: The family's user actions, in the order the page shows their buttons.

@@ -31,6 +31,7 @@ CREATE = ActionSpec(
     result=V.ACTIVE,
     error_on_failure=True,
     manager_function="build_and_run_instance",
+    finish="launch",
 )
 
 DELETE = ActionSpec(
@@ -81,6 +82,7 @@ RESTORE = ActionSpec(
     steps=(Step(T.RESTORING, "power_on"),),
     result=V.ACTIVE,
     manager_function="restore_instance",
+    finish="restore",
 )
 
 #: The soft delete that ``delete`` becomes when reclaim_instance_interval > 0.

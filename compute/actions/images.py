@@ -30,6 +30,7 @@ CREATE_IMAGE = ActionSpec(
     params=("name",),
     manager_function="snapshot_instance",
     prepare="snapshot",
+    finish="capture",
 )
 
 CREATE_BACKUP = ActionSpec(
@@ -47,6 +48,7 @@ CREATE_BACKUP = ActionSpec(
     params=("name", "backup_type", "rotation"),
     manager_function="backup_instance",
     prepare="snapshot",
+    finish="capture",
 )
 
 SHELVE = ActionSpec(
@@ -65,6 +67,8 @@ SHELVE = ActionSpec(
     ),
     result=V.SHELVED,
     manager_function="shelve_instance",
+    finish="shelve",
+    offloads=True,
 )
 
 SHELVE_OFFLOAD = ActionSpec(
@@ -95,6 +99,7 @@ UNSHELVE = ActionSpec(
     error_on_failure=True,
     manager_function="unshelve_instance",
     prepare="unshelve",
+    finish="unshelve",
 )
 
 #: The family's user actions, in the order the page shows their buttons.

@@ -34,6 +34,7 @@ RESIZE = ActionSpec(
     error_on_failure=True,
     manager_function="resize_instance",
     prepare="resize",
+    finish="move",
 )
 
 MIGRATE = ActionSpec(
@@ -53,6 +54,7 @@ MIGRATE = ActionSpec(
     error_on_failure=True,
     manager_function="resize_instance",
     prepare="migrate",
+    finish="move",
 )
 
 CONFIRM_RESIZE = ActionSpec(
@@ -85,6 +87,7 @@ REVERT_RESIZE = ActionSpec(
     remembers_state=False,
     error_on_failure=True,
     manager_function="revert_resize",
+    finish="move_back",
 )
 
 LIVE_MIGRATE = ActionSpec(
@@ -102,6 +105,7 @@ LIVE_MIGRATE = ActionSpec(
     params=("host",),
     manager_function="live_migration",
     prepare="live_migrate",
+    finish="live_move",
 )
 
 #: The family's user actions, in the order the page shows their buttons.

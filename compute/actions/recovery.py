@@ -62,6 +62,7 @@ REBUILD = ActionSpec(
     error_on_failure=True,
     manager_function="rebuild_instance",
     prepare="rebuild",
+    finish="rebuild",
 )
 
 TRIGGER_CRASH_DUMP = ActionSpec(

@@ -134,6 +134,11 @@ class ActionSpec:
     #: The row this one becomes when reclaim_instance_interval > 0 and the instance has
     #: launched (Nova's REST delete: ``delete`` → ``softDelete``).
     reclaiming: str = ""
+    #: The agent's end of it besides the states (``compute.agent.finish.FINISHERS``).
+    finish: str = ""
+    #: Nova's shelve: offloaded at once, within the same action, when shelved_offload_time
+    #: is 0 (the agent's walk gains the offload and the action ends shelved_offloaded).
+    offloads: bool = False
 
     @property
     def completed_by_service(self) -> bool:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +23,13 @@ from django.utils import timezone
 
 from compute import actions, records, state_machine
 from compute.actions import ActionSpec, Result, Step
+from compute.agent.finish import FINISHERS
+from compute.agent.operations import OPS, already_there
+from compute.agent.run import Run
 from compute.conf import conf
-from compute.drivers.base import ComputeDriver, GuestSpec
+from compute.drivers.base import ComputeDriver
 from compute.exceptions import ComputeError, UnexpectedTaskState
-from compute.image_store import image_adopt_file, image_path, image_remove_file, snapshot_path
-from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceActionEvent
-from compute.services.params import MIGRATION_KEYS
+from compute.models import ActionDispatch, Instance, InstanceActionEvent
 from compute.states import PowerState, TaskState, VmState
 
 log = logging.getLogger(__name__)
@@ -38,153 +37,6 @@ log = logging.getLogger(__name__)
 #: The database went away (a restart, a cut connection): not the action's failure. The agent
 #: puts the dispatch back and it resumes from the instance's task_state, as after a crash.
 DATABASE_GONE = (OperationalError, InterfaceError)
-
-
-@dataclass
-class Run:
-    """One execution of a dispatch: what the op adapters below need."""
-
-    driver: ComputeDriver
-    dispatch: ActionDispatch
-    instance: Instance
-
-    @property
-    def uuid(self) -> str:
-        return str(self.instance.uuid)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.dispatch.params
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return self.instance.system_metadata
-
-    def guest(self, *, flavor_id: int | None = None, image_id: str | None = None) -> GuestSpec:
-        flavor = Flavor.objects.get(pk=flavor_id) if flavor_id else self.instance.flavor
-        image = Image.objects.filter(pk=image_id).first() if image_id else self.instance.image
-        path = image_path(image) if image else None
-        return GuestSpec(
-            uuid=self.uuid,
-            name=self.instance.name,
-            vcpus=flavor.vcpus,
-            memory_mb=flavor.ram,
-            disk_gb=flavor.disk,
-            image=image.name if image else "",
-            image_file=str(path) if path else "",
-            image_format=(image.disk_format if image else None) or "qcow2",
-        )
-
-    @property
-    def was_stopped(self) -> bool:
-        return self.meta.get("old_vm_state") == VmState.STOPPED
-
-
-def _unshelve(run: Run) -> None:
-    """A shelved guest still on its host starts; an offloaded one is spawned from the image
-    its shelve saved (Nova's ``shelved_image_id``), or from its own image if there is none."""
-    if run.instance.vm_state == VmState.SHELVED and run.driver.get_power_state(run.uuid) != 0:
-        run.driver.power_on(run.uuid)
-    else:
-        shelved = run.meta.get("shelved_image_id")
-        if shelved and not Image.objects.filter(pk=shelved).exclude(file="").exists():
-            shelved = None
-        run.driver.spawn(run.guest(image_id=shelved))
-
-
-def _snapshot_image_id(run: Run) -> str | None:
-    """The image a capture fills: createImage's and createBackup's were made at acceptance;
-    shelve makes Nova's ``<name>-shelved`` snapshot here, once (kept in the dispatch's
-    params, so an interrupted shelve resumes with the same image)."""
-    if run.params.get("image_id"):
-        return str(run.params["image_id"])
-    if run.dispatch.kind != "shelve":
-        return None
-    image = Image.objects.create(
-        name=f"{run.instance.name}-shelved",
-        status=Image.Status.SAVING,
-        progress=0,
-        server=run.instance,
-        min_disk=run.instance.flavor.disk,
-        metadata={"image_type": "snapshot", "instance_uuid": run.uuid},
-    )
-    run.dispatch.params = {**run.params, "image_id": str(image.pk)}
-    ActionDispatch.objects.filter(pk=run.dispatch.pk).update(params=run.dispatch.params)
-    return str(image.pk)
-
-
-def _snapshot(run: Run) -> None:
-    image_id = _snapshot_image_id(run)
-    run.driver.snapshot(
-        run.uuid,
-        image_name=run.params.get("name", run.uuid),
-        target=str(snapshot_path(image_id)) if image_id else "",
-    )
-
-
-def _rescue(run: Run) -> None:
-    """Nova's default rescue image is the instance's own; a named one is looked up by name."""
-    name = run.params.get("image", "")
-    image = run.instance.image
-    if image is None or image.name != name:
-        image = Image.objects.filter(name=name, status=Image.Status.ACTIVE).exclude(file="").first()
-    path = image_path(image) if image else None
-    run.driver.rescue(run.uuid, image=name, image_file=str(path) if path else "")
-
-
-#: The action table names an operation; these adapters call the driver with its arguments.
-OPS: dict[str, Callable[[Run], None]] = {
-    "spawn": lambda r: r.driver.spawn(r.guest()),
-    "destroy": lambda r: r.driver.destroy(r.uuid),
-    "power_off": lambda r: r.driver.power_off(r.uuid, timeout=conf().shutdown_timeout),
-    "power_on": lambda r: r.driver.power_on(r.uuid),
-    "reboot_soft": lambda r: r.driver.reboot_soft(r.uuid),
-    "reboot_hard": lambda r: r.driver.reboot_hard(r.guest()),
-    "pause": lambda r: r.driver.pause(r.uuid),
-    "unpause": lambda r: r.driver.unpause(r.uuid),
-    "suspend": lambda r: r.driver.suspend(r.uuid),
-    "resume": lambda r: r.driver.resume(r.uuid),
-    "rescue": _rescue,
-    "unrescue": lambda r: r.driver.unrescue(r.uuid),
-    "rebuild": lambda r: r.driver.rebuild(r.guest(image_id=r.params["image_id"])),
-    "migrate_disk_and_power_off": lambda r: r.driver.migrate_disk_and_power_off(
-        r.guest(flavor_id=r.params["flavor_id"]), dest_host=r.params["dest_host"]
-    ),
-    "finish_migration": lambda r: r.driver.finish_migration(
-        r.guest(flavor_id=r.params["flavor_id"]),
-        dest_host=r.params["dest_host"],
-        power_on=not r.was_stopped,
-    ),
-    "finish_revert_migration": lambda r: r.driver.finish_revert_migration(
-        r.guest(flavor_id=r.meta.get("old_flavor_id")),
-        source_host=r.meta.get("old_host") or r.driver.host,
-        power_on=not r.was_stopped,
-    ),
-    "live_migrate": lambda r: r.driver.live_migrate(r.uuid, dest_host=r.params["dest_host"]),
-    "snapshot": _snapshot,
-    "upload_image": lambda r: r.driver.upload_image(r.uuid, image_name=r.params.get("name", "")),
-    "set_admin_password": lambda r: r.driver.set_admin_password(
-        r.uuid, password=r.params["adminPass"]
-    ),
-    "trigger_crash_dump": lambda r: r.driver.trigger_crash_dump(r.uuid),
-    "unshelve": _unshelve,
-}
-
-#: Driver calls whose whole effect is one power state. A walk resumed after its agent died
-#: between such a call and writing it down finds the guest there already; calling again would
-#: fail ("not running, cannot be paused") an action that had succeeded, and leave an ACTIVE
-#: instance with a suspended guest for the sync to power off.
-SETS_POWER: dict[str, int] = {
-    "pause": PowerState.PAUSED,
-    "unpause": PowerState.RUNNING,
-    "suspend": PowerState.SUSPENDED,
-    "resume": PowerState.RUNNING,
-}
-
-
-def _already_there(call: str, run: Run) -> bool:
-    target = SETS_POWER.get(call)
-    return target is not None and run.driver.get_power_state(run.uuid) == target
 
 
 _POWER_OFF = Step(TaskState.POWERING_OFF, "power_off")
@@ -215,7 +67,7 @@ def plan(spec: ActionSpec, run: Run) -> Plan:
             result = VmState.STOPPED
         else:
             result = VmState.ACTIVE
-    if spec.key == "shelve" and conf().shelved_offload_time == 0:
+    if spec.offloads and conf().shelved_offload_time == 0:
         # Nova offloads at once by default: vm shelved while the host is released.
         steps.append((_OFFLOAD, VmState.SHELVED))
         result = VmState.SHELVED_OFFLOADED
@@ -228,87 +80,28 @@ def walk_states(spec: ActionSpec) -> frozenset[str]:
     states = set(spec.walk)
     if spec.result is Result.ACTIVE_OR_STOPPED:
         states.add(_POWER_OFF.task_state)
-    if spec.key == "shelve":
+    if spec.offloads:
         states.add(_OFFLOAD.task_state)
     return frozenset(s for s in states if s is not None)
 
 
 def _finish_fields(spec: ActionSpec, run: Run, result: str) -> dict[str, Any]:
-    """Columns other than the states that the end of an action writes."""
+    """Columns other than the states that the end of an action writes: its row's finisher's,
+    and what follows from the resulting vm_state for every action."""
     now = timezone.now()
-    p, meta = run.params, dict(run.meta)
-    fields: dict[str, Any] = {}
-    if spec.key == "create":
-        octet = random.randint(2, 254)
-        fields.update(
-            launched_at=now,
-            addresses={
-                "private": [
-                    {
-                        "version": 4,
-                        "addr": f"10.0.{octet // 16}.{octet}",
-                        "OS-EXT-IPS:type": "fixed",
-                    }
-                ]
-            },
-        )
-    elif spec.key in ("resize", "migrate"):
-        fields.update(flavor_id=p["flavor_id"], host=Host.objects.get(host=p["dest_host"]))
-    elif spec.key == "revertResize":
-        fields.update(
-            flavor_id=meta.get("old_flavor_id") or run.instance.flavor_id,
-            host=Host.objects.filter(host=meta.get("old_host")).first() or run.instance.host,
-        )
-        for key in MIGRATION_KEYS:
-            meta.pop(key, None)
-        fields["system_metadata"] = meta
-    elif spec.key == "os-migrateLive":
-        fields["host"] = Host.objects.get(host=p["dest_host"])
-    elif spec.key == "rebuild":
-        fields["image_id"] = p["image_id"]
-        if p.get("name"):
-            fields["name"] = p["name"]
-    elif spec.result == VmState.DELETED:  # delete, forceDelete, the sync's terminate
+    fields = FINISHERS[spec.finish].fields(run, now) if spec.finish else {}
+    if result == VmState.DELETED:
         fields.update(deleted_at=now, terminated_at=now)
-    elif spec.result == VmState.SOFT_DELETED:
+    elif result == VmState.SOFT_DELETED:
         fields["soft_deleted_at"] = now
-    elif spec.key == "restore":
-        fields["soft_deleted_at"] = None
-    elif spec.key == "shelve" and p.get("image_id"):
-        meta["shelved_image_id"] = p["image_id"]
-        fields["system_metadata"] = meta
-    elif spec.key == "unshelve" and "shelved_image_id" in meta:
-        meta.pop("shelved_image_id")
-        fields["system_metadata"] = meta
-    if result == VmState.SHELVED_OFFLOADED:
+    elif result == VmState.SHELVED_OFFLOADED:
         fields["host"] = None
     return fields
 
 
 def _finish_side_effects(spec: ActionSpec, run: Run, *, failed: bool) -> None:
-    if spec.key in ("createImage", "createBackup", "shelve") and run.params.get("image_id"):
-        image_id = run.params["image_id"]
-        written = snapshot_path(image_id)
-        image = Image.objects.filter(pk=image_id).first()
-        if failed:
-            written.unlink(missing_ok=True)
-        elif image is not None and written.is_file():
-            # A hypervisor that wrote the capture into the store: its bytes become the image.
-            image_adopt_file(image, path=written)
-        Image.objects.filter(pk=image_id).update(
-            status=Image.Status.DELETED if failed else Image.Status.ACTIVE,
-            progress=0 if failed else 100,
-        )
-    if spec.key == "unshelve" and not failed and run.meta.get("shelved_image_id"):
-        # Nova deletes the shelve snapshot once the instance runs again; the guest's disk no
-        # longer needs the file (the hypervisor keeps its own base copy).
-        image = Image.objects.filter(pk=run.meta["shelved_image_id"]).first()
-        if image is not None:
-            image_remove_file(image)
-            Image.objects.filter(pk=image.pk).update(status=Image.Status.DELETED)
-    if spec.key == "changePassword":
-        # The password is not kept once the guest has it (or failed to take it).
-        ActionDispatch.objects.filter(pk=run.dispatch.pk).update(params={})
+    if spec.finish:
+        FINISHERS[spec.finish].after(run, failed)
 
 
 def _open_event(dispatch: ActionDispatch, host: str) -> InstanceActionEvent:
@@ -352,7 +145,7 @@ def execute(driver: ComputeDriver, dispatch: ActionDispatch) -> None:
                     run.instance, expected_task_state=current, task_state=step.task_state, **extra
                 )
                 current = step.task_state
-            if step.driver_call and not _already_there(step.driver_call, run):
+            if step.driver_call and not already_there(step.driver_call, run):
                 OPS[step.driver_call](run)
     except UnexpectedTaskState as lost:
         _end(dispatch, event, error=_preempted(lost.actual), state=ActionDispatch.State.FAILED)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from compute.actions import ACTIONS, BY_KEY, GROUPS, Result
-from compute.agent.executor import OPS
+from compute.agent.finish import FINISHERS
+from compute.agent.operations import OPS
 from compute.services.instances import COMPLETIONS
 from compute.services.params import PREPARERS
 from compute.states import VmState
@@ -27,15 +28,19 @@ def test_every_row_has_the_hooks_its_shape_needs(spec):
         assert not spec.complete, f"{spec.key} is the agent's, yet names a completion"
     for step in spec.steps:
         assert step.driver_call is None or step.driver_call in OPS, step
+    if spec.finish:
+        assert spec.finish in FINISHERS
+        assert spec.steps, f"{spec.key} is finished by the service, not the agent"
     assert (spec.result is Result.CHOSEN) == bool(spec.chosen_results)
     if spec.reclaiming:
         assert BY_KEY[spec.reclaiming].result == VmState.SOFT_DELETED
         assert BY_KEY[spec.reclaiming].name == spec.name  # the action log says "delete" either way
 
 
-def test_every_preparer_and_completion_is_named_by_a_row():
+def test_every_preparer_completion_and_finisher_is_named_by_a_row():
     assert {s.prepare for s in EVERY if s.prepare} == set(PREPARERS)
     assert {s.complete for s in EVERY if s.complete} == set(COMPLETIONS)
+    assert {s.finish for s in EVERY if s.finish} == set(FINISHERS)
 
 
 def test_the_groups_hold_every_user_action_once_and_each_row_names_its_group():
