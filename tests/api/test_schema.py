@@ -897,6 +897,46 @@ NEW_SCENARIOS = {
 SCENARIOS.update(NEW_SCENARIOS)
 
 
+# --- Glance image data (dashboard.api.views.image_files) -------------------------------------
+OCTETS = "application/octet-stream"
+#: An image id nothing makes (other scenarios create images with MISSING's id).
+NO_IMAGE = "3a4c5a2e-0c5e-4c1e-9a55-0000000000fe"
+
+
+def _image_data(w: SimpleNamespace, *, fmt: str = "raw", then_get: bool = False):
+    """Upload 1 KiB of zeros (raw bytes) to a new queued image of ``fmt`` in a scratch
+    IMAGE_DIR; the upload's answer, or with ``then_get`` the download's."""
+    import tempfile
+
+    from django.test import override_settings
+
+    image = w.admin.post("/image/v2/images", {"name": "data", "disk_format": fmt}, format="json")
+    path = f"/image/v2/images/{image.json()['id']}/file"
+    with tempfile.TemporaryDirectory() as scratch, override_settings(IMAGE_DIR=scratch):
+        answer = w.admin.put(path, b"\0" * 1024, content_type=OCTETS)
+        return w.admin.get(path) if then_get else answer
+
+
+SCENARIOS.update(
+    {
+        ("glanceImageUpload", 204): lambda w: _image_data(w),
+        ("glanceImageUpload", 400): lambda w: _image_data(w, fmt="qcow2"),
+        ("glanceImageUpload", 403): lambda w: w.alice.put(
+            f"/image/v2/images/{CIRROS}/file", b"x", content_type=OCTETS
+        ),
+        ("glanceImageUpload", 404): lambda w: w.admin.put(
+            f"/image/v2/images/{NO_IMAGE}/file", b"x", content_type=OCTETS
+        ),
+        ("glanceImageUpload", 409): lambda w: w.admin.put(
+            f"/image/v2/images/{CIRROS}/file", b"x", content_type=OCTETS
+        ),
+        ("glanceImageDownload", 200): lambda w: _image_data(w, then_get=True),
+        ("glanceImageDownload", 204): lambda w: w.admin.get(f"/image/v2/images/{CIRROS}/file"),
+        ("glanceImageDownload", 404): lambda w: w.admin.get(f"/image/v2/images/{NO_IMAGE}/file"),
+    }
+)
+
+
 def generic(operation_id: str, method: str, path: str, code: int, w: SimpleNamespace):
     """The codes every compute operation has: a malformed or unknown version, no token; a NUL
     in the query (every operation, ``dashboard.security``); a body too large (those with one);
