@@ -4,7 +4,7 @@ Nova's extras are accepted and kept (``compute.server_extras``): access IPs, the
 the key pair's name (which must exist), user data; the scheduler hints Nova's filters know are
 honoured (``same_host``, ``different_host``, ``group``: ``compute.scheduler.placement``). What
 this dashboard cannot keep (file injection, block device mappings other than the image boot,
-trusted certificates, a config drive, several servers at once) is refused with a 400 naming
+trusted certificates, a config drive) is refused with a 400 naming
 it, never silently dropped. Networks other than none/auto and security groups other than
 ``default`` are refused with Nova's words.
 """
@@ -42,6 +42,8 @@ class CreateArgs:
     return_reservation_id: bool
     extras: dict[str, Any]
     hints: dict[str, Any]
+    min_count: int = 1
+    max_count: int = 1
 
 
 def _is_image_boot(mapping: dict[str, Any], image_ref: str) -> bool:
@@ -121,13 +123,12 @@ def _refuse_missing_resources(server: dict[str, Any]) -> None:
                 raise unsupported("networks with a fixed_ip")
 
 
-def _count(server: dict[str, Any]) -> None:
+def _count(server: dict[str, Any]) -> tuple[int, int]:
     low = int(server.get("min_count", 1))
     high = int(server.get("max_count", low))
     if low > high:
         raise APIFault(400, "min_count must be <= max_count")
-    if high > 1:
-        raise unsupported("max_count above 1")
+    return low, high
 
 
 def _destination(
@@ -161,7 +162,7 @@ def create_args(body: Any, context: RequestContext, version: APIVersion) -> Crea
     server: dict[str, Any] = body["server"]
     _refuse_unsupported(body, server)
     _refuse_missing_resources(server)
-    _count(server)
+    min_count, max_count = _count(server)
     image_ref = server.get("imageRef", "")
     if not image_ref:
         raise APIFault(400, "Missing imageRef attribute")
@@ -178,4 +179,6 @@ def create_args(body: Any, context: RequestContext, version: APIVersion) -> Crea
         return_reservation_id=truthy(server.get("return_reservation_id", False)),
         extras=extras_of(server, context),
         hints=dict(body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}),
+        min_count=min_count,
+        max_count=max_count,
     )

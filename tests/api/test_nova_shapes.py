@@ -144,3 +144,11 @@ def test_a_different_host_hint_is_honoured_by_the_scheduler(alice_api, agent):
     # One host only, and the hint forbids it: Nova's answer is an ERROR server, no valid host.
     assert shown["status"] == "ERROR"
     assert shown["fault"]["message"].startswith("No valid host was found")
+
+
+def test_max_count_builds_that_many_servers_named_as_nova_names_them(alice_api, agent):
+    body = {"server": {"name": "web", "flavorRef": "1", "imageRef": CIRROS, "networks": "none",
+                       "min_count": 1, "max_count": 3}}  # fmt: skip
+    assert alice_api.post("/v2.1/servers", body, format="json").status_code == 202
+    names = sorted(s["name"] for s in alice_api.get("/v2.1/servers").json()["servers"])
+    assert names == ["web-1", "web-2", "web-3"]

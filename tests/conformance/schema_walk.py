@@ -46,23 +46,38 @@ IMAGE = "3a4c5a2e-0c5e-4c1e-9a55-6d7d6f8f0001"
 IMAGE_ALT = "3a4c5a2e-0c5e-4c1e-9a55-6d7d6f8f0002"
 
 
+#: Answers Tempest 47's schemas refuse where the answer is Nova's own for the microversion:
+#: (label prefix, first microversion, why). Reported, not counted as failures.
+TEMPEST_LAGS = (
+    ("hypervisors ", (2, 88), "Tempest has no 2.88 hypervisor schema: its 2.53 one requires the "
+     "vcpus/memory/disk figures Nova 2.88 removed and forbids the uptime it added"),
+)  # fmt: skip
+
+
 class Walk:
     def __init__(self) -> None:
         self.ok = 0
         self.refused: list[str] = []
+        self.lags: list[str] = []
 
     def check(self, label: str, call: Callable[[], Any]) -> Any:
         try:
             result = call()
-        except (exceptions.InvalidHTTPResponseBody, exceptions.UnexpectedResponseCode) as exc:
-            self.refused.append(f"{label}: {str(exc).splitlines()[-1][:300]}")
-            return None
-        except Exception as exc:  # a refused schema raises jsonschema's own error
-            name = type(exc).__name__
-            if name == "ValidationError":
-                self.refused.append(f"{label}: {str(exc).splitlines()[0][:300]}")
-            else:
-                self.refused.append(f"{label}: {name}: {str(exc).splitlines()[-1][:300]}")
+        except Exception as exc:  # a refused schema raises jsonschema's ValidationError
+            text = str(exc).splitlines()
+            first = next((t for t in text if t.strip()), type(exc).__name__)
+            if not isinstance(
+                exc, exceptions.InvalidHTTPResponseBody | exceptions.RestClientException
+            ):
+                first = f"{type(exc).__name__}: {first}"
+            version = (
+                tuple(int(p) for p in label.rsplit("@", 1)[-1].split(".")) if "@" in label else ()
+            )
+            for prefix, since, why in TEMPEST_LAGS:
+                if label.startswith(prefix) and version >= since:
+                    self.lags.append(f"{label}: {why}")
+                    return None
+            self.refused.append(f"{label}: {first[:300]}")
             return None
         self.ok += 1
         return result
@@ -217,9 +232,12 @@ def main() -> int:
         walk_step(walk, version, admin, member, made, project_id)
     for line in walk.refused:
         print(f"[schema-walk] REFUSED {line}")
+    for line in walk.lags:
+        print(f"[schema-walk] TEMPEST-LAG {line}")
     total = walk.ok + len(walk.refused)
     print(f"[schema-walk] {walk.ok} of {total} answers valid over {len(STEPS)} microversion "
-          f"steps and {len(made)} server states")  # fmt: skip
+          f"steps and {len(made)} server states; {len(walk.lags)} answers where Tempest's "
+          "schema lags Nova")  # fmt: skip
     return 1 if walk.refused else 0
 
 

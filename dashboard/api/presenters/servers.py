@@ -256,7 +256,10 @@ class ServerViews:
         """The answer to PUT and rebuild: the show view from 2.75, the core fields before."""
         if self._v2_75:
             return self.show(instance)
-        return self.core(ServerRow.of(instance))
+        body = self.core(ServerRow.of(instance))
+        if self.version.at_least("2.71"):
+            body["server_groups"] = groups_of(str(instance.uuid))
+        return body
 
     def show(self, instance: Instance) -> dict[str, Any]:
         server = ServerRow.of(instance)

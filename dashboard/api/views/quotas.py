@@ -101,6 +101,8 @@ class Limits(ComputeView):
             for key in ("maxSecurityGroupRules", "maxSecurityGroups", "maxTotalFloatingIps",
                         "totalFloatingIpsUsed", "totalSecurityGroupsUsed"):  # fmt: skip
                 del absolute[key]
+        if self.since("2.39"):  # the image metadata API is gone, and its limit with it
+            del absolute["maxImageMeta"]
         if self.since("2.57"):
             del absolute["maxPersonality"], absolute["maxPersonalitySize"]
         return Response({"limits": {"rate": [], "absolute": absolute}})

@@ -15,7 +15,8 @@ from rest_framework.response import Response
 
 from compute import quotas, services
 from compute.catalog import flavor_get
-from compute.exceptions import NotFound
+from compute.exceptions import Forbidden, NotFound
+from compute.models import Instance, ServerGroup
 from compute.scheduler import placement
 from compute.selectors import instance_get, instance_list, paginate
 from compute.server_extras import server_extras_set
@@ -28,7 +29,7 @@ from dashboard.api.presenters.rows import COLUMNS, ServerRow
 from dashboard.api.presenters.servers import ServerViews, reservation_id
 from dashboard.api.queries import server_query
 from dashboard.api.schemas import servers as schemas
-from dashboard.api.server_create import create_args, extras_of
+from dashboard.api.server_create import CreateArgs, create_args, extras_of
 from dashboard.api.validation import validate
 
 #: The relations a server view reads (the image is shown by id, the project not at all).
@@ -86,6 +87,27 @@ class ServerViewMixin(ComputeView):
 
 
 class ServerList(ServerViewMixin):
+    def _build(self, args: CreateArgs, group: ServerGroup | None, name: str) -> Instance:
+        """One server of a create (of ``max_count`` ones, each placed after the previous)."""
+        only, avoid = hint_constraints(hints=args.hints, group=group)
+        with placement(only=only, avoid=avoid):
+            instance = services.instance_create(
+                context=self.context,
+                name=name,
+                flavor_ref=args.flavor_ref,
+                image_ref=args.image_ref,
+                host=args.host,
+                availability_zone=args.availability_zone,
+                description=args.description,
+                metadata=args.metadata,
+            )
+        if args.extras:
+            server_extras_set(instance_uuid=str(instance.uuid), values=args.extras)
+        if group is not None:
+            server_group_add_member(group=group, instance_uuid=str(instance.uuid))
+            group.refresh_from_db()
+        return instance
+
     @extend_schema(
         operation_id="serverList",
         tags=["servers"],
@@ -111,34 +133,34 @@ class ServerList(ServerViewMixin):
         except NotFound:
             raise APIFault(400, f"Flavor {args.flavor_ref} could not be found.") from None
         quotas.check_image_fits(flavor_ref=args.flavor_ref, image_ref=args.image_ref)
-        quotas.check_create(
-            project_id=self.context.project_id,
-            flavor_ref=args.flavor_ref,
-            count=1,
-            metadata_items=len(args.metadata),
-        )
+        count = args.max_count
+        try:
+            quotas.check_create(
+                project_id=self.context.project_id,
+                flavor_ref=args.flavor_ref,
+                count=count,
+                metadata_items=len(args.metadata),
+            )
+        except Forbidden:
+            if args.min_count == args.max_count:
+                raise
+            # Nova builds as many as the quota allows, down to min_count.
+            count = args.min_count
+            quotas.check_create(
+                project_id=self.context.project_id,
+                flavor_ref=args.flavor_ref,
+                count=count,
+                metadata_items=len(args.metadata),
+            )
         group = None
         if args.hints.get("group"):
             group = server_group_get(
                 group_id=str(args.hints["group"]),
                 project_ids=None if self.context.is_admin else self.context.project_ids,
             )
-        only, avoid = hint_constraints(hints=args.hints, group=group)
-        with placement(only=only, avoid=avoid):
-            instance = services.instance_create(
-                context=self.context,
-                name=args.name,
-                flavor_ref=args.flavor_ref,
-                image_ref=args.image_ref,
-                host=args.host,
-                availability_zone=args.availability_zone,
-                description=args.description,
-                metadata=args.metadata,
-            )
-        if args.extras:
-            server_extras_set(instance_uuid=str(instance.uuid), values=args.extras)
-        if group is not None:
-            server_group_add_member(group=group, instance_uuid=str(instance.uuid))
+        built = [self._build(args, group, f"{args.name}-{n}" if count > 1 else args.name)
+                 for n in range(1, count + 1)]  # fmt: skip
+        instance = built[0]
         if args.return_reservation_id:
             return Response({"reservation_id": reservation_id(instance)}, status=202)
         views = self.views()
