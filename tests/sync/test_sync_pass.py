@@ -13,7 +13,7 @@ from compute.context import system_context
 from compute.drivers.fake import FakeDriver
 from compute.exceptions import DriverError
 from compute.models import ActionDispatch, FakeGuest, Host, Instance, PowerSyncPass
-from compute.selectors import host_last_sync
+from compute.selectors import hosts_last_sync
 from compute.services import instance_action
 from compute.services.hosts import host_update
 from compute.states import PowerState, VmState
@@ -236,7 +236,7 @@ def test_each_pass_is_recorded_and_shown_by_the_host_selector(instance_in, agent
     second = sync_pass(agent)
 
     assert agent.host is not None
-    assert host_last_sync(agent.host) == second
+    assert hosts_last_sync([agent.host])[agent.host.pk] == second
     assert first.duration_ms >= 0
     assert first.started_at <= second.started_at
     assert first.changes == [

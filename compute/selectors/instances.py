@@ -1,9 +1,9 @@
-"""Reads: what a caller may see, filtered, sorted and paged. One filter layer for the pages and
-the API (NetBox's lesson), so both show the same instances for the same question.
+"""Instances a caller may see (invariant 6), filtered as the API and the pages ask.
 
-Visibility (invariant 6): a caller sees the instances of the projects in its context; an admin
-sees every project when it asks for all tenants. Another project's instance is "not found",
-never "forbidden", so its existence does not leak.
+A caller sees the instances of the projects in its context; an admin sees every project when it
+asks for all tenants. Another project's instance is "not found", never "forbidden", so its
+existence does not leak. One filter layer for the pages and the API (NetBox's lesson), so both
+show the same instances for the same question.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 
 from compute import statements
 from compute.context import RequestContext
 from compute.exceptions import Forbidden, Invalid, NotFound
-from compute.models import Host, Instance, InstanceAction, PowerSyncPass
+from compute.models import Instance, InstanceAction
 from compute.status import UnknownStatus, status_filter
 
 #: Sort keys a caller may use, mapped to columns (Nova's valid sort keys that exist here).
@@ -99,7 +97,7 @@ class InstanceFilters:
     ip6: str | None = None
 
 
-def _parse_uuid(value: str) -> uuidlib.UUID:
+def parse_uuid(value: str) -> uuidlib.UUID:
     try:
         return uuidlib.UUID(str(value))
     except (ValueError, AttributeError, TypeError):
@@ -128,7 +126,7 @@ def instance_get(
     include_deleted: bool = False,
     joined: Sequence[str] = JOINED,
 ) -> Instance:
-    uid = _parse_uuid(instance_uuid)
+    uid = parse_uuid(instance_uuid)
     # An admin reaches any instance by id, as in Nova; a member only its projects'. Every
     # action's acceptance starts here: one statement made once per shape, not per call
     # (compute.statements), and the same rows ``visible_instances`` would give.
@@ -202,7 +200,7 @@ def _more_filters(
     rows: QuerySet[Instance], context: RequestContext, filters: InstanceFilters
 ) -> QuerySet[Instance]:
     if filters.uuids and context.is_admin:
-        rows = rows.filter(uuid__in=[_parse_uuid(u) for u in filters.uuids])
+        rows = rows.filter(uuid__in=[parse_uuid(u) for u in filters.uuids])
     if filters.uuid_prefix:
         rows = rows.filter(uuid__startswith=filters.uuid_prefix)
     if filters.image_id is not None:
@@ -268,144 +266,5 @@ def _ordering(context: RequestContext, sort: Sequence[tuple[str, str]]) -> list[
     return order
 
 
-def paginate(
-    rows: QuerySet[Instance],
-    *,
-    limit: int | None,
-    marker: str | None,
-    context: RequestContext,
-    columns: Sequence[str] | None = None,
-) -> list[Any]:
-    """Marker pagination over the sorted rows: the page after ``marker``'s row.
-
-    Model instances; or, with ``columns`` (which must include ``uuid``), value tuples of those
-    columns, for a caller that shows many rows and needs no models.
-    """
-    if limit is not None and limit < 0:
-        raise Invalid("limit must be >= 0")
-    items: QuerySet[Any] = rows if columns is None else rows.values_list(*columns)
-    if marker:
-        after = _after_marker(rows, marker)
-        if after is not None:
-            page = after if columns is None else after.values_list(*columns)
-            return list(page[:limit] if limit is not None else page)
-        # A sort on a column that may be NULL: find the marker's place in the whole order.
-        ids = list(rows.values_list("uuid", flat=True))
-        try:
-            position = ids.index(_parse_uuid(marker))
-        except (ValueError, NotFound):
-            raise Invalid(f"marker [{marker}] not found") from None
-        wanted = ids[position + 1 : position + 1 + (limit if limit is not None else len(ids))]
-        if columns is None:
-            by_uuid = {i.uuid: i for i in rows.filter(uuid__in=wanted)}
-        else:
-            at = list(columns).index("uuid")
-            by_uuid = {v[at]: v for v in items.filter(uuid__in=wanted)}
-        return [by_uuid[u] for u in wanted if u in by_uuid]
-    return list(items[:limit] if limit is not None else items)
-
-
-def rows_before(rows: QuerySet[Instance], instance_uuid: uuidlib.UUID) -> int | None:
-    """How many of ``rows`` come before the row ``instance_uuid`` in their order (a page's
-    "21–40 of 57"); None if that row is not one of them.
-
-    A count over the keyset condition (``_after_marker`` on the reversed order) where the sort
-    columns are never NULL; elsewhere the row's place in the whole list of uuids.
-    """
-    try:
-        before = _after_marker(rows.reverse(), str(instance_uuid))
-    except Invalid:
-        return None
-    if before is not None:
-        return before.count()
-    try:
-        return list(rows.values_list("uuid", flat=True)).index(instance_uuid)
-    except ValueError:
-        return None
-
-
-def _after_marker(rows: QuerySet[Instance], marker: str) -> QuerySet[Instance] | None:
-    """The rows after ``marker``'s row in ``rows``' order, as a condition on the sort columns
-    (keyset paging: an index range, whatever the page's depth); None if a sort column may be
-    NULL, where the databases disagree on where NULLs sort.
-
-    The order always ends on the unique ``id`` (``_ordering``), so "after" is exact. The marker
-    must be one of ``rows`` (visible to the caller and matching the filters), as Nova asks.
-    """
-    order = [str(o) for o in rows.query.order_by]
-    if not order or not all(_never_null(o.lstrip("-")) for o in order):
-        return None
-    if not rows.query.standard_ordering:  # ``.reverse()``: the mirror image
-        order = [o[1:] if o.startswith("-") else f"-{o}" for o in order]
-    names = [o.lstrip("-") for o in order]
-    try:
-        at = rows.filter(uuid=_parse_uuid(marker)).values(*names).first()
-    except NotFound:  # not even a uuid
-        at = None
-    if at is None:
-        raise Invalid(f"marker [{marker}] not found")
-    later = Q(pk__in=[])
-    for n, (name, column) in enumerate(zip(order, names, strict=True)):
-        same = {earlier: at[earlier] for earlier in names[:n]}
-        later |= Q(**same, **{f"{column}__{'lt' if name.startswith('-') else 'gt'}": at[column]})
-    return rows.filter(later)
-
-
-def _never_null(name: str) -> bool:
-    """Whether the sort column ``name`` (a field of Instance, not through a relation) can never
-    be NULL."""
-    if "__" in name:
-        return False
-    try:
-        return not Instance._meta.get_field(name).null
-    except FieldDoesNotExist:
-        return False
-
-
 def instance_actions(*, context: RequestContext, instance: Instance) -> QuerySet[InstanceAction]:
     return instance.actions.prefetch_related("events").order_by("-start_time", "-id")
-
-
-def host_list() -> QuerySet[Host]:
-    return Host.objects.annotate(
-        live_instances=Count("instances", filter=Q(instances__deleted_at__isnull=True))
-    ).order_by("host")
-
-
-def host_get(*, host: str | None = None, host_uuid: str | None = None) -> Host:
-    if host is not None:
-        found = Host.objects.filter(host=host).first()
-    else:
-        try:
-            found = Host.objects.filter(uuid=uuidlib.UUID(str(host_uuid))).first()
-        except ValueError:
-            found = None
-    if found is None:
-        raise NotFound(f"Compute host {host or host_uuid} could not be found.")
-    return found
-
-
-def host_vm_state_counts(host: Host) -> dict[str, int]:
-    rows = (
-        Instance.objects.filter(host=host, deleted_at__isnull=True)
-        .values("vm_state")
-        .annotate(n=Count("id"))
-    )
-    return {r["vm_state"]: r["n"] for r in rows}
-
-
-def host_last_sync(host: Host) -> PowerSyncPass | None:
-    return host.sync_passes.order_by("-started_at").first()
-
-
-def hosts_last_sync(hosts: Sequence[Host]) -> dict[int, PowerSyncPass]:
-    """The latest power-state sync pass of each host: one query, whatever the number of hosts."""
-    latest = (
-        PowerSyncPass.objects.filter(host=OuterRef("host_id"))
-        .order_by("-started_at", "-id")
-        .values("id")[:1]
-    )
-    passes = PowerSyncPass.objects.filter(host__in=[h.pk for h in hosts]).filter(
-        id=Subquery(latest)
-    )
-    return {p.host_id: p for p in passes}
