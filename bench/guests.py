@@ -142,33 +142,8 @@ class Floor:
 
 # --- poweroff → SHUTOFF on a page ----------------------------------------------------------
 def page_shutoff_after_poweroff(site: GuestSite, uuid: str) -> float:
-    from playwright.sync_api import sync_playwright
-
-    from tests.guests.site import PASSWORD
-    from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.goto(f"{site.url}/instances/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector('#live-indicator[data-state="live"]', timeout=10_000)
-        typed = time.monotonic()
-        site.type_into_console(uuid, "poweroff -f")
-        page.wait_for_function(
-            "u => { const el = document.querySelector("
-            '`[data-instance="${u}"] [data-bind="status"]`);'
-            " return el && el.title.toUpperCase().includes('SHUTOFF'); }",
-            arg=uuid,
-            timeout=60_000,
-        )
-        elapsed = time.monotonic() - typed
-        browser.close()
-    return elapsed
+    with site.instances_page() as page:
+        return site.poweroff_until_page_says_shutoff(page, uuid)
 
 
 def main(argv: list[str]) -> int:

@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -329,6 +330,58 @@ class GuestSite:
             what=f"boot banner #{count} of {uuid}",
         )
 
+    def wait_gone(self, uuid: str, *, timeout: float = 60) -> float:
+        """Wait until the API answers 404 for the server (deleted)."""
+
+        def gone() -> bool:
+            try:
+                self.server(uuid)
+            except ApiError as error:
+                return error.status == 404
+            return False
+
+        return self.wait(gone, timeout=timeout, what=f"{uuid} to be deleted")
+
+    # --- the browser -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def instances_page(self) -> Iterator[Any]:
+        """Headless Chromium on the instances page, signed in as admin, live."""
+        from playwright.sync_api import sync_playwright
+
+        from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                page = browser.new_page()
+                page.goto(f"{self.url}/instances/")
+                page.fill("#id_username", "admin")
+                page.fill("#id_password", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url("**/instances/")
+                page.wait_for_selector('#live-indicator[data-state="live"]', timeout=10_000)
+                page.evaluate("window.__loadedOnce = true")
+                yield page
+            finally:
+                browser.close()
+
+    def poweroff_until_page_says_shutoff(self, page: Any, uuid: str) -> float:
+        """Type ``poweroff -f`` at the guest's console; seconds until the page's status badge
+        for it says SHUTOFF."""
+        typed = time.monotonic()
+        self.type_into_console(uuid, "poweroff -f")
+        page.wait_for_function(
+            "u => { const el = document.querySelector("
+            '`[data-instance="${u}"] [data-bind="status"]`);'
+            " return el && el.title.toUpperCase().includes('SHUTOFF'); }",
+            arg=uuid,
+            timeout=60_000,
+        )
+        return time.monotonic() - typed
+
+    # --- the hypervisor's side (continued) ---------------------------------------------
     def domain_state(self, uuid: str) -> str:
         return virsh("domstate", uuid, check=False) or "absent"
 

@@ -280,15 +280,7 @@ def test_rebuild_recreates_the_disk_and_boots_it(site, guest):
 def test_delete_leaves_no_domain_no_disk_and_no_console_log(site, guest):
     uuid = guest("g-delete")
     site.request("DELETE", f"/v2.1/servers/{uuid}")
-
-    def gone() -> bool:
-        try:
-            site.server(uuid)
-        except ApiError as error:
-            return error.status == 404
-        return False
-
-    site.wait(gone, timeout=60, what="the server to be deleted")
+    site.wait_gone(uuid)
     assert site.domain_state(uuid) == "absent"
     assert site.disks(uuid) == []
     assert not Path(INSTANCES_PATH, uuid).exists()
@@ -302,12 +294,4 @@ def test_a_server_from_an_image_without_a_file_fails_with_the_reason(site):
     assert "has no file" in fault["message"]
     assert site.domain_state(uuid) == "absent"  # nothing left behind on the host
     site.request("DELETE", f"/v2.1/servers/{uuid}")  # an ordinary delete removes it
-
-    def gone() -> bool:
-        try:
-            site.server(uuid)
-        except ApiError as error:
-            return error.status == 404
-        return False
-
-    site.wait(gone, timeout=30, what="the failed server to be deleted")
+    site.wait_gone(uuid, timeout=30)

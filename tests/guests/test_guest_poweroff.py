@@ -9,15 +9,15 @@ every 3 s. Each path is measured from the keystroke to the badge on the page.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.guests.conftest import start_site
-from tests.guests.site import PASSWORD, GuestSite
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.guests.site import GuestSite
+from tests.web.conftest import CHROMIUM
 
 EVENTS_HOST = "vmdash-events-1"
 SYNC_HOST = "vmdash-sync-1"
@@ -56,25 +56,11 @@ def guests(site: GuestSite) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def page(site: GuestSite, guests: dict[str, str]) -> Iterator[Any]:
-    from pathlib import Path
-
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.goto(f"{site.url}/instances/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/instances/")
-        page.wait_for_selector('#live-indicator[data-state="live"]', timeout=10_000)
-        page.evaluate("window.__loadedOnce = true")
+    pytest.importorskip("playwright.sync_api")
+    with site.instances_page() as page:
         yield page
-        browser.close()
 
 
 def action_event(site: GuestSite, uuid: str, action: str) -> dict[str, Any]:
@@ -117,15 +103,7 @@ def status_title(page: Any, uuid: str) -> str:
 def powered_off_by_its_console_shows_shutoff(site: GuestSite, page: Any, uuid: str) -> float:
     """Type ``poweroff -f`` at the guest's console; seconds until the page says SHUTOFF."""
     assert "ACTIVE" in status_title(page, uuid).upper()
-    typed = time.monotonic()
-    site.type_into_console(uuid, "poweroff -f")
-    page.wait_for_function(
-        'u => { const el = document.querySelector(`[data-instance="${u}"] [data-bind="status"]`);'
-        " return el && el.title.toUpperCase().includes('SHUTOFF'); }",
-        arg=uuid,
-        timeout=60_000,
-    )
-    elapsed = time.monotonic() - typed
+    elapsed = site.poweroff_until_page_says_shutoff(page, uuid)
     assert page.evaluate("window.__loadedOnce === true")  # live, never reloaded
     assert site.domain_state(uuid) == "shut off"
     server = site.server(uuid)
