@@ -25,9 +25,9 @@ def image_dir(settings, tmp_path: Path) -> Path:
 
 
 def test_openstack_image_create_with_a_file_uploads_it_and_image_save_gets_it_back(
-    cloud: Cloud,
+    cloud: Cloud,  # noqa: F811 - the fixture imported above
     tmp_path: Path,
-    image_dir: Path,  # noqa: F811
+    image_dir: Path,
 ):
     disk = tmp_path / "disk.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "32M"], check=True)
