@@ -27,10 +27,16 @@ from compute.exceptions import (
     Invalid,
     UnexpectedTaskState,
 )
-from compute.models import ActionDispatch, Flavor, Host, Image, Instance, InstanceAction
+from compute.models import ActionDispatch, Host, Instance, InstanceAction
 from compute.scheduler import select_host
-from compute.selectors import instance_get, uuid_or_none
-from compute.services.params import MIGRATION_KEYS, Prepared, prepare
+from compute.selectors import instance_get
+from compute.services.params import (
+    MIGRATION_KEYS,
+    Prepared,
+    prepare,
+    usable_flavor,
+    usable_image,
+)
 from compute.states import PowerState, TaskState, VmState
 
 #: Actions the API and pages may ask for by key (the table's user actions).
@@ -62,12 +68,8 @@ def instance_create(
         raise Invalid("A project-scoped context is required to create an instance.")
     if host:
         policy.authorize(context, "compute:servers:create:requested_destination")
-    flavor = Flavor.objects.filter(flavorid=str(flavor_ref)).first()
-    if flavor is None:
-        raise Invalid(f"Flavor {flavor_ref} could not be found.")
-    image = Image.objects.filter(pk=uuid_or_none(image_ref), status=Image.Status.ACTIVE).first()
-    if image is None:
-        raise Invalid(f"Image {image_ref} could not be found.")
+    flavor = usable_flavor(context, flavor_ref, missing=f"Flavor {flavor_ref} could not be found.")
+    image = usable_image(context, image_ref)
     zone = availability_zone
     if zone and ":" in zone:  # Nova's "zone:host" form, admins only
         zone, _, host = zone.partition(":")

@@ -15,9 +15,10 @@ from typing import Any
 
 from compute import policy
 from compute.actions import ActionSpec
+from compute.catalog import flavor_get, visible_images
 from compute.conf import conf
 from compute.context import RequestContext
-from compute.exceptions import Conflict, Invalid, NoValidHost
+from compute.exceptions import Conflict, Invalid, NotFound, NoValidHost
 from compute.models import Flavor, Host, Image, Instance
 from compute.scheduler import select_host
 from compute.states import VmState
@@ -40,15 +41,24 @@ class Prepared:
 Preparer = Callable[[ActionSpec, Instance, RequestContext, dict[str, Any]], Prepared]
 
 
-def _image(value: object, *, what: str = "imageRef") -> Image:
+def usable_image(context: RequestContext, value: object, *, what: str = "imageRef") -> Image:
+    """An active image the caller may see (Glance's visibility), or Nova's 400."""
     try:
         pk = uuid.UUID(str(value))
     except ValueError:
         raise Invalid(f"Invalid {what} provided.") from None
-    image = Image.objects.filter(pk=pk, status=Image.Status.ACTIVE).first()
+    image = visible_images(context).filter(pk=pk, status=Image.Status.ACTIVE).first()
     if image is None:
         raise Invalid(f"Image {value} could not be found.")
     return image
+
+
+def usable_flavor(context: RequestContext, ref: object, *, missing: str) -> Flavor:
+    """A flavor the caller may use (public, or private with its project's access), or a 400."""
+    try:
+        return flavor_get(context=context, flavor_id=str(ref))
+    except NotFound:
+        raise Invalid(missing) from None
 
 
 def _text(params: dict[str, Any], key: str, *, required: bool, limit: int = 255) -> str | None:
@@ -89,9 +99,7 @@ def _resize(
     ref = params.get("flavorRef")
     if ref is None or isinstance(ref, bool | dict | list):
         raise Invalid("Resize requests require 'flavorRef' attribute.")
-    flavor = Flavor.objects.filter(flavorid=str(ref)).first()
-    if flavor is None:
-        raise Invalid("Invalid flavorRef provided.")
+    flavor = usable_flavor(context, ref, missing="Invalid flavorRef provided.")
     if flavor.pk == instance.flavor_id:
         raise Invalid("When resizing, instances must change flavor!")
     dest = _destination(
@@ -130,7 +138,7 @@ def _live_migrate(
 def _rebuild(
     spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
-    image = _image(params.get("imageRef"))
+    image = usable_image(context, params.get("imageRef"))
     name = _text(params, "name", required=False)
     out = {"image_id": str(image.pk)}
     if name:
@@ -185,7 +193,7 @@ def _rescue(
     spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
     ref = params.get("rescue_image_ref")
-    image = _image(ref, what="rescue_image_ref") if ref else instance.image
+    image = usable_image(context, ref, what="rescue_image_ref") if ref else instance.image
     return Prepared(params={"image": image.name if image else ""})
 
 

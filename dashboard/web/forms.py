@@ -16,7 +16,10 @@ from typing import Any
 from django import forms
 
 from compute.actions import ACTIONS, ActionSpec
-from compute.models import Flavor, Host, Image, Instance, Project
+from compute.catalog import flavor_list, image_list
+from compute.context import RequestContext
+from compute.models import Image, Instance, Project
+from compute.selectors import host_list
 from compute.status import Status
 
 Choices = list[tuple[str, str]]
@@ -60,14 +63,19 @@ class Catalog:
     hosts: Choices
 
     @classmethod
-    def load(cls, *, with_hosts: bool) -> Catalog:
+    def load(cls, context: RequestContext) -> Catalog:
+        """What ``context`` may choose: the flavors its project may use, the active images it
+        may see (the API's reads, so a page never offers what the service would refuse), and
+        the hosts for admins."""
+        flavors = flavor_list(context=context, is_public=None)
+        images = image_list(context=context).filter(status=Image.Status.ACTIVE)
         return cls(
             flavors=[
                 (f.flavorid, f"{f.name} · {f.vcpus} vCPU · {f.ram} MiB · {f.disk} GiB")
-                for f in Flavor.objects.all()
+                for f in flavors
             ],
-            images=[(str(i.pk), i.name) for i in Image.objects.filter(status=Image.Status.ACTIVE)],
-            hosts=[(h.host, h.host) for h in Host.objects.order_by("host")] if with_hosts else [],
+            images=[(str(i.pk), i.name) for i in images],
+            hosts=[(h.host, h.host) for h in host_list()] if context.is_admin else [],
         )
 
 

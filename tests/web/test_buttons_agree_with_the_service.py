@@ -60,7 +60,7 @@ def disagreements(instance, context) -> list[tuple[str, bool, bool, str]]:
     instance = Instance.objects.select_related("host").get(pk=instance.pk)
     (row,) = instance_rows([instance], context)
     found = []
-    for group in action_groups(row, context, Catalog.load(with_hosts=context.is_admin)):
+    for group in action_groups(row, context, Catalog.load(context)):
         for button in group.buttons:
             ok, why = accepted(context, instance, button.key)
             if button.enabled != ok:
@@ -98,9 +98,7 @@ def test_unlock_is_disabled_for_an_owner_when_an_admin_holds_the_lock(
     instance = Instance.objects.select_related("host").get(pk=instance.pk)
     (row,) = instance_rows([instance], alice_ctx)
     buttons = {
-        b.key: b
-        for g in action_groups(row, alice_ctx, Catalog.load(with_hosts=False))
-        for b in g.buttons
+        b.key: b for g in action_groups(row, alice_ctx, Catalog.load(alice_ctx)) for b in g.buttons
     }
     assert not buttons["unlock"].enabled
     assert buttons["unlock"].refusal == (
@@ -121,9 +119,7 @@ def test_confirm_resize_is_disabled_while_the_source_host_is_down(
     instance = Instance.objects.select_related("host").get(pk=instance.pk)
     (row,) = instance_rows([instance], context)
     buttons = {
-        b.key: b
-        for g in action_groups(row, context, Catalog.load(with_hosts=context.is_admin))
-        for b in g.buttons
+        b.key: b for g in action_groups(row, context, Catalog.load(context)) for b in g.buttons
     }
     assert buttons["confirmResize"].refusal == "Service is unavailable at this time."
     assert buttons["revertResize"].enabled

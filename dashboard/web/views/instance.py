@@ -103,7 +103,7 @@ def _detail_context(page: Page, instance: Instance, *parts: str) -> dict[str, ob
         "show_host_status": shows_host_status_column(context),
     }
     if "actions" in wanted:
-        catalog = Catalog.load(with_hosts=context.is_admin)
+        catalog = Catalog.load(context)
         out["groups"] = action_panels(action_groups(row, context, catalog))
     if "log" in wanted:
         out["log"] = _log(page, instance)
@@ -165,7 +165,7 @@ def instance_action_view(request: HttpRequest, uuid: UUID) -> HttpResponse:
             request.POST,
             spec=spec,
             instance=instance,
-            catalog=Catalog.load(with_hosts=page.scope.is_admin),
+            catalog=Catalog.load(page.scope.context),
         )
         if not form.is_valid():
             errors = "; ".join(

@@ -25,6 +25,7 @@ from compute.exceptions import ComputeError, Invalid
 from compute.models import Instance
 from compute.selectors import (
     InstanceFilters,
+    host_list,
     instance_list,
     paginate,
     rows_before,
@@ -171,7 +172,7 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
             and (page.scope.is_admin or len(page.scope.full.project_ids) > 1),
             "bulk_actions": bulk_actions(context),
             "bulk_results": [BulkResult(**r) for r in request.session.pop(BULK_RESULTS, [])],
-            "hosts": Catalog.load(with_hosts=True).hosts if page.scope.is_admin else [],
+            "hosts": [(h.host, h.host) for h in host_list()] if page.scope.is_admin else [],
         },
         nav="instances",
     )
@@ -239,7 +240,7 @@ def instance_create_view(request: HttpRequest) -> HttpResponse:
     )
     form = CreateInstanceForm(
         request.POST or None,
-        catalog=Catalog.load(with_hosts=scope.is_admin),
+        catalog=Catalog.load(scope.context),
         projects=memberships,
         admin=scope.is_admin,
         initial={"project": scope.selected or scope.full.project_id},
