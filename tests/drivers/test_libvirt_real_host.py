@@ -74,3 +74,27 @@ def test_load_driver_takes_virt_type_and_instances_path_from_the_settings(settin
     settings.COMPUTE = {"libvirt_virt_type": "qemu", "libvirt_instances_path": "/srv/vms"}
     driver = load_driver("libvirt", host="h", uri="qemu:///system")
     assert (driver._configured_virt_type, driver.instances_path) == ("qemu", "/srv/vms")
+
+
+def test_a_soft_reboot_the_guest_ignores_falls_back_to_a_hard_one(monkeypatch):
+    import uuid
+
+    from compute.states import PowerState
+
+    driver = LibvirtDriver(host="h", uri="test:///default")
+    guest = GuestSpec(str(uuid.uuid4()), "deaf", 1, 128, 1, "img")
+    driver.spawn(guest)
+    # The guest never answers the power button within the wait (Nova: wait_soft_reboot_seconds).
+    monkeypatch.setattr(LibvirtDriver, "_shut_down", staticmethod(lambda dom, timeout: False))
+    hard: list[str] = []
+    redefine = driver._redefine
+    monkeypatch.setattr(
+        driver, "_redefine", lambda g, **kw: (hard.append(g.uuid), redefine(g, **kw))[1]
+    )
+    try:
+        driver.reboot_soft(guest.uuid)
+        assert hard == [guest.uuid]
+        assert driver.get_power_state(guest.uuid) == PowerState.RUNNING
+    finally:
+        driver.destroy(guest.uuid)
+        driver.close()

@@ -240,7 +240,9 @@ def test_a_snapshot_is_an_image_file_that_boots_a_new_server(site, guest):
         timeout=60,
         what="the snapshot image to be active",
     )
-    assert site.get(f"/image/v2/images/{image_id}")["size"] > 1_000_000
+    shown = site.get(f"/image/v2/images/{image_id}")  # the Glance sliver shows the file's facts
+    assert shown["size"] > 1_000_000 and shown["disk_format"] == "qcow2"
+    assert len(shown["checksum"]) == 32 and len(shown["os_hash_value"]) == 128
     info = qemu_img_info(site.workdir / "images" / f"{image_id}.qcow2")
     assert "file format: qcow2" in info and "backing file" not in info  # standalone
     site.wait_status(uuid, "ACTIVE")
