@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -45,6 +46,13 @@ def context_of(user: User, project: str, *, is_admin: bool = False) -> RequestCo
 def fast_password_hashing(settings) -> None:
     """PBKDF2's deliberate slowness is for attackers, not for every test's users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def image_dir(settings, tmp_path: Path) -> Path:
+    """Image files a test writes (uploads, snapshots, imports) go to its own folder."""
+    settings.IMAGE_DIR = str(tmp_path / "images")
+    return tmp_path / "images"
 
 
 @pytest.fixture(autouse=True)

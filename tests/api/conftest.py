@@ -140,9 +140,3 @@ EXTRAS = {"HTTP_X_VMDASH_EXTRAS": "1"}
 def at(version: str) -> dict[str, str]:
     """Per-request headers asking for a microversion (overriding the client's default)."""
     return {"HTTP_OPENSTACK_API_VERSION": f"compute {version}"}
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    """Users log in on nearly every test here; a slow password hash would dominate the run."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -7,18 +7,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from compute.image_store import snapshot_path
 from compute.models import Image
 from compute.services import instance_action
 from tests.conftest import fresh
-
-
-@pytest.fixture(autouse=True)
-def image_dir(settings, tmp_path: Path) -> Path:
-    settings.IMAGE_DIR = str(tmp_path / "images")
-    return tmp_path / "images"
 
 
 def test_shelve_records_novas_shelved_snapshot_and_unshelve_deletes_it(

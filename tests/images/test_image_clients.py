@@ -18,12 +18,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def image_dir(settings, tmp_path: Path) -> Path:
-    settings.IMAGE_DIR = str(tmp_path / "images")
-    return tmp_path / "images"
-
-
 def test_openstack_image_create_with_a_file_uploads_it_and_image_save_gets_it_back(
     cloud: Cloud,  # noqa: F811 - the fixture imported above
     tmp_path: Path,

@@ -16,12 +16,6 @@ from tests.web.conftest import signed_in
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img missing")
 
 
-@pytest.fixture(autouse=True)
-def image_dir(settings, tmp_path: Path) -> Path:
-    settings.IMAGE_DIR = str(tmp_path / "images")
-    return tmp_path / "images"
-
-
 @pytest.fixture
 def qcow2(tmp_path: Path) -> Path:
     path = tmp_path / "disk.qcow2"

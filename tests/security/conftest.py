@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from compute.agent.agent import ComputeAgent
 from compute.context import RequestContext
@@ -38,15 +37,6 @@ from tests.api.conftest import (  # noqa: F401  (fixtures)
     client_for,
 )
 from tests.web.conftest import admin_client, alice_client, bob_client  # noqa: F401  (fixtures)
-
-
-@pytest.fixture(autouse=True)
-def fresh_login_counters() -> Iterator[None]:
-    """The login rate limiter counts in the process's cache: no test may inherit a lockout, or
-    leave one for the suites that run after this one."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
