@@ -52,21 +52,15 @@ DELETE = ActionSpec(
     reclaiming="softDelete",
 )
 
-FORCE_DELETE = ActionSpec(
-    group=GROUP,
+#: Nova's ``force_delete``: the same delete, under its own name and rule, never soft.
+FORCE_DELETE = replace(
+    DELETE,
     key="forceDelete",
-    name="delete",
     api_name="forceDelete",
     policy="os_compute_api:os-deferred-delete:force",
     label="Force delete",
     summary="Delete the instance at once, even a soft-deleted one.",
-    vm_states=None,
-    task_states=None,
-    must_have_launched=False,
-    steps=(Step(T.DELETING, "destroy"),),
-    result=V.DELETED,
-    destructive=True,
-    manager_function="terminate_instance",
+    reclaiming="",
 )
 
 RESTORE = ActionSpec(
