@@ -262,13 +262,16 @@ def test_the_admin_only_actions_are_exactly_those_the_oracle_names():
 # --- the raising guard and the non-raising answers agree ----------------------------------------
 
 CALLERS = {"admin": ADMIN, "member": MEMBER}
-#: (locked, launched, host_id, host_up): what else the check reads besides the two states.
+#: (locked_by, launched, host_id, host_up): what else the check reads besides the two states.
+#: The instance is in the member's project, so "owner" is the member's own lock and "admin" the
+#: other party's (unlock then needs the override).
 SITUATIONS = [
-    (False, True, 1, True),
-    (True, True, 1, True),
-    (False, False, 1, True),
-    (False, True, None, None),
-    (False, True, 1, False),
+    (None, True, 1, True),
+    ("owner", True, 1, True),
+    ("admin", True, 1, True),
+    (None, False, 1, True),
+    (None, True, None, None),
+    (None, True, 1, False),
 ]
 
 
@@ -287,7 +290,7 @@ def test_check_evaluate_and_the_memoised_evaluator_agree_over_the_whole_grid(cal
     """Every action × vm_state × task_state: the guard's refusal text (or its pass) is exactly
     the answer ``evaluate`` and a request's ``Evaluator`` give, uuid included."""
     context = CALLERS[caller]
-    locked, launched, host, up = situation
+    locked_by, launched, host, up = situation
     evaluator = preconditions.Evaluator(context)
     mismatches = []
     for vm_state in ALL_VM_STATES:
@@ -295,7 +298,9 @@ def test_check_evaluate_and_the_memoised_evaluator_agree_over_the_whole_grid(cal
             instance = an_instance(
                 vm_state,
                 task_state,
-                locked=locked,
+                locked=locked_by is not None,
+                locked_by=locked_by,
+                project_id="p",
                 launched_at=timezone.now() if launched else None,
                 host_id=host,
             )
