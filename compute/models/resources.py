@@ -88,6 +88,10 @@ class ServerExtras(models.Model):
     key_name = models.CharField(max_length=255, null=True, blank=True)
     user_data = models.TextField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
+    #: The create request's reservation id when it made several servers (else derived).
+    reservation_id = models.CharField(max_length=16, null=True, blank=True, db_index=True)
+    #: Names of the server's security groups; None means the default group only.
+    security_groups = models.JSONField(null=True, blank=True)
 
 
 class FlavorAccess(models.Model):

@@ -202,7 +202,12 @@ def _more_filters(
     if filters.uuids and context.is_admin:
         rows = rows.filter(uuid__in=[parse_uuid(u) for u in filters.uuids])
     if filters.uuid_prefix:
-        rows = rows.filter(uuid__startswith=filters.uuid_prefix)
+        # A reservation id is the first server's UUID prefix; the other servers of that
+        # create carry it in their extras (compute.server_extras).
+        rows = rows.filter(
+            Q(uuid__startswith=filters.uuid_prefix)
+            | Q(extras__reservation_id=f"r-{filters.uuid_prefix}")
+        )
     if filters.image_id is not None:
         image = uuid_or_none(filters.image_id)
         rows = rows.filter(image_id=image) if image else rows.none()

@@ -152,3 +152,29 @@ def test_max_count_builds_that_many_servers_named_as_nova_names_them(alice_api, 
     assert alice_api.post("/v2.1/servers", body, format="json").status_code == 202
     names = sorted(s["name"] for s in alice_api.get("/v2.1/servers").json()["servers"])
     assert names == ["web-1", "web-2", "web-3"]
+
+
+def test_a_multi_server_create_shares_one_reservation_id(alice_api, agent):
+    body = {"server": {"name": "web", "flavorRef": "1", "imageRef": CIRROS, "networks": "none",
+                       "min_count": 2, "return_reservation_id": True}}  # fmt: skip
+    reservation = alice_api.post("/v2.1/servers", body, format="json").json()["reservation_id"]
+    listed = alice_api.get(f"/v2.1/servers?reservation_id={reservation}").json()["servers"]
+    assert sorted(s["name"] for s in listed) == ["web-1", "web-2"]
+
+
+def test_removing_the_default_security_group_leaves_none_as_nova_shows_it(alice_api, make_instance):
+    instance = make_instance("active")
+    url = f"/v2.1/servers/{instance.uuid}/action"
+    removed = alice_api.post(url, {"removeSecurityGroup": {"name": "default"}}, format="json")
+    assert removed.status_code == 202
+    assert "security_groups" not in alice_api.get(f"/v2.1/servers/{instance.uuid}").json()["server"]
+    again = alice_api.post(url, {"removeSecurityGroup": {"name": "default"}}, format="json")
+    assert again.status_code == 400
+    unknown = alice_api.post(url, {"addSecurityGroup": {"name": "web"}}, format="json")
+    assert unknown.status_code == 404
+    assert (
+        alice_api.post(url, {"addSecurityGroup": {"name": "default"}}, format="json").status_code
+        == 202
+    )
+    shown = alice_api.get(f"/v2.1/servers/{instance.uuid}").json()["server"]
+    assert shown["security_groups"] == [{"name": "default"}]

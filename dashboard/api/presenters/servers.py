@@ -26,6 +26,7 @@ from compute.conf import conf
 from compute.context import RequestContext
 from compute.models import Instance, InstanceFault
 from compute.policy import host_status_shown, opaque_host_id
+from compute.server_extras import security_groups_of
 from compute.server_groups import groups_of
 from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status, service_is_up
 from dashboard.api.formats import isotime, naive
@@ -52,7 +53,9 @@ def hostname(name: str) -> str:
 
 
 def reservation_id(instance: Instance | ServerRow) -> str:
-    return f"r-{instance.uuid.hex[:8]}"
+    """The create request's id: stored when it made several servers, else the server's own."""
+    stored = instance.extras.get("reservation_id") if isinstance(instance, ServerRow) else None
+    return stored or f"r-{instance.uuid.hex[:8]}"
 
 
 class ServerViews:
@@ -213,10 +216,12 @@ class ServerViews:
                 "OS-SRV-USG:terminated_at": naive(server.terminated_at),
                 "config_drive": "",
                 "key_name": server.extras["key_name"],
-                "security_groups": [{"name": "default"}],
                 "os-extended-volumes:volumes_attached": [],
             }
         )
+        groups = security_groups_of(server.extras)
+        if groups:  # Nova leaves the key out for a server in no group
+            body["security_groups"] = [{"name": g} for g in groups]
         if fault is not None and body["status"] in (Status.ERROR, Status.DELETED):
             body["fault"] = self._fault(fault)
         if self.context.is_admin:

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from compute import quotas, services
 from compute.models import InstanceAction
 from compute.selectors import instance_get
-from compute.server_extras import server_extras_set
+from compute.server_extras import security_group_add, security_group_remove, server_extras_set
 from compute.server_metadata import metadata_replace
 from dashboard.api import actions
 from dashboard.api.actions import Answer, id_from_href
@@ -27,7 +27,22 @@ from dashboard.api.microversions import MAX_VERSION
 from dashboard.api.presenters.rows import ServerRow
 from dashboard.api.schemas import types as t
 from dashboard.api.server_create import extras_of
+from dashboard.api.validation import validate
 from dashboard.api.views.servers import SERVER_ID, SHOWN, ServerViewMixin
+
+SECURITY_GROUP = t.obj({"name": t.NAME}, required=("name",))
+
+
+def _security_group_change(body: Any) -> tuple[str, str] | None:
+    """(addSecurityGroup | removeSecurityGroup, group name) for such a body, else None."""
+    if not isinstance(body, dict) or len(body) != 1:
+        return None
+    key = next(iter(body))
+    if key not in ("addSecurityGroup", "removeSecurityGroup"):
+        return None
+    validate(body, t.wrapped(key, SECURITY_GROUP))
+    return key, body[key]["name"]
+
 
 ACTION_REQUEST: t.Schema = {
     "oneOf": [
@@ -52,6 +67,9 @@ class ServerAction(ServerViewMixin):
         ),
     )
     def post(self, request: Request, server_id: str) -> Response:
+        groups = _security_group_change(request.data)
+        if groups is not None:
+            return self._security_group(server_id, *groups)
         row, value = actions.parse(request.data, self.version)
         key, params = row.action(value)
         extras = extras_of(value, self.context) if key == "rebuild" else {}
@@ -73,6 +91,12 @@ class ServerAction(ServerViewMixin):
             given = value.get("adminPass") if isinstance(value, dict) else None
             return Response({"adminPass": given or secrets.token_urlsafe(9)}, status=200)
         return Response(status=row.answer.value)
+
+    def _security_group(self, server_id: str, key: str, name: str) -> Response:
+        instance = instance_get(context=self.context, instance_uuid=server_id, joined=())
+        change = security_group_add if key == "addSecurityGroup" else security_group_remove
+        change(instance=instance, project_id=instance.project_id, name=name)
+        return Response(status=202)
 
     def _rebuilt(self, server_id: str, value: dict[str, Any], extras: dict[str, Any]) -> Response:
         if "key_name" in value and value["key_name"] is None:

@@ -161,6 +161,10 @@ class ServerList(ServerViewMixin):
         built = [self._build(args, group, f"{args.name}-{n}" if count > 1 else args.name)
                  for n in range(1, count + 1)]  # fmt: skip
         instance = built[0]
+        for other in built[1:]:  # one reservation for the request, as Nova's
+            server_extras_set(
+                instance_uuid=str(other.uuid), values={"reservation_id": reservation_id(instance)}
+            )
         if args.return_reservation_id:
             return Response({"reservation_id": reservation_id(instance)}, status=202)
         views = self.views()
