@@ -323,7 +323,7 @@ class GuestSite:
     def boots(self, uuid: str) -> int:
         return self.console_log(uuid).count(" booted (uuid ")
 
-    def wait_boots(self, uuid: str, count: int, *, timeout: float = 60) -> float:
+    def wait_boots(self, uuid: str, count: int, *, timeout: float = 120) -> float:
         return self.wait(
             lambda: self.boots(uuid) >= count,
             timeout=timeout,
