@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 #: What the daphne processes serve; ``BENCH_ASGI`` swaps in another application to compare.
 ASGI_APPLICATION = os.environ.get("BENCH_ASGI", "dashboard.asgi:application")
 #: Redis databases the bench may take (the first empty one is used).
 REDIS_DBS = range(8, 16)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def with_path(url: str, path: str) -> str:

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.reliability.processes import free_port
+from tests.support.processes import free_port
 
 #: The user the server runs as when the tests run as root.
 SERVER_USER = "postgres"

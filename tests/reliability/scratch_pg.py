@@ -6,28 +6,15 @@ local default), its backends terminated at will, dropped afterwards.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from typing import Any
 from urllib.parse import urlparse
 
-from tests.reliability.processes import ROOT
+from tests.support.processes import ROOT
+from tests.support.servers import pg_server_url
 
-
-def server() -> str:
-    """The PostgreSQL server to make a scratch database on: ``VMDASH_RELIABILITY_PG``, else the
-    server of ``DATABASE_URL`` when it names one, else the local default."""
-    explicit = os.environ.get("VMDASH_RELIABILITY_PG")
-    if explicit:
-        return explicit
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        return urlparse(url)._replace(path="/postgres", query="").geturl()
-    return "postgres://postgres@127.0.0.1:5432/postgres"
-
-
-PG_SERVER = server()
+PG_SERVER = pg_server_url("VMDASH_RELIABILITY_PG")
 
 #: Run in a child process on a fresh PostgreSQL database: the schema straight from the models
 #: (what ``migrate`` ends with, in a second instead of a dozen; migrations are tested

@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import CIRROS
 from tests.reliability import pg_cluster, scratch_pg
-from tests.reliability.processes import (
+from tests.support.processes import (
     Daphne,
     Process,
     child_env,

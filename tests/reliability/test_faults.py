@@ -59,7 +59,8 @@ from compute.outbox.replay import latest_seq
 from compute.services import instance_action, instance_create
 from dashboard.web.routing import websocket_urlpatterns
 from tests.conftest import CIRROS, fresh
-from tests.reliability.processes import (
+from tests.reliability.reference import Client, reference_delta
+from tests.support.processes import (
     Daphne,
     Page,
     RedisServer,
@@ -67,7 +68,6 @@ from tests.reliability.processes import (
     start_agent,
     wait_for,
 )
-from tests.reliability.reference import Client, reference_delta
 
 # --- helpers --------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,42 +26,24 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+from tests.support import servers
+from tests.support.processes import free_port
+from tests.support.servers import with_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 APPLICATION = "dashboard.asgi:application"
 #: Redis databases the cluster may take for itself (an empty one is picked).
 REDIS_DBS = range(15, 7, -1)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def pg_server_url() -> str:
-    """A URL of the PostgreSQL server to create the test database on (its maintenance db)."""
-    explicit = os.environ.get("SCALE_DATABASE_URL")
-    if explicit:
-        return explicit
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        return urllib.parse.urlparse(url)._replace(path="/postgres", query="").geturl()
-    return DEFAULT_PG
+    """The PostgreSQL server to create the test database on (its maintenance db)."""
+    return servers.pg_server_url("SCALE_DATABASE_URL")
 
 
 def redis_server_url() -> str:
-    explicit = os.environ.get("SCALE_REDIS_URL")
-    if explicit:
-        return explicit
-    url = os.environ.get("REDIS_URL", "")
-    return url if url.startswith(("redis://", "rediss://")) else DEFAULT_REDIS
-
-
-def with_database(url: str, name: str) -> str:
-    return urllib.parse.urlparse(url)._replace(path=f"/{name}").geturl()
+    return servers.redis_server_url("SCALE_REDIS_URL")
 
 
 def unreachable() -> str | None:

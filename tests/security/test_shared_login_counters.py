@@ -21,7 +21,7 @@ from django.core.cache import caches
 from dashboard import ratelimit
 from dashboard.ratelimit import RedisCache, SharedFileCache
 from dashboard.settings import caches_from_env
-from tests.reliability.processes import database_url
+from tests.support.processes import database_url
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,38 @@
+"""The PostgreSQL and Redis servers a test or a benchmark makes a database of its own on.
+
+Each caller names the variable that may point it elsewhere (``SCALE_DATABASE_URL``,
+``VMDASH_RELIABILITY_PG`` …); otherwise the server of ``DATABASE_URL`` / ``REDIS_URL`` when
+they name one, else the local default CI starts.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def pg_server_url(explicit: str) -> str:
+    """The PostgreSQL server's maintenance database: ``$explicit``, else the server of
+    ``DATABASE_URL`` when it names PostgreSQL, else the local default."""
+    if os.environ.get(explicit):
+        return os.environ[explicit]
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        return urllib.parse.urlparse(url)._replace(path="/postgres", query="").geturl()
+    return DEFAULT_PG
+
+
+def redis_server_url(explicit: str) -> str:
+    """``$explicit``, else ``REDIS_URL`` when it names Redis, else the local default."""
+    if os.environ.get(explicit):
+        return os.environ[explicit]
+    url = os.environ.get("REDIS_URL", "")
+    return url if url.startswith(("redis://", "rediss://")) else DEFAULT_REDIS
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server, another database (a PostgreSQL name or a Redis index)."""
+    return urllib.parse.urlparse(url)._replace(path=f"/{name}").geturl()
