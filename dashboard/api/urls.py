@@ -110,7 +110,7 @@ urlpatterns = [
         V + r"flavors/(?P<flavor_id>[^/]+)/os-extra_specs/(?P<key>[^/]+)/?$",
         flavors.FlavorExtraSpec.as_view(),
     ),
-    re_path(V + r"images/?$", images.NovaImageList.as_view(), name="images"),
+    re_path(V + r"images/?$", images.NovaImageCollection.as_view(), name="images"),
     re_path(V + r"images/detail/?$", images.NovaImageDetailList.as_view(), name="images-detail"),
     re_path(V + r"images/(?P<image_id>[^/]+)/?$", images.NovaImage.as_view(), name="image"),
     re_path(V + r"images/(?P<image_id>[^/]+)/metadata/?$", images.NovaImageMetadata.as_view()),
@@ -205,6 +205,7 @@ urlpatterns = [
         name="glance-image",
     ),
     re_path(r"^image/v2/images/(?P<image_id>[^/]+)/file/?$", GlanceImageFile.as_view()),
+    re_path(r"^image/v2/images/(?P<image_id>[^/]+)/tasks/?$", images.GlanceImageTasks.as_view()),
     # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
     re_path(r"^image/.*$", versions.image_not_found),
     # The OpenAPI document and its page

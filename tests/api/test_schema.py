@@ -873,6 +873,9 @@ NEW_SCENARIOS = {
     ("serverDiagnostics", 404): lambda w: w.admin.get(f"/v2.1/servers/{MISSING}/diagnostics"),
     ("serverDiagnostics", 409): lambda w: w.admin.get(f"/v2.1/servers/{w.building}/diagnostics"),
     **_identity_scenarios(),
+    ("novaImageDeleteNoId", 404): lambda w: w.alice.delete("/v2.1/images", **V235),
+    ("glanceImageTasks", 200): lambda w: w.alice.get(f"/image/v2/images/{CIRROS}/tasks"),
+    ("glanceImageTasks", 404): lambda w: w.alice.get(f"/image/v2/images/{GONE}/tasks"),
     ("flavorAccessList", 200): lambda w: w.admin.get(
         f"/v2.1/flavors/{_private(w)}/os-flavor-access"
     ),

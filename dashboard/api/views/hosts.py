@@ -49,8 +49,9 @@ class HostsBase(ComputeView):
         if self.since("2.43"):
             raise APIFault(404, NOT_FOUND)
         if not self.context.is_admin:
+            rule = "update" if request.method == "PUT" else self.rule
             raise APIFault(
-                403, f"Policy doesn't allow os_compute_api:os-hosts:{self.rule} to be performed."
+                403, f"Policy doesn't allow os_compute_api:os-hosts:{rule} to be performed."
             )
 
     def host(self, name: str) -> Host:
@@ -118,7 +119,6 @@ class HostItem(HostsBase):
     @extend_schema(operation_id="hostUpdate", request={"application/json": UPDATE_SCHEMA}, summary="Enable or disable a host (< 2.43)",
                    responses=compute_responses({200: None}, 403, 404, 415), **_DOC)  # fmt: skip
     def put(self, request: Request, host_name: str) -> Response:
-        self.rule = "update"
         validate(request.data, UPDATE_SCHEMA)
         host = self.host(host_name)
         result: dict[str, Any] = {"host": host.host}
@@ -142,13 +142,12 @@ class HostPowerAction(HostsBase):
     @extend_schema(operation_id="hostPowerAction", summary="Host power action (< 2.43)",
                    responses=compute_responses({200: None}, 403, 404), **_DOC)  # fmt: skip
     def get(self, request: Request, host_name: str, action: str) -> Response:
-        self.rule = {"startup": "start", "shutdown": "shutdown", "reboot": "reboot"}[action]
         self.host(host_name)
         raise APIFault(501, NOT_IMPLEMENTED)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        action = kwargs.get("action", "startup")
-        self.rule = {"startup": "start", "shutdown": "shutdown", "reboot": "reboot"}[action]
+        # Nova's rule names: os-hosts:start, :shutdown, :reboot.
+        self.rule = {"startup": "start"}.get(kwargs.get("action", ""), kwargs.get("action", ""))
         super().initial(request, *args, **kwargs)
 
 

@@ -109,8 +109,9 @@ class NovaImagesBase(ComputeView):
             rows = [i for i in rows if i.name == params["name"]]
         if "status" in params:
             rows = [i for i in rows if NOVA_STATUS.get(i.status) == params["status"].upper()]
-        if "server" in params:
-            rows = [i for i in rows if i.server and str(i.server.uuid) == params["server"]]
+        if "server" in params:  # an id or a server's URL, as Nova takes it
+            server = params["server"].rstrip("/").rsplit("/", 1)[-1]
+            rows = [i for i in rows if i.server and str(i.server.uuid) == server]
         if "type" in params:
             wanted = params["type"]
             rows = [
@@ -153,6 +154,20 @@ class NovaImageList(NovaImagesBase):
     )
     def get(self, request: Request) -> Response:
         return self.listing(request, detail=False)
+
+
+class NovaImageCollection(NovaImageList):
+    """``/v2.1/images``: GET lists; a DELETE without an id names no image (Nova's 404)."""
+
+    @extend_schema(
+        operation_id="novaImageDeleteNoId",
+        tags=["images"],
+        summary="Delete with no image id: 404, as Nova (before 2.36)",
+        parameters=[VERSION_HEADER],
+        responses=compute_responses({}, 404),
+    )
+    def delete(self, request: Request) -> Response:
+        raise APIFault(404, "Image not found.")
 
 
 class NovaImageDetailList(NovaImagesBase):
@@ -482,3 +497,19 @@ class GlanceImage(GlanceBase):
         image = image_get(context=self.context, image_id=image_id)
         glance.image_delete(context=self.context, image=image)
         return Response(status=204)
+
+
+class GlanceImageTasks(GlanceBase):
+    """``/image/v2/images/{id}/tasks`` (Glance 2.12+): the import tasks of an image; images are
+    never imported through tasks here, so the list is empty."""
+
+    @extend_schema(
+        operation_id="glanceImageTasks",
+        tags=["image service"],
+        summary="An image's tasks (Glance v2): always none here",
+        parameters=[IMAGE_ID],
+        responses=responses({200: None}, 401, 404),
+    )
+    def get(self, request: Request, image_id: str) -> Response:
+        image_get(context=self.context, image_id=image_id)
+        return Response({"tasks": []})
