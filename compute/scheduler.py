@@ -15,12 +15,9 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
-from compute.conf import conf
 from compute.exceptions import NoValidHost
 from compute.models import Host
 
@@ -51,13 +48,7 @@ def placement(*, only: Collection[int] | None, avoid: Collection[int]) -> Iterat
 def up_hosts() -> Q:
     """Hosts whose heartbeat is fresh (neither too old nor too far ahead), not disabled and not
     forced down."""
-    now, down = timezone.now(), timedelta(seconds=conf().effective_service_down_time())
-    return Q(
-        disabled=False,
-        forced_down=False,
-        last_seen_up__gte=now - down,
-        last_seen_up__lte=now + down,
-    )
+    return Q(disabled=False, forced_down=False) & Host.heartbeat_fresh()
 
 
 def select_host(

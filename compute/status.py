@@ -184,16 +184,35 @@ def host_status(
     service_down_time: float,
 ) -> HostStatus:
     """First matching rule wins: forced down, then disabled, then liveness."""
-    if forced_down:
-        return HostStatus.DOWN
-    if disabled:
-        return HostStatus.MAINTENANCE
-    if service_is_up(
-        forced_down=False,
+    return host_status_and_liveness(
+        forced_down=forced_down,
+        disabled=disabled,
         last_seen_up=last_seen_up,
         created_at=created_at,
         now=now,
         service_down_time=service_down_time,
-    ):
-        return HostStatus.UP
-    return HostStatus.UNKNOWN
+    )[0]
+
+
+def host_status_and_liveness(
+    *,
+    forced_down: bool,
+    disabled: bool,
+    last_seen_up: datetime | None,
+    created_at: datetime,
+    now: datetime,
+    service_down_time: float,
+) -> tuple[HostStatus, bool]:
+    """``host_status`` and ``service_is_up`` from one reading of the heartbeat."""
+    up = service_is_up(
+        forced_down=forced_down,
+        last_seen_up=last_seen_up,
+        created_at=created_at,
+        now=now,
+        service_down_time=service_down_time,
+    )
+    if forced_down:
+        return HostStatus.DOWN, up
+    if disabled:
+        return HostStatus.MAINTENANCE, up
+    return (HostStatus.UP if up else HostStatus.UNKNOWN), up

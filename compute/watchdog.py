@@ -39,16 +39,9 @@ log = logging.getLogger(__name__)
 
 def check_hosts() -> int:
     """Publish every host whose derived status differs from the one last published."""
-    now, down = timezone.now(), timedelta(seconds=conf().effective_service_down_time())
-    horizon = now - down
     # A host that never sent a heartbeat is judged by created_at (Nova's servicegroup), so it
-    # expires too: without the second clause it would stay UP for ever. A heartbeat too far in
-    # the future is down as well (Nova compares the absolute difference).
-    expired = (
-        Q(last_seen_up__lt=horizon)
-        | Q(last_seen_up__gt=now + down)
-        | Q(last_seen_up__isnull=True, created_at__lt=horizon)
-    )
+    # expires too; a heartbeat too far in the future is down as well.
+    expired = ~Host.heartbeat_fresh()
     suspects = Host.objects.filter(Q(published_status=HostStatus.UP) & expired) | (
         Host.objects.filter(published_status="")
     )

@@ -9,9 +9,10 @@ heartbeat expiring, a change nobody writes (DESIGN flow 5).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from compute.conf import conf
@@ -54,6 +55,17 @@ class Host(models.Model):
     @property
     def host_status(self) -> HostStatus:
         return self.status_at()
+
+    @staticmethod
+    def heartbeat_fresh() -> Q:
+        """``is_up``'s heartbeat rule as a query condition (the scheduler's and the watchdog's):
+        the last heartbeat — before the first, the creation — within service_down_time of now,
+        either way, as Nova's servicegroup compares the absolute difference."""
+        now, down = timezone.now(), timedelta(seconds=conf().effective_service_down_time())
+        window = (now - down, now + down)
+        return Q(last_seen_up__range=window) | Q(
+            last_seen_up__isnull=True, created_at__range=window
+        )
 
     @property
     def is_up(self) -> bool:

@@ -28,7 +28,7 @@ from compute.models import Instance, InstanceFault
 from compute.policy import host_status_shown, opaque_host_id
 from compute.server_extras import security_groups_of
 from compute.server_groups import groups_of
-from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status, service_is_up
+from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status_and_liveness
 from dashboard.api.formats import isotime, naive
 from dashboard.api.microversions import APIVersion
 from dashboard.api.presenters.rows import HostFacts, ServerRow
@@ -100,21 +100,14 @@ class ServerViews:
         """(host_status, is_up) of a host, computed once per request."""
         known = self._hosts.get(host.pk)
         if known is None:
-            seen = {"last_seen_up": host.last_seen_up, "created_at": host.created_at}
-            status = host_status(
+            known = self._hosts[host.pk] = host_status_and_liveness(
                 forced_down=host.forced_down,
                 disabled=host.disabled,
+                last_seen_up=host.last_seen_up,
+                created_at=host.created_at,
                 now=self.now,
                 service_down_time=self.down_time,
-                **seen,
             )
-            up = service_is_up(
-                forced_down=host.forced_down,
-                now=self.now,
-                service_down_time=self.down_time,
-                **seen,
-            )
-            known = self._hosts[host.pk] = (status, up)
         return known
 
     def _host_status_shown(self, project_id: str, status: HostStatus) -> str | None:
