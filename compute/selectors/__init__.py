@@ -2,7 +2,7 @@
 list's pages (``paging``) and the compute hosts (``hosts``). The pages and the API read through
 here alike, so both show the same thing for the same question (invariant 6)."""
 
-from compute.selectors.hosts import host_get, host_list, hosts_last_sync
+from compute.selectors.hosts import host_get, host_list, hosts_last_sync, hosts_vm_state_counts
 from compute.selectors.instances import (
     ADMIN_SORT_KEYS,
     JOINED,
@@ -27,6 +27,7 @@ __all__ = [
     "host_get",
     "host_list",
     "hosts_last_sync",
+    "hosts_vm_state_counts",
     "instance_actions",
     "instance_get",
     "instance_list",

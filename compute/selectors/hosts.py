@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from compute.exceptions import NotFound
-from compute.models import Host, PowerSyncPass
+from compute.models import Host, Instance, PowerSyncPass
 
 
 def host_list() -> QuerySet[Host]:
@@ -28,6 +28,19 @@ def host_get(*, host: str | None = None, host_uuid: str | None = None) -> Host:
     if found is None:
         raise NotFound(f"Compute host {host or host_uuid} could not be found.")
     return found
+
+
+def hosts_vm_state_counts(hosts: Sequence[Host]) -> dict[int, dict[str, int]]:
+    """Each host's live instances per vm_state: one query, whatever the number of hosts."""
+    rows = (
+        Instance.objects.filter(host__in=[h.pk for h in hosts], deleted_at__isnull=True)
+        .values_list("host_id", "vm_state")
+        .annotate(n=Count("id"))
+    )
+    out: dict[int, dict[str, int]] = {}
+    for host_id, vm_state, n in rows:
+        out.setdefault(host_id, {})[vm_state] = n
+    return out
 
 
 def hosts_last_sync(hosts: Sequence[Host]) -> dict[int, PowerSyncPass]:

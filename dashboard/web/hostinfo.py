@@ -1,19 +1,17 @@
 """Hosts as the admin pages show them: status, heartbeat, last power sync, instances per vm_state.
 
-A whole page of hosts costs three queries (hosts, counts, latest syncs), however many hosts.
+A whole page of hosts costs three queries (hosts, counts, latest syncs: the selectors'), however
+many hosts.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Subquery
-
-from compute.models import Host, Instance, PowerSyncPass
-from compute.selectors import host_list
+from compute.models import Host, PowerSyncPass
+from compute.selectors import host_list, hosts_last_sync, hosts_vm_state_counts
 from compute.states import VmState
 from dashboard.web.presentation import Badge, badge
 
@@ -65,32 +63,14 @@ def summarize_sync(sync: PowerSyncPass) -> SyncSummary:
     )
 
 
-def _counts(hosts: Sequence[Host]) -> dict[int, dict[str, int]]:
-    rows = (
-        Instance.objects.filter(host__in=hosts, deleted_at__isnull=True)
-        .values("host_id", "vm_state")
-        .annotate(n=Count("id"))
-    )
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        out[row["host_id"]][row["vm_state"]] = row["n"]
-    return out
-
-
-def _last_syncs(hosts: Sequence[Host]) -> dict[int, PowerSyncPass]:
-    newest = PowerSyncPass.objects.filter(host=OuterRef("host")).order_by("-started_at", "-id")
-    rows = PowerSyncPass.objects.filter(host__in=hosts, id=Subquery(newest.values("id")[:1]))
-    return {p.host_id: p for p in rows}
-
-
 def _ordered_counts(counts: dict[str, int]) -> tuple[tuple[Badge, int], ...]:
     return tuple((badge("vm_state", v), counts[v]) for v in VmState.values if counts.get(v))
 
 
 def host_cards(hosts: Sequence[Host] | None = None) -> list[HostCard]:
     rows = list(hosts if hosts is not None else host_list())
-    counts = _counts(rows)
-    syncs = _last_syncs(rows)
+    counts = hosts_vm_state_counts(rows)
+    syncs = hosts_last_sync(rows)
     cards = []
     for host in rows:
         per_state = counts.get(host.pk, {})
