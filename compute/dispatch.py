@@ -1,5 +1,5 @@
 """Dispatch: an accepted action becomes a row its host's agent claims, and a wake-up that saves
-the agent its poll (DESIGN flow 2: the database is the queue; a message only wakes early).
+the agent its poll (the database is the queue; a message only wakes early).
 
 ``dispatch_queue`` opens the action's record and its dispatch row in the caller's transaction
 and wakes the host's agent after commit. Agents in this process (the embedded default) wait on

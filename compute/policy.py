@@ -12,7 +12,7 @@ the admin (``API.lock``); a lock the other party took needs an override to lift
 
 Nova decides with ``os_compute_api:servers:show:host_status`` (show whatever the value) and,
 only when that fails, ``…:host_status:unknown-only`` (show it only when it is UNKNOWN, omit the
-key otherwise); both default to admin (reference §8). ``COMPUTE["host_status_policy"]`` picks
+key otherwise); both default to admin (``nova/policies/servers.py``). ``COMPUTE["host_status_policy"]`` picks
 one of the three useful combinations:
 
 - ``admin``: admins see it, nobody else does (Nova's defaults);

@@ -78,7 +78,7 @@ def action_queue(
     deadline: datetime,
 ) -> tuple[InstanceAction, InstanceActionEvent, ActionDispatch]:
     """Open the action record and its first event, and queue the action for ``host``'s agent:
-    the three rows every dispatched action leaves (invariant 5; the queue of DESIGN flow 2).
+    the three rows every dispatched action leaves (invariant 5: every accepted action has a record with events; the dispatch row is the queue).
 
     On PostgreSQL they go in with one statement (an ``INSERT`` whose ``WITH`` inserts the other
     two, referencing the first's id), each value prepared exactly as the ORM's own ``INSERT``

@@ -2,7 +2,7 @@
 metadata instead of built by the ORM's query compiler each time.
 
 Accepting an action reads one instance with its host and writes it back with one conditional
-``UPDATE … RETURNING`` (DESIGN flow 1). Built with querysets, compiling those two statements
+``UPDATE … RETURNING``. Built with querysets, compiling those two statements
 cost more CPU than everything else the acceptance does in the database (docs/BENCHMARKS.md,
 section 5). Here the SQL text for each shape (which relations are joined, how many projects,
 which columns are written) is made once per process and database from ``Model._meta``, values

@@ -6,8 +6,7 @@
   Nova's integer. Only the hypervisor is authoritative; the column is a snapshot kept in step by
   the end of every task and by the power-state sync.
 
-Source: ``nova/compute/vm_states.py``, ``task_states.py``, ``power_state.py`` (see
-``shared/reference/nova-states.md`` §1–§3). Note the hyphens in ``soft-delete``,
+Source: ``nova/compute/vm_states.py``, ``task_states.py``, ``power_state.py``. Note the hyphens in ``soft-delete``,
 ``powering-off``, ``powering-on`` and ``soft-deleting``: they are Nova's and are kept.
 """
 

@@ -1,8 +1,8 @@
 """Derived statuses: the API ``status`` of an instance and the ``host_status`` of its host.
 
 Neither is stored. ``status`` is Nova's forward map of (vm_state, task_state)
-(``nova/api/openstack/common.py``, reference §4a); ``status_filter`` is its reverse, used by
-``GET /servers?status=``. ``host_status`` follows ``get_instance_host_status`` (reference §8).
+(``nova/api/openstack/common.py``); ``status_filter`` is its reverse, used by
+``GET /servers?status=``. ``host_status`` follows ``get_instance_host_status`` (``nova/compute/api.py``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The watchdog: changes that come from time, which nobody writes.
 
 - A heartbeat older than ``service_down_time`` turns a host UNKNOWN; the watchdog notices within
-  ``watchdog_interval`` and publishes it (DESIGN flow 5).
+  ``watchdog_interval`` and publishes it (nobody writes that change: it must be noticed).
 - A dispatch no agent claimed before its deadline fails visibly: the task is cleared, a fault
   says which host never answered (invariant 7).
 - A task that ran longer than its timeout is reaped: its event ends in error, a fault says what

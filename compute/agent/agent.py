@@ -1,7 +1,7 @@
 """The compute agent of one host: heartbeat, work queue, recovery, and (from the sync module)
 power-state sync and lifecycle events.
 
-The database is the queue (DESIGN flow 2). The agent claims a pending dispatch with a
+The database is the queue. The agent claims a pending dispatch with a
 conditional UPDATE (pending → running, stamped with this agent's id), so an action runs once
 even if two agents for one host were started by mistake. A wake-up — from this process, or
 through a shared channel layer from any other (``compute.agent.wakeup``) — skips the poll wait;

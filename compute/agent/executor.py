@@ -1,4 +1,4 @@
-"""Running one dispatched action: the agent's half of DESIGN flow 1.
+"""Running one dispatched action: the agent's half of an action (docs/ARCHITECTURE.md).
 
 The executor walks the action's task_states from the action table, each step a conditional
 transition from the task_state it left, calling the driver where the row says. It ends with the

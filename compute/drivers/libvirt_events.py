@@ -1,7 +1,7 @@
 """What libvirt's states and events mean in Nova's terms, and the process's libvirt event loop.
 
 Part of the libvirt driver (``compute.drivers.libvirt``): Nova's power-state mapping and
-lifecycle-event reading (shared/reference/nova-states.md §9), and the one event-loop thread per
+lifecycle-event reading (``nova/virt/libvirt/host.py``, ``driver.py``), and the one event-loop thread per
 process that delivers every connection's events. The loop must be registered before the first
 connection is opened, or that connection never delivers events.
 """
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 #: How long ``deregister_on_event_thread`` waits for the event-loop thread.
 EVENT_LOOP_TIMEOUT = 5.0
 
-#: Nova's ``LIBVIRT_POWER_STATE`` (shared/reference/nova-states.md §9).
+#: Nova's ``LIBVIRT_POWER_STATE`` (``nova/virt/libvirt/driver.py``).
 POWER_STATES: dict[int, int] = {
     libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
     libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
@@ -43,7 +43,7 @@ def power_state_of(domain_state: int) -> int:
 
 
 def lifecycle_transition(event: int, detail: int, dom: libvirt.virDomain) -> Transition | None:
-    """Nova's reading of a libvirt lifecycle event (§9); ``None`` for events it ignores."""
+    """Nova's reading of a libvirt lifecycle event; ``None`` for events it ignores."""
     if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
         return Transition.STOPPED
     if event == libvirt.VIR_DOMAIN_EVENT_STARTED:

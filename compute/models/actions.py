@@ -3,7 +3,7 @@ dispatch queue.
 
 Every accepted action gets an ``InstanceAction`` row with at least one event (invariant 5). An
 action that needs the host's agent also gets an ``ActionDispatch`` row: the database is the
-queue (DESIGN flow 2). The agent claims a dispatch with a conditional UPDATE, so two agents can
+queue. The agent claims a dispatch with a conditional UPDATE, so two agents can
 never both run it, and a dispatch nobody claims before its deadline is failed by the watchdog.
 Rows here are append-and-close only; no page or API edits them.
 """

@@ -3,7 +3,7 @@
 
 ``host_status`` is derived, never stored. ``published_status`` is the last status the event
 publisher told browsers about: the watchdog compares it with the derived one to notice a
-heartbeat expiring, a change nobody writes (DESIGN flow 5).
+heartbeat expiring, a change nobody writes.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The transactional outbox: one row per committed change, written in the same transaction as
-the change (DESIGN flow 7).
+the change, so every committed change reaches the pages once, after commit (invariant 4).
 
 ``id`` is a global, strictly increasing sequence. Every web process tails this table and fans
 each row out to its own sockets (``compute.outbox.relay``); a browser that reconnects says the last

@@ -1,5 +1,5 @@
 """The transactional outbox: every change of an instance or a host, written in the changing
-transaction, read by sequence by whoever reacts to changes (DESIGN flows 6-8).
+transaction, read by sequence by whoever reacts to changes (docs/ARCHITECTURE.md).
 
 - ``write``: the change's delta, appended to the outbox in the caller's transaction (and, on
   PostgreSQL, a ``pg_notify`` delivered at commit).

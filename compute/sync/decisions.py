@@ -1,4 +1,4 @@
-"""Nova's power-state sync decision table, as data (reference §7, ``_sync_instance_power_state``).
+"""Nova's power-state sync decision table, as data (``nova/compute/manager.py`` ``_sync_instance_power_state``).
 
 Given an instance with no task in progress, its vm_state and the power state the driver reports
 now, ``decide`` says which correction the sync makes through the normal action path. The

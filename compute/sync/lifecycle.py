@@ -1,5 +1,5 @@
 """Lifecycle events: the hypervisor says a guest started, stopped, paused …; the agent syncs
-that one instance at once instead of waiting for the next pass (DESIGN flow 4, reference §7).
+that one instance at once instead of waiting for the next pass (Nova's ``handle_lifecycle_event``).
 
 Two halves, both driver-independent:
 

@@ -1,7 +1,7 @@
 """Running the power-state sync: one pass over a host or a chunk of hosts, or over the one
 instance a lifecycle event names.
 
-A pass (DESIGN flow 3, reference §7) reads every guest's power state from the driver in one call
+A pass (Nova's ``_sync_power_states``) reads every guest's power state from the driver in one call
 and the host's instances in one query, applies the decision table (``compute.sync.decisions``),
 then, in one transaction, writes every changed power_state in one conditional statement that
 returns the rows it wrote (``state_machine.set_power_states``, which appends their events) and

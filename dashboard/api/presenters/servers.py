@@ -1,4 +1,4 @@
-"""Nova's server view (``nova/api/openstack/compute/views/servers.py``, reference §11), for a
+"""Nova's server view (``nova/api/openstack/compute/views/servers.py``), for a
 negotiated microversion and a caller.
 
 No per-instance queries: a view reads a ``ServerRow`` (a page's value rows, or one model
@@ -42,7 +42,6 @@ ROOT_DEVICE_NAME = "/dev/vda"
 
 
 #: Nova's ``hostId``: the same key the pages and the live deltas use (``compute.policy``).
-host_id = opaque_host_id
 
 
 def hostname(name: str) -> str:
@@ -170,7 +169,7 @@ class ServerViews:
             "tenant_id": server.project_id,
             "user_id": str(server.user_id or ""),
             "metadata": dict(server.metadata or {}),
-            "hostId": host_id(server.project_id, host),
+            "hostId": opaque_host_id(server.project_id, host),
             "image": self._image(server),
             "flavor": self._flavor(server),
             "created": isotime(server.created_at),

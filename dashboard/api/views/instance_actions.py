@@ -17,12 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compute.models import InstanceAction, InstanceActionEvent
+from compute.policy import opaque_host_id
 from compute.selectors import instance_actions, instance_get
 from dashboard.api import formats
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref
 from dashboard.api.faults import APIFault
-from dashboard.api.presenters.servers import host_id
 from dashboard.api.queries import MAX_LIMIT, moment
 from dashboard.api.views.servers import SERVER_ID
 
@@ -62,7 +62,7 @@ class InstanceActionsBase(ComputeView):
         if admin:
             body["traceback"] = event.traceback
         if self.since("2.62"):
-            body["hostId"] = host_id(project_id, event.host or None)
+            body["hostId"] = opaque_host_id(project_id, event.host or None)
             if admin:
                 body["host"] = event.host
         if self.since("2.84") and admin:
