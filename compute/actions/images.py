@@ -48,7 +48,7 @@ CREATE_BACKUP = ActionSpec(
     params=("name", "backup_type", "rotation"),
     manager_function="backup_instance",
     prepare="snapshot",
-    finish="capture",
+    finish="backup",
 )
 
 SHELVE = ActionSpec(

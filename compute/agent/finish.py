@@ -106,6 +106,27 @@ def _capture_kept(run: Run, failed: bool) -> None:
     )
 
 
+def _backup_kept_and_rotated(run: Run, failed: bool) -> None:
+    """A backup's image kept as a snapshot's is, then Nova's ``_rotate_backups``: of this
+    server's backups of the same ``backup_type``, the newest ``rotation`` stay and the older
+    ones are deleted with their files (rotation 0 deletes them all, the new one too)."""
+    _capture_kept(run, failed)
+    backup_type, rotation = run.params.get("backup_type"), run.params.get("rotation")
+    if failed or backup_type is None or rotation is None:
+        return
+    backups = [
+        image
+        for image in Image.objects.filter(server=run.instance)
+        .exclude(status=Image.Status.DELETED)
+        .order_by("-created_at", "-pk")
+        if (image.metadata or {}).get("image_type") == "backup"
+        and (image.metadata or {}).get("backup_type") == backup_type
+    ]
+    for image in backups[int(rotation) :]:
+        image_remove_file(image)
+        Image.objects.filter(pk=image.pk).delete()
+
+
 def _shelved_image_released(run: Run, failed: bool) -> None:
     """Nova deletes the shelve snapshot once the instance runs again; the guest's disk no
     longer needs the file (the hypervisor keeps its own base copy)."""
@@ -131,6 +152,7 @@ FINISHERS: dict[str, Finish] = {
     "rebuild": Finish(fields=_rebuilt),
     "restore": Finish(fields=_restored),
     "capture": Finish(after=_capture_kept),
+    "backup": Finish(after=_backup_kept_and_rotated),
     "shelve": Finish(fields=_shelved_image_kept, after=_capture_kept),
     "unshelve": Finish(fields=_shelved_image_forgotten, after=_shelved_image_released),
     "forget_password": Finish(after=_password_forgotten),

@@ -150,6 +150,10 @@ def _create_image(
     spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
     name = _text(params, "name", required=True)
+    # Nova's image properties: a backup is ``image_type=backup`` with its ``backup_type``, and
+    # its agent gets the rotation (the backups of that type it keeps, ``_rotate_backups``).
+    kept: dict[str, Any] = {"image_type": "snapshot"}
+    backup: dict[str, Any] = {}
     if spec.key == "createBackup":
         if params.get("backup_type") is None:
             raise Invalid("Invalid input: 'backup_type' is a required property")
@@ -161,6 +165,8 @@ def _create_image(
                 raise ValueError
         except ValueError:
             raise Invalid("Invalid input for field/attribute rotation.") from None
+        backup = {"backup_type": str(params["backup_type"]), "rotation": int(rotation)}
+        kept = {"image_type": "backup", "backup_type": backup["backup_type"]}
     metadata = params.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise Invalid("Invalid input for field/attribute metadata.")
@@ -170,13 +176,13 @@ def _create_image(
         progress=0,
         server=instance,
         min_disk=instance.flavor.disk,
-        metadata={**{str(k): str(v) for k, v in metadata.items()}, "image_type": "snapshot"},
+        metadata={**{str(k): str(v) for k, v in metadata.items()}, **kept},
     )
 
     def undo() -> None:
         Image.objects.filter(pk=image.pk, status=Image.Status.QUEUED).delete()
 
-    return Prepared(params={"image_id": str(image.pk), "name": name}, undo=undo)
+    return Prepared(params={"image_id": str(image.pk), "name": name, **backup}, undo=undo)
 
 
 def _change_password(

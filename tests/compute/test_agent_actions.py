@@ -127,6 +127,45 @@ def test_a_snapshot_becomes_an_active_image(make_instance, agent, alice_ctx):
     assert Image.objects.get(name="before-upgrade").status == Image.Status.ACTIVE
 
 
+def test_a_backup_keeps_the_newest_rotation_backups_of_its_type_and_deletes_the_older(
+    make_instance, agent, alice_ctx
+):
+    """Nova's ``_rotate_backups``: per server and backup_type, once the new backup is up."""
+    instance, other = make_instance("active"), make_instance("active")
+
+    def backup(server, name: str, backup_type: str, rotation: int) -> None:
+        instance_action(
+            context=fresh(alice_ctx),
+            instance_uuid=str(server.uuid),
+            action="createBackup",
+            params={"name": name, "backup_type": backup_type, "rotation": rotation},
+        )
+        dispatch = ActionDispatch.objects.filter(kind="createBackup").latest("pk")
+        assert (dispatch.params["backup_type"], dispatch.params["rotation"]) == (
+            backup_type,
+            rotation,
+        )
+        agent.run_pending()
+
+    instance_action(
+        context=fresh(alice_ctx),
+        instance_uuid=str(instance.uuid),
+        action="createImage",
+        params={"name": "a-snapshot"},
+    )
+    agent.run_pending()
+    backup(other, "other-daily", "daily", 1)
+    for name in ("daily-1", "daily-2", "daily-3"):
+        backup(instance, name, "daily", 2)
+    backup(instance, "weekly-1", "weekly", 2)
+    names = set(Image.objects.filter(server__isnull=False).values_list("name", flat=True))
+    assert names == {"a-snapshot", "other-daily", "daily-2", "daily-3", "weekly-1"}
+    assert Image.objects.get(name="daily-3").metadata["image_type"] == "backup"
+    backup(instance, "daily-4", "daily", 0)  # rotation 0: every daily backup goes, the new one too
+    names = set(Image.objects.filter(server__isnull=False).values_list("name", flat=True))
+    assert names == {"a-snapshot", "other-daily", "weekly-1"}
+
+
 def test_the_admin_password_is_not_kept_after_the_guest_has_it(make_instance, agent, alice_ctx):
     instance = make_instance("active")
     instance_action(
