@@ -8,6 +8,7 @@ different zones; an aggregate with hosts cannot be deleted.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -26,7 +27,9 @@ class AggregateNameExists(ComputeError):
 
 def aggregate_get(*, aggregate_id: str) -> Aggregate:
     found = (
-        Aggregate.objects.filter(pk=int(aggregate_id)).first() if aggregate_id.isdigit() else None
+        Aggregate.objects.filter(pk=int(aggregate_id)).first()
+        if re.fullmatch(r"[0-9]{1,18}", aggregate_id)
+        else None
     )
     if found is None:
         raise NotFound(f"Aggregate {aggregate_id} could not be found.")

@@ -172,7 +172,8 @@ urlpatterns = [
     re_path(V + r"os-networks/(?P<network_id>[^/]+)/?$", networks.NetworkShow.as_view()),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
-    re_path(V + r".*$", versions.not_found),
+    # [\s\S]: a path with a newline in it is still the API's, never the pages' HTML 404.
+    re_path(V + r"[\s\S]*$", versions.not_found),
     # Identity v3 (Keystone)
     path("identity/", identity.IdentityVersions.as_view(), name="identity-versions"),
     path("identity", unlisted(identity.IdentityVersions)),
@@ -193,7 +194,7 @@ urlpatterns = [
     re_path(r"^identity/v3/users/?$", identity_admin.Users.as_view()),
     re_path(r"^identity/v3/users/(?P<user_id>[^/]+)/?$", identity_admin.UserItem.as_view()),
     re_path(r"^identity/v3/roles/?$", identity_admin.Roles.as_view()),
-    re_path(r"^identity/.*$", versions.identity_not_found),
+    re_path(r"^identity/[\s\S]*$", versions.identity_not_found),
     # Image v2 (Glance)
     path("image/", images.GlanceVersions.as_view(), name="image-versions"),
     path("image", unlisted(images.GlanceVersions)),
@@ -207,7 +208,7 @@ urlpatterns = [
     re_path(r"^image/v2/images/(?P<image_id>[^/]+)/file/?$", GlanceImageFile.as_view()),
     re_path(r"^image/v2/images/(?P<image_id>[^/]+)/tasks/?$", images.GlanceImageTasks.as_view()),
     # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
-    re_path(r"^image/.*$", versions.image_not_found),
+    re_path(r"^image/[\s\S]*$", versions.image_not_found),
     # The OpenAPI document and its page
     path("api/schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", docs.DocsView.as_view(), name="api-docs"),

@@ -11,6 +11,7 @@ A user keeps the highest role assigned on a project.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -239,7 +240,9 @@ class Users(IdentityAdminView):
 class UserItem(IdentityAdminView):
     def user(self, user_id: str) -> Any:
         found = (
-            get_user_model().objects.filter(pk=int(user_id)).first() if user_id.isdigit() else None
+            get_user_model().objects.filter(pk=int(user_id)).first()
+            if re.fullmatch(r"[0-9]{1,18}", user_id)
+            else None
         )
         if found is None:
             raise _not_found("user", user_id)

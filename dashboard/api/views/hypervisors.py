@@ -9,6 +9,7 @@ figures, ``uptime`` in the detail view, and no ``/statistics`` or ``/uptime``. S
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -168,7 +169,7 @@ class HypervisorsBase(ComputeView):
         else:
             host = (
                 host_list().filter(pk=int(hypervisor_id)).first()
-                if hypervisor_id.isdigit()
+                if re.fullmatch(r"[0-9]{1,18}", hypervisor_id)
                 else None
             )
         if host is None:

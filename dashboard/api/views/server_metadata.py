@@ -138,7 +138,7 @@ class ServerTag(TagsBase):
             raise APIFault(404, f"Tag {tag} could not be found.")
         return Response(status=204)
 
-    @extend_schema(operation_id="serverTagAdd", summary="Add a tag (2.26+)",
+    @extend_schema(operation_id="serverTagAdd", summary="Add a tag (2.26+)", request=None,
                    responses=compute_responses({201: None, 204: None}, 404, 409), **_DOC)  # fmt: skip
     def put(self, request: Request, server_id: str, tag: str) -> Response:
         validate(tag, t.TAG)
