@@ -1,5 +1,6 @@
-"""Nova's quotas: the limits of a project (its own, else the ``default`` class's, else Nova's
-defaults), what it uses, and the check made before a create, a resize or an unshelve.
+"""Nova's quotas: the limits of a project (its own, else the ``default`` class's, else the
+configured defaults, ``settings.COMPUTE_QUOTA_DEFAULTS`` over Nova's), what it uses, and the
+checks made before a create and a resize.
 
 Usage is counted from the live instances (Nova's counting quota driver does the same since
 Pike): instances, cores and ram from their flavors; key pairs per user; server groups per
@@ -10,6 +11,7 @@ by the race window).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count, Sum
 
 from compute.exceptions import Forbidden
@@ -36,7 +38,7 @@ DEFAULT_CLASS = "default"
 
 
 def class_limits(class_name: str = DEFAULT_CLASS) -> dict[str, int]:
-    limits = dict(DEFAULTS)
+    limits = {**DEFAULTS, **getattr(settings, "COMPUTE_QUOTA_DEFAULTS", {})}
     rows = QuotaClassLimit.objects.filter(class_name=DEFAULT_CLASS)
     limits.update({r.resource: r.hard_limit for r in rows})
     if class_name != DEFAULT_CLASS:

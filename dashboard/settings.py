@@ -340,6 +340,18 @@ COMPUTE = {
     "libvirt_instances_path": os.environ.get("LIBVIRT_INSTANCES_PATH", "/var/lib/libvirt/vmdash"),
 }
 
+#: Nova's [quota] defaults, overridden per resource: QUOTA_DEFAULTS="instances=50,cores=-1"
+#: (compute.quotas; -1 is unlimited). Admins change a project's or the default class's limits
+#: through os-quota-sets / os-quota-class-sets.
+COMPUTE_QUOTA_DEFAULTS = {
+    key.strip(): int(value)
+    for key, _, value in (
+        part.partition("=")
+        for part in os.environ.get("QUOTA_DEFAULTS", "").split(",")
+        if "=" in part
+    )
+}
+
 #: The image store (compute.image_store): one file per image. Compute hosts read it at this path.
 IMAGE_DIR = os.environ.get("IMAGE_DIR", str(BASE_DIR / "var" / "images"))
 
