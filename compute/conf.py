@@ -72,6 +72,10 @@ class ComputeConf:
     #: Nova's ``instances_path``: the libvirt driver's disk pool (``disks/``) and, per
     #: instance, a directory with its console.log.
     libvirt_instances_path: str = "/var/lib/libvirt/vmdash"
+    #: How this host's libvirt driver reaches other hosts' libvirtds for a live migration:
+    #: host name → ``{"uri": …, "instances_path": …}``. A host not named here is reached at
+    #: Nova's default ``qemu+tcp://<host>/system`` with this host's instances path.
+    libvirt_peers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def effective_service_down_time(self) -> float:
         """Nova overrides a down time that is not longer than the report interval, with

@@ -16,6 +16,7 @@
 | LIFECYCLE_STOPPED_DELAY | 15 | seconds a STOPPED lifecycle event is held (and dropped if the guest starts again: a reboot) |
 | LIBVIRT_VIRT_TYPE | kvm | Nova's ``[libvirt] virt_type``: ``kvm`` with hardware virtualisation, ``qemu`` (TCG) without |
 | LIBVIRT_INSTANCES_PATH | /var/lib/libvirt/vmdash | libvirt hosts: instance disks (a storage pool in ``disks/``) and console logs |
+| LIBVIRT_PEERS | {} | libvirt hosts: JSON, host → ``{"uri", "instances_path"}`` of the other hosts' libvirtds a live migration goes to (else ``qemu+tcp://<host>/system``) |
 | IMAGE_DIR | <repo>/var/images | the image store: one file per image, read by compute hosts at the same path |
 | TOKEN_TTL | 3600 | seconds an API token lives |
 | DATABASE_URL's ?pool= | 20 | PostgreSQL connections each process pools (0: no pool, ?conn_max_age= applies) |
@@ -38,6 +39,7 @@ behind a TLS proxy).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -338,6 +340,7 @@ COMPUTE = {
     "lifecycle_stopped_delay": env_float("LIFECYCLE_STOPPED_DELAY", 15.0),
     "libvirt_virt_type": os.environ.get("LIBVIRT_VIRT_TYPE", "kvm"),
     "libvirt_instances_path": os.environ.get("LIBVIRT_INSTANCES_PATH", "/var/lib/libvirt/vmdash"),
+    "libvirt_peers": json.loads(os.environ.get("LIBVIRT_PEERS") or "{}"),
 }
 
 #: Nova's [quota] defaults, overridden per resource: QUOTA_DEFAULTS="instances=50,cores=-1"

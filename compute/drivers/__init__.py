@@ -21,5 +21,6 @@ def load_driver(name: str, *, host: str, uri: str = "") -> ComputeDriver:
             uri=uri or "qemu:///system",
             virt_type=settings.libvirt_virt_type,
             instances_path=settings.libvirt_instances_path,
+            peers=settings.libvirt_peers,
         )
     raise ValueError(f"Unknown driver {name!r}: expected 'fake' or 'libvirt'")

@@ -18,9 +18,10 @@ without hardware virtualisation. On ``test://`` disks are only named, never crea
 
 Scope, on purpose:
 
-- One host: cold migration and resize work only with ``dest_host == self.host`` (the guest is
-  redefined with the new flavor, its disk grown); any other host, and every live migration,
-  raises ``DriverError``. A reverted resize keeps the grown disk (qcow2 does not shrink).
+- Cold migration and resize work only with ``dest_host == self.host`` (the guest is redefined
+  with the new flavor, its disk grown); another host raises ``DriverError``. A reverted resize
+  keeps the grown disk (qcow2 does not shrink). Live migration goes to another host's libvirtd
+  (``peers``: its URI and instances path), copying the overlay's blocks while the guest runs.
 - Lifecycle events come from libvirt's default event loop, run by one daemon thread per
   process. The callback runs on that thread and must return quickly. STOPPED is delivered at
   once: holding it back over a reboot (Nova's 15 s) is the agent's job, for every driver.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import threading
 import time
@@ -111,6 +113,19 @@ def _instance_uuid(name: str) -> str | None:
         return None
 
 
+def _instance_dir_made(instances_path: Path, uuid: str) -> str:
+    """The instance's directory, made, owned like the instances path (a libvirtd running as
+    another user than the agent, a session daemon, logs there); the console log's path."""
+    directory = instances_path / uuid
+    directory.mkdir(parents=True, exist_ok=True)
+    owner = instances_path.stat()
+    here = directory.stat()
+    if (here.st_uid, here.st_gid) != (owner.st_uid, owner.st_gid):
+        with contextlib.suppress(PermissionError):
+            os.chown(directory, owner.st_uid, owner.st_gid)
+    return str(directory / "console.log")
+
+
 def _force_off(dom: libvirt.virDomain) -> None:
     try:
         dom.destroy()
@@ -129,9 +144,12 @@ class LibvirtDriver(ComputeDriver):
         uri: str,
         virt_type: str = "kvm",
         instances_path: str = "/var/lib/libvirt/vmdash",
+        peers: dict[str, dict[str, str]] | None = None,
     ) -> None:
         super().__init__(host=host)
         self.uri = uri
+        #: Other hosts' libvirtds, for live migration (``LIBVIRT_PEERS``).
+        self.peers = dict(peers or {})
         if virt_type not in VIRT_TYPES:
             raise ValueError(f"virt_type must be one of {VIRT_TYPES}, not {virt_type!r}")
         #: test:// has no files: disks are named in the XML but never made.
@@ -306,9 +324,7 @@ class LibvirtDriver(ComputeDriver):
 
     def _console_log(self, uuid: str) -> str:
         """Nova's console.log; its directory must exist before QEMU starts."""
-        directory = self._instance_dir(uuid)
-        directory.mkdir(parents=True, exist_ok=True)
-        return str(directory / "console.log")
+        return _instance_dir_made(Path(self.instances_path), uuid)
 
     def console_log_path(self, uuid: str) -> str:
         """Where the guest's serial console output is kept (a real host only)."""
@@ -546,10 +562,73 @@ class LibvirtDriver(ComputeDriver):
         self._redefine(guest, rescue_image=None, power_on=power_on)
 
     def live_migrate(self, uuid: str, *, dest_host: str) -> None:
-        self._lookup(uuid)
+        """Nova's block live migration to another host's libvirtd (``LIBVIRT_PEERS``): the
+        destination gets the base and an empty overlay of the same size in its own pool (Nova's
+        ``pre_live_migration``), the domain moves with its memory and its overlay's blocks
+        (``VIR_MIGRATE_NON_SHARED_INC``; the base is the same bytes on both sides), defined
+        there and undefined here; then the source's disks and directory are removed."""
+        dom = self._lookup(uuid)
         if dest_host == self.host:
             raise DriverError(f"Cannot live-migrate instance {uuid} to its own host {dest_host!r}")
-        self._require_this_host(uuid, dest_host, "live-migrate")
+        if not self.real:
+            self._require_this_host(uuid, dest_host, "live-migrate")
+        peer = self.peers.get(dest_host, {})
+        dest_uri = peer.get("uri") or f"qemu+tcp://{dest_host}/system"
+        dest_pool = DiskPool(peer.get("instances_path") or self.instances_path)
+        with _translated(f"connect to host {dest_host} ({dest_uri}) to live-migrate", uuid):
+            dconn = libvirt.open(dest_uri)
+        try:
+            with _translated(f"live-migrate to host {dest_host}", uuid):
+                xml = self._prepare_destination(dom, uuid, dconn, dest_pool)
+                flags = (
+                    libvirt.VIR_MIGRATE_LIVE
+                    | libvirt.VIR_MIGRATE_PERSIST_DEST
+                    | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+                    | libvirt.VIR_MIGRATE_NON_SHARED_INC
+                )
+                params = {
+                    libvirt.VIR_MIGRATE_PARAM_DEST_XML: xml,
+                    libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ["vda"],
+                }
+                try:
+                    dom.migrate3(dconn, params, flags)
+                except libvirt.libvirtError:
+                    with contextlib.suppress(libvirt.libvirtError):
+                        dest_pool.delete(dconn, volume_name(uuid))
+                    raise
+        finally:
+            with contextlib.suppress(libvirt.libvirtError):
+                dconn.close()
+        self._remove_disks(uuid)
+
+    def _prepare_destination(
+        self, dom: libvirt.virDomain, uuid: str, dconn: libvirt.virConnect, dest_pool: DiskPool
+    ) -> str:
+        """The destination's disk (its base uploaded once, an overlay of the source's size) and
+        the domain's XML with the destination's paths."""
+        conn = self._connection()
+        source = self._pool.volume(conn, volume_name(uuid))
+        if source is None:
+            raise DriverError(f"Instance {uuid} has no disk on host {self.host}")
+        backing = ET.fromstring(source.XMLDesc(0)).find("backingStore")
+        if backing is None:
+            raise DriverError(f"The disk of instance {uuid} is not an overlay on a base")
+        base_path = backing.findtext("path", "")
+        fmt = backing.find("format")
+        base_format = fmt.get("type", "qcow2") if fmt is not None else "qcow2"
+        size_gb = -(-int(source.info()[1]) // (1 << 30))
+        dest_path = dest_pool.create_overlay(
+            dconn, volume_name(uuid), ImageFile(base_path, base_format), size_gb=size_gb
+        )
+        root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+        for disk in root.iterfind("devices/disk"):
+            found = disk.find("source")
+            if found is not None and found.get("file") == source.path():
+                found.set("file", dest_path)
+        log = _instance_dir_made(Path(dest_pool.path).parent, uuid)
+        for device in root.iterfind("devices/serial/log"):
+            device.set("file", log)
+        return ET.tostring(root, encoding="unicode")
 
     # --- images and guest agents ----------------------------------------------------------
     def snapshot(self, uuid: str, *, image_name: str, target: str = "") -> None:

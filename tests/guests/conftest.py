@@ -30,9 +30,15 @@ def real_guests() -> None:
 
 
 def start_site(
-    tmp_path_factory: pytest.TempPathFactory, hosts: dict[str, dict[str, str]], **env: str
+    tmp_path_factory: pytest.TempPathFactory,
+    hosts: dict[str, dict[str, str]],
+    *,
+    uris: dict[str, str] | None = None,
+    **env: str,
 ) -> Iterator[GuestSite]:
-    site = GuestSite(Path(tmp_path_factory.mktemp("guests")), hosts=hosts, env_extra=env)
+    site = GuestSite(
+        Path(tmp_path_factory.mktemp("guests")), hosts=hosts, env_extra=env, uris=uris or {}
+    )
     try:
         site.start()
         yield site

@@ -50,8 +50,8 @@ def libvirt_available() -> str | None:
     return None
 
 
-def virsh(*args: str, check: bool = True) -> str:
-    done = subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True)
+def virsh(*args: str, check: bool = True, uri: str = URI) -> str:
+    done = subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True)
     if check and done.returncode != 0:
         raise RuntimeError(f"virsh {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout.strip()
@@ -86,6 +86,8 @@ class GuestSite:
     token: str = ""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     flavors: dict[str, str] = field(default_factory=dict)
+    #: host → libvirt URI of its agent, where it is not ``URI``
+    uris: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -154,7 +156,7 @@ class GuestSite:
                 subprocess.Popen(
                     [
                         *(sys.executable, "manage.py", "compute_agent", "--host", host),
-                        *("--driver", "libvirt", "--uri", URI),
+                        *("--driver", "libvirt", "--uri", self.uris.get(host, URI)),
                     ],
                     cwd=ROOT,
                     env={**self.env, **extra},
@@ -206,18 +208,22 @@ class GuestSite:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for uuid in uuids + self._our_domains():
-            virsh("destroy", uuid, check=False)
-            virsh("undefine", uuid, "--managed-save", "--snapshots-metadata", check=False)
+        for uri in {URI, *self.uris.values()}:
+            for uuid in uuids + self._our_domains(uri):
+                virsh("destroy", uuid, check=False, uri=uri)
+                virsh(
+                    "undefine", uuid, "--managed-save", "--snapshots-metadata", check=False, uri=uri
+                )
+        for uuid in uuids:
             shutil.rmtree(Path(INSTANCES_PATH, uuid), ignore_errors=True)
         for leftover in Path(INSTANCES_PATH, "disks").glob("*-*.qcow2"):
             if not leftover.name.startswith("base-"):
                 leftover.unlink(missing_ok=True)
 
-    def _our_domains(self) -> list[str]:
-        """Domains whose disks live in the test pool (an interrupted run's included)."""
-        names = virsh("list", "--all", "--name", check=False).split()
-        return [n for n in names if INSTANCES_PATH in virsh("domblklist", n, check=False)]
+    def _our_domains(self, uri: str = URI) -> list[str]:
+        """Domains whose disks live in a test pool (an interrupted run's included)."""
+        names = virsh("list", "--all", "--name", check=False, uri=uri).split()
+        return [n for n in names if INSTANCES_PATH in virsh("domblklist", n, check=False, uri=uri)]
 
     # --- the API -----------------------------------------------------------------------
     def _login(self) -> str:
@@ -316,8 +322,8 @@ class GuestSite:
         return self.wait(there, timeout=timeout, what=f"{uuid} to be {status} (last {seen!r:.300})")
 
     # --- the hypervisor's side ---------------------------------------------------------
-    def console_log(self, uuid: str) -> str:
-        path = Path(INSTANCES_PATH) / uuid / "console.log"
+    def console_log(self, uuid: str, *, instances_path: str = INSTANCES_PATH) -> str:
+        path = Path(instances_path) / uuid / "console.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def boots(self, uuid: str) -> int:
@@ -382,13 +388,15 @@ class GuestSite:
         return time.monotonic() - typed
 
     # --- the hypervisor's side (continued) ---------------------------------------------
-    def domain_state(self, uuid: str) -> str:
-        return virsh("domstate", uuid, check=False) or "absent"
+    def domain_state(self, uuid: str, *, uri: str = URI) -> str:
+        return virsh("domstate", uuid, check=False, uri=uri) or "absent"
 
-    def disks(self, uuid: str) -> list[Path]:
-        return sorted(Path(INSTANCES_PATH, "disks").glob(f"{uuid}-*"))
+    def disks(self, uuid: str, *, instances_path: str = INSTANCES_PATH) -> list[Path]:
+        return sorted(Path(instances_path, "disks").glob(f"{uuid}-*"))
 
-    def type_into_console(self, uuid: str, line: str, *, timeout: float = 10.0) -> None:
+    def type_into_console(
+        self, uuid: str, line: str, *, timeout: float = 10.0, uri: str = URI
+    ) -> None:
         """Type a line at the guest's serial shell, as an operator at its console would, and
         wait until the guest echoes it (closing the console at once may drop the keystrokes)."""
         import threading
@@ -396,7 +404,7 @@ class GuestSite:
         import libvirt
 
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors are raised anyway
-        conn = libvirt.open(URI)
+        conn = libvirt.open(uri)
         echoed = threading.Event()
         seen = bytearray()
 
