@@ -18,10 +18,13 @@ without hardware virtualisation. On ``test://`` disks are only named, never crea
 
 Scope, on purpose:
 
-- Cold migration and resize work only with ``dest_host == self.host`` (the guest is redefined
-  with the new flavor, its disk grown); another host raises ``DriverError``. A reverted resize
-  keeps the grown disk (qcow2 does not shrink). Live migration goes to another host's libvirtd
-  (``peers``: its URI and instances path), copying the overlay's blocks while the guest runs.
+- Resize and cold migration to the same host redefine the guest with the new flavor, its disk
+  grown; a reverted resize keeps the grown disk (qcow2 does not shrink). To another host's
+  libvirtd (``peers``: its URI and instances path) the flattened disk is uploaded into that
+  host's pool, the source's kept for a revert; a revert is run by the destination, which
+  defines the guest on the source again. Live migration copies the overlay's blocks and the
+  memory while the guest runs. Nothing runs on confirm (it completes in the API), so the
+  source's kept disk stays after a confirmed move.
 - Lifecycle events come from libvirt's default event loop, run by one daemon thread per
   process. The callback runs on that thread and must return quickly. STOPPED is delivered at
   once: holding it back over a reboot (Nova's 15 s) is the agent's job, for every driver.
@@ -43,6 +46,7 @@ import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import libvirt
 
@@ -540,26 +544,101 @@ class LibvirtDriver(ComputeDriver):
                 f"the single host {self.host!r} and cannot move disks or memory between hosts"
             )
 
+    def _peer(self, host: str) -> tuple[str, DiskPool]:
+        """Another host's libvirtd (``LIBVIRT_PEERS``, else Nova's ``qemu+tcp://<host>/system``)
+        and its disk pool."""
+        peer = self.peers.get(host, {})
+        uri = peer.get("uri") or f"qemu+tcp://{host}/system"
+        return uri, DiskPool(peer.get("instances_path") or self.instances_path)
+
+    @contextlib.contextmanager
+    def _peer_connection(self, host: str, uuid: str, verb: str) -> Iterator[tuple[Any, DiskPool]]:
+        uri, pool = self._peer(host)
+        with _translated(f"connect to host {host} ({uri}) to {verb}", uuid):
+            conn = libvirt.open(uri)
+        try:
+            yield conn, pool
+        finally:
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.close()
+
+    def _peer_xml(self, guest: GuestSpec, pool: DiskPool) -> str:
+        return domain_xml(
+            guest,
+            virt_type=self._virt_type,
+            rescue_image=None,
+            disk_dir=str(pool.path),
+            console_log=_instance_dir_made(Path(pool.path).parent, guest.uuid),
+        )
+
     def migrate_disk_and_power_off(self, guest: GuestSpec, *, dest_host: str) -> None:
-        """Same host only: power off; the disk stays where it is."""
-        self._require_this_host(guest.uuid, dest_host, "migrate")
+        """Power off. To another host (a real one): the disk, flattened, is copied into the
+        destination's pool and the domain undefined here; the source's disk is kept until the
+        migration is confirmed or reverted (Nova's ``_resize`` copy)."""
+        if dest_host == self.host or not self.real:
+            self._require_this_host(guest.uuid, dest_host, "migrate")
+            self.power_off(guest.uuid, timeout=MIGRATE_SHUTDOWN_TIMEOUT)
+            return
         self.power_off(guest.uuid, timeout=MIGRATE_SHUTDOWN_TIMEOUT)
+        copying = _translated(f"copy the disk to host {dest_host} of", guest.uuid)
+        with self._peer_connection(dest_host, guest.uuid, "migrate") as (dconn, dest_pool), copying:
+            staged = self._pool.path / f".{guest.uuid}-migrating.qcow2"
+            try:
+                self._pool.export(self._connection(), volume_name(guest.uuid), staged)
+                dest_pool.import_file(dconn, volume_name(guest.uuid), staged)
+            finally:
+                staged.unlink(missing_ok=True)
+        dom = self._find(guest.uuid)
+        if dom is not None:
+            with _translated("undefine", guest.uuid):
+                if dom.hasManagedSaveImage(0):
+                    dom.managedSaveRemove(0)
+                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
 
     def finish_migration(self, guest: GuestSpec, *, dest_host: str, power_on: bool) -> None:
-        """Same host only: grow the disk to the new flavor's root disk, redefine with its vCPUs
-        and memory."""
-        self._require_this_host(guest.uuid, dest_host, "migrate")
-        if self.real:
-            with _translated("grow the disk of", guest.uuid):
-                self._pool.grow(self._connection(), volume_name(guest.uuid), guest.disk_gb)
-        self._redefine(guest, rescue_image=None, power_on=power_on)
+        """Grow the disk to the new flavor's root disk, define the domain with its vCPUs and
+        memory (on the destination's libvirtd when it is another host) and maybe start it."""
+        if dest_host == self.host or not self.real:
+            self._require_this_host(guest.uuid, dest_host, "migrate")
+            if self.real:
+                with _translated("grow the disk of", guest.uuid):
+                    self._pool.grow(self._connection(), volume_name(guest.uuid), guest.disk_gb)
+            self._redefine(guest, rescue_image=None, power_on=power_on)
+            return
+        starting = _translated(f"start on host {dest_host}", guest.uuid)
+        with (
+            self._peer_connection(dest_host, guest.uuid, "migrate") as (dconn, dest_pool),
+            starting,
+        ):
+            dest_pool.grow(dconn, volume_name(guest.uuid), guest.disk_gb)
+            dom = dconn.defineXML(self._peer_xml(guest, dest_pool))
+            if power_on:
+                dom.create()
 
     def finish_revert_migration(
         self, guest: GuestSpec, *, source_host: str, power_on: bool
     ) -> None:
-        """Same host only: redefine with the old flavor."""
-        self._require_this_host(guest.uuid, source_host, "revert the migration of")
-        self._redefine(guest, rescue_image=None, power_on=power_on)
+        """Redefine with the old flavor. Run by the destination after a migration from another
+        host: its domain and disk go, and the source's kept disk boots there again."""
+        if source_host == self.host or not self.real:
+            self._require_this_host(guest.uuid, source_host, "revert the migration of")
+            self._redefine(guest, rescue_image=None, power_on=power_on)
+            return
+        self.destroy(guest.uuid)
+        with (
+            self._peer_connection(source_host, guest.uuid, "revert the migration") as (
+                sconn,
+                source_pool,
+            ),
+            _translated(f"start again on host {source_host}", guest.uuid),
+        ):
+            if source_pool.volume(sconn, volume_name(guest.uuid)) is None:
+                raise DriverError(
+                    f"The disk of instance {guest.uuid} is no longer on host {source_host}"
+                )
+            dom = sconn.defineXML(self._peer_xml(guest, source_pool))
+            if power_on:
+                dom.create()
 
     def live_migrate(self, uuid: str, *, dest_host: str) -> None:
         """Nova's block live migration to another host's libvirtd (``LIBVIRT_PEERS``): the
@@ -572,33 +651,28 @@ class LibvirtDriver(ComputeDriver):
             raise DriverError(f"Cannot live-migrate instance {uuid} to its own host {dest_host!r}")
         if not self.real:
             self._require_this_host(uuid, dest_host, "live-migrate")
-        peer = self.peers.get(dest_host, {})
-        dest_uri = peer.get("uri") or f"qemu+tcp://{dest_host}/system"
-        dest_pool = DiskPool(peer.get("instances_path") or self.instances_path)
-        with _translated(f"connect to host {dest_host} ({dest_uri}) to live-migrate", uuid):
-            dconn = libvirt.open(dest_uri)
-        try:
-            with _translated(f"live-migrate to host {dest_host}", uuid):
-                xml = self._prepare_destination(dom, uuid, dconn, dest_pool)
-                flags = (
-                    libvirt.VIR_MIGRATE_LIVE
-                    | libvirt.VIR_MIGRATE_PERSIST_DEST
-                    | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
-                    | libvirt.VIR_MIGRATE_NON_SHARED_INC
-                )
-                params = {
-                    libvirt.VIR_MIGRATE_PARAM_DEST_XML: xml,
-                    libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ["vda"],
-                }
-                try:
-                    dom.migrate3(dconn, params, flags)
-                except libvirt.libvirtError:
-                    with contextlib.suppress(libvirt.libvirtError):
-                        dest_pool.delete(dconn, volume_name(uuid))
-                    raise
-        finally:
-            with contextlib.suppress(libvirt.libvirtError):
-                dconn.close()
+        migrating = _translated(f"live-migrate to host {dest_host}", uuid)
+        with (
+            self._peer_connection(dest_host, uuid, "live-migrate") as (dconn, dest_pool),
+            migrating,
+        ):
+            xml = self._prepare_destination(dom, uuid, dconn, dest_pool)
+            flags = (
+                libvirt.VIR_MIGRATE_LIVE
+                | libvirt.VIR_MIGRATE_PERSIST_DEST
+                | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+                | libvirt.VIR_MIGRATE_NON_SHARED_INC
+            )
+            params = {
+                libvirt.VIR_MIGRATE_PARAM_DEST_XML: xml,
+                libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ["vda"],
+            }
+            try:
+                dom.migrate3(dconn, params, flags)
+            except libvirt.libvirtError:
+                with contextlib.suppress(libvirt.libvirtError):
+                    dest_pool.delete(dconn, volume_name(uuid))
+                raise
         self._remove_disks(uuid)
 
     def _prepare_destination(

@@ -211,6 +211,21 @@ class DiskPool:
             if not _is(exc, libvirt.VIR_ERR_NO_STORAGE_VOL):
                 raise
 
+    def import_file(self, conn: libvirt.virConnect, name: str, source: Path) -> None:
+        """Volume ``name`` made of a local file's bytes (a disk exported by another host's
+        pool); the pool is refreshed so libvirt reads its format (qcow2) from its header."""
+        self.delete(conn, name)
+        size = source.stat().st_size
+        pool = self.pool(conn)
+        vol = pool.createXML(_volume_xml(name, size, "raw", None), 0)
+        try:
+            self._upload(conn, vol, source, size)
+        except BaseException:
+            with contextlib.suppress(libvirt.libvirtError):
+                vol.delete(0)
+            raise
+        pool.refresh(0)
+
     def export(self, conn: libvirt.virConnect, name: str, target: Path) -> None:
         """Flatten volume ``name`` (overlay and base) into a standalone qcow2 at ``target``:
         libvirt clones it in the pool (``qemu-img convert``), the clone is downloaded through

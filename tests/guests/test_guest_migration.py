@@ -1,4 +1,4 @@
-"""Live migration between two libvirt hosts on this one machine.
+"""Live and cold migration between two libvirt hosts on this one machine.
 
 The second host is a second libvirtd: a session daemon run as the ``libvirt-qemu`` user (root's
 ``qemu:///session`` is the system daemon again), with its own socket, state directories,
@@ -100,12 +100,16 @@ def second_libvirtd(real_guests: None) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def site(second_libvirtd: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestSite]:
-    peers = {DEST: {"uri": DEST_URI, "instances_path": DEST_INSTANCES}}
+    to_dest = {DEST: {"uri": DEST_URI, "instances_path": DEST_INSTANCES}}
+    to_source = {SOURCE: {"uri": URI, "instances_path": INSTANCES_PATH}}
     yield from start_site(
         tmp_path_factory,
         {
-            SOURCE: {"LIBVIRT_PEERS": json.dumps(peers)},
-            DEST: {"LIBVIRT_INSTANCES_PATH": DEST_INSTANCES},
+            SOURCE: {"LIBVIRT_PEERS": json.dumps(to_dest)},
+            DEST: {
+                "LIBVIRT_INSTANCES_PATH": DEST_INSTANCES,
+                "LIBVIRT_PEERS": json.dumps(to_source),
+            },
         },
         uris={DEST: DEST_URI},
     )
@@ -129,50 +133,118 @@ def send_to_console(uuid: str, line: str, *, uri: str = URI) -> None:
 
 
 TICK = re.compile(r"^tick-(\d+\.\d+)", re.M)
+URIS = {SOURCE: URI, DEST: DEST_URI}
+PATHS = {SOURCE: INSTANCES_PATH, DEST: DEST_INSTANCES}
 
 
-def ticks(site: GuestSite, uuid: str, instances_path: str) -> list[float]:
-    """The guest kernel's uptime at each tick its ticker printed on the console."""
-    return [float(t) for t in TICK.findall(site.console_log(uuid, instances_path=instances_path))]
+def other(host: str) -> str:
+    return DEST if host == SOURCE else SOURCE
 
 
-def test_live_migration_moves_the_running_guest_and_its_disk_to_the_other_libvirtd(site):
-    uuid = site.create("g-live", host=SOURCE)
+def ticks(site: GuestSite, uuid: str, host: str) -> list[float]:
+    """The guest kernel's uptime at each tick its ticker printed on the console there."""
+    return [float(t) for t in TICK.findall(site.console_log(uuid, instances_path=PATHS[host]))]
+
+
+def boots(site: GuestSite, uuid: str, host: str) -> int:
+    return site.console_log(uuid, instances_path=PATHS[host]).count(" booted (uuid ")
+
+
+@pytest.fixture(scope="module")
+def moving(site: GuestSite) -> str:
+    """One guest the tests move back and forth; each starts from wherever it is."""
+    uuid = site.create("g-move", host=SOURCE)
     site.wait_status(uuid, "ACTIVE")
-    site.wait_boots(uuid, 1)
-    # A ticker in the guest prints its kernel's uptime on the console every second.
-    send_to_console(uuid, "(while :; do echo tick-$(cut -d' ' -f1 /proc/uptime); sleep 1; done) &")
     site.wait(
-        lambda: len(ticks(site, uuid, INSTANCES_PATH)) >= 2, timeout=20, what="the guest to tick"
-    )
-    last_here = ticks(site, uuid, INSTANCES_PATH)[-1]  # the source's log goes with its host
-    started = time.monotonic()
-    site.action(uuid, {"os-migrateLive": {"host": DEST, "block_migration": "auto"}})
-    site.wait(
-        lambda: site.server(uuid)["OS-EXT-SRV-ATTR:host"] == DEST,
+        lambda: "root@g-move:/#" in site.console_log(uuid),
         timeout=120,
-        what="the server to be on the second host",
+        what="the guest's shell prompt",
+    )
+    return uuid
+
+
+def host_of(site: GuestSite, uuid: str) -> str:
+    return str(site.server(uuid)["OS-EXT-SRV-ATTR:host"])
+
+
+def test_live_migration_moves_the_running_guest_and_its_disk_to_the_other_libvirtd(site, moving):
+    uuid, here = moving, host_of(site, moving)
+    there = other(here)
+    # A ticker in the guest prints its kernel's uptime on the console every second (typed again
+    # if the shell lost the keystrokes).
+    deadline = time.monotonic() + 30
+    while len(ticks(site, uuid, here)) < 2:
+        assert time.monotonic() < deadline, "the guest's ticker never ticked"
+        if not ticks(site, uuid, here):
+            send_to_console(
+                uuid,
+                "(while :; do echo tick-$(cut -d' ' -f1 /proc/uptime); sleep 1; done) &",
+                uri=URIS[here],
+            )
+        time.sleep(2)
+    last_here = ticks(site, uuid, here)[-1]  # the source's log goes with its host
+    started = time.monotonic()
+    site.action(uuid, {"os-migrateLive": {"host": there, "block_migration": "auto"}})
+    site.wait(
+        lambda: host_of(site, uuid) == there, timeout=120, what="the server on the other host"
     )
     site.wait_status(uuid, "ACTIVE")
     took = time.monotonic() - started
-    print(f"\nlive migration to the second libvirtd: {took:.1f} s")
-    assert site.domain_state(uuid, uri=DEST_URI) == "running"
-    assert site.domain_state(uuid) == "absent"  # undefined on the source
-    assert site.disks(uuid) == []  # the source's disk is gone …
-    (disk,) = site.disks(uuid, instances_path=DEST_INSTANCES)  # … and the copy is there
-    assert disk.stat().st_uid != 0  # made by the second daemon's user
+    print(f"\nlive migration {here} → {there}: {took:.1f} s")
+    assert site.domain_state(uuid, uri=URIS[there]) == "running"
+    assert site.domain_state(uuid, uri=URIS[here]) == "absent"  # undefined on the source
+    assert site.disks(uuid, instances_path=PATHS[here]) == []  # the source's disk is gone …
+    assert len(site.disks(uuid, instances_path=PATHS[there])) == 1  # … the copy is there
     # The same guest kept running: its ticker goes on in the destination's console log, its
     # kernel's uptime carrying on from before the move, and it never booted there.
     site.wait(
-        lambda: len(ticks(site, uuid, DEST_INSTANCES)) >= 2,
-        timeout=20,
-        what="the guest to tick on the second host",
+        lambda: len(ticks(site, uuid, there)) >= 2, timeout=20, what="ticks on the other host"
     )
-    there = ticks(site, uuid, DEST_INSTANCES)
-    print(f"guest uptime: {last_here:.1f} s before the move, {there[0]:.1f} s after")
-    assert there[0] > last_here
-    assert " booted (uuid " not in site.console_log(uuid, instances_path=DEST_INSTANCES)
+    after = ticks(site, uuid, there)[0]
+    print(f"guest uptime: {last_here:.1f} s before the move, {after:.1f} s after")
+    assert after > last_here
+    assert boots(site, uuid, there) == 0
+
+
+def test_cold_migration_copies_the_disk_and_revert_boots_the_kept_one_on_its_host(site, moving):
+    uuid, here = moving, host_of(site, moving)
+    there = other(here)
+    (disk,) = site.disks(uuid, instances_path=PATHS[here])
+    os.setxattr(disk, "user.vmdash-test", b"the source's disk")
+    booted_here = boots(site, uuid, here)
+    started = time.monotonic()
+    site.action(uuid, {"migrate": {"host": there}})
+    site.wait_status(uuid, "VERIFY_RESIZE", timeout=120)
+    print(f"\ncold migration {here} → {there}: {time.monotonic() - started:.1f} s")
+    assert host_of(site, uuid) == there
+    assert site.domain_state(uuid, uri=URIS[there]) == "running"
+    assert site.domain_state(uuid, uri=URIS[here]) == "absent"  # undefined on the source …
+    assert site.disks(uuid, instances_path=PATHS[here]) == [disk]  # … its disk kept
+    (copy,) = site.disks(uuid, instances_path=PATHS[there])
+    assert "user.vmdash-test" not in os.listxattr(copy)  # a copy, not the file
+    site.wait(lambda: boots(site, uuid, there) >= 1, timeout=120, what="a boot on the other host")
+    site.action(uuid, {"revertResize": None})
+    site.wait_status(uuid, "ACTIVE", timeout=120)
+    assert host_of(site, uuid) == here
+    assert site.domain_state(uuid, uri=URIS[here]) == "running"
+    assert site.domain_state(uuid, uri=URIS[there]) == "absent"
+    assert site.disks(uuid, instances_path=PATHS[there]) == []
+    (kept,) = site.disks(uuid, instances_path=PATHS[here])
+    assert os.getxattr(kept, "user.vmdash-test") == b"the source's disk"
+    site.wait(lambda: boots(site, uuid, here) > booted_here, timeout=120, what="a boot back home")
+
+
+def test_cold_migration_confirmed_leaves_the_guest_on_the_other_host(site, moving):
+    uuid, here = moving, host_of(site, moving)
+    there = other(here)
+    site.action(uuid, {"migrate": {"host": there}})
+    site.wait_status(uuid, "VERIFY_RESIZE", timeout=120)
+    site.action(uuid, {"confirmResize": None})
+    site.wait_status(uuid, "ACTIVE")
+    assert host_of(site, uuid) == there
+    assert site.domain_state(uuid, uri=URIS[there]) == "running"
+    assert site.domain_state(uuid, uri=URIS[here]) == "absent"
     site.action(uuid, {"forceDelete": None})
     site.wait_gone(uuid)
-    assert site.domain_state(uuid, uri=DEST_URI) == "absent"
-    assert site.disks(uuid, instances_path=DEST_INSTANCES) == []
+    assert site.domain_state(uuid, uri=URIS[there]) == "absent"
+    assert site.disks(uuid, instances_path=PATHS[there]) == []
