@@ -178,3 +178,13 @@ def test_removing_the_default_security_group_leaves_none_as_nova_shows_it(alice_
     )
     shown = alice_api.get(f"/v2.1/servers/{instance.uuid}").json()["server"]
     assert shown["security_groups"] == [{"name": "default"}]
+
+
+@pytest.mark.parametrize(
+    ("path", "key"), [("/identity/v3/auth/tokens", "error"), ("/image/v2/images", "badMethod")]
+)
+def test_an_unserved_method_on_identity_and_image_is_a_json_405_with_allow(alice_api, path, key):
+    response = alice_api.patch(path, {}, format="json")
+    assert response.status_code == 405
+    assert response.json()[key]["code"] == 405
+    assert response["Allow"]
