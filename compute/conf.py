@@ -40,6 +40,9 @@ class ComputeConf:
     reclaim_instance_interval: float = 0.0
     #: 0 offloads right after shelve; below 0 never offloads (Nova: 0).
     shelved_offload_time: float = 0.0
+    #: Seconds between an agent's looks for disks a confirmed move left on it, which it
+    #: removes (Nova's ``instance_delete_interval``: 300); 0 or below never.
+    instance_delete_interval: float = 300.0
     #: Seconds a clean shutdown may take before a hard power-off (Nova: 60).
     shutdown_timeout: float = 60.0
     #: Whether the agent listens to the driver's lifecycle events (Nova: True).

@@ -8,7 +8,7 @@
 | DEBUG | 1 | 0 for production |
 | ALLOWED_HOSTS | 127.0.0.1,localhost,[::1] | comma separated |
 | CSRF_TRUSTED_ORIGINS | none | comma separated origins behind a proxy |
-| SERVICE_DOWN_TIME, REPORT_INTERVAL, SYNC_POWER_STATE_INTERVAL, RECLAIM_INSTANCE_INTERVAL, SHELVED_OFFLOAD_TIME, DISPATCH_TIMEOUT, WATCHDOG_INTERVAL | Nova's | seconds |
+| SERVICE_DOWN_TIME, REPORT_INTERVAL, SYNC_POWER_STATE_INTERVAL, RECLAIM_INSTANCE_INTERVAL, SHELVED_OFFLOAD_TIME, INSTANCE_DELETE_INTERVAL, DISPATCH_TIMEOUT, WATCHDOG_INTERVAL | Nova's | seconds |
 | AGENT_POLL_INTERVAL | 0.5 | seconds between an agent's queue polls when nothing wakes it (with REDIS_URL: raise to 10–30) |
 | HOST_STATUS_POLICY | admin | admin, admin_or_owner or unknown_only |
 | HANDLE_VIRT_LIFECYCLE_EVENTS | 1 | 0 turns lifecycle event handling off |
@@ -331,6 +331,7 @@ COMPUTE = {
     "sync_power_state_interval": env_float("SYNC_POWER_STATE_INTERVAL", 600.0),
     "reclaim_instance_interval": env_float("RECLAIM_INSTANCE_INTERVAL", 0.0),
     "shelved_offload_time": env_float("SHELVED_OFFLOAD_TIME", 0.0),
+    "instance_delete_interval": env_float("INSTANCE_DELETE_INTERVAL", 300.0),
     "dispatch_timeout": env_float("DISPATCH_TIMEOUT", 300.0),
     "watchdog_interval": env_float("WATCHDOG_INTERVAL", 2.0),
     "agent_poll_interval": env_float("AGENT_POLL_INTERVAL", 0.5),

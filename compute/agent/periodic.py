@@ -16,6 +16,8 @@ from functools import partial
 from compute.agent.agent import ComputeAgent
 from compute.conf import conf
 from compute.drivers.base import LifecycleEvent
+from compute.models import Instance
+from compute.states import VmState
 from compute.sync import lifecycle
 from compute.sync.passes import sync_host
 
@@ -46,6 +48,47 @@ class PeriodicSync:
         # Scheduled before running, so a failing pass is retried one interval later.
         self._next = now + self.spacing
         sync_host(host=self.agent.host or self.agent.host_name, driver=self.agent.driver)
+
+
+class MovedDiskCleanup:
+    """Nova's ``_cleanup_incomplete_migrations``, for the disks a move leaves on its source:
+    every ``interval`` seconds, the disks on this host without a guest whose instance now lives
+    on another host, with no task in progress and no revert pending here, are removed (a
+    confirmed resize or migration: confirmResize completes in the API, with no call here)."""
+
+    def __init__(self, agent: ComputeAgent, *, interval: float) -> None:
+        self.__name__ = "cleanup_moved_disks"
+        self.agent = agent
+        self.spacing = interval
+        self._next = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.spacing
+        orphans = self.agent.driver.disks_without_domain()
+        if not orphans:
+            return
+        me = self.agent.host_name
+        for instance in Instance.objects.filter(
+            uuid__in=list(orphans), deleted_at__isnull=True, task_state__isnull=True
+        ).select_related("host"):
+            if instance.host is None or instance.host.host == me:
+                continue
+            if instance.vm_state == VmState.RESIZED and (
+                (instance.system_metadata or {}).get("old_host") == me
+            ):
+                continue  # a revert would boot it here again
+            log.info("removing the disks %s left on %s after moving", instance.uuid, me)
+            self.agent.driver.remove_disks(str(instance.uuid))
+
+
+def attach_cleanup(agent: ComputeAgent) -> None:
+    """Add the cleanup of moved guests' disks (``instance_delete_interval`` > 0)."""
+    spacing = conf().instance_delete_interval
+    if spacing > 0:
+        agent.periodic.append((min(SYNC_TICK, spacing), MovedDiskCleanup(agent, interval=spacing)))
 
 
 def attach(agent: ComputeAgent, *, interval: float) -> None:

@@ -1,4 +1,5 @@
-"""Building a fully wired agent: driver, periodic power-state sync, lifecycle events."""
+"""Building a fully wired agent: driver, periodic power-state sync, lifecycle events, the
+cleanup of disks moved guests left."""
 
 from __future__ import annotations
 
@@ -16,4 +17,5 @@ def build_agent(
         host=host, driver=hypervisor, workers=workers, poll_interval=conf().agent_poll_interval
     )
     periodic.attach(agent, interval=conf().sync_power_state_interval)
+    periodic.attach_cleanup(agent)
     return agent

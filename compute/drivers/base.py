@@ -164,6 +164,15 @@ class ComputeDriver(abc.ABC):
     def trigger_crash_dump(self, uuid: str) -> None:
         """Inject an NMI so the guest kernel writes a crash dump."""
 
+    # --- files left by moves ------------------------------------------------------------
+    def disks_without_domain(self) -> set[str]:
+        """Uuids whose disks are on this host with no guest defined for them (a move's source
+        copy, kept for a revert). Drivers without disks of their own have none."""
+        return set()
+
+    def remove_disks(self, uuid: str) -> None:  # noqa: B027 - optional hook
+        """Remove what ``disks_without_domain`` named for ``uuid``."""
+
     # --- events ------------------------------------------------------------------------
     def start_events(self, callback: EventCallback) -> None:  # noqa: B027 - optional hook
         """Call ``callback`` for each lifecycle event until ``stop_events``. Drivers that emit

@@ -23,8 +23,8 @@ Scope, on purpose:
   libvirtd (``peers``: its URI and instances path) the flattened disk is uploaded into that
   host's pool, the source's kept for a revert; a revert is run by the destination, which
   defines the guest on the source again. Live migration copies the overlay's blocks and the
-  memory while the guest runs. Nothing runs on confirm (it completes in the API), so the
-  source's kept disk stays after a confirmed move.
+  memory while the guest runs. Nothing runs on confirm (it completes in the API): the
+  source's agent removes the kept disk later (``disks_without_domain``, ``remove_disks``).
 - Lifecycle events come from libvirt's default event loop, run by one daemon thread per
   process. The callback runs on that thread and must return quickly. STOPPED is delivered at
   once: holding it back over a reboot (Nova's 15 s) is the agent's job, for every driver.
@@ -362,6 +362,21 @@ class LibvirtDriver(ComputeDriver):
             for rescue in (False, True):
                 self._pool.delete(conn, volume_name(uuid, rescue=rescue))
         shutil.rmtree(self._instance_dir(uuid), ignore_errors=True)
+
+    def disks_without_domain(self) -> set[str]:
+        if not self.real:
+            return set()
+        with _translated(f"list the disks of host {self.host}", None):
+            conn = self._connection()
+            names = self._pool.pool(conn).listVolumes()
+            uuids = {
+                u for n in names if n.endswith("-disk.qcow2") and (u := _instance_uuid(n[:36]))
+            }
+            return {u for u in uuids if self._find(u) is None}
+
+    def remove_disks(self, uuid: str) -> None:
+        if self.real and self._find(uuid) is None:
+            self._remove_disks(uuid)
 
     def disk_paths(self, uuid: str) -> list[str]:
         """The guest's volumes that exist now (for tests and operators)."""

@@ -395,37 +395,36 @@ class GuestSite:
         return sorted(Path(instances_path, "disks").glob(f"{uuid}-*"))
 
     def type_into_console(
-        self, uuid: str, line: str, *, timeout: float = 10.0, uri: str = URI
+        self,
+        uuid: str,
+        line: str,
+        *,
+        timeout: float = 10.0,
+        uri: str = URI,
+        instances_path: str = INSTANCES_PATH,
     ) -> None:
         """Type a line at the guest's serial shell, as an operator at its console would, and
-        wait until the guest echoes it (closing the console at once may drop the keystrokes)."""
-        import threading
-
+        wait until the guest's echo of it is in its console log. Nothing reads the console
+        stream meanwhile: a reader thread receiving beside a blocking send deadlocks libvirt's
+        client now and then (both wait in virNetClientSendStream), and the log has it all."""
         import libvirt
 
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors are raised anyway
+        seen = self.console_log(uuid, instances_path=instances_path).count(line)
         conn = libvirt.open(uri)
-        echoed = threading.Event()
-        seen = bytearray()
-
-        def read(stream: libvirt.virStream) -> None:
-            with contextlib.suppress(libvirt.libvirtError):
-                while chunk := stream.recv(4096):
-                    if isinstance(chunk, int):  # -2: would block (not on a blocking stream)
-                        continue
-                    seen.extend(chunk)
-                    if line.encode() in seen:
-                        echoed.set()
-
         try:
             stream = conn.newStream(0)
             conn.lookupByUUIDString(uuid).openConsole(
                 None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE
             )
-            threading.Thread(target=read, args=(stream,), daemon=True).start()
             stream.send((line + "\n").encode())
-            if not echoed.wait(timeout):
-                raise AssertionError(f"{uuid} did not echo {line!r}: {bytes(seen)!r}")
+            # Closing at once may drop the keystrokes: the stream stays open until the echo.
+            self.wait(
+                lambda: self.console_log(uuid, instances_path=instances_path).count(line) > seen,
+                timeout=timeout,
+                what=f"{uuid} to echo {line!r}",
+                every=0.05,
+            )
             with contextlib.suppress(libvirt.libvirtError):  # gone already (poweroff -f)
                 stream.abort()
         finally:

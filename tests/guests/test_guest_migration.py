@@ -112,27 +112,14 @@ def site(second_libvirtd: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             },
         },
         uris={DEST: DEST_URI},
+        INSTANCE_DELETE_INTERVAL="1",  # the source's kept disk goes soon after a confirm
     )
 
 
-def send_to_console(uuid: str, line: str, *, uri: str = URI) -> None:
-    """Type a line at the guest's serial shell, without reading (what the guest prints is in
-    its console log; a reader thread beside a blocking send can deadlock libvirt's client)."""
-    import libvirt
-
-    conn = libvirt.open(uri)
-    try:
-        stream = conn.newStream(0)
-        conn.lookupByUUIDString(uuid).openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
-        stream.send((line + "\n").encode())
-        time.sleep(0.5)  # closing at once may drop the keystrokes
-        with contextlib.suppress(libvirt.libvirtError):
-            stream.abort()
-    finally:
-        conn.close()
-
-
-TICK = re.compile(r"^tick-(\d+\.\d+)", re.M)
+#: A line of /proc/uptime: the kernel's uptime and idle time.
+TICK = re.compile(r"^(\d+\.\d+) \d+\.\d+\s*$", re.M)
+#: Short, so the shell's echo of it does not wrap at the serial console's 80 columns.
+TICKER = "while :;do cat /proc/uptime;sleep 1;done&"
 URIS = {SOURCE: URI, DEST: DEST_URI}
 PATHS = {SOURCE: INSTANCES_PATH, DEST: DEST_INSTANCES}
 
@@ -176,12 +163,8 @@ def test_live_migration_moves_the_running_guest_and_its_disk_to_the_other_libvir
     while len(ticks(site, uuid, here)) < 2:
         assert time.monotonic() < deadline, "the guest's ticker never ticked"
         if not ticks(site, uuid, here):
-            send_to_console(
-                uuid,
-                "(while :; do echo tick-$(cut -d' ' -f1 /proc/uptime); sleep 1; done) &",
-                uri=URIS[here],
-            )
-        time.sleep(2)
+            site.type_into_console(uuid, TICKER, uri=URIS[here], instances_path=PATHS[here])
+        time.sleep(1)
     last_here = ticks(site, uuid, here)[-1]  # the source's log goes with its host
     started = time.monotonic()
     site.action(uuid, {"os-migrateLive": {"host": there, "block_migration": "auto"}})
@@ -239,11 +222,19 @@ def test_cold_migration_confirmed_leaves_the_guest_on_the_other_host(site, movin
     there = other(here)
     site.action(uuid, {"migrate": {"host": there}})
     site.wait_status(uuid, "VERIFY_RESIZE", timeout=120)
+    assert len(site.disks(uuid, instances_path=PATHS[here])) == 1  # kept for a revert
     site.action(uuid, {"confirmResize": None})
     site.wait_status(uuid, "ACTIVE")
     assert host_of(site, uuid) == there
     assert site.domain_state(uuid, uri=URIS[there]) == "running"
     assert site.domain_state(uuid, uri=URIS[here]) == "absent"
+    took = site.wait(
+        lambda: site.disks(uuid, instances_path=PATHS[here]) == [],
+        timeout=30,
+        what="the source's disk to be removed after the confirm",
+    )
+    print(f"\nthe source's disk removed {took:.1f} s after the confirm")
+    assert not Path(PATHS[here], uuid).exists()
     site.action(uuid, {"forceDelete": None})
     site.wait_gone(uuid)
     assert site.domain_state(uuid, uri=URIS[there]) == "absent"
