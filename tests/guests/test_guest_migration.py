@@ -36,6 +36,8 @@ DEST_INSTANCES = f"{INSTANCES_PATH}/host-2"
 DEST_URI = f"qemu+unix:///session?socket={DEST_HOME}/runtime/libvirt/libvirt-sock"
 DEST_HOST_UUID = "2b1f0f6e-2c1d-4d7e-9a55-6d7d6f8f0222"
 DAEMON_USER = "libvirt-qemu"
+#: The second daemon's directories made afresh each run (its "cache" is kept).
+KEPT_NOT = ("config", "runtime", "data", "home")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,8 @@ def second_libvirtd(real_guests: None) -> Iterator[str]:
         user = pwd.getpwnam(DAEMON_USER)
     except KeyError:
         pytest.skip(f"no {DAEMON_USER} user (bash .ci/setup: install_libvirt_daemon)")
-    for top in (DEST_HOME, Path(DEST_INSTANCES)):
+    # Its cache (QEMU's probed capabilities, seconds to make) is kept from one run to the next.
+    for top in [*(DEST_HOME / d for d in KEPT_NOT), Path(DEST_INSTANCES)]:
         shutil.rmtree(top, ignore_errors=True)
     for sub in ("config/libvirt", "runtime", "cache", "data", "home"):
         (DEST_HOME / sub).mkdir(parents=True, exist_ok=True)
@@ -94,7 +97,7 @@ def second_libvirtd(real_guests: None) -> Iterator[str]:
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(virtlogd.read_text().strip()), signal.SIGTERM)
         log.close()
-        for top in (DEST_HOME, Path(DEST_INSTANCES)):
+        for top in [*(DEST_HOME / d for d in KEPT_NOT), Path(DEST_INSTANCES)]:
             shutil.rmtree(top, ignore_errors=True)
 
 
@@ -160,7 +163,7 @@ def test_live_migration_moves_the_running_guest_and_its_disk_to_the_other_libvir
     # A ticker in the guest prints its kernel's uptime on the console every second (typed again
     # if the shell lost the keystrokes).
     deadline = time.monotonic() + 30
-    while len(ticks(site, uuid, here)) < 2:
+    while not ticks(site, uuid, here):
         assert time.monotonic() < deadline, "the guest's ticker never ticked"
         if not ticks(site, uuid, here):
             site.type_into_console(uuid, TICKER, uri=URIS[here], instances_path=PATHS[here])
@@ -180,9 +183,7 @@ def test_live_migration_moves_the_running_guest_and_its_disk_to_the_other_libvir
     assert len(site.disks(uuid, instances_path=PATHS[there])) == 1  # … the copy is there
     # The same guest kept running: its ticker goes on in the destination's console log, its
     # kernel's uptime carrying on from before the move, and it never booted there.
-    site.wait(
-        lambda: len(ticks(site, uuid, there)) >= 2, timeout=20, what="ticks on the other host"
-    )
+    site.wait(lambda: ticks(site, uuid, there), timeout=20, what="ticks on the other host")
     after = ticks(site, uuid, there)[0]
     print(f"guest uptime: {last_here:.1f} s before the move, {after:.1f} s after")
     assert after > last_here
@@ -205,7 +206,6 @@ def test_cold_migration_copies_the_disk_and_revert_boots_the_kept_one_on_its_hos
     assert site.disks(uuid, instances_path=PATHS[here]) == [disk]  # … its disk kept
     (copy,) = site.disks(uuid, instances_path=PATHS[there])
     assert "user.vmdash-test" not in os.listxattr(copy)  # a copy, not the file
-    site.wait(lambda: boots(site, uuid, there) >= 1, timeout=120, what="a boot on the other host")
     site.action(uuid, {"revertResize": None})
     site.wait_status(uuid, "ACTIVE", timeout=120)
     assert host_of(site, uuid) == here
