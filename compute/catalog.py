@@ -8,7 +8,6 @@ see is "not found", never "forbidden".
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Sequence
 
 from django.db.models import Q, QuerySet
@@ -16,6 +15,7 @@ from django.db.models import Q, QuerySet
 from compute.context import RequestContext
 from compute.exceptions import Invalid, NotFound
 from compute.models import Flavor, FlavorAccess, Image
+from compute.selectors import uuid_or_none
 
 #: Nova's flavor sort keys that exist here, mapped to columns.
 FLAVOR_SORT_KEYS: dict[str, str] = {
@@ -104,19 +104,13 @@ def visible_images(context: RequestContext) -> QuerySet[Image]:
 def image_list(*, context: RequestContext, ids: Sequence[str] = ()) -> QuerySet[Image]:
     rows = visible_images(context).order_by("name", "id")
     if ids:
-        rows = rows.filter(pk__in=[u for u in (_uuid(i) for i in ids) if u is not None])
+        rows = rows.filter(pk__in=[u for u in map(uuid_or_none, ids) if u is not None])
     return rows
 
 
 def image_get(*, context: RequestContext, image_id: str) -> Image:
-    found = visible_images(context).filter(pk=_uuid(image_id)).first() if _uuid(image_id) else None
+    pk = uuid_or_none(image_id)
+    found = visible_images(context).filter(pk=pk).first() if pk else None
     if found is None:
         raise NotFound(f"Image {image_id} could not be found.")
     return found
-
-
-def _uuid(value: str) -> uuidlib.UUID | None:
-    try:
-        return uuidlib.UUID(str(value))
-    except ValueError:
-        return None
