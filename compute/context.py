@@ -20,6 +20,9 @@ class RequestContext:
     #: Every project the caller is a member of (the WebSocket groups, the page scope).
     project_ids: frozenset[str] = frozenset()
     is_admin: bool = False
+    #: The projects whose manager the caller is (Nova's ``project_manager_api``): the
+    #: ``PROJECT_MANAGER_OR_ADMIN`` rules pass for their instances.
+    manager_project_ids: frozenset[str] = frozenset()
     #: Where the request came from: "api", "dashboard", "sync", "watchdog", "cli" …
     client: str = ""
     request_id: str = field(default_factory=lambda: f"req-{uuid.uuid4()}")

@@ -57,6 +57,11 @@ def _context_of(username: str, project: str) -> RequestContext:
         project_id=membership.project_id,
         project_ids=frozenset({membership.project_id}),
         is_admin=membership.role == Role.ADMIN,
+        manager_project_ids=(
+            frozenset({membership.project_id})
+            if Role(membership.role).implies(Role.MANAGER)
+            else frozenset()
+        ),
         client="demo",
     )
 

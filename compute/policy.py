@@ -33,18 +33,23 @@ from compute.actions import BY_KEY
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.exceptions import Forbidden
+from compute.models.tenancy import Role
 from compute.status import HostStatus
 
 POLICIES = ("admin", "admin_or_owner", "unknown_only")
 
 #: Nova's ``base.ADMIN``: the admin role.
-ADMIN = "admin"
-#: Nova's ``PROJECT_MEMBER_OR_ADMIN``: an admin, or a member of the target's project (the
-#: target is always one the caller may see: the selectors scope every read to its projects).
-MEMBER = "member"
+ADMIN = Role.ADMIN
+#: Nova's ``PROJECT_MANAGER_OR_ADMIN``: an admin, or a manager of the target's project.
+PROJECT_MANAGER_OR_ADMIN = Role.MANAGER
+#: Nova's ``PROJECT_MEMBER_OR_ADMIN`` (and ``PROJECT_READER_OR_ADMIN``: there is no read-only
+#: role here, a member reads): an admin, or a member of the target's project.
+PROJECT_MEMBER_OR_ADMIN = Role.MEMBER
 
-#: Nova's defaults (nova/policies/) for the rules checked outside the action table.
-_OTHER_RULES: dict[str, str] = {
+#: Nova's defaults (nova/policies/) for the rules checked outside the action table. Key pairs'
+#: rules are Nova's ``ADMIN or user_id:%(user_id)s``: the owner always passes, so they are
+#: checked only for another user's key pairs, where they are the admin's.
+_OTHER_RULES: dict[str, Role] = {
     "compute:servers:create:requested_destination": ADMIN,
     "os_compute_api:servers:create:forced_host": ADMIN,
     "os_compute_api:servers:index:get_all_tenants": ADMIN,
@@ -53,29 +58,80 @@ _OTHER_RULES: dict[str, str] = {
     "os_compute_api:os-migrate-server:migrate_live:host": ADMIN,
     "os_compute_api:os-shelve:unshelve_to_host": ADMIN,
     "os_compute_api:os-lock-server:unlock:unlock_override": ADMIN,
-    "os_compute_api:os-services:list": ADMIN,
-    "os_compute_api:os-services:update": ADMIN,
-    "os_compute_api:os-services:delete": ADMIN,
-    "os_compute_api:os-flavor-manage:create": ADMIN,
-    "os_compute_api:os-flavor-manage:update": ADMIN,
-    "os_compute_api:os-flavor-manage:delete": ADMIN,
+    "os_compute_api:os-server-diagnostics": ADMIN,
+    "os_compute_api:servers:allow_all_filters": ADMIN,
+    "os_compute_api:os-extended-server-attributes": ADMIN,
+    "os_compute_api:os-instance-actions:events": ADMIN,
+    "os_compute_api:os-instance-actions:events:details": ADMIN,
+    "os_compute_api:os-server-groups:index:all_projects": ADMIN,
+    **{f"os_compute_api:os-services:{r}": ADMIN for r in ("list", "update", "delete")},
+    **{f"os_compute_api:os-flavor-manage:{r}": ADMIN for r in ("create", "update", "delete")},
+    **{f"os_compute_api:os-flavor-extra-specs:{r}": ADMIN for r in ("create", "update", "delete")},
+    "os_compute_api:os-flavor-access": ADMIN,
+    "os_compute_api:os-flavor-access:add_tenant_access": ADMIN,
+    "os_compute_api:os-flavor-access:remove_tenant_access": ADMIN,
+    **{
+        f"os_compute_api:os-aggregates:{r}": ADMIN
+        for r in (
+            "index",
+            "create",
+            "show",
+            "update",
+            "delete",
+            "add_host",
+            "remove_host",
+            "set_metadata",
+            "images",
+        )
+    },
+    **{
+        f"os_compute_api:os-hypervisors:{r}": ADMIN
+        for r in ("list", "list-detail", "show", "statistics", "uptime", "search", "servers")
+    },
+    **{
+        f"os_compute_api:os-hosts:{r}": ADMIN
+        for r in ("list", "show", "update", "reboot", "shutdown", "start")
+    },
+    "os_compute_api:os-availability-zone:detail": ADMIN,
+    "os_compute_api:os-simple-tenant-usage:list": ADMIN,
+    "os_compute_api:os-simple-tenant-usage:show": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:show": ADMIN,
+    "os_compute_api:limits:other_project": ADMIN,
+    "os_compute_api:os-quota-sets:show": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-quota-sets:detail": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-quota-sets:update": ADMIN,
+    "os_compute_api:os-quota-sets:delete": ADMIN,
+    "os_compute_api:os-quota-class-sets:show": ADMIN,
+    "os_compute_api:os-quota-class-sets:update": ADMIN,
+    **{f"os_compute_api:os-keypairs:{r}": ADMIN for r in ("index", "show", "create", "delete")},
 }
 
-#: Every rule the product checks, with Nova's default.
-RULES: dict[str, str] = {
-    **{spec.policy: ADMIN if spec.admin_only else MEMBER for spec in BY_KEY.values()},
+#: Every rule the product checks, with Nova's default: the least role that passes it.
+RULES: dict[str, Role] = {
+    **{spec.policy: spec.role for spec in BY_KEY.values()},
     **_OTHER_RULES,
 }
 
 
-def allowed(context: RequestContext, rule: str) -> bool:
-    """Whether ``context`` passes ``rule`` (Nova's ``context.can(rule, fatal=False)``)."""
-    return context.is_admin or RULES[rule] != ADMIN
+def allowed(context: RequestContext, rule: str, project_id: str | None = None) -> bool:
+    """Whether ``context`` passes ``rule`` (Nova's ``context.can(rule, target,
+    fatal=False)``) for a target of ``project_id`` — by default the caller's own project, as
+    Nova's default target is."""
+    needed = RULES[rule]  # an unknown rule is a bug for admins too
+    if context.is_admin:
+        return True
+    target = project_id if project_id is not None else context.project_id
+    if needed == PROJECT_MANAGER_OR_ADMIN:
+        return target in context.manager_project_ids
+    if needed == PROJECT_MEMBER_OR_ADMIN:
+        return target is None or target in context.project_ids
+    return False
 
 
-def authorize(context: RequestContext, rule: str) -> None:
-    """Nova's ``context.can(rule)``: raise its 403 unless ``context`` passes ``rule``."""
-    if not allowed(context, rule):
+def authorize(context: RequestContext, rule: str, project_id: str | None = None) -> None:
+    """Nova's ``context.can(rule, target)``: raise its 403 unless ``context`` passes ``rule``."""
+    if not allowed(context, rule, project_id):
         raise refused(rule)
 
 

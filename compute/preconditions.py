@@ -47,12 +47,12 @@ def refusal(
     needed only for ``HostCheck.UP``, and ``source_up`` that of a resize's source compute, only
     for ``HostCheck.SOURCE_UP``; pass them to avoid a query when listing many instances.
     """
-    if not policy.allowed(context, spec.policy):
+    if not policy.allowed(context, spec.policy, instance.project_id):
         return policy.refused(spec.policy)
     if (
         spec.foreign_lock_policy
         and policy.lock_is_foreign(context, instance)
-        and not policy.allowed(context, spec.foreign_lock_policy)
+        and not policy.allowed(context, spec.foreign_lock_policy, instance.project_id)
     ):
         return policy.refused(spec.foreign_lock_policy)
     if spec.check_lock and instance.locked and not context.is_admin:
@@ -159,7 +159,7 @@ def evaluate(
     """
     answer: dict[str, str | None] = {}
     for spec in ACTIONS:
-        if not policy.allowed(context, spec.policy):
+        if not policy.allowed(context, spec.policy, instance.project_id):
             continue
         error = refusal(spec, instance, context, host_up=host_up, source_up=source_up)
         answer[spec.key] = None if error is None else error.message
@@ -167,8 +167,10 @@ def evaluate(
 
 
 #: What ``refusal`` reads of an instance (besides its uuid, which only goes into the texts):
-#: vm_state, task_state, locked, whose lock, launched, host set, host up, source up.
-_Situation = tuple[str, str | None, bool, bool, bool, bool, bool | None, bool | None]
+#: vm_state, task_state, locked, whose lock, launched, host set, host up, source up, and the
+#: instance's project where the policy's answer depends on it (a caller who manages some
+#: projects but is no admin), else None.
+_Situation = tuple[str, str | None, bool, bool, bool, bool, bool | None, bool | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ class Evaluator:
             instance.host_id is not None,
             host_up,
             self._source_up(instance),
+            self._policy_project(instance),
         )
         memo = self._memo.get(situation)
         if memo is None:
@@ -236,8 +239,17 @@ class Evaluator:
             self._sources[name] = _host_up_by_name(name)
         return self._sources[name]
 
+    def _policy_project(self, instance: Instance) -> str | None:
+        """The instance's project if the policy may answer differently by project: only a
+        manager of some projects (admins pass everything, members are scoped already)."""
+        if self.context.is_admin or not self.context.manager_project_ids:
+            return None
+        return instance.project_id
+
     def _answer(self, situation: _Situation) -> _Memo:
-        vm_state, task_state, locked, foreign, launched, has_host, host_up, source_up = situation
+        vm_state, task_state, locked, foreign, launched, has_host, host_up, source_up, project = (
+            situation
+        )
         # A stand-in with exactly what ``refusal`` reads; the marker marks where the uuid goes.
         stand_in = _StandIn(
             uuid=_MARKER,
@@ -247,6 +259,7 @@ class Evaluator:
             locked_by=_FOREIGN if foreign else None,
             launched_at=_LAUNCHED if launched else None,
             host_id=0 if has_host else None,
+            project_id=project or self.context.project_id,
         )
         texts = evaluate(  # type: ignore[arg-type]
             stand_in, self.context, host_up=host_up, source_up=source_up
@@ -271,7 +284,8 @@ class _StandIn:
     launched_at: object
     host_id: int | None
     host: None = None
-    project_id: str = ""
+    #: The project the policy reads (None: the caller's own, as Nova's default target).
+    project_id: str | None = None
     system_metadata: dict[str, str] = field(default_factory=dict)
 
 

@@ -3,7 +3,8 @@
 Pages and the WebSocket see every project the user belongs to (the page narrows to the project
 picked in the switcher); an API token is scoped to one project, as Keystone's are. A user is an
 admin (Nova's ``role:admin``) if it is a superuser or holds the admin role in any project — for a
-token, in the token's project.
+token, in the token's project. A manager role (or admin) in a project makes the caller that
+project's manager (Nova's ``project_manager_api``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def context_for(
             project_id=project_id,
             project_ids=frozenset({project_id}),
             is_admin=roles[project_id] == Role.ADMIN or bool(getattr(user, "is_superuser", False)),
+            manager_project_ids=_managed({project_id: roles[project_id]}),
             client=client,
         )
     admin = is_admin(roles, superuser=bool(getattr(user, "is_superuser", False)))
@@ -42,8 +44,13 @@ def context_for(
         project_id=project_id,
         project_ids=frozenset(roles),
         is_admin=admin,
+        manager_project_ids=_managed(roles),
         client=client,
     )
+
+
+def _managed(roles: dict[str, str]) -> frozenset[str]:
+    return frozenset(p for p, role in roles.items() if Role(role).implies(Role.MANAGER))
 
 
 def is_admin(roles: dict[str, str], *, superuser: bool) -> bool:

@@ -129,6 +129,16 @@ def admin_ctx(admin_user: User) -> RequestContext:
 
 
 @pytest.fixture
+def manager_ctx(alice: User) -> RequestContext:
+    """carol, a manager of alice's project ``demo`` (Nova's ``project_manager_api``)."""
+    carol = user_ensure(
+        username="carol", password="carol-pass", project="demo", role=Role.MANAGER
+    ).user
+    context = context_of(carol, "demo")
+    return replace(context, manager_project_ids=context.project_ids)
+
+
+@pytest.fixture
 def catalog(db: None) -> None:
     """Nova's flavors and the images, as the data migration seeds them. Transactional tests
     flush the database between tests, so the fixture puts them back (idempotently)."""

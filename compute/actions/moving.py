@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compute.actions.spec import ActionSpec, HostCheck, Result, Step, allowed
+from compute.models.tenancy import Role
 from compute.states import TaskState, VmState
 
 T = TaskState
@@ -47,7 +48,7 @@ MIGRATE = ActionSpec(
     summary="Move the instance to another host; confirm or revert afterwards.",
     vm_states=allowed(V.ACTIVE, V.STOPPED),
     host_check=HostCheck.UP,
-    admin_only=True,
+    role=Role.MANAGER,
     steps=COLD_MIGRATION,
     result=V.RESIZED,
     params=("host",),
@@ -99,7 +100,7 @@ LIVE_MIGRATE = ActionSpec(
     label="Live migrate",
     summary="Move the running instance to another host.",
     vm_states=allowed(V.ACTIVE, V.PAUSED),
-    admin_only=True,
+    role=Role.MANAGER,
     steps=(Step(T.MIGRATING, "live_migrate", progress=0),),
     result=Result.UNCHANGED,
     params=("host",),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compute.actions.spec import ActionSpec, HostCheck, Result, Step, allowed
+from compute.models.tenancy import Role
 from compute.states import TaskState, VmState
 
 T = TaskState
@@ -94,7 +95,7 @@ RESET_STATE = ActionSpec(
     task_states=None,
     check_lock=False,
     must_have_launched=False,
-    admin_only=True,
+    role=Role.ADMIN,
     params=("state",),
     destructive=True,
     manager_function="reset_state",

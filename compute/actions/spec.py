@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from compute.models.tenancy import Role
 from compute.states import PowerState, VmState
 
 #: "No task is running" — the default allowed task_states of Nova's check_instance_state.
@@ -97,7 +98,10 @@ class ActionSpec:
     #: The REST handler lets ``InstanceIsLocked`` fall into its ``InstanceInvalidState`` branch
     #: (changePassword, restore), so a locked instance reads "… is in an invalid state for …".
     locked_reads_invalid_state: bool = False
-    admin_only: bool = False
+    #: The least role Nova's default for ``policy`` lets through: ``member``
+    #: (``PROJECT_MEMBER_OR_ADMIN``), ``manager`` (``PROJECT_MANAGER_OR_ADMIN``: a manager of the
+    #: instance's project) or ``admin`` (``ADMIN``). ``compute.policy.RULES`` reads it.
+    role: Role = Role.MEMBER
     #: Nova's policy rule for the action, named in a 403 ("Policy doesn't allow … to be
     #: performed.").
     policy: str = ""

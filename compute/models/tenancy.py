@@ -1,5 +1,8 @@
-"""Projects and who belongs to them. A user's role in a project is ``member`` or ``admin``;
-an admin role (or a Django superuser) is Nova's ``role:admin``: it sees and acts on everything."""
+"""Projects and who belongs to them. A user's role in a project is ``member``, ``manager`` or
+``admin``, each implying the ones before it as Keystone's implied roles do. An admin role (or a
+Django superuser) is Nova's ``role:admin``: it sees and acts on everything. A manager is a member
+who also passes Nova's ``PROJECT_MANAGER_OR_ADMIN`` rules (cold and live migration without a
+host, the project's migrations) for that project only."""
 
 from __future__ import annotations
 
@@ -10,8 +13,19 @@ from django.db import models
 
 
 class Role(models.TextChoices):
+    """The roles, lowest first; a role holds every right of the roles listed before it."""
+
     MEMBER = "member", "Member"
+    MANAGER = "manager", "Manager"
     ADMIN = "admin", "Admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def implies(self, other: str) -> bool:
+        """Whether holding this role gives ``other``'s rights (admin implies manager …)."""
+        return self.rank >= Role(other).rank
 
 
 class Project(models.Model):

@@ -18,6 +18,7 @@ from typing import Any
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
+from compute import policy
 from compute.context import RequestContext
 from compute.selectors import SORT_KEYS, InstanceFilters
 from compute.states import VmState
@@ -26,6 +27,10 @@ from dashboard.api.actions import id_from_href
 from dashboard.api.faults import APIFault
 from dashboard.api.microversions import APIVersion
 from dashboard.api.presenters.servers import ROOT_DEVICE_NAME
+
+#: Nova's rule for the filters and sort keys only admins may use (``fatal=False``: the others
+#: are ignored for everyone else).
+ALL_FILTERS = "os_compute_api:servers:allow_all_filters"
 
 MAX_LIMIT = 1000
 
@@ -194,7 +199,7 @@ def _sort(params: QueryDict, context: RequestContext, version: APIVersion) -> li
             continue
         if key in _CONSTANT_SORT_KEYS:  # one value everywhere: ordering by it changes nothing
             continue
-        if key in ("host", "node") and not context.is_admin:
+        if key in ("host", "node") and not policy.allowed(context, ALL_FILTERS):
             continue
         if key not in SORT_KEYS:
             raise APIFault(400, f"Invalid input for field/attribute sort_key. Value: {key}.")
@@ -211,7 +216,7 @@ def server_query(
             raise APIFault(400, f"Invalid filter field: {key}.")
         if version.at_least("2.75") and key not in known:
             raise APIFault(400, f"Additional properties are not allowed ('{key}' was unexpected)")
-    allowed = known if context.is_admin else member_parameters(version)
+    allowed = known if policy.allowed(context, ALL_FILTERS) else member_parameters(version)
     p = {key: params.getlist(key) for key in params if key in allowed}
     last = {key: values[-1] for key, values in p.items() if values}
     for key in JOINED:
@@ -232,12 +237,8 @@ def _build(
     # A bare ``all_tenants`` means yes; a value must be a boolean.
     given = last.get("all_tenants")
     all_tenants = "all_tenants" in p and (not given or strict_bool("all_tenants", given))
-    if all_tenants and not context.is_admin:
-        raise APIFault(
-            403,
-            f"Policy doesn't allow os_compute_api:servers:{listing}:get_all_tenants to be "
-            "performed.",
-        )
+    if all_tenants:
+        policy.authorize(context, f"os_compute_api:servers:{listing}:get_all_tenants")
     statuses = p.get("status", [])
     # Nova reads ``deleted`` leniently: anything but a true value means live servers.
     deleted = _BOOL.get(last.get("deleted", "").strip().lower(), False)

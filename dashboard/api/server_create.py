@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from compute import policy
 from compute.context import RequestContext
 from compute.exceptions import NotFound
 from compute.models import KeyPair
@@ -138,11 +139,8 @@ def _destination(
     zone = server.get("availability_zone")
     host = server.get("host")
     node = server.get("hypervisor_hostname")
-    if (host or node) and not context.is_admin:
-        raise APIFault(
-            403,
-            "Policy doesn't allow compute:servers:create:requested_destination to be performed.",
-        )
+    if host or node:
+        policy.authorize(context, "compute:servers:create:requested_destination")
     if host and node and host != node:
         raise APIFault(400, f"Compute host {host} with node {node} could not be found.")
     wanted = host or node

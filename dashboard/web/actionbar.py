@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compute import policy
 from compute.actions import ACTIONS, GROUPS, ActionSpec
 from compute.context import RequestContext
 from compute.preconditions import evaluate
@@ -76,4 +77,4 @@ def action_groups(
 
 def bulk_actions(context: RequestContext) -> list[ActionSpec]:
     """Actions offered for selected rows: those without parameters the caller may use."""
-    return [s for s in ACTIONS if not s.params and (context.is_admin or not s.admin_only)]
+    return [s for s in ACTIONS if not s.params and policy.allowed(context, s.policy)]

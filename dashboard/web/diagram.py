@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+from compute.models.tenancy import Role
 from compute.states import VmState
 from dashboard.web.presentation import badge
 from dashboard.web.transitions import ANY, Arrow, Graph, graph, targets
@@ -226,8 +227,8 @@ def _label_lines(arrows: tuple[Arrow, ...], walked: set[str]) -> list[tuple[str,
             continue
         seen.add(spec.key)
         name = spec.label + (" (fails)" if arrow.failure else "")
-        if spec.admin_only:
-            name += " · admin"
+        if spec.role != Role.MEMBER:
+            name += f" · {spec.role}"
         lines.append((name, True))
         if not arrow.failure and spec.key not in walked:
             walked.add(spec.key)

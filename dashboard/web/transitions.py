@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from compute.actions import ACTIONS, CREATE, SOFT_DELETE, ActionSpec, HostCheck, Result
+from compute.models.tenancy import Role
 from compute.states import TaskState, VmState
 
 V = VmState
@@ -118,8 +119,10 @@ def preconditions() -> tuple[Precondition, ...]:
     out = []
     for spec in (*ACTIONS, CREATE, SOFT_DELETE):
         checks = []
-        if spec.admin_only:
+        if spec.role == Role.ADMIN:
             checks.append("admin only")
+        elif spec.role == Role.MANAGER:
+            checks.append("project managers and admins")
         if spec.check_lock:
             checks.append("refused while locked (admins bypass)")
         if spec.must_have_launched:

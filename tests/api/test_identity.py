@@ -50,7 +50,12 @@ def test_a_password_login_scoped_to_a_project_returns_a_token_with_roles_and_cat
 
 def test_an_admin_token_carries_the_admin_role(anonymous, admin_user):
     response = anonymous.post(TOKENS, password_body("admin", "admin-pass", "admin"), format="json")
-    assert {r["name"] for r in response.json()["token"]["roles"]} == {"admin", "member", "reader"}
+    assert {r["name"] for r in response.json()["token"]["roles"]} == {
+        "admin",
+        "manager",
+        "member",
+        "reader",
+    }
 
 
 def test_nocatalog_leaves_the_catalog_out(anonymous, alice):

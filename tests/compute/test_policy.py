@@ -21,7 +21,7 @@ ADMIN = RequestContext(user_id=1, user_name="admin", project_id="a", is_admin=Tr
 @pytest.mark.parametrize("spec", sorted(BY_KEY.values(), key=lambda s: s.key), ids=lambda s: s.key)
 def test_every_action_names_a_rule_with_novas_default(spec):
     assert spec.policy.startswith(("os_compute_api:", "compute:"))
-    assert policy.RULES[spec.policy] == (policy.ADMIN if spec.admin_only else policy.MEMBER)
+    assert policy.RULES[spec.policy] == (spec.role)
     if spec.foreign_lock_policy:
         assert policy.RULES[spec.foreign_lock_policy] == policy.ADMIN
 

@@ -53,6 +53,7 @@ USERS = [
     for user in (
         (f"tempest-member{n}", "tempest", f"tempest{n}", "member"),
         (f"tempest-reader{n}", "tempest", f"tempest{n}", "member"),
+        (f"tempest-manager{n}", "tempest", f"tempest{n}", "manager"),
         (f"tempest-admin{n}", "tempest", "admin", "admin"),
     )
 ]
@@ -177,6 +178,9 @@ def accounts_yaml() -> str:
         if role == "admin":
             lines.append("  types: ['admin']")
             lines.append("  roles: ['admin', 'member', 'reader']")
+        elif role == "manager":
+            # Only what Tempest matches a project_manager by; never a primary's "member".
+            lines.append("  roles: ['manager']")
         elif "reader" in username:
             lines.append("  roles: ['reader']")
         else:

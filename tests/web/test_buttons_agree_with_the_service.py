@@ -1,5 +1,5 @@
 """A button is enabled exactly when the service accepts the action: for every action of the
-table, every reachable vm_state, owner and admin, with the lock taken by either party and a
+table, every reachable vm_state, owner, project manager and admin, with the lock taken by either party and a
 resize whose source host is down. The buttons come from the page's own code
 (``dashboard.web.actionbar``); acceptance from ``instance_action`` itself, rolled back.
 
@@ -68,14 +68,26 @@ def disagreements(instance, context) -> list[tuple[str, bool, bool, str]]:
     return found
 
 
-@pytest.mark.parametrize("role", ["owner", "admin"])
+@pytest.mark.parametrize("role", ["owner", "manager", "admin"])
 @pytest.mark.parametrize("vm_state", STATES)
 def test_every_button_is_enabled_exactly_when_the_service_accepts_it(
-    make_instance, alice_ctx, admin_ctx, role, vm_state
+    make_instance, alice_ctx, manager_ctx, admin_ctx, role, vm_state
 ):
     instance = make_instance(vm_state)
-    context = alice_ctx if role == "owner" else admin_ctx
+    context = {"owner": alice_ctx, "manager": manager_ctx, "admin": admin_ctx}[role]
     assert disagreements(instance, context) == []
+
+
+@pytest.mark.parametrize(("role", "shown"), [("owner", False), ("manager", True), ("admin", True)])
+def test_the_migrate_buttons_are_offered_to_project_managers_and_admins(
+    make_instance, alice_ctx, manager_ctx, admin_ctx, role, shown
+):
+    instance = Instance.objects.select_related("host").get(pk=make_instance("active").pk)
+    context = {"owner": alice_ctx, "manager": manager_ctx, "admin": admin_ctx}[role]
+    (row,) = instance_rows([instance], context)
+    keys = {b.key for g in action_groups(row, context, Catalog.load(context)) for b in g.buttons}
+    assert ({"migrate", "os-migrateLive"} <= keys) is shown
+    assert ("os-resetState" in keys) is (role == "admin")
 
 
 @pytest.mark.parametrize("party", ["owner", "admin"])

@@ -4,9 +4,10 @@ make and remove projects and users and assign them roles: ``/domains`` (the one 
 ``/projects/{p}/users/{u}/roles/{r}``. Admins only (a token whose project role is admin),
 answered in Keystone's bodies and errors.
 
-Roles are this dashboard's: ``admin`` and ``member``; ``reader`` is listed because Keystone's
-member implies it, and assigning it gives a member's rights (there is no read-only role here).
-A user keeps the highest role assigned on a project.
+Roles are this dashboard's: ``admin``, ``manager`` and ``member`` (Keystone's default chain:
+admin implies manager implies member); ``reader`` is listed because Keystone's member implies
+it, and assigning it gives a member's rights (there is no read-only role here). A user keeps the
+highest role assigned on a project.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ DOMAIN = {"id": tokens.DOMAIN_ID, "name": tokens.DOMAIN_NAME}
 #: Role name → (id, the membership role it grants).
 ROLES: dict[str, tuple[str, str]] = {
     name: (uuid.uuid5(uuid.NAMESPACE_URL, f"vmdash:role:{name}").hex, granted)
-    for name, granted in (("admin", Role.ADMIN), ("member", Role.MEMBER), ("reader", Role.MEMBER))
+    for name, granted in (
+        ("admin", Role.ADMIN),
+        ("manager", Role.MANAGER),
+        ("member", Role.MEMBER),
+        ("reader", Role.MEMBER),
+    )
 }
-RANK = {Role.MEMBER: 1, Role.ADMIN: 2}
 _DOC: dict[str, Any] = {"tags": ["identity"]}
 
 
@@ -313,7 +318,7 @@ class RoleAssignment(IdentityAdminView):
             membership, created = Membership.objects.get_or_create(
                 user=user, project=project, defaults={"role": granted}
             )
-            if not created and RANK[granted] > RANK.get(membership.role, 0):
+            if not created and not Role(membership.role).implies(granted):
                 membership.role = granted
                 membership.save(update_fields=["role"])
         return Response(status=204)

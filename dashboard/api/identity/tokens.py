@@ -28,9 +28,10 @@ from dashboard.models import Token
 DOMAIN_ID = "default"
 DOMAIN_NAME = "Default"
 
-#: Keystone's implied roles: admin implies member, member implies reader.
+#: Keystone's implied roles: admin implies manager, manager member, member reader.
 IMPLIED_ROLES: dict[str, tuple[str, ...]] = {
-    Role.ADMIN: ("admin", "member", "reader"),
+    Role.ADMIN: ("admin", "manager", "member", "reader"),
+    Role.MANAGER: ("manager", "member", "reader"),
     Role.MEMBER: ("member", "reader"),
 }
 

@@ -216,7 +216,7 @@ class ServerViews:
             body["security_groups"] = [{"name": g} for g in groups]
         if fault is not None and body["status"] in (Status.ERROR, Status.DELETED):
             body["fault"] = self._fault(fault)
-        if self.context.is_admin:
+        if policy.allowed(self.context, "os_compute_api:os-extended-server-attributes"):
             body.update(self._extended_attributes(server, host))
         if self._v2_16:
             status = self._host(server.host)[0] if server.host is not None else HostStatus.NONE

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import aggregates
+from compute import aggregates, policy
 from compute.models import Aggregate
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
@@ -56,13 +56,10 @@ class AggregatesBase(ComputeView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if not self.context.is_admin:
-            rule = {"GET": self.rule, "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
-                request.method or "GET", self.rule
-            )
-            raise APIFault(
-                403, f"Policy doesn't allow os_compute_api:os-aggregates:{rule} to be performed."
-            )
+        rule = {"GET": self.rule, "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
+            request.method or "GET", self.rule
+        )
+        policy.authorize(self.context, f"os_compute_api:os-aggregates:{rule}")
 
     def view(self, aggregate: Aggregate, *, full: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from compute import policy
 from compute.selectors import instance_get
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
@@ -27,11 +28,8 @@ class ServerDiagnostics(ComputeView):
                    summary="A server's diagnostics (admin)", parameters=[VERSION_HEADER],
                    responses=compute_responses({200: None}, 403, 404, 409))  # fmt: skip
     def get(self, request: Request, server_id: str) -> Response:
-        if not self.context.is_admin:
-            raise APIFault(
-                403, "Policy doesn't allow os_compute_api:os-server-diagnostics to be performed."
-            )
         instance = instance_get(context=self.context, instance_uuid=server_id)
+        policy.authorize(self.context, "os_compute_api:os-server-diagnostics", instance.project_id)
         if instance.host_id is None:
             raise APIFault(
                 409,

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import flavor_specs
+from compute import flavor_specs, policy
 from compute.catalog import flavor_get, flavor_list, page_after
 from compute.models import Flavor
 from compute.services import flavors as flavor_services
@@ -233,10 +233,7 @@ class FlavorItem(FlavorsBase):
         responses=compute_responses({202: None}, 403, 404, 409),
     )
     def delete(self, request: Request, flavor_id: str) -> Response:
-        if not self.context.is_admin:
-            raise APIFault(
-                403, "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed."
-            )
+        policy.authorize(self.context, "os_compute_api:os-flavor-manage:delete")
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         flavor_services.flavor_delete(context=self.context, flavor=flavor)
         return Response(status=202)
@@ -273,11 +270,7 @@ class FlavorExtraSpecs(ComputeView):
                    request={"application/json": SPECS_BODY},
                    responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
     def post(self, request: Request, flavor_id: str) -> Response:
-        if not self.context.is_admin:
-            raise APIFault(
-                403,
-                "Policy doesn't allow os_compute_api:os-flavor-extra-specs:create to be performed.",
-            )
+        policy.authorize(self.context, "os_compute_api:os-flavor-extra-specs:create")
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         validate(request.data, SPECS_BODY)
         specs = flavor_specs.extra_specs_set(
@@ -302,11 +295,7 @@ class FlavorExtraSpec(ComputeView):
                    request={"application/json": SPECS},
                    responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
     def put(self, request: Request, flavor_id: str, key: str) -> Response:
-        if not self.context.is_admin:
-            raise APIFault(
-                403,
-                "Policy doesn't allow os_compute_api:os-flavor-extra-specs:update to be performed.",
-            )
+        policy.authorize(self.context, "os_compute_api:os-flavor-extra-specs:update")
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         body = request.data
         validate(body, {**SPECS, "minProperties": 1})
@@ -322,11 +311,7 @@ class FlavorExtraSpec(ComputeView):
                    parameters=[FLAVOR_ID, VERSION_HEADER],
                    responses=compute_responses({200: None}, 403, 404))  # fmt: skip
     def delete(self, request: Request, flavor_id: str, key: str) -> Response:
-        if not self.context.is_admin:
-            raise APIFault(
-                403,
-                "Policy doesn't allow os_compute_api:os-flavor-extra-specs:delete to be performed.",
-            )
+        policy.authorize(self.context, "os_compute_api:os-flavor-extra-specs:delete")
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         flavor_specs.extra_spec_delete(context=self.context, flavor=flavor, key=key)
         return Response(status=200)
@@ -351,10 +336,7 @@ class FlavorAccessList(ComputeView):
                    parameters=[FLAVOR_ID, VERSION_HEADER],
                    responses=compute_responses({200: None}, 403, 404))  # fmt: skip
     def get(self, request: Request, flavor_id: str) -> Response:
-        if not self.context.is_admin:
-            raise APIFault(
-                403, "Policy doesn't allow os_compute_api:os-flavor-access to be performed."
-            )
+        policy.authorize(self.context, "os_compute_api:os-flavor-access")
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         projects = flavor_specs.flavor_access_list(context=self.context, flavor=flavor)
         return Response(_access_body(flavor, projects))
@@ -370,10 +352,7 @@ class FlavorAction(ComputeView):
         body = request.data
         key = next(iter(body), "") if isinstance(body, dict) and len(body) == 1 else ""
         rule = {"addTenantAccess": "add_tenant_access"}.get(key, "remove_tenant_access")
-        if not self.context.is_admin:
-            raise APIFault(
-                403, f"Policy doesn't allow os_compute_api:os-flavor-access:{rule} to be performed."
-            )
+        policy.authorize(self.context, f"os_compute_api:os-flavor-access:{rule}")
         validate(body, ACCESS_ACTION)
         flavor = flavor_get(context=self.context, flavor_id=flavor_id)
         project = body[key]["tenant"]

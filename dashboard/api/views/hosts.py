@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import services
+from compute import policy, services
 from compute.inventory import HOST_CAPACITY, host_usage, project_usage_on_host
 from compute.models import Host
 from compute.selectors import host_list
@@ -48,11 +48,8 @@ class HostsBase(ComputeView):
         super().initial(request, *args, **kwargs)
         if self.since("2.43"):
             raise APIFault(404, NOT_FOUND)
-        if not self.context.is_admin:
-            rule = "update" if request.method == "PUT" else self.rule
-            raise APIFault(
-                403, f"Policy doesn't allow os_compute_api:os-hosts:{rule} to be performed."
-            )
+        rule = "update" if request.method == "PUT" else self.rule
+        policy.authorize(self.context, f"os_compute_api:os-hosts:{rule}")
 
     def host(self, name: str) -> Host:
         found = Host.objects.filter(host=name).first()
@@ -171,11 +168,7 @@ class AvailabilityZones(ComputeView):
                 for z in unavailable
             ]
             return Response({"availabilityZoneInfo": info})
-        if not self.context.is_admin:
-            raise APIFault(
-                403,
-                "Policy doesn't allow os_compute_api:os-availability-zone:detail to be performed.",
-            )
+        policy.authorize(self.context, "os_compute_api:os-availability-zone:detail")
         by_zone: dict[str, dict[str, Any]] = {}
         for h in hosts:
             by_zone.setdefault(h.zone, {})[h.host] = {

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from compute import policy
 from compute.inventory import HOST_CAPACITY, HostUsage, host_servers, host_usage
 from compute.models import Host
 from compute.selectors import host_list
@@ -52,11 +53,7 @@ class HypervisorsBase(ComputeView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if not self.context.is_admin:
-            raise APIFault(
-                403,
-                f"Policy doesn't allow os_compute_api:os-hypervisors:{self.rule} to be performed.",
-            )
+        policy.authorize(self.context, f"os_compute_api:os-hypervisors:{self.rule}")
 
     def ident(self, host: Host) -> int | str:
         return str(host.uuid) if self.since("2.53") else host.pk

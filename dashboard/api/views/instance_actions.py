@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from compute import policy
 from compute.models import InstanceAction, InstanceActionEvent
 from compute.policy import opaque_host_id
 from compute.selectors import instance_actions, instance_get
@@ -52,7 +53,9 @@ class InstanceActionsBase(ComputeView):
         return body
 
     def event_body(self, event: InstanceActionEvent, project_id: str) -> dict[str, Any]:
-        admin = self.context.is_admin
+        admin = policy.allowed(
+            self.context, "os_compute_api:os-instance-actions:events:details", project_id
+        )
         body: dict[str, Any] = {
             "event": event.event,
             "start_time": formats.naive(event.start_time),
@@ -136,6 +139,8 @@ class InstanceActionShow(InstanceActionsBase):
             )
         action.instance = instance
         body = self.action_body(action)
-        if self.since("2.51") or self.context.is_admin:
+        if self.since("2.51") or policy.allowed(
+            self.context, "os_compute_api:os-instance-actions:events", instance.project_id
+        ):
             body["events"] = [self.event_body(e, instance.project_id) for e in action.events.all()]
         return Response({"instanceAction": body})

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import keypairs
+from compute import keypairs, policy
 from compute.models import KeyPair
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
@@ -55,10 +55,7 @@ class KeyPairsBase(ComputeView):
             wanted = request.query_params.get("user_id")
         mine = str(self.context.user_id)
         if wanted and wanted != mine:
-            if not self.context.is_admin:
-                raise APIFault(
-                    403, "Policy doesn't allow os_compute_api:os-keypairs:show to be performed."
-                )
+            policy.authorize(self.context, "os_compute_api:os-keypairs:show")
             return wanted
         return mine
 

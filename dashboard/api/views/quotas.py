@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import quotas
+from compute import policy, quotas
 from compute.models import Project
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
@@ -63,17 +63,13 @@ def _update_schema(keys: list[str], wrapper: str, *, force: bool) -> dict[str, A
     }
 
 
-def _deny(rule: str) -> APIFault:
-    return APIFault(403, f"Policy doesn't allow os_compute_api:{rule} to be performed.")
-
-
 class Limits(ComputeView):
     @extend_schema(operation_id="limitsShow", tags=["limits"], summary="Absolute limits",
                    responses=compute_responses({200: None}, 403), **_DOC)  # fmt: skip
     def get(self, request: Request) -> Response:
         project_id = request.query_params.get("tenant_id") or self.context.project_id
-        if project_id != self.context.project_id and not self.context.is_admin:
-            raise _deny("limits:other_project")
+        if project_id != self.context.project_id:
+            policy.authorize(self.context, "os_compute_api:limits:other_project")
         limit = quotas.project_limits(project_id)
         used = quotas.project_usage(project_id, user_id=str(self.context.user_id))
         absolute = {
@@ -124,8 +120,7 @@ class QuotaSetBase(ComputeView):
         return out
 
     def may_read(self, project_id: str) -> None:
-        if not self.context.is_admin and project_id != self.context.project_id:
-            raise _deny("os-quota-sets:show")
+        policy.authorize(self.context, "os_compute_api:os-quota-sets:show", project_id)
 
 
 class QuotaSet(QuotaSetBase):
@@ -138,8 +133,7 @@ class QuotaSet(QuotaSetBase):
     @extend_schema(operation_id="quotaSetUpdate", request={"application/json": {"type": "object"}}, tags=["quotas"], summary="Set quotas (admin)",
                    responses=compute_responses({200: None}, 403, 415), **_DOC)  # fmt: skip
     def put(self, request: Request, project_id: str) -> Response:
-        if not self.context.is_admin:
-            raise _deny("os-quota-sets:update")
+        policy.authorize(self.context, "os_compute_api:os-quota-sets:update")
         keys = quota_keys(self.version)
         validate(request.data, _update_schema(keys, "quota_set", force=True))
         values = dict(request.data["quota_set"])
@@ -161,8 +155,7 @@ class QuotaSet(QuotaSetBase):
                    summary="Revert a project's quotas to the defaults (admin)",
                    responses=compute_responses({202: None}, 403), **_DOC)  # fmt: skip
     def delete(self, request: Request, project_id: str) -> Response:
-        if not self.context.is_admin:
-            raise _deny("os-quota-sets:delete")
+        policy.authorize(self.context, "os_compute_api:os-quota-sets:delete")
         quotas.quota_delete(project_id=project_id)
         return Response(status=202)
 
@@ -190,8 +183,7 @@ class QuotaClassSet(ComputeView):
     @extend_schema(operation_id="quotaClassShow", tags=["quotas"], summary="A quota class",
                    responses=compute_responses({200: None}, 403), **_DOC)  # fmt: skip
     def get(self, request: Request, class_name: str) -> Response:
-        if not self.context.is_admin:
-            raise _deny("os-quota-class-sets:show")
+        policy.authorize(self.context, "os_compute_api:os-quota-class-sets:show")
         limits = quotas.class_limits(class_name)
         body: dict[str, Any] = {k: limits[k] for k in class_keys(self.version)}
         body["id"] = class_name
@@ -200,8 +192,7 @@ class QuotaClassSet(ComputeView):
     @extend_schema(operation_id="quotaClassUpdate", request={"application/json": {"type": "object"}}, tags=["quotas"], summary="Set a quota class",
                    responses=compute_responses({200: None}, 403, 415), **_DOC)  # fmt: skip
     def put(self, request: Request, class_name: str) -> Response:
-        if not self.context.is_admin:
-            raise _deny("os-quota-class-sets:update")
+        policy.authorize(self.context, "os_compute_api:os-quota-class-sets:update")
         keys = class_keys(self.version)
         validate(request.data, _update_schema(keys, "quota_class_set", force=False))
         values = {k: int(v) for k, v in request.data["quota_class_set"].items()}

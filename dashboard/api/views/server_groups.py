@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from compute import policy
 from compute.models import ServerGroup
 from compute.server_groups import live_members, server_group_create, server_group_get
 from dashboard.api.base import ComputeView
@@ -75,7 +76,9 @@ class ServerGroupList(ServerGroupsBase):
     def get(self, request: Request) -> Response:
         rows = ServerGroup.objects.order_by("created_at", "id")
         all_projects = request.query_params.get("all_projects")
-        if not (self.context.is_admin and all_projects is not None):
+        if all_projects is None or not policy.allowed(
+            self.context, "os_compute_api:os-server-groups:index:all_projects"
+        ):
             rows = rows.filter(project_id=self.context.project_id)
         groups = list(rows)
         offset = int(request.query_params.get("offset", 0) or 0)

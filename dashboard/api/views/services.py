@@ -17,8 +17,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import services
-from compute.exceptions import Forbidden, NotFound
+from compute import policy, services
+from compute.exceptions import NotFound
 from compute.models import Host, PowerSyncPass
 from compute.selectors import host_get, host_list, hosts_last_sync
 from dashboard.api import formats
@@ -69,10 +69,7 @@ def _sync(sync: PowerSyncPass | None) -> dict[str, Any] | None:
 
 class ServicesBase(ComputeView):
     def require_admin(self, rule: str) -> None:
-        if not self.context.is_admin:
-            raise Forbidden(
-                f"Policy doesn't allow os_compute_api:os-services:{rule} to be performed."
-            )
+        policy.authorize(self.context, f"os_compute_api:os-services:{rule}")
 
     def service_body(self, host: Host, sync: PowerSyncPass | None) -> dict[str, Any]:
         body: dict[str, Any] = {

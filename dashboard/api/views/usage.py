@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from compute import policy
 from compute.inventory import instances_overlapping
 from compute.models import Instance
 from compute.selectors import host_list
@@ -98,11 +99,7 @@ class TenantUsageList(ComputeView):
     @extend_schema(operation_id="tenantUsageList", summary="Usage of every project (admin)",
                    responses=compute_responses({200: None}, 403), **_DOC)  # fmt: skip
     def get(self, request: Request) -> Response:
-        if not self.context.is_admin:
-            raise APIFault(
-                403,
-                "Policy doesn't allow os_compute_api:os-simple-tenant-usage:list to be performed.",
-            )
+        policy.authorize(self.context, "os_compute_api:os-simple-tenant-usage:list")
         start, end = _window(request)
         detailed = truthy(request.query_params.get("detailed", "0"))
         by_project: dict[str, list[Instance]] = {}
@@ -122,11 +119,7 @@ class TenantUsageShow(ComputeView):
     @extend_schema(operation_id="tenantUsageShow", summary="Usage of one project",
                    responses=compute_responses({200: None}, 403, 404), **_DOC)  # fmt: skip
     def get(self, request: Request, project_id: str) -> Response:
-        if not self.context.is_admin and project_id != self.context.project_id:
-            raise APIFault(
-                403,
-                "Policy doesn't allow os_compute_api:os-simple-tenant-usage:show to be performed.",
-            )
+        policy.authorize(self.context, "os_compute_api:os-simple-tenant-usage:show", project_id)
         start, end = _window(request)
         rows = instances_overlapping(start=start, end=end, project_id=project_id)
         if not rows:
@@ -156,12 +149,7 @@ def _audit(before: datetime) -> dict[str, Any]:
 class AuditLogBase(ComputeView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if not self.context.is_admin:
-            raise APIFault(
-                403,
-                "Policy doesn't allow os_compute_api:os-instance-usage-audit-log:list to "
-                "be performed.",
-            )
+        policy.authorize(self.context, "os_compute_api:os-instance-usage-audit-log:list")
 
 
 class AuditLogList(AuditLogBase):
