@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -19,18 +17,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.processes import free_port
+from tests.support.processes import Process, free_port
+from tests.support.servers import clear_redis, pick_redis_db, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 #: What the daphne processes serve; ``BENCH_ASGI`` swaps in another application to compare.
 ASGI_APPLICATION = os.environ.get("BENCH_ASGI", "dashboard.asgi:application")
-#: Redis databases the bench may take (the first empty one is used).
-REDIS_DBS = range(8, 16)
-
-
-def with_path(url: str, path: str) -> str:
-    return urllib.parse.urlparse(url)._replace(path=path).geturl()
 
 
 def rss_mib(pid: int) -> float:
@@ -50,25 +43,6 @@ def cpu_seconds(pid: int) -> float:
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    port: int = 0
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-
-@dataclass
 class Stack:
     pg_server: str
     redis_server: str
@@ -84,14 +58,14 @@ class Stack:
 
     @property
     def database_url(self) -> str:
-        return with_path(self.pg_server, f"/{self.database}")
+        return with_database(self.pg_server, self.database)
 
     # --- the bench database and Django -----------------------------------------------------
     def create(self) -> None:
         """Create the bench database, take a Redis database, point Django at both, migrate."""
         import psycopg
 
-        self.redis_url = self._pick_redis_db()
+        self.redis_url = pick_redis_db(self.redis_server)
         with psycopg.connect(self.pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{self.database}"')
@@ -135,42 +109,16 @@ class Stack:
         except Exception:  # Django may never have been set up
             pass
         if self.redis_url:
-            self._clear_redis(self.redis_url)
+            clear_redis(self.redis_url)
         if not self.keep:
             import psycopg
 
             with psycopg.connect(self.pg_server, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
-    def _pick_redis_db(self) -> str:
-        import redis
-
-        for index in REDIS_DBS:
-            url = with_path(self.redis_server, f"/{index}")
-            if redis.Redis.from_url(url).dbsize() == 0:
-                return url
-        url = with_path(self.redis_server, f"/{REDIS_DBS[0]}")
-        self._clear_redis(url)
-        return url
-
-    @staticmethod
-    def _clear_redis(url: str) -> None:
-        import redis
-
-        client = redis.Redis.from_url(url)
-        for pattern in ("vmdash:*", "asgi*", "bench:*"):
-            keys = list(client.scan_iter(match=pattern, count=1000))
-            if keys:
-                client.delete(*keys)
-
     # --- processes -------------------------------------------------------------------------
     def spawn(self, name: str, argv: list[str], *, port: int = 0) -> Process:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        popen = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        process = Process(name, popen, port)
+        process = Process(name, argv, env=self.env(), workdir=self.workdir, port=port)
         self.processes.append(process)
         return process
 
@@ -200,13 +148,7 @@ class Stack:
         raise RuntimeError(f"{process.name} did not start; see {self.workdir / process.name}.log")
 
     def stop(self, process: Process) -> None:
-        if process.popen.poll() is None:
-            process.popen.send_signal(signal.SIGTERM)
-            try:
-                process.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait(5)
+        process.stop(timeout=5)
         if process in self.processes:
             self.processes.remove(process)
 

@@ -17,8 +17,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.processes import Daphne, Process
+
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 URI = "qemu:///system"
 #: Where the test agents keep guest disks and console logs (a pool of its own).
 INSTANCES_PATH = "/var/lib/libvirt/vmdash-tests"
@@ -57,18 +56,6 @@ def virsh(*args: str, check: bool = True, uri: str = URI) -> str:
     return done.stdout.strip()
 
 
-def free_port() -> int:
-    """A free port in 8200–8299, the range this project's hand-run servers use."""
-    for port in range(8200 + os.getpid() % 50, 8300):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8200-8299")
-
-
 class ApiError(Exception):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(f"HTTP {status}: {body}")
@@ -84,7 +71,7 @@ class GuestSite:
     env_extra: dict[str, str] = field(default_factory=dict)
     port: int = 0
     token: str = ""
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
     flavors: dict[str, str] = field(default_factory=dict)
     #: host → libvirt URI of its agent, where it is not ``URI``
     uris: dict[str, str] = field(default_factory=dict)
@@ -151,46 +138,23 @@ class GuestSite:
             if line.startswith("FLAVOR ")
         }
         for host, extra in self.hosts.items():
-            log = open(self.workdir / f"agent-{host}.log", "w")  # noqa: SIM115
             self.processes.append(
-                subprocess.Popen(
+                Process(
+                    f"agent-{host}",
                     [
                         *(sys.executable, "manage.py", "compute_agent", "--host", host),
                         *("--driver", "libvirt", "--uri", self.uris.get(host, URI)),
                     ],
-                    cwd=ROOT,
                     env={**self.env, **extra},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                    workdir=self.workdir,
                 )
             )
-        self.port = free_port()
-        log = open(self.workdir / "daphne.log", "w")  # noqa: SIM115
-        self.processes.append(
-            subprocess.Popen(
-                [
-                    *(str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port)),
-                    "dashboard.asgi:application",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        self._wait_for_server()
+        daphne = Daphne(workdir=self.workdir, env=self.env)
+        self.processes.append(daphne)
+        self.port = daphne.port
+        daphne.wait_ready()
         self.token = self._login()
         self.wait(lambda: self._hosts_up(), timeout=30, what="the agents' hosts to be up")
-
-    def _wait_for_server(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/login/", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"daphne did not start; see {self.workdir / 'daphne.log'}")
 
     def _hosts_up(self) -> bool:
         services = self.get("/v2.1/os-services")["services"]
@@ -202,12 +166,9 @@ class GuestSite:
         with contextlib.suppress(Exception):  # the site may be half started
             uuids = [s["id"] for s in self.get("/v2.1/servers?all_tenants=1")["servers"]]
         for process in reversed(self.processes):
-            process.send_signal(signal.SIGTERM)
+            process.terminate()
         for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.wait_stopped(15)
         for uri in {URI, *self.uris.values()}:
             for uuid in uuids + self._our_domains(uri):
                 virsh("destroy", uuid, check=False, uri=uri)

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -27,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import servers
-from tests.support.processes import free_port
-from tests.support.servers import with_database
+from tests.support.processes import Process, free_port
+from tests.support.servers import clear_redis, pick_redis_db, with_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 APPLICATION = "dashboard.asgi:application"
-#: Redis databases the cluster may take for itself (an empty one is picked).
-REDIS_DBS = range(15, 7, -1)
 
 
 def pg_server_url() -> str:
@@ -63,30 +60,6 @@ def unreachable() -> str | None:
     except Exception as failure:
         return f"Redis unreachable at {redis_server_url()}: {failure}"
     return None
-
-
-def pick_redis_db(server: str) -> str:
-    """A Redis database nobody uses, so the relay lease and the groups are this cluster's."""
-    import redis
-
-    for index in REDIS_DBS:
-        url = with_database(server, str(index))
-        if redis.Redis.from_url(url).dbsize() == 0:
-            return url
-    url = with_database(server, str(REDIS_DBS[0]))
-    clear_redis(url)
-    return url
-
-
-def clear_redis(url: str) -> None:
-    """Remove what vmdash and channels_redis keep in this database (the relay lease, groups)."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    for pattern in ("vmdash:*", "asgi*"):
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        if keys:
-            client.delete(*keys)
 
 
 class HTTP:
@@ -143,7 +116,7 @@ class Cluster:
     env_extra: dict[str, str] = field(default_factory=dict)
     database: str = field(default_factory=lambda: f"vmdash_scale_{secrets.token_hex(4)}")
     ports: list[int] = field(default_factory=list)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
     redis_url: str = ""
     database_url: str = ""
     _created: bool = False
@@ -205,11 +178,7 @@ class Cluster:
         self.wait_hosts_up()
 
     def spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        self.processes[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
+        self.processes[name] = Process(name, argv, env=self.env, workdir=self.workdir)
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -231,7 +200,7 @@ class Cluster:
         deadline = time.monotonic() + timeout
         name = f"daphne-{n + 1}"
         while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
+            if not self.processes[name].alive():
                 break
             try:
                 with urllib.request.urlopen(self.url(n) + "/v2.1/", timeout=1):
@@ -257,7 +226,7 @@ class Cluster:
             if set(self.hosts) <= up:
                 return
             for name, process in self.processes.items():
-                if process.poll() is not None:
+                if not process.alive():
                     raise RuntimeError(f"{name} exited:\n{self.log(name)}")
             time.sleep(0.2)
         raise RuntimeError(f"agents did not register: {sorted(set(self.hosts) - up)}")
@@ -269,15 +238,10 @@ class Cluster:
     # --- tear-down -------------------------------------------------------------------------
     def stop(self) -> None:
         for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+            process.terminate()
         deadline = time.monotonic() + 5
         for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            process.wait_stopped(max(0.1, deadline - time.monotonic()))
         self.processes.clear()
         if self.redis_url:
             clear_redis(self.redis_url)

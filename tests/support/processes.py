@@ -77,10 +77,24 @@ def wait_for(check: Callable[[], Any], *, timeout: float, what: str, every: floa
 
 
 class Process:
-    """One child process with its log file; ``kill`` sends SIGKILL to its pid only."""
+    """One child process with its log file; ``kill`` sends SIGKILL to its pid only. The one
+    launcher of the tests and the benchmarks (``bench.stack``, ``tests.guests.site``)."""
 
-    def __init__(self, name: str, argv: list[str], *, env: dict[str, str], workdir: Path) -> None:
+    #: The port it serves on, if it is a server (``http``, ``ws``).
+    port: int = 0
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        workdir: Path,
+        port: int | None = None,
+    ) -> None:
         self.name = name
+        if port is not None:
+            self.port = port
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
@@ -90,6 +104,14 @@ class Process:
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -101,12 +123,20 @@ class Process:
         self.popen.wait(10)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.terminate()
+        self.wait_stopped(timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM, without waiting (``wait_stopped``): to stop several at once."""
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+
+    def wait_stopped(self, timeout: float = 10.0) -> None:
+        """Wait for the exit; SIGKILL after ``timeout``."""
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def log(self) -> str:
         """The whole log so far (``tail`` for the end of it)."""
@@ -146,10 +176,18 @@ def start_agent(
 
 
 class Daphne(Process):
-    """``daphne dashboard.asgi:application`` on a free port; ``env`` replaces ``child_env()``."""
+    """``daphne dashboard.asgi:application`` on ``port`` (a free one by default); ``env``
+    replaces ``child_env()``."""
 
-    def __init__(self, *, workdir: Path, env: dict[str, str] | None = None, **extra: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        *,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        **extra: str,
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
             f"daphne-{self.port}",

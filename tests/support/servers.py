@@ -36,3 +36,31 @@ def redis_server_url(explicit: str) -> str:
 def with_database(url: str, name: str) -> str:
     """The same server, another database (a PostgreSQL name or a Redis index)."""
     return urllib.parse.urlparse(url)._replace(path=f"/{name}").geturl()
+
+
+#: Redis databases the benchmarks and the scale tests may take (an empty one is picked).
+REDIS_DBS = range(15, 7, -1)
+
+
+def pick_redis_db(server: str) -> str:
+    """A Redis database nobody uses, so the relay lease and the groups are the caller's."""
+    import redis
+
+    for index in REDIS_DBS:
+        url = with_database(server, str(index))
+        if redis.Redis.from_url(url).dbsize() == 0:
+            return url
+    url = with_database(server, str(REDIS_DBS[0]))
+    clear_redis(url)
+    return url
+
+
+def clear_redis(url: str) -> None:
+    """Remove what vmdash, channels_redis and the bench keep in this database."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for pattern in ("vmdash:*", "asgi*", "bench:*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)

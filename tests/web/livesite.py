@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import free_port
+from tests.support.processes import Daphne, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -45,7 +42,7 @@ class LiveSite:
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("TEST_SQLITE_NAME", None)
-        self.server: subprocess.Popen[bytes] | None = None
+        self.server: Daphne | None = None
         self.driver: subprocess.Popen[str] | None = None
 
     # --- processes -----------------------------------------------------------------------
@@ -71,42 +68,17 @@ class LiveSite:
         self.wait_for_server()
 
     def start_server(self, *, wait: bool = True) -> None:
-        log = open(self.workdir / "daphne.log", "a")  # noqa: SIM115
-        self.server = subprocess.Popen(
-            [
-                str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "dashboard.asgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.server = Daphne(workdir=self.workdir, env=self.env, port=self.port)
         if wait:
             self.wait_for_server()
 
     def wait_for_server(self) -> None:
         assert self.server is not None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.url}/login/", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"daphne did not start; see {self.workdir / 'daphne.log'}")
+        self.server.wait_ready(timeout=20)
 
     def stop_server(self) -> None:
         if self.server is not None:
-            self.server.send_signal(signal.SIGKILL)
-            self.server.wait(10)
+            self.server.kill()
             self.server = None
 
     def restart_server(self) -> None:
