@@ -348,7 +348,7 @@ COMPUTE = {
 }
 
 #: Nova's [quota] defaults, overridden per resource: QUOTA_DEFAULTS="instances=50,cores=-1"
-#: (compute.quotas; -1 is unlimited). Admins change a project's or the default class's limits
+#: (compute.services.quotas; -1 is unlimited). Admins change a project's or the default class's limits
 #: through os-quota-sets / os-quota-class-sets.
 COMPUTE_QUOTA_DEFAULTS = {
     key.strip(): int(value)

@@ -69,6 +69,6 @@ class Image(models.Model):
 
     @property
     def owner(self) -> str | None:
-        """The project owning an image created through Glance (``compute.glance`` keeps it among
+        """The project owning an image created through Glance (``compute.services.glance`` keeps it among
         the properties); None for the catalogue and for snapshots (their server's project)."""
         return (self.metadata or {}).get("owner")

@@ -77,7 +77,7 @@ class ServerGroup(models.Model):
 
 
 class ServerExtras(models.Model):
-    """What Nova's API keeps about a server beside its state (``compute.server_extras``)."""
+    """What Nova's API keeps about a server beside its state (``compute.services.server_extras``)."""
 
     instance = models.OneToOneField(
         "compute.Instance", on_delete=models.CASCADE, primary_key=True, related_name="extras"

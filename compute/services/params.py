@@ -15,12 +15,12 @@ from typing import Any
 
 from compute import policy
 from compute.actions import ActionSpec
-from compute.catalog import flavor_get, visible_images
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.exceptions import Conflict, Invalid, NotFound, NoValidHost
 from compute.models import Flavor, Host, Image, Instance
 from compute.scheduler import select_host
+from compute.selectors.catalog import flavor_get, visible_images
 from compute.states import VmState
 
 #: The system_metadata a resize or migration keeps until it is confirmed or reverted.

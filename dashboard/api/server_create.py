@@ -1,6 +1,6 @@
 """Reading a ``POST /servers`` body into the arguments of ``compute.services.instance_create``.
 
-Nova's extras are accepted and kept (``compute.server_extras``): access IPs, the disk config,
+Nova's extras are accepted and kept (``compute.services.server_extras``): access IPs, the disk config,
 the key pair's name (which must exist), user data; the scheduler hints Nova's filters know are
 honoured (``same_host``, ``different_host``, ``group``: ``compute.scheduler.placement``). What
 this dashboard cannot keep (file injection, block device mappings other than the image boot,

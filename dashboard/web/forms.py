@@ -16,10 +16,10 @@ from typing import Any
 from django import forms
 
 from compute.actions import ACTIONS, ActionSpec
-from compute.catalog import flavor_list, image_list
 from compute.context import RequestContext
 from compute.models import Image, Instance, Project
 from compute.selectors import host_list
+from compute.selectors.catalog import flavor_list, image_list
 from compute.status import Status
 
 Choices = list[tuple[str, str]]

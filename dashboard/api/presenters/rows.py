@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from compute.models import Instance
-from compute.server_extras import COLUMNS as EXTRA_COLUMNS
-from compute.server_extras import EXTRA_KEYS, server_extras_of
+from compute.services.server_extras import COLUMNS as EXTRA_COLUMNS
+from compute.services.server_extras import EXTRA_KEYS, server_extras_of
 from compute.status import Status, status_from_state
 
 
@@ -95,7 +95,7 @@ class ServerRow:
     host: HostFacts | None
     flavor: FlavorFacts
     status: Status
-    #: ``compute.server_extras``: access IPs, disk config, key name, user data, tags.
+    #: ``compute.services.server_extras``: access IPs, disk config, key name, user data, tags.
     extras: dict[str, Any]
 
     @classmethod

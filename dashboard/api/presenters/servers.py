@@ -8,7 +8,7 @@ request's ``compute.preconditions.Evaluator`` with the host's liveness passed in
 only on the microversion is decided once per request, what depends on the settings read once.
 Attributes this dashboard does not store (kernel, ramdisk, config drive) are shown with the
 value Nova shows for a server without them; access IPs, disk config, key name, user data and
-tags come from ``compute.server_extras``.
+tags come from ``compute.services.server_extras``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from compute.conf import conf
 from compute.context import RequestContext
 from compute.models import Instance, InstanceFault
 from compute.policy import host_status_shown, opaque_host_id
-from compute.server_extras import security_groups_of
-from compute.server_groups import groups_of
+from compute.services.server_extras import security_groups_of
+from compute.services.server_groups import groups_of
 from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status_and_liveness
 from dashboard.api.formats import isotime, naive
 from dashboard.api.microversions import APIVersion

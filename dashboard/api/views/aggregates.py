@@ -1,6 +1,6 @@
 """``/v2.1/os-aggregates`` (admin): list, create, show, update, delete, and the actions
 ``add_host``, ``remove_host`` and ``set_metadata``; ``uuid`` shown from 2.41. Rules and texts
-are ``compute.aggregates``'.
+are ``compute.services.aggregates``'.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import aggregates, policy
+from compute import policy
 from compute.models import Aggregate
+from compute.services import aggregates
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

@@ -11,9 +11,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import flavor_specs, policy
-from compute.catalog import flavor_get, flavor_list, page_after
+from compute import policy
 from compute.models import Flavor
+from compute.selectors.catalog import flavor_get, flavor_list, page_after
+from compute.services import flavor_specs
 from compute.services import flavors as flavor_services
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref

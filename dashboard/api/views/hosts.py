@@ -3,7 +3,7 @@
 
 os-hosts as Nova serves it: the list holds the enabled services (``?zone=``), a host's show its
 resources — ``(total)``, ``(used_now)``, ``(used_max)``, then one row per project — from
-``compute.inventory``. ``PUT`` switches the service's status as os-services does; maintenance
+``compute.selectors.inventory``. ``PUT`` switches the service's status as os-services does; maintenance
 mode and the power actions (startup, shutdown, reboot) are what the libvirt driver does not
 implement in Nova either: 501.
 """
@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compute import policy, services
-from compute.inventory import HOST_CAPACITY, host_usage, project_usage_on_host
 from compute.models import Host
 from compute.selectors import host_list
+from compute.selectors.inventory import HOST_CAPACITY, host_usage, project_usage_on_host
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

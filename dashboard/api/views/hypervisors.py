@@ -4,7 +4,7 @@ Shapes per microversion as Nova's ``hypervisors.py``: integer ids before 2.53 an
 UUID from 2.53 (when ``/search`` and ``/servers`` give way to ``hypervisor_hostname_pattern``
 and ``with_servers``); ``cpu_info`` an object from 2.28; paging from 2.33; from 2.88 no resource
 figures, ``uptime`` in the detail view, and no ``/statistics`` or ``/uptime``. Sizes come from
-``compute.inventory`` (a fixed capacity, used = the flavors of the host's live instances).
+``compute.selectors.inventory`` (a fixed capacity, used = the flavors of the host's live instances).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compute import policy
-from compute.inventory import HOST_CAPACITY, HostUsage, host_servers, host_usage
 from compute.models import Host
 from compute.selectors import host_list
+from compute.selectors.inventory import HOST_CAPACITY, HostUsage, host_servers, host_usage
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

@@ -16,9 +16,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute.catalog import image_get
 from compute.image_store import CHUNK, image_path, image_store_file
 from compute.models import Image
+from compute.selectors.catalog import image_get
 from dashboard.api.base import AuthenticatedView
 from dashboard.api.faults import APIFault
 

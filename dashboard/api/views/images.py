@@ -1,7 +1,7 @@
 """Images, two ways: Nova's image proxy (``/v2.1/images``, gone from 2.36 as in Nova) and the
 sliver of Glance v2 (``/image/v2/images``) that stock clients call to show image names.
 
-Both read ``compute.catalog``: the public catalogue plus the caller's projects' snapshots.
+Both read ``compute.selectors.catalog``: the public catalogue plus the caller's projects' snapshots.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import glance, quotas
-from compute.catalog import image_get, image_list
 from compute.exceptions import NotFound
 from compute.models import Image
+from compute.selectors.catalog import image_get, image_list
+from compute.services import glance, quotas
 from dashboard.api import formats
 from dashboard.api.base import AuthenticatedView, ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref, responses

@@ -9,8 +9,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import keypairs, policy
+from compute import policy
 from compute.models import KeyPair
+from compute.services import keypairs
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

@@ -2,7 +2,7 @@
 
 The keys shown depend on the microversion: the network quotas go in 2.36 (quota sets, limits)
 and 2.50 (class sets, which gain the server-group ones then), the injected-file ones in 2.57.
-Limits and usage come from ``compute.quotas``; the create, resize and unshelve checks too.
+Limits and usage come from ``compute.services.quotas``; the create, resize and unshelve checks too.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import policy, quotas
+from compute import policy
 from compute.models import Project
+from compute.services import quotas
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

@@ -15,11 +15,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import quotas, services
+from compute import services
 from compute.models import InstanceAction
 from compute.selectors import instance_get
-from compute.server_extras import security_group_add, security_group_remove, server_extras_set
-from compute.server_metadata import metadata_replace
+from compute.services import quotas
+from compute.services.server_extras import (
+    security_group_add,
+    security_group_remove,
+    server_extras_set,
+)
+from compute.services.server_metadata import metadata_replace
 from dashboard.api import actions
 from dashboard.api.actions import Answer, id_from_href
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses, ref

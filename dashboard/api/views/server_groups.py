@@ -1,6 +1,6 @@
 """``/v2.1/os-server-groups``: Nova's server groups per microversion (``policies`` before 2.64,
 ``policy`` and ``rules`` from 2.64; ``project_id``/``user_id`` from 2.13; soft policies from
-2.15). Membership comes from the ``group`` scheduler hint at create (``compute.server_groups``).
+2.15). Membership comes from the ``group`` scheduler hint at create (``compute.services.server_groups``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from compute import policy
 from compute.models import ServerGroup
-from compute.server_groups import live_members, server_group_create, server_group_get
+from compute.services.server_groups import live_members, server_group_create, server_group_get
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

@@ -1,6 +1,6 @@
 """``/v2.1/servers/{id}/metadata`` and ``/v2.1/servers/{id}/tags`` (2.26+), as Nova serves them:
 bodies ``{"metadata": {…}}`` / ``{"meta": {key: value}}`` and ``{"tags": […]}``; writes go
-through ``compute.server_metadata``, which holds Nova's state, lock and quota rules.
+through ``compute.services.server_metadata``, which holds Nova's state, lock and quota rules.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import server_metadata as meta
+from compute.services import server_metadata as meta
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

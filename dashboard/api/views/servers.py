@@ -13,14 +13,19 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import quotas, services
-from compute.catalog import flavor_get
+from compute import services
 from compute.exceptions import Forbidden, NotFound
 from compute.models import Instance, ServerGroup
 from compute.scheduler import placement
 from compute.selectors import instance_get, instance_list, paginate
-from compute.server_extras import server_extras_set
-from compute.server_groups import hint_constraints, server_group_add_member, server_group_get
+from compute.selectors.catalog import flavor_get
+from compute.services import quotas
+from compute.services.server_extras import server_extras_set
+from compute.services.server_groups import (
+    hint_constraints,
+    server_group_add_member,
+    server_group_get,
+)
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import EXTRAS_PARAMETER, VERSION_HEADER, compute_responses, ref
 from dashboard.api.faults import APIFault

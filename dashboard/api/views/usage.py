@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compute import policy
-from compute.inventory import instances_overlapping
 from compute.models import Instance
 from compute.selectors import host_list
+from compute.selectors.inventory import instances_overlapping
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from compute.context import RequestContext
 from compute.exceptions import Invalid, NotFound
 from compute.models import Flavor, FlavorAccess, Image
-from compute.selectors import uuid_or_none
+from compute.selectors.instances import uuid_or_none
 
 #: Nova's flavor sort keys that exist here, mapped to columns.
 FLAVOR_SORT_KEYS: dict[str, str] = {
@@ -92,7 +92,7 @@ def visible_images(context: RequestContext) -> QuerySet[Image]:
     if context.is_admin:
         return rows
     # The catalogue (no server, no owner), the caller's projects' snapshots, and the images
-    # their projects own or that are public (``compute.glance``).
+    # their projects own or that are public (``compute.services.glance``).
     return rows.filter(
         Q(server__isnull=True, metadata__owner__isnull=True)
         | Q(server__project_id__in=context.project_ids)

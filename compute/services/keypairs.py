@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import IntegrityError, transaction
 
-from compute import quotas
 from compute.exceptions import ComputeError, Forbidden, Invalid, NotFound
 from compute.models import KeyPair
+from compute.services import quotas
 
 
 class KeyPairExists(ComputeError):

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db import transaction
 
-from compute import quotas
 from compute.exceptions import Forbidden, Invalid, NotFound
 from compute.models import Instance, ServerGroup
+from compute.services import quotas
 
 POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
 

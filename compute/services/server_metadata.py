@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from compute import quotas
 from compute.context import RequestContext
 from compute.exceptions import Conflict, Forbidden, Invalid, NotFound
 from compute.models import Instance, ServerExtras
 from compute.selectors import instance_get
+from compute.services import quotas
 
 METADATA_STATES = ("active", "paused", "suspended", "stopped")
 MAX_TAGS = 50
