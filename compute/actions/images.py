@@ -69,6 +69,7 @@ SHELVE = ActionSpec(
     manager_function="shelve_instance",
     finish="shelve",
     offloads=True,
+    snapshot_name="{name}-shelved",
 )
 
 SHELVE_OFFLOAD = ActionSpec(

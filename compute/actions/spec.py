@@ -143,6 +143,9 @@ class ActionSpec:
     #: Nova's shelve: offloaded at once, within the same action, when shelved_offload_time
     #: is 0 (the agent's walk gains the offload and the action ends shelved_offloaded).
     offloads: bool = False
+    #: The name of the image the walk's ``snapshot`` step makes for itself (``{name}``: the
+    #: instance's), where no image was made at acceptance: shelve's ``<name>-shelved``.
+    snapshot_name: str = ""
 
     @property
     def completed_by_service(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from compute import actions
 from compute.agent.run import Run
 from compute.conf import conf
 from compute.image_store import image_path, snapshot_path
@@ -26,14 +27,15 @@ def _unshelve(run: Run) -> None:
 
 def _snapshot_image_id(run: Run) -> str | None:
     """The image a capture fills: createImage's and createBackup's were made at acceptance;
-    shelve makes Nova's ``<name>-shelved`` snapshot here, once (kept in the dispatch's
-    params, so an interrupted shelve resumes with the same image)."""
+    a row with a ``snapshot_name`` (shelve's ``<name>-shelved``) has it made here, once (kept
+    in the dispatch's params, so an interrupted walk resumes with the same image)."""
     if run.params.get("image_id"):
         return str(run.params["image_id"])
-    if run.dispatch.kind != "shelve":
+    pattern = actions.get(run.dispatch.kind).snapshot_name
+    if not pattern:
         return None
     image = Image.objects.create(
-        name=f"{run.instance.name}-shelved",
+        name=pattern.format(name=run.instance.name),
         status=Image.Status.SAVING,
         progress=0,
         server=run.instance,
