@@ -63,10 +63,14 @@ def server_group_add_member(*, group: ServerGroup, instance_uuid: str) -> None:
 
 
 def groups_of(instance_uuid: str) -> list[str]:
-    """The uuids of the server groups ``instance_uuid`` belongs to."""
+    """The uuids of the server groups ``instance_uuid`` belongs to: the database keeps the
+    groups whose members' text holds the uuid (a uuid is its own exact match; both SQLite and
+    PostgreSQL answer this, unlike a JSON containment), and the members list confirms."""
     return [
         str(g.uuid)
-        for g in ServerGroup.objects.all().only("uuid", "members")
+        for g in ServerGroup.objects.filter(members__icontains=instance_uuid).only(
+            "uuid", "members"
+        )
         if instance_uuid in (g.members or [])
     ]
 

@@ -188,3 +188,29 @@ def test_an_unserved_method_on_identity_and_image_is_a_json_405_with_allow(alice
     assert response.status_code == 405
     assert response.json()[key]["code"] == 405
     assert response["Allow"]
+
+
+def test_a_server_shows_the_group_it_was_created_into_from_271(alice_api, agent):
+    made = alice_api.post(
+        "/v2.1/os-server-groups",
+        {"server_group": {"name": "g", "policies": ["anti-affinity"]}},
+        format="json",
+        **at("2.1"),
+    )
+    assert made.status_code == 200, made.content
+    group = made.json()["server_group"]["id"]
+    body = {"server": {"name": "in", "flavorRef": "1", "imageRef": CIRROS, "networks": "none"}}
+    hinted = {**body, "os:scheduler_hints": {"group": group}}
+    inside = alice_api.post("/v2.1/servers", hinted, format="json").json()["server"]["id"]
+    body["server"] = {**body["server"], "name": "out"}
+    outside = alice_api.post("/v2.1/servers", body, format="json").json()["server"]["id"]
+    shown = alice_api.get(f"/v2.1/servers/{inside}", **at("2.71")).json()["server"]
+    assert shown["server_groups"] == [group]
+    assert (
+        alice_api.get(f"/v2.1/servers/{outside}", **at("2.71")).json()["server"]["server_groups"]
+        == []
+    )
+    assert (
+        "server_groups"
+        not in alice_api.get(f"/v2.1/servers/{inside}", **at("2.70")).json()["server"]
+    )
