@@ -45,27 +45,23 @@ class ServerMetadata(ComputeView):
                    request={"application/json": METADATA_BODY},
                    responses=compute_responses({200: None}, 403, 404, 409, 415), **_DOC)  # fmt: skip
     def post(self, request: Request, server_id: str) -> Response:
-        validate(request.data, METADATA_BODY)
-        merged = meta.metadata_set(
-            context=self.context,
-            instance_uuid=server_id,
-            metadata=request.data["metadata"],
-            replace=False,
-        )
-        return Response({"metadata": merged})
+        return self._set(request, server_id, replace=False)
 
     @extend_schema(operation_id="serverMetadataReplace", summary="Replace all metadata",
                    request={"application/json": METADATA_BODY},
                    responses=compute_responses({200: None}, 403, 404, 409, 415), **_DOC)  # fmt: skip
     def put(self, request: Request, server_id: str) -> Response:
+        return self._set(request, server_id, replace=True)
+
+    def _set(self, request: Request, server_id: str, *, replace: bool) -> Response:
         validate(request.data, METADATA_BODY)
-        replaced = meta.metadata_set(
+        after = meta.metadata_set(
             context=self.context,
             instance_uuid=server_id,
             metadata=request.data["metadata"],
-            replace=True,
+            replace=replace,
         )
-        return Response({"metadata": replaced})
+        return Response({"metadata": after})
 
 
 class ServerMetadataItem(ComputeView):
