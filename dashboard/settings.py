@@ -71,8 +71,11 @@ def database_from_url(url: str) -> dict[str, object]:
         if parsed.netloc:  # sqlite://relative/path
             path = parsed.netloc + path
         name = path or ":memory:"
-        # The default database and the tests' live in var/: make it on a fresh clone, so the
-        # first ``manage.py migrate`` does not fail with "unable to open database file".
+        # The default database and the tests' live in var/: make the file's directory (var/ on
+        # a fresh clone), so the first ``manage.py migrate`` does not fail with "unable to open
+        # database file".
+        if path and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         (BASE_DIR / "var").mkdir(exist_ok=True)
         return {
             "ENGINE": "django.db.backends.sqlite3",
