@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from dashboard.web.views import auth, hosts, instance, instances, live, states
+from dashboard.web.views import auth, export, hosts, instance, instances, live, states
 
 urlpatterns: list[URLPattern] = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("projects/switch/", auth.project_switch_view, name="project-switch"),
     path("instances/", instances.instance_list_view, name="instances"),
+    path("instances/export.csv", export.instance_export_view, name="instance-export"),
     path("instances/new/", instances.instance_create_view, name="instance-create"),
     path("instances/bulk/", instances.instance_bulk_view, name="instance-bulk"),
     path("instances/<uuid:uuid>/", instance.instance_detail_view, name="instance"),

@@ -50,7 +50,8 @@ class BulkResult:
     message: str
 
 
-def _filters(page: Page, form: InstanceFilterForm) -> InstanceFilters:
+def list_filters(page: Page, form: InstanceFilterForm) -> InstanceFilters:
+    """The selection a list query asks for (the page and its CSV export read the same)."""
     data = form.cleaned_data if form.is_valid() else {}
     sort = data.get("sort") or "created_at"
     direction = data.get("dir") or ("asc" if sort == "name" else "desc")
@@ -114,7 +115,7 @@ def _window(
 def instance_list_view(request: HttpRequest) -> HttpResponse:
     page = begin(request)
     form = InstanceFilterForm(request.GET)
-    filters = _filters(page, form)
+    filters = list_filters(page, form)
     data = form.cleaned_data if form.is_valid() else {}
     limit = data.get("limit") or DEFAULT_LIMIT
     marker, before = data.get("marker"), data.get("before")
