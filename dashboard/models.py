@@ -1,4 +1,4 @@
-"""The identity sliver's one table: API tokens, as Keystone issues them.
+"""The edges' own tables: API tokens, as Keystone issues them, and each user's preferences.
 
 A token is scoped to one project (or unscoped) and expires after ``settings.TOKEN_TTL``
 seconds. Only a SHA-256 digest of the token is stored, so a database dump yields no usable
@@ -33,3 +33,21 @@ class Token(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.audit_id} of {self.user_id}"
+
+
+class Preference(models.Model):
+    """What a user chose for the pages, kept across browsers and sessions."""
+
+    class Theme(models.TextChoices):
+        #: Follow the browser's ``prefers-color-scheme``.
+        AUTO = "auto", "Follow the system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.theme}"

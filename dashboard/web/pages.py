@@ -22,8 +22,10 @@ from django.shortcuts import render
 
 from compute.exceptions import ComputeError
 from compute.outbox.replay import latest_seq
+from dashboard.models import Preference
 from dashboard.web.presentation import presentation_json
 from dashboard.web.scope import Scope, scope_for
+from dashboard.web.views.preferences import theme_of
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Page:
                     "admin": self.scope.is_admin,
                     "project": self.scope.selected or "",
                 },
+                "theme": theme_of(self.request),
+                "themes": Preference.Theme.choices,
                 "presentation_json": presentation_json(),
                 "asset_version": asset_version(),
             },

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from dashboard.web.views import auth, export, hosts, instance, instances, live, states
+from dashboard.web.views import (
+    auth,
+    export,
+    hosts,
+    instance,
+    instances,
+    live,
+    preferences,
+    states,
+)
 
 urlpatterns: list[URLPattern] = [
     path("login/", auth.LoginView.as_view(), name="login"),
@@ -33,4 +42,5 @@ urlpatterns: list[URLPattern] = [
     path("states/", states.states_view, name="states"),
     path("states/state-machine.svg", states.diagram_svg_view, name="states-svg"),
     path("live/poll", live.live_poll_view, name="live-poll"),
+    path("preferences/theme/", preferences.theme_view, name="preference-theme"),
 ]

@@ -89,10 +89,27 @@
         box.checked = target.checked;
       });
     }
-    if (target.matches("[data-autosubmit]")) target.form.submit();
+    if (target.matches("[data-theme-switch] select")) {
+      setTheme(target.form, target.value);
+    } else if (target.matches("[data-autosubmit]")) {
+      target.form.submit();
+    }
     updateCount();
   });
   updateCount();
+
+  // --- colour theme: switch at once, save for the user in the background ------------------------
+  function setTheme(form, theme) {
+    document.documentElement.dataset.theme = theme;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    }).then((answer) => {
+      if (!answer.ok) form.submit(); // let the server say what went wrong
+    }, () => form.submit());
+  }
 
   // --- messages, popovers ----------------------------------------------------------------------
   document.addEventListener("click", (event) => {
