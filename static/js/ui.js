@@ -127,6 +127,83 @@
     });
   });
 
+  // --- keyboard: / filter, j k rows, x select, o open, g i / g h / g t go, ? the list -----------
+  // Never while the user types in a field, and never with a modifier (the browser's own keys).
+  const keysDialog = document.getElementById("keys-dialog");
+  let pendingG = 0;
+  let cursor = -1;
+
+  function typing(target) {
+    return target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName);
+  }
+
+  function rows() {
+    return Array.from(document.querySelectorAll("[data-live-list] tbody tr[data-instance]"));
+  }
+
+  function moveCursor(step) {
+    const all = rows();
+    if (!all.length) return;
+    const current = all.findIndex((row) => row.classList.contains("is-cursor"));
+    cursor = Math.min(all.length - 1, Math.max(0, (current < 0 ? (step > 0 ? -1 : all.length) : current) + step));
+    all.forEach((row, i) => {
+      row.classList.toggle("is-cursor", i === cursor);
+      if (i === cursor) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
+    });
+    all[cursor].scrollIntoView({ block: "nearest" });
+  }
+
+  function cursorRow() {
+    return document.querySelector("[data-live-list] tbody tr.is-cursor");
+  }
+
+  const GO = { i: "nav-instances", h: "nav-hosts", t: "nav-tasks" };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) return;
+    if (keysDialog && keysDialog.open) return;
+    const key = event.key;
+    if (pendingG && Date.now() - pendingG < 1500 && GO[key]) {
+      pendingG = 0;
+      const link = document.querySelector(`[data-key="${GO[key]}"]`);
+      if (link) {
+        event.preventDefault();
+        window.location.assign(link.href);
+      }
+      return;
+    }
+    pendingG = 0;
+    if (key === "g") {
+      pendingG = Date.now();
+    } else if (key === "/") {
+      const filter = document.querySelector("[data-key-filter]");
+      if (filter) {
+        event.preventDefault();
+        filter.focus();
+        filter.select();
+      }
+    } else if (key === "j" || key === "k") {
+      event.preventDefault();
+      moveCursor(key === "j" ? 1 : -1);
+    } else if (key === "x") {
+      const box = cursorRow() && cursorRow().querySelector("input[type=checkbox][name=instance]");
+      if (box && !box.disabled) {
+        box.click();
+      }
+    } else if (key === "o" || key === "Enter") {
+      const link = cursorRow() && cursorRow().querySelector("a[href]");
+      if (link) {
+        event.preventDefault();
+        window.location.assign(link.href);
+      }
+    } else if (key === "?" && keysDialog && typeof keysDialog.showModal === "function") {
+      event.preventDefault();
+      keysDialog.showModal();
+    }
+  });
+
   // --- the state-machine page: a precondition row highlights its arrows ---------------------
   const diagram = document.querySelector("[data-diagram]");
   if (diagram) {
