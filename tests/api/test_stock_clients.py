@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from compute.models import Host, Instance
+from compute.models import Host, Instance, Project
 from tests.conftest import CIRROS
 
 pytestmark = [
@@ -210,3 +210,32 @@ def test_a_member_is_refused_the_compute_services(cloud):
     with pytest.raises(ForbiddenException) as refused:
         list(cloud.sdk("alice").compute.services())
     assert "os_compute_api:os-services:list" in str(refused.value)
+
+
+def test_openstack_limits_and_quota_show_and_a_create_beyond_the_quota(cloud, admin_api, agent):
+    """``openstack limits show --absolute`` and ``openstack quota show`` read Nova's bodies; a
+    create past the instances quota is refused with Nova's 403 text."""
+    project = Project.objects.get(name="demo").pk
+    set_quota = admin_api.put(
+        f"/v2.1/os-quota-sets/{project}", {"quota_set": {"instances": 1}}, format="json"
+    )
+    assert set_quota.status_code == 200, set_quota.content
+    limits, quota = cloud.run(
+        ("alice", "limits", "show", "--absolute", "-f", "json"),
+        ("alice", "quota", "show", "-f", "json"),
+    )
+    # The client shows Nova's maxTotalInstances / totalInstancesUsed under the SDK's names.
+    absolute = {row["Name"]: row["Value"] for row in json.loads(limits.stdout)}
+    assert (absolute["instances"], absolute["instances_used"]) == (1, 0)
+    assert (absolute["max_total_cores"], absolute["total_cores_used"]) == (20, 0)
+    rows = {r["Resource"]: r["Limit"] for r in json.loads(quota.stdout)}
+    assert (rows["instances"], rows["cores"], rows["ram"]) == (1, 20, 51200)
+    sdk = cloud.sdk("alice")
+    sdk.compute.create_server(name="one", flavor_id="1", image_id=CIRROS, networks="none")
+    from openstack.exceptions import ForbiddenException
+
+    with pytest.raises(ForbiddenException) as refused:
+        sdk.compute.create_server(name="two", flavor_id="1", image_id=CIRROS, networks="none")
+    assert "Quota exceeded for instances: Requested 1, but already used 1 of 1 instances" in str(
+        refused.value
+    )

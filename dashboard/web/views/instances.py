@@ -31,7 +31,7 @@ from compute.selectors import (
     rows_before,
     visible_instances,
 )
-from compute.services import instance_action, instance_create
+from compute.services import instance_action, instance_create, quotas
 from dashboard.web.actionbar import bulk_actions
 from dashboard.web.forms import SORTABLE, Catalog, CreateInstanceForm, InstanceFilterForm
 from dashboard.web.pages import Page, begin
@@ -39,6 +39,36 @@ from dashboard.web.policy import shows_host, shows_host_status_column
 from dashboard.web.rows import instance_rows
 
 DEFAULT_LIMIT = 20
+#: The quota resources the usage panel shows: (resource, label, unit).
+USAGE = (("instances", "Instances", ""), ("cores", "vCPUs", ""), ("ram", "RAM", "MiB"))
+
+
+@dataclass(frozen=True)
+class Usage:
+    label: str
+    used: int
+    limit: int  # -1: unlimited
+    unit: str
+
+    @property
+    def percent(self) -> int:
+        return 0 if self.limit <= 0 else min(100, round(100 * self.used / self.limit))
+
+    @property
+    def tone(self) -> str:
+        return "danger" if self.percent >= 100 else "warn" if self.percent >= 80 else "ok"
+
+
+def usage_panel(page: Page) -> tuple[str, list[Usage]] | None:
+    """The quota use of the one project the page shows (the selected one, or a member's only
+    project), as Nova's ``limits`` counts it; None when the page shows several projects."""
+    project = page.scope.selected_project
+    if project is None and len(page.scope.projects) == 1 and not page.scope.is_admin:
+        project = page.scope.projects[0]
+    if project is None:
+        return None
+    limits, used = quotas.project_limits(project.pk), quotas.project_usage(project.pk)
+    return project.name, [Usage(label, used[r], limits[r], unit) for r, label, unit in USAGE]
 BULK_RESULTS = "web.bulk_results"
 
 
@@ -172,6 +202,7 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
             "show_project": page.scope.selected is None
             and (page.scope.is_admin or len(page.scope.full.project_ids) > 1),
             "bulk_actions": bulk_actions(context),
+            "usage": usage_panel(page),
             "bulk_results": [BulkResult(**r) for r in request.session.pop(BULK_RESULTS, [])],
             "hosts": [(h.host, h.host) for h in host_list()] if page.scope.is_admin else [],
         },
