@@ -51,3 +51,29 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.theme}"
+
+
+class SavedView(models.Model):
+    """A named instances-list query (filters, sort, page size) a user keeps per project; its
+    link is the list's own URL, so it can be shared with anyone who may see the project."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    #: The project it belongs to; NULL for the "all projects" view.
+    project = models.ForeignKey(
+        "compute.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.CharField(max_length=80)
+    #: The list's query string, normalised (only the list's own parameters).
+    query = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "project", "name"], name="one_saved_view_name_per_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -16,6 +16,7 @@ from dashboard.web.views import (
     instances,
     live,
     preferences,
+    saved_views,
     states,
 )
 
@@ -25,6 +26,12 @@ urlpatterns: list[URLPattern] = [
     path("projects/switch/", auth.project_switch_view, name="project-switch"),
     path("instances/", instances.instance_list_view, name="instances"),
     path("instances/export.csv", export.instance_export_view, name="instance-export"),
+    path("instances/views/", saved_views.saved_view_create, name="saved-view-create"),
+    path(
+        "instances/views/<int:view_id>/delete/",
+        saved_views.saved_view_delete,
+        name="saved-view-delete",
+    ),
     path("instances/new/", instances.instance_create_view, name="instance-create"),
     path("instances/bulk/", instances.instance_bulk_view, name="instance-bulk"),
     path("instances/<uuid:uuid>/", instance.instance_detail_view, name="instance"),

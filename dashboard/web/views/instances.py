@@ -37,6 +37,7 @@ from dashboard.web.forms import SORTABLE, Catalog, CreateInstanceForm, InstanceF
 from dashboard.web.pages import Page, begin
 from dashboard.web.policy import shows_host, shows_host_status_column
 from dashboard.web.rows import instance_rows
+from dashboard.web.views.saved_views import normalised, views_of
 
 DEFAULT_LIMIT = 20
 #: The quota resources the usage panel shows: (resource, label, unit).
@@ -69,6 +70,8 @@ def usage_panel(page: Page) -> tuple[str, list[Usage]] | None:
         return None
     limits, used = quotas.project_limits(project.pk), quotas.project_usage(project.pk)
     return project.name, [Usage(label, used[r], limits[r], unit) for r, label, unit in USAGE]
+
+
 BULK_RESULTS = "web.bulk_results"
 
 
@@ -203,6 +206,8 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
             and (page.scope.is_admin or len(page.scope.full.project_ids) > 1),
             "bulk_actions": bulk_actions(context),
             "usage": usage_panel(page),
+            "saved_views": views_of(request, page.scope.selected),
+            "view_query": normalised(request.GET.urlencode()) or "",
             "bulk_results": [BulkResult(**r) for r in request.session.pop(BULK_RESULTS, [])],
             "hosts": [(h.host, h.host) for h in host_list()] if page.scope.is_admin else [],
         },
