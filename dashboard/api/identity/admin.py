@@ -42,6 +42,39 @@ ROLES: dict[str, tuple[str, str]] = {
     )
 }
 _DOC: dict[str, Any] = {"tags": ["identity"]}
+#: Keystone's bodies as documented (the views read only the fields listed).
+PROJECT_BODY = {
+    "type": "object",
+    "properties": {
+        "project": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": {"type": "string"},
+                "domain_id": {"type": "string", "enum": [tokens.DOMAIN_ID]},
+            },
+            "required": ["name"],
+        }
+    },
+    "required": ["project"],
+}
+USER_BODY = {
+    "type": "object",
+    "properties": {
+        "user": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 150},
+                "password": {"type": "string"},
+                "email": {"type": "string"},
+                "default_project_id": {"type": "string"},
+                "domain_id": {"type": "string", "enum": [tokens.DOMAIN_ID]},
+            },
+            "required": ["name"],
+        }
+    },
+    "required": ["user"],
+}
 
 
 def _not_found(kind: str, ident: str) -> APIFault:
@@ -132,7 +165,7 @@ class Projects(IdentityAdminView):
         )
 
     @extend_schema(operation_id="identityProjectCreate", summary="Create a project (admin)",
-                   request={"application/json": {"type": "object"}},
+                   request={"application/json": PROJECT_BODY},
                    responses=responses({201: None}, 400, 401, 403, 409, style="keystone"),
                    **_DOC)  # fmt: skip
     def post(self, request: Request) -> Response:
@@ -211,7 +244,7 @@ class Users(IdentityAdminView):
         )
 
     @extend_schema(operation_id="identityUserCreate", summary="Create a user (admin)",
-                   request={"application/json": {"type": "object"}},
+                   request={"application/json": USER_BODY},
                    responses=responses({201: None}, 400, 401, 403, 409, style="keystone"),
                    **_DOC)  # fmt: skip
     def post(self, request: Request) -> Response:

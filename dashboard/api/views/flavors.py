@@ -293,7 +293,7 @@ class FlavorExtraSpec(ComputeView):
 
     @extend_schema(operation_id="flavorExtraSpecSet", tags=["flavors"],
                    summary="Set one extra spec (admin)", parameters=[FLAVOR_ID, VERSION_HEADER],
-                   request={"application/json": SPECS},
+                   request={"application/json": {**SPECS, "minProperties": 1, "maxProperties": 1}},
                    responses=compute_responses({200: None}, 403, 404, 415))  # fmt: skip
     def put(self, request: Request, flavor_id: str, key: str) -> Response:
         policy.authorize(self.context, "os_compute_api:os-flavor-extra-specs:update")

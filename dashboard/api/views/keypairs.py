@@ -13,7 +13,7 @@ from compute import policy
 from compute.models import KeyPair
 from compute.services import keypairs
 from dashboard.api.base import ComputeView
-from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
+from dashboard.api.docs.refs import VERSION_HEADER, Latest, compute_responses
 from dashboard.api.faults import APIFault
 from dashboard.api.formats import naive
 from dashboard.api.validation import validate
@@ -100,7 +100,8 @@ class KeyPairList(KeyPairsBase):
             ]
         return Response(body)
 
-    @extend_schema(operation_id="keypairCreate", request={"application/json": {"type": "object"}}, summary="Create or import a key pair",
+    @extend_schema(operation_id="keypairCreate", request={"application/json": create_schema(Latest())},
+                    summary="Create or import a key pair",
                    responses=compute_responses({200: None, 201: None}, 403, 409, 415),
                    **_DOC)  # fmt: skip
     def post(self, request: Request) -> Response:

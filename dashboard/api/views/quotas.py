@@ -19,7 +19,7 @@ from compute.services import quotas
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault
-from dashboard.api.microversions import APIVersion
+from dashboard.api.microversions import MAX_VERSION, APIVersion
 from dashboard.api.schemas.types import truthy
 from dashboard.api.validation import validate
 
@@ -131,7 +131,8 @@ class QuotaSet(QuotaSetBase):
         self.may_read(project_id)
         return Response({"quota_set": self.body(project_id)})
 
-    @extend_schema(operation_id="quotaSetUpdate", request={"application/json": {"type": "object"}}, tags=["quotas"], summary="Set quotas (admin)",
+    @extend_schema(operation_id="quotaSetUpdate", request={"application/json": _update_schema(quota_keys(MAX_VERSION), "quota_set", force=True)},
+                    tags=["quotas"], summary="Set quotas (admin)",
                    responses=compute_responses({200: None}, 403, 415), **_DOC)  # fmt: skip
     def put(self, request: Request, project_id: str) -> Response:
         policy.authorize(self.context, "os_compute_api:os-quota-sets:update")
@@ -190,7 +191,8 @@ class QuotaClassSet(ComputeView):
         body["id"] = class_name
         return Response({"quota_class_set": body})
 
-    @extend_schema(operation_id="quotaClassUpdate", request={"application/json": {"type": "object"}}, tags=["quotas"], summary="Set a quota class",
+    @extend_schema(operation_id="quotaClassUpdate", request={"application/json": _update_schema(class_keys(MAX_VERSION), "quota_class_set", force=False)},
+                    tags=["quotas"], summary="Set a quota class",
                    responses=compute_responses({200: None}, 403, 415), **_DOC)  # fmt: skip
     def put(self, request: Request, class_name: str) -> Response:
         policy.authorize(self.context, "os_compute_api:os-quota-class-sets:update")

@@ -15,7 +15,7 @@ from compute import policy
 from compute.models import ServerGroup
 from compute.services.server_groups import live_members, server_group_create, server_group_get
 from dashboard.api.base import ComputeView
-from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
+from dashboard.api.docs.refs import VERSION_HEADER, Latest, compute_responses
 from dashboard.api.faults import APIFault
 from dashboard.api.schemas import types as t
 from dashboard.api.validation import validate
@@ -86,7 +86,8 @@ class ServerGroupList(ServerGroupsBase):
         groups = groups[offset : offset + int(limit)] if limit else groups[offset:]
         return Response({"server_groups": [self.view(g) for g in groups]})
 
-    @extend_schema(operation_id="serverGroupCreate", request={"application/json": {"type": "object"}}, summary="Create a server group",
+    @extend_schema(operation_id="serverGroupCreate", request={"application/json": create_schema(Latest())},
+                    summary="Create a server group",
                    responses=compute_responses({200: None}, 403, 415), **_DOC)  # fmt: skip
     def post(self, request: Request) -> Response:
         validate(request.data, create_schema(self))
