@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Token(models.Model):
@@ -40,14 +41,16 @@ class Preference(models.Model):
 
     class Theme(models.TextChoices):
         #: Follow the browser's ``prefers-color-scheme``.
-        AUTO = "auto", "Follow the system"
-        LIGHT = "light", "Light"
-        DARK = "dark", "Dark"
+        AUTO = "auto", _("Follow the system")
+        LIGHT = "light", _("Light")
+        DARK = "dark", _("Dark")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+    #: A language of ``settings.LANGUAGES``; empty: the browser's (Accept-Language).
+    language = models.CharField(max_length=16, blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.theme}"

@@ -156,9 +156,11 @@ MIDDLEWARE = [
     "dashboard.security.SecurityHeadersMiddleware",
     "dashboard.security.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dashboard.web.language.PreferredLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -211,7 +213,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "instances"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+#: The pages' languages: the browser's Accept-Language picks one until the user chooses in the
+#: top bar (kept per user, dashboard.Preference). Nova's state identifiers stay as they are.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -43,6 +43,17 @@ def context_of(user: User, project: str, *, is_admin: bool = False) -> RequestCo
 
 
 @pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Each test starts in the default language: a request in another language leaves it
+    active in the thread (Django activates per request and never resets)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     """PBKDF2's deliberate slowness is for attackers, not for every test's users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from compute.actions import ACTIONS, ActionSpec
 from compute.context import RequestContext
@@ -40,7 +41,10 @@ class InstanceFilterForm(forms.Form):
     name = forms.CharField(required=False, max_length=255)
     status = forms.ChoiceField(
         required=False,
-        choices=[("", "Any status"), *[(s.value, s.value) for s in Status if s != Status.UNKNOWN]],
+        choices=[
+            ("", _("Any status")),
+            *[(s.value, s.value) for s in Status if s != Status.UNKNOWN],
+        ],
     )
     host = forms.CharField(required=False, max_length=255)
     sort = forms.ChoiceField(required=False, choices=list(SORTABLE.items()))

@@ -23,6 +23,7 @@ from django.shortcuts import render
 from compute.exceptions import ComputeError
 from compute.outbox.replay import latest_seq
 from dashboard.models import Preference
+from dashboard.web.language import preferred_language
 from dashboard.web.presentation import presentation_json
 from dashboard.web.scope import Scope, scope_for
 from dashboard.web.views.preferences import theme_of
@@ -52,6 +53,7 @@ class Page:
                 },
                 "theme": theme_of(self.request),
                 "themes": Preference.Theme.choices,
+                "language_choice": preferred_language(self.request),
                 "presentation_json": presentation_json(),
                 "asset_version": asset_version(),
             },

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from compute.actions import ACTIONS, CREATE
 from compute.states import PowerState, TaskState, VmState
@@ -22,14 +27,15 @@ from dashboard.web.sync_hints import sync_hint_table
 #: The tones a badge may have; each is one CSS class.
 TONES = ("ok", "busy", "warn", "danger", "muted", "accent")
 
-#: The kinds of value a badge shows, with the name users read in tooltips.
-KINDS: dict[str, str] = {
-    "status": "Status",
+#: The kinds of value a badge shows, with the name users read in tooltips (Nova's field names
+#: stay as they are in every language).
+KINDS: dict[str, Any] = {
+    "status": _("Status"),
     "vm_state": "vm_state",
     "task_state": "task_state",
     "power_state": "power_state",
     "host_status": "host_status",
-    "service": "Service",
+    "service": _("Service"),
 }
 
 
@@ -37,12 +43,16 @@ KINDS: dict[str, str] = {
 class Badge:
     kind: str
     value: str
+    #: What the badge says: the English label, or in another language Nova's identifier.
     label: str
     tone: str
+    #: The value's meaning in the page's language, added to the tooltip where it is not English.
+    description: str = ""
 
     @property
     def title(self) -> str:
-        return f"{KINDS[self.kind]}: {self.value or 'none'}"
+        base = f"{KINDS[self.kind]}: {self.value or 'none'}"
+        return f"{base} — {self.description}" if self.description else base
 
 
 _VM_TONES: dict[str, str] = {
@@ -123,13 +133,45 @@ def _table() -> dict[str, dict[str, tuple[str, str]]]:
 TABLE = _table()
 
 
+#: Nova's identifier of a power_state code (what a non-English badge shows).
+_POWER_NAMES: dict[str, str] = {str(p.value): p.name for p in PowerState}
+
+
+def _english() -> bool:
+    return (translation.get_language() or "en").split("-")[0] == "en"
+
+
+@lru_cache(maxsize=8)
+def _localized(language: str) -> dict[str, dict[str, tuple[str, str, str]]]:
+    """``TABLE`` for one language: (badge text, tone, description) per value. English keeps its
+    labels; another language shows Nova's identifier and explains it in the tooltip."""
+    english = language.split("-")[0] == "en"
+    out: dict[str, dict[str, tuple[str, str, str]]] = {}
+    for kind, rows in TABLE.items():
+        out[kind] = {}
+        for value, (label, tone) in rows.items():
+            if english:
+                out[kind][value] = (label, tone, "")
+                continue
+            shown = _POWER_NAMES.get(value, value) if kind == "power_state" else value
+            out[kind][value] = (shown or "—", tone, pgettext(kind, label))
+    return out
+
+
+def _rows(kind: str) -> dict[str, tuple[str, str, str]]:
+    return _localized(translation.get_language() or "en")[kind]
+
+
 def badge(kind: str, value: object) -> Badge:
     """The badge of ``value`` (None or "" means "no value"); unknown values are shown as-is."""
     raw = "" if value is None else str(value)
     if not raw and kind in _NONE_LABEL:
-        return Badge(kind, "", _NONE_LABEL[kind], "muted")
-    label, tone = TABLE[kind].get(raw, (raw or "—", "warn"))
-    return Badge(kind, raw, label, tone)
+        label = _NONE_LABEL[kind]
+        if _english():
+            return Badge(kind, "", label, "muted")
+        return Badge(kind, "", "—", "muted", pgettext(kind, label))
+    label, tone, description = _rows(kind).get(raw, (raw or "—", "warn", ""))
+    return Badge(kind, raw, label, tone, description)
 
 
 #: Task states of long tasks, which show a progress bar: every step the table gives a progress.
@@ -142,12 +184,21 @@ LONG_TASKS: frozenset[str] = frozenset(
 
 
 def presentation_json() -> str:
-    """Everything the live script needs to draw what the server draws, as JSON."""
+    """Everything the live script needs to draw what the server draws, as JSON, in the page's
+    language."""
+    return _presentation_json(translation.get_language() or "en")
+
+
+@lru_cache(maxsize=8)
+def _presentation_json(language: str) -> str:
     data: dict[str, Any] = {
-        "kinds": KINDS,
+        "kinds": {kind: str(name) for kind, name in KINDS.items()},
         "badges": {
-            kind: {value: {"label": label, "tone": tone} for value, (label, tone) in rows.items()}
-            for kind, rows in TABLE.items()
+            kind: {
+                value: {"label": label, "tone": tone, "description": description}
+                for value, (label, tone, description) in rows.items()
+            }
+            for kind, rows in _localized(language).items()
         },
         "none": {kind: asdict(badge(kind, None)) for kind in _NONE_LABEL},
         "longTasks": sorted(LONG_TASKS),

@@ -7,6 +7,7 @@ Scripts and styles under /static/ are served by ``dashboard.asgi`` (no internet,
 from __future__ import annotations
 
 from django.urls import URLPattern, path
+from django.views.i18n import JavaScriptCatalog
 
 from dashboard.web.views import (
     auth,
@@ -50,4 +51,6 @@ urlpatterns: list[URLPattern] = [
     path("states/state-machine.svg", states.diagram_svg_view, name="states-svg"),
     path("live/poll", live.live_poll_view, name="live-poll"),
     path("preferences/theme/", preferences.theme_view, name="preference-theme"),
+    path("preferences/language/", preferences.language_view, name="preference-language"),
+    path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
 ]

@@ -12,6 +12,11 @@
 (() => {
   "use strict";
 
+  // The page's language, from Django's JavaScript catalogue (English when it is missing).
+  const _ = window.gettext || ((text) => text);
+  const fmt = (text, values) => (window.interpolate ? window.interpolate(text, values, true) : text.replace(/%\((\w+)\)s/g, (_m, k) => values[k]));
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+
   const body = document.body;
   const presentationEl = document.getElementById("presentation");
   if (!presentationEl || !body.dataset.pollUrl) return;
@@ -62,36 +67,43 @@
     indicator.dataset.state = mode;
     const since = clock(live.modeSince);
     const text = {
-      connecting: "Connecting…",
-      live: "Live",
-      reconnecting: `Reconnecting… (since ${since})`,
-      offline: `Offline since ${since} — retrying`,
-      polling: "Polling every 3 s — WebSocket unavailable",
-      "signed-out": "Signed out — log in again",
+      connecting: _("Connecting…"),
+      live: _("Live"),
+      reconnecting: fmt(_("Reconnecting… (since %(since)s)"), { since }),
+      offline: fmt(_("Offline since %(since)s — retrying"), { since }),
+      polling: _("Polling every 3 s — WebSocket unavailable"),
+      "signed-out": _("Signed out — log in again"),
     }[mode];
     indicator.querySelector(".live-text").textContent = text;
     indicator.title =
       mode === "live"
-        ? "Updates arrive the moment they happen."
+        ? _("Updates arrive the moment they happen.")
         : mode === "polling"
-          ? "The WebSocket could not connect; the page asks the server for changes every 3 seconds."
+          ? _("The WebSocket could not connect; the page asks the server for changes every 3 seconds.")
           : text;
   }
 
   // --- badges and bindings -----------------------------------------------------------------
   function badgeInfo(kind, value) {
     const raw = value === null || value === undefined ? "" : String(value);
-    if (!raw && P.none[kind]) return { label: P.none[kind].label, tone: P.none[kind].tone, value: "" };
+    if (!raw && P.none[kind]) {
+      const none = P.none[kind];
+      return { label: none.label, tone: none.tone, value: "", description: none.description };
+    }
     const row = (P.badges[kind] || {})[raw];
-    return row ? { label: row.label, tone: row.tone, value: raw } : { label: raw || "—", tone: "warn", value: raw };
+    return row
+      ? { label: row.label, tone: row.tone, value: raw, description: row.description }
+      : { label: raw || "—", tone: "warn", value: raw, description: "" };
   }
 
   function paintBadge(el, kind, value) {
     const b = badgeInfo(kind, value);
-    const title = `${P.kinds[kind]}: ${b.value || "none"}`;
+    const base = `${P.kinds[kind]}: ${b.value || "none"}`;
+    const title = b.description ? `${base} — ${b.description}` : base;
     const changed = el.title !== title;
     el.className = `badge tone-${b.tone}`;
     el.title = title;
+    el.dataset.value = b.value;
     el.setAttribute("aria-label", title);
     el.textContent = "";
     if (kind === "task_state" && b.value) {
@@ -128,7 +140,7 @@
       // A verdict computed when the page was rendered no longer holds once the state moved on.
       each(node, "stale-on-change", (el) => {
         el.textContent = "—";
-        el.title = "The instance changed since this page was loaded; reload to check again.";
+        el.title = _("The instance changed since this page was loaded; reload to check again.");
       });
       each(node, "elapsed", (el) => {
         if (d.task_state && d.task_started_at) {
@@ -164,7 +176,7 @@
         if (node.dataset.onHost && d.host !== node.dataset.onHost) {
           each(node, "moved", (el) => {
             el.hidden = false;
-            el.textContent = d.host ? `Moved to ${d.host}` : "No longer on this host";
+            el.textContent = d.host ? fmt(_("Moved to %(host)s"), { host: d.host }) : _("No longer on this host");
           });
         }
       }
@@ -216,7 +228,7 @@
       each(node, "disabled_reason", (el) => { el.textContent = d.disabled_reason || ""; });
       each(node, "forced_down", (el) => {
         el.className = d.forced_down ? "badge tone-danger" : "muted";
-        el.textContent = d.forced_down ? "Forced down" : "no";
+        el.textContent = d.forced_down ? _("Forced down") : _("no");
       });
       each(node, "heartbeat", (el) => {
         if (d.last_seen_up) {
@@ -245,7 +257,12 @@
     live.newInstances.set(d.id, d.name);
     const names = [...live.newInstances.values()];
     notice.querySelector(".notice-text").textContent =
-      names.length === 1 ? `New instance: ${names[0]}` : `${names.length} new instances: ${names.slice(0, 3).join(", ")}${names.length > 3 ? "…" : ""}`;
+      names.length === 1
+        ? fmt(_("New instance: %(name)s"), { name: names[0] })
+        : fmt(ngettext("%(count)s new instance: %(names)s", "%(count)s new instances: %(names)s", names.length), {
+            count: names.length,
+            names: names.slice(0, 3).join(", ") + (names.length > 3 ? "…" : ""),
+          });
     notice.hidden = false;
   }
 
@@ -466,18 +483,20 @@
   // --- ages and durations ----------------------------------------------------------------------
   function duration(ms, coarse) {
     const s = Math.max(0, Math.round(ms / 1000));
-    if (s < 60) return `${s} s`;
+    if (s < 60) return fmt(_("%(s)s s"), { s });
     const m = Math.floor(s / 60);
-    if (m < 60) return coarse ? `${m} min` : `${m} min ${s % 60} s`;
+    if (m < 60) return coarse ? fmt(_("%(m)s min"), { m }) : fmt(_("%(m)s min %(s)s s"), { m, s: s % 60 });
     const h = Math.floor(m / 60);
-    return h < 48 ? `${h} h ${m % 60} min` : `${Math.floor(h / 24)} days`;
+    return h < 48 ? fmt(_("%(h)s h %(m)s min"), { h, m: m % 60 }) : fmt(_("%(d)s days"), { d: Math.floor(h / 24) });
   }
 
   function tickOne(el) {
     const since = Date.parse(el.dataset.since);
     if (Number.isNaN(since)) return;
     const ms = serverNow() - since;
-    el.textContent = el.classList.contains("elapsed") ? `for ${duration(ms, false)}` : `${duration(ms, true)} ago`;
+    el.textContent = el.classList.contains("elapsed")
+      ? fmt(_("for %(duration)s"), { duration: duration(ms, false) })
+      : fmt(_("%(duration)s ago"), { duration: duration(ms, true) });
   }
 
   function tick() {
@@ -511,8 +530,8 @@
 
   document.querySelectorAll("[data-host-status-of] .badge").forEach((badge) => {
     const cell = badge.closest("[data-host-status-of]");
-    const value = (badge.title.split(": ")[1] || "").trim();
-    if (value && value !== "none") live.hostStatus.set(cell.dataset.hostStatusOf, value);
+    const value = badge.dataset.value || "";
+    if (value) live.hostStatus.set(cell.dataset.hostStatusOf, value);
   });
 
   setMode("connecting");

@@ -4,6 +4,10 @@
 (() => {
   "use strict";
 
+  const _ = window.gettext || ((text) => text);
+  const fmt = (text, values) => (window.interpolate ? window.interpolate(text, values, true) : text.replace(/%\((\w+)\)s/g, (_m, k) => values[k]));
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+
   // --- confirmation of destructive actions --------------------------------------------------
   const dialog = document.getElementById("confirm-dialog");
 
@@ -50,14 +54,18 @@
       const count = document.querySelectorAll('input[name=instance][form="bulk-form"]:checked').length;
       if (!count) {
         event.preventDefault();
-        window.alert("Select at least one instance first.");
+        window.alert(_("Select at least one instance first."));
         return;
       }
       if (option && option.dataset.destructive === "1") {
         event.preventDefault();
         confirmThen(
-          `${option.textContent} ${count} instance${count === 1 ? "" : "s"}? ${option.dataset.summary || ""}`,
-          `${option.textContent}?`,
+          fmt(ngettext("%(action)s %(count)s instance? %(summary)s", "%(action)s %(count)s instances? %(summary)s", count), {
+            action: option.textContent,
+            count,
+            summary: option.dataset.summary || "",
+          }),
+          fmt(_("%(action)s?"), { action: option.textContent }),
           () => submitConfirmed(form, submitter),
         );
         return;
@@ -69,7 +77,7 @@
     const question = form.dataset.confirm || form.querySelector("input[type=radio]:checked[data-confirm]")?.dataset.confirm;
     if (question && !form.querySelector("input[name=confirmed]")) {
       event.preventDefault();
-      confirmThen(question, "Are you sure?", () => submitConfirmed(form, submitter));
+      confirmThen(question, _("Are you sure?"), () => submitConfirmed(form, submitter));
       return;
     }
     if (form.method.toLowerCase() === "post") markPending(submitter);

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import translation
 
 from compute.states import PowerState, TaskState, VmState
 from compute.status import HostStatus, Status
@@ -37,12 +38,29 @@ def test_no_task_and_no_host_are_shown_in_words():
     assert badge("host_status", "").label
 
 
-def test_the_live_script_gets_the_same_map_the_server_renders_with():
-    data = json.loads(presentation_json())
-    for kind, values in VOCABULARIES:
-        for value in values:
-            b = badge(kind, value)
-            assert data["badges"][kind][str(value)] == {"label": b.label, "tone": b.tone}
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_live_script_gets_the_same_map_the_server_renders_with(language):
+    with translation.override(language):
+        data = json.loads(presentation_json())
+        for kind, values in VOCABULARIES:
+            for value in values:
+                b = badge(kind, value)
+                assert data["badges"][kind][str(value)] == {
+                    "label": b.label,
+                    "tone": b.tone,
+                    "description": b.description,
+                }
+
+
+def test_other_languages_keep_novas_identifiers_in_the_badge_and_explain_them():
+    with translation.override("zh-hans"):
+        active = badge("vm_state", "active")
+        assert active.label == "active"
+        assert active.title.startswith("vm_state: active — ")
+        assert badge("power_state", 1).label == "RUNNING"
+        assert badge("task_state", "powering-off").label == "powering-off"
+    with translation.override("en"):
+        assert badge("vm_state", "active").title == "vm_state: active"
 
 
 @pytest.mark.parametrize("vm_state", VmState.values)

@@ -13,7 +13,7 @@ def test_the_usage_panel_shows_the_projects_quota_use(alice_client, make_instanc
     make_instance("active", name="b")
     page = alice_client.get("/instances/").content.decode()
     assert 'data-usage="instances">2 of 10</span>' in page
-    assert 'data-usage="vcpus">2 of 20</span>' in page
+    assert 'data-usage="cores">2 of 20</span>' in page
     assert 'data-usage="ram">1024 MiB of 51200 MiB</span>' in page
 
 

@@ -17,6 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compute.actions import BY_KEY, CREATE
@@ -41,11 +43,16 @@ from dashboard.web.views.saved_views import normalised, views_of
 
 DEFAULT_LIMIT = 20
 #: The quota resources the usage panel shows: (resource, label, unit).
-USAGE = (("instances", "Instances", ""), ("cores", "vCPUs", ""), ("ram", "RAM", "MiB"))
+USAGE = (
+    ("instances", _("Instances"), ""),
+    ("cores", _("vCPUs"), ""),
+    ("ram", _("RAM"), "MiB"),
+)
 
 
 @dataclass(frozen=True)
 class Usage:
+    key: str
     label: str
     used: int
     limit: int  # -1: unlimited
@@ -69,7 +76,9 @@ def usage_panel(page: Page) -> tuple[str, list[Usage]] | None:
     if project is None:
         return None
     limits, used = quotas.project_limits(project.pk), quotas.project_usage(project.pk)
-    return project.name, [Usage(label, used[r], limits[r], unit) for r, label, unit in USAGE]
+    return project.name, [
+        Usage(r, str(label), used[r], limits[r], unit) for r, label, unit in USAGE
+    ]
 
 
 BULK_RESULTS = "web.bulk_results"
@@ -170,8 +179,10 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
             # matching the filters): nothing tells where it stood, so start over.
             messages.warning(
                 request,
-                "The instance this page started from is no longer in the list; "
-                "showing the first page.",
+                gettext(
+                    "The instance this page started from is no longer in the list; "
+                    "showing the first page."
+                ),
             )
             window = _window(selected, limit=limit, marker=None, before=None, context=context)
         rows = instance_rows(window.rows, context)
@@ -231,7 +242,7 @@ def instance_bulk_view(request: HttpRequest) -> HttpResponse:
     spec = BY_KEY.get(request.POST.get("action", ""))
     uuids = list(dict.fromkeys(request.POST.getlist("instance")))
     if spec is None or not uuids:
-        messages.warning(request, "Select instances and an action first.")
+        messages.warning(request, gettext("Select instances and an action first."))
         return redirect(back)
     names = _names(page, uuids)
     if spec.destructive and request.POST.get("confirmed") != "yes":
@@ -247,7 +258,14 @@ def instance_bulk_view(request: HttpRequest) -> HttpResponse:
         except ComputeError as error:
             results.append(_result(uuid, names, accepted=False, message=error.message))
         else:
-            results.append(_result(uuid, names, accepted=True, message=f"{spec.label} accepted."))
+            results.append(
+                _result(
+                    uuid,
+                    names,
+                    accepted=True,
+                    message=gettext("%(action)s accepted.") % {"action": gettext(spec.label)},
+                )
+            )
     request.session[BULK_RESULTS] = results
     return redirect(back)
 
@@ -295,7 +313,10 @@ def instance_create_view(request: HttpRequest) -> HttpResponse:
         except ComputeError as error:
             page.refused(error)
         else:
-            messages.success(request, f"Creating {instance.name}: accepted, now scheduling.")
+            messages.success(
+                request,
+                gettext("Creating %(name)s: accepted, now scheduling.") % {"name": instance.name},
+            )
             return redirect("instance", uuid=instance.uuid)
     return page.render(
         "web/instances/create.html",

@@ -1,9 +1,11 @@
-"""A user's preferences for the pages: the colour theme (the system's, light or dark), kept
-per user so it follows them to another browser. Without scripts the form posts and comes back
+"""A user's preferences for the pages: the colour theme (the system's, light or dark) and the
+language (the browser's, or one of ``settings.LANGUAGES``), kept per user so they follow them
+to another browser. Without scripts the form posts and comes back
 to the page; with them the page switches at once and the choice is saved in the background."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -38,3 +40,30 @@ def theme_view(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/instances/"
     return redirect(target)
+
+
+@login_required
+@require_POST
+def language_view(request: HttpRequest) -> HttpResponse:
+    """Keep the user's language ("" = the browser's) and set Django's language cookie."""
+    language = request.POST.get("language", "")
+    codes = [code for code, _ in settings.LANGUAGES]
+    if language and language not in codes:
+        message = f"Unknown language {language!r}: expected one of {', '.join(codes)}."
+        return HttpResponse(message, status=400, content_type="text/plain")
+    Preference.objects.update_or_create(user_id=request.user.pk, defaults={"language": language})
+    target = request.POST.get("next") or "/instances/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/instances/"
+    response = redirect(target)
+    if language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response

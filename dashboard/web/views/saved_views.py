@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from dashboard.models import SavedView
@@ -43,9 +44,12 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     name = (request.POST.get("name") or "").strip()
     query = normalised(request.POST.get("query", ""))
     if not name or len(name) > MAX_NAME:
-        messages.error(request, f"A saved view needs a name of 1 to {MAX_NAME} characters.")
+        messages.error(
+            request,
+            gettext("A saved view needs a name of 1 to %(most)d characters.") % {"most": MAX_NAME},
+        )
     elif query is None:
-        messages.error(request, "These filters are not valid; the view was not saved.")
+        messages.error(request, gettext("These filters are not valid; the view was not saved."))
     else:
         _, created = SavedView.objects.update_or_create(
             user_id=request.user.pk,
@@ -53,7 +57,8 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
             name=name,
             defaults={"query": query},
         )
-        messages.success(request, f"View “{name}” {'saved' if created else 'updated'}.")
+        done = gettext("View “%(name)s” saved.") if created else gettext("View “%(name)s” updated.")
+        messages.success(request, done % {"name": name})
         return redirect(f"{reverse('instances')}?{query}" if query else reverse("instances"))
     return redirect(reverse("instances"))
 
@@ -63,5 +68,5 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
     deleted, _ = SavedView.objects.filter(pk=view_id, user_id=request.user.pk).delete()
     if deleted:
-        messages.success(request, "Saved view removed.")
+        messages.success(request, gettext("Saved view removed."))
     return redirect(reverse("instances"))
