@@ -119,7 +119,9 @@ def process(po: Path, data: dict, *, write: bool) -> list[str]:
         if current != wanted and not write:
             problems.append(f"{po.name}: stale translation of {key!r}")
         out.append("\n".join(lines))
-    problems += [f"{po.name}: translation of a msgid no longer used: {k!r}" for k in data if k not in used]
+    problems += [
+        f"{po.name}: translation of a msgid no longer used: {k!r}" for k in data if k not in used
+    ]
     if write:
         po.write_text("\n\n".join(out).rstrip("\n") + "\n", encoding="utf-8")
     return problems

@@ -18,13 +18,17 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Instances"): "实例",
     (None, "vCPUs"): "vCPU",
     (None, "RAM"): "内存",
-    (None, "The instance this page started from is no longer in the list; showing the first page."):
-        "本页起始的实例已不在列表中，现显示第一页。",
+    (
+        None,
+        "The instance this page started from is no longer in the list; showing the first page.",
+    ): "本页起始的实例已不在列表中，现显示第一页。",
     (None, "Select instances and an action first."): "请先选择实例和操作。",
     (None, "%(action)s accepted."): "已受理：%(action)s。",
     (None, "Creating %(name)s: accepted, now scheduling."): "正在创建 %(name)s：已受理，正在调度。",
-    (None, "A saved view needs a name of 1 to %(most)d characters."):
-        "保存的视图需要 1 到 %(most)d 个字符的名称。",
+    (
+        None,
+        "A saved view needs a name of 1 to %(most)d characters.",
+    ): "保存的视图需要 1 到 %(most)d 个字符的名称。",
     (None, "These filters are not valid; the view was not saved."): "筛选条件无效，视图未保存。",
     (None, "View “%(name)s” saved."): "视图“%(name)s”已保存。",
     (None, "View “%(name)s” updated."): "视图“%(name)s”已更新。",
@@ -138,8 +142,10 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Reboot"): "重启",
     (None, "Soft"): "软",
     (None, "Hard reboot"): "强制重启",
-    (None, "Power-cycle the instance; also recovers a stuck reboot, pause or suspend."):
-        "对实例断电再上电；也可恢复卡住的重启、暂停或挂起。",
+    (
+        None,
+        "Power-cycle the instance; also recovers a stuck reboot, pause or suspend.",
+    ): "对实例断电再上电；也可恢复卡住的重启、暂停或挂起。",
     (None, "Hard"): "强制",
     (None, "Pause"): "暂停",
     (None, "Freeze the guest in memory."): "将客户机冻结在内存中。",
@@ -154,36 +160,59 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Unrescue"): "退出救援",
     (None, "Boot the instance from its own disk again."): "重新从实例自己的磁盘启动。",
     (None, "Resize"): "调整规格",
-    (None, "Move the instance to another flavor; confirm or revert afterwards."):
-        "将实例改为另一种规格；之后确认或回退。",
+    (
+        None,
+        "Move the instance to another flavor; confirm or revert afterwards.",
+    ): "将实例改为另一种规格；之后确认或回退。",
     (None, "Cold migrate"): "冷迁移",
-    (None, "Move the instance to another host; confirm or revert afterwards."):
-        "将实例移到另一台主机；之后确认或回退。",
+    (
+        None,
+        "Move the instance to another host; confirm or revert afterwards.",
+    ): "将实例移到另一台主机；之后确认或回退。",
     (None, "Confirm resize"): "确认调整",
-    (None, "Keep the new flavor or host and drop the old copy."): "保留新规格或新主机，丢弃旧副本。",
+    (
+        None,
+        "Keep the new flavor or host and drop the old copy.",
+    ): "保留新规格或新主机，丢弃旧副本。",
     (None, "Revert resize"): "回退调整",
     (None, "Go back to the old flavor and host."): "回到原来的规格和主机。",
     (None, "Live migrate"): "热迁移",
     (None, "Move the running instance to another host."): "将运行中的实例移到另一台主机。",
     (None, "Rebuild"): "重建",
-    (None, "Reinstall the instance from an image, keeping its identity."): "用镜像重新安装实例，保留其身份。",
+    (
+        None,
+        "Reinstall the instance from an image, keeping its identity.",
+    ): "用镜像重新安装实例，保留其身份。",
     (None, "Create snapshot"): "创建快照",
     (None, "Save the instance's disk as a new image."): "将实例的磁盘保存为新镜像。",
     (None, "Create backup"): "创建备份",
-    (None, "Save the instance's disk as a rotated backup image."): "将实例的磁盘保存为轮换的备份镜像。",
+    (
+        None,
+        "Save the instance's disk as a rotated backup image.",
+    ): "将实例的磁盘保存为轮换的备份镜像。",
     (None, "Change password"): "修改密码",
     (None, "Set the guest's administrator password."): "设置客户机的管理员密码。",
     (None, "Shelve"): "搁置",
-    (None, "Snapshot and power off the instance, then release its host."): "为实例创建快照并关机，然后释放其主机。",
+    (
+        None,
+        "Snapshot and power off the instance, then release its host.",
+    ): "为实例创建快照并关机，然后释放其主机。",
     (None, "Shelve offload"): "卸载搁置",
     (None, "Release the host of a shelved instance."): "释放已搁置实例所占的主机。",
     (None, "Unshelve"): "取消搁置",
-    (None, "Bring a shelved instance back, scheduling it again if it was offloaded."):
-        "恢复已搁置的实例；若已卸载则重新调度。",
-    (None, "Delete the instance (softly, if reclaim_instance_interval is set)."):
-        "删除实例（若设置了 reclaim_instance_interval 则为软删除）。",
+    (
+        None,
+        "Bring a shelved instance back, scheduling it again if it was offloaded.",
+    ): "恢复已搁置的实例；若已卸载则重新调度。",
+    (
+        None,
+        "Delete the instance (softly, if reclaim_instance_interval is set).",
+    ): "删除实例（若设置了 reclaim_instance_interval 则为软删除）。",
     (None, "Force delete"): "强制删除",
-    (None, "Delete the instance at once, even a soft-deleted one."): "立即删除实例，包括已软删除的实例。",
+    (
+        None,
+        "Delete the instance at once, even a soft-deleted one.",
+    ): "立即删除实例，包括已软删除的实例。",
     (None, "Restore"): "恢复",
     (None, "Bring back a soft-deleted instance."): "恢复已软删除的实例。",
     (None, "Lock"): "锁定",
@@ -193,12 +222,16 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Trigger crash dump"): "触发崩溃转储",
     (None, "Send an NMI so the guest writes a crash dump."): "发送 NMI，让客户机写出崩溃转储。",
     (None, "Reset state"): "重置状态",
-    (None, "Admin: force vm_state to active or error and clear the task."):
-        "管理员：将 vm_state 强制设为 active 或 error，并清除任务。",
+    (
+        None,
+        "Admin: force vm_state to active or error and clear the task.",
+    ): "管理员：将 vm_state 强制设为 active 或 error，并清除任务。",
     (None, "Create"): "创建",
     (None, "Schedule, network and spawn a new instance."): "调度、配置网络并启动新实例。",
-    (None, "Power off and keep the instance restorable until it is reclaimed."):
-        "关机，并在回收前保留实例以便恢复。",
+    (
+        None,
+        "Power off and keep the instance restorable until it is reclaimed.",
+    ): "关机，并在回收前保留实例以便恢复。",
     # the page frame
     (None, "Skip to content"): "跳到正文",
     (None, "vmdash home"): "vmdash 首页",
@@ -249,8 +282,10 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     ("quota", "of"): "/",
     (None, "unlimited"): "不限",
     (None, "%(what)s used of the quota"): "%(what)s 的配额用量",
-    (None, "Quota of <strong>%(project)s</strong>, as Nova's limits count it, when this page loaded."):
-        "<strong>%(project)s</strong> 的配额，按 Nova 的 limits 计算，为本页加载时的数值。",
+    (
+        None,
+        "Quota of <strong>%(project)s</strong>, as Nova's limits count it, when this page loaded.",
+    ): "<strong>%(project)s</strong> 的配额，按 Nova 的 limits 计算，为本页加载时的数值。",
     (None, "Saved views"): "保存的视图",
     (None, "Remove the saved view %(name)s"): "删除保存的视图 %(name)s",
     (None, "Remove"): "删除",
@@ -273,7 +308,10 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "With selected"): "对选中项",
     (None, "Choose an action…"): "选择操作…",
     (None, "Apply the action to the selected instances"): "对选中的实例执行该操作",
-    (None, "Apply to <span data-selected-count>0</span> selected"): "应用到选中的 <span data-selected-count>0</span> 个",
+    (
+        None,
+        "Apply to <span data-selected-count>0</span> selected",
+    ): "应用到选中的 <span data-selected-count>0</span> 个",
     (None, "Select all instances on this page"): "选择本页所有实例",
     (None, "Created"): "创建时间",
     (None, "No instances match these filters."): "没有符合这些筛选条件的实例。",
@@ -287,17 +325,27 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Next"): "下一页",
     # login
     (None, "Log in"): "登录",
-    (None, "Live state of your instances, the way Nova sees them."): "以 Nova 的视角实时查看实例状态。",
-    (None, "Your username and password didn't match. Please try again."): "用户名或密码不正确，请重试。",
+    (
+        None,
+        "Live state of your instances, the way Nova sees them.",
+    ): "以 Nova 的视角实时查看实例状态。",
+    (
+        None,
+        "Your username and password didn't match. Please try again.",
+    ): "用户名或密码不正确，请重试。",
     (None, "Username"): "用户名",
     (None, "Password"): "密码",
     # state machine page
     (None, "Instance state machine"): "实例状态机",
-    (None, "vm_states and the actions between them, with the task_states each action passes through — drawn from the action table that also decides which buttons are enabled."):
-        "各个 vm_state 及其间的操作，以及每个操作经过的 task_state——由同一张操作表绘制，该表也决定哪些按钮可用。",
+    (
+        None,
+        "vm_states and the actions between them, with the task_states each action passes through — drawn from the action table that also decides which buttons are enabled.",
+    ): "各个 vm_state 及其间的操作，以及每个操作经过的 task_state——由同一张操作表绘制，该表也决定哪些按钮可用。",
     (None, "Preconditions of each action"): "每个操作的前提条件",
-    (None, "An action may start only when every condition holds; otherwise the page disables its button and shows this refusal's reason. Hover a row to highlight its arrows."):
-        "只有全部条件满足时操作才能开始；否则页面会禁用按钮并显示拒绝原因。将鼠标悬停在某行上可高亮其箭头。",
+    (
+        None,
+        "An action may start only when every condition holds; otherwise the page disables its button and shows this refusal's reason. Hover a row to highlight its arrows.",
+    ): "只有全部条件满足时操作才能开始；否则页面会禁用按钮并显示拒绝原因。将鼠标悬停在某行上可高亮其箭头。",
     (None, "Action"): "操作",
     (None, "From vm_state"): "起始 vm_state",
     (None, "With task_state"): "task_state 要求",
@@ -315,10 +363,14 @@ JS: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Polling every 3 s — WebSocket unavailable"): "每 3 秒轮询——WebSocket 不可用",
     (None, "Signed out — log in again"): "已退出——请重新登录",
     (None, "Updates arrive the moment they happen."): "变化发生时立即送达。",
-    (None, "The WebSocket could not connect; the page asks the server for changes every 3 seconds."):
-        "WebSocket 无法连接；页面每 3 秒向服务器查询变化。",
-    (None, "The instance changed since this page was loaded; reload to check again."):
-        "自本页加载以来实例已发生变化；请重新加载后再检查。",
+    (
+        None,
+        "The WebSocket could not connect; the page asks the server for changes every 3 seconds.",
+    ): "WebSocket 无法连接；页面每 3 秒向服务器查询变化。",
+    (
+        None,
+        "The instance changed since this page was loaded; reload to check again.",
+    ): "自本页加载以来实例已发生变化；请重新加载后再检查。",
     (None, "Moved to %(host)s"): "已移至 %(host)s",
     (None, "No longer on this host"): "已不在此主机上",
     (None, "Forced down"): "已强制下线",
@@ -333,7 +385,9 @@ JS: dict[tuple[str | None, str], str | list[str]] = {
     (None, "for %(duration)s"): "已持续 %(duration)s",
     (None, "%(duration)s ago"): "%(duration)s前",
     (None, "Select at least one instance first."): "请先至少选择一个实例。",
-    (None, "%(action)s %(count)s instance? %(summary)s"): ["对 %(count)s 个实例执行“%(action)s”？%(summary)s"],
+    (None, "%(action)s %(count)s instance? %(summary)s"): [
+        "对 %(count)s 个实例执行“%(action)s”？%(summary)s"
+    ],
     (None, "%(action)s?"): "%(action)s？",
     (None, "Are you sure?"): "确定吗？",
 }
