@@ -93,7 +93,9 @@ def process(po: Path, data: dict, *, write: bool) -> list[str]:
         key = (_unquote(f["msgctxt"]) if "msgctxt" in f else None, _unquote(f["msgid"]))
         used.add(key)
         given = data.get(key)
-        comments = [c for c in f.get("#", []) if not c.startswith("#,")]
+        # The translator's, extracted and reference comments; never "#|" (msgmerge's previous
+        # msgid of a fuzzy match: the entry is translated from the data now, so not fuzzy).
+        comments = [c for c in f.get("#", []) if not c.startswith(("#,", "#|"))]
         flags = [c for c in f.get("#", []) if c.startswith("#,")]
         flags = [re.sub(r",?\s*fuzzy", "", c) for c in flags]
         flags = [c for c in flags if c.strip() not in ("#,", "#")]

@@ -272,8 +272,10 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Task progress"): "任务进度",
     (None, "%(age)s ago"): "%(age)s前",
     (None, "%(total)s instance"): ["%(total)s 个实例"],
-    (None, "in <strong>%(project)s</strong>"): "，位于 <strong>%(project)s</strong>",
-    (None, "in all projects"): "，位于所有项目",
+    (None, "%(total)s instance in <strong>%(project)s</strong>"): [
+        "<strong>%(project)s</strong> 中的 %(total)s 个实例"
+    ],
+    (None, "%(total)s instance in all projects"): ["所有项目中的 %(total)s 个实例"],
     (None, ", filtered"): "，已筛选",
     (None, ". State badges update live."): "。状态徽标实时更新。",
     (None, "Export CSV"): "导出 CSV",
