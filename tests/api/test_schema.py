@@ -900,6 +900,93 @@ NEW_SCENARIOS = {
 SCENARIOS.update(NEW_SCENARIOS)
 
 
+# --- Neutron v2.0 (dashboard.api.neutron) ---------------------------------------------------
+NET = "/network/v2.0"
+
+
+def _neutron_down(call_it):
+    """The database unreachable under a Neutron view: Nova's 503 is its 503 too."""
+
+    def scenario(w: SimpleNamespace):
+        from unittest import mock
+
+        from django.db import OperationalError
+
+        gone = OperationalError("the database is restarting")
+        with mock.patch("dashboard.api.neutron.views.NeutronView.initial", side_effect=gone):
+            return call_it(w)
+
+    return scenario
+
+
+def _a_port(w: SimpleNamespace) -> str:
+    from compute.networks import PRIVATE, port_id
+
+    return port_id(w.server, PRIVATE)
+
+
+def _neutron_scenarios() -> dict:
+    from compute.networks import PRIVATE, PRIVATE_SUBNET
+
+    net, subnet = f"{NET}/networks/{PRIVATE.id}", f"{NET}/subnets/{PRIVATE_SUBNET.id}"
+    reads = {
+        "networkV20": lambda w: w.alice.get(f"{NET}/"),
+        "neutronNetworkList": lambda w: w.alice.get(f"{NET}/networks"),
+        "neutronNetworkShow": lambda w: w.alice.get(net),
+        "neutronSubnetList": lambda w: w.alice.get(f"{NET}/subnets"),
+        "neutronSubnetShow": lambda w: w.alice.get(subnet),
+        "neutronPortList": lambda w: w.alice.get(f"{NET}/ports"),
+        "neutronPortShow": lambda w: w.alice.get(f"{NET}/ports/{_a_port(w)}"),
+        "neutronExtensionList": lambda w: w.alice.get(f"{NET}/extensions"),
+        "neutronExtensionShow": lambda w: w.alice.get(f"{NET}/extensions/binding"),
+    }
+    writes = {
+        "neutronNetworkCreate": lambda w: w.alice.post(f"{NET}/networks", {}, format="json"),
+        "neutronNetworkUpdate": lambda w: w.alice.put(net, {}, format="json"),
+        "neutronNetworkDelete": lambda w: w.alice.delete(net),
+        "neutronSubnetCreate": lambda w: w.alice.post(f"{NET}/subnets", {}, format="json"),
+        "neutronSubnetUpdate": lambda w: w.alice.put(subnet, {}, format="json"),
+        "neutronSubnetDelete": lambda w: w.alice.delete(subnet),
+        "neutronPortCreate": lambda w: w.alice.post(f"{NET}/ports", {}, format="json"),
+        "neutronPortUpdate": lambda w: w.alice.put(f"{NET}/ports/{_a_port(w)}", {}, format="json"),
+        "neutronPortDelete": lambda w: w.alice.delete(f"{NET}/ports/{_a_port(w)}"),
+    }
+    out: dict = {("networkVersions", 200): lambda w: w.anonymous.get("/network/")}
+    for op, read in reads.items():
+        out[(op, 200)] = read
+        out[(op, 503)] = _neutron_down(read)
+    for op, write in writes.items():
+        out[(op, 403)] = write
+        out[(op, 503)] = _neutron_down(write)
+    for op in ("neutronNetworkList", "neutronSubnetList", "neutronPortList"):
+        path = {"neutronNetworkList": "networks", "neutronSubnetList": "subnets"}.get(op, "ports")
+        out[(op, 400)] = lambda w, path=path: w.alice.get(f"{NET}/{path}?colour=red")
+    missing = "9f1b3f0e-0000-4000-8000-000000000000"
+    for op, path in (
+        ("neutronNetworkShow", f"{NET}/networks/{missing}"),
+        ("neutronSubnetShow", f"{NET}/subnets/{missing}"),
+        ("neutronPortShow", f"{NET}/ports/{missing}"),
+        ("neutronExtensionShow", f"{NET}/extensions/router"),
+    ):
+        out[(op, 404)] = lambda w, path=path: w.alice.get(path)
+    for op, path in (
+        ("neutronNetworkUpdate", f"{NET}/networks/{missing}"),
+        ("neutronSubnetUpdate", f"{NET}/subnets/{missing}"),
+        ("neutronPortUpdate", f"{NET}/ports/{missing}"),
+    ):
+        out[(op, 404)] = lambda w, path=path: w.alice.put(path, {}, format="json")
+    for op, path in (
+        ("neutronNetworkDelete", f"{NET}/networks/{missing}"),
+        ("neutronSubnetDelete", f"{NET}/subnets/{missing}"),
+        ("neutronPortDelete", f"{NET}/ports/{missing}"),
+    ):
+        out[(op, 404)] = lambda w, path=path: w.alice.delete(path)
+    return out
+
+
+SCENARIOS.update(_neutron_scenarios())
+
+
 # --- Glance image data (dashboard.api.views.image_files) -------------------------------------
 OCTETS = "application/octet-stream"
 #: An image id nothing makes (other scenarios create images with MISSING's id).
