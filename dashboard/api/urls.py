@@ -33,6 +33,7 @@ from dashboard.api.views import (
     quotas,
     server_actions,
     server_groups,
+    server_ips,
     server_metadata,
     servers,
     services,
@@ -85,6 +86,15 @@ urlpatterns = [
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/diagnostics/?$",
         diagnostics.ServerDiagnostics.as_view(),
+    ),
+    re_path(V + r"servers/(?P<server_id>[^/]+)/ips/?$", server_ips.ServerIPs.as_view()),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/ips/(?P<network>[^/]+)/?$",
+        server_ips.ServerIPsOfNetwork.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/os-server-password/?$",
+        server_ips.ServerPassword.as_view(),
     ),
     re_path(V + r"servers/(?P<server_id>[^/]+)/tags/?$", server_metadata.ServerTags.as_view()),
     re_path(
@@ -171,6 +181,10 @@ urlpatterns = [
     re_path(V + r"os-aggregates/(?P<aggregate_id>[^/]+)/?$", aggregates.AggregateItem.as_view()),
     re_path(V + r"os-networks/?$", networks.NetworkList.as_view()),
     re_path(V + r"os-networks/(?P<network_id>[^/]+)/?$", networks.NetworkShow.as_view()),
+    re_path(V + r"os-tenant-networks/?$", networks.TenantNetworkList.as_view()),
+    re_path(
+        V + r"os-tenant-networks/(?P<network_id>[^/]+)/?$", networks.TenantNetworkShow.as_view()
+    ),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     # [\s\S]: a path with a newline in it is still the API's, never the pages' HTML 404.

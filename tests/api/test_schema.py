@@ -986,6 +986,39 @@ def _neutron_scenarios() -> dict:
 
 SCENARIOS.update(_neutron_scenarios())
 
+SCENARIOS.update(
+    {
+        ("serverIPs", 200): lambda w: w.alice.get(f"/v2.1/servers/{w.server}/ips"),
+        ("serverIPs", 404): lambda w: w.alice.get(f"/v2.1/servers/{MISSING}/ips"),
+        ("serverIPsOfNetwork", 200): lambda w: w.alice.get(f"/v2.1/servers/{w.server}/ips/private"),
+        ("serverIPsOfNetwork", 404): lambda w: w.alice.get(f"/v2.1/servers/{w.server}/ips/public"),
+        ("serverPasswordShow", 200): lambda w: w.alice.get(
+            f"/v2.1/servers/{w.server}/os-server-password"
+        ),
+        ("serverPasswordShow", 404): lambda w: w.alice.get(
+            f"/v2.1/servers/{MISSING}/os-server-password"
+        ),
+        ("serverPasswordClear", 204): lambda w: w.alice.delete(
+            f"/v2.1/servers/{w.server}/os-server-password"
+        ),
+        ("serverPasswordClear", 404): lambda w: w.alice.delete(
+            f"/v2.1/servers/{MISSING}/os-server-password"
+        ),
+        ("tenantNetworkList", 200): lambda w: w.alice.get("/v2.1/os-tenant-networks", **V235),
+        ("tenantNetworkList", 404): lambda w: w.alice.get("/v2.1/os-tenant-networks"),
+        ("tenantNetworkShow", 200): lambda w: w.alice.get(
+            f"/v2.1/os-tenant-networks/{_private_network()}", **V235
+        ),
+        ("tenantNetworkShow", 404): lambda w: w.alice.get("/v2.1/os-tenant-networks/x", **V235),
+    }
+)
+
+
+def _private_network() -> str:
+    from compute.networks import PRIVATE
+
+    return PRIVATE.id
+
 
 # --- Glance image data (dashboard.api.views.image_files) -------------------------------------
 OCTETS = "application/octet-stream"

@@ -83,6 +83,13 @@ class ServerAction(ServerViewMixin):
         record = services.instance_action(
             context=self.context, instance_uuid=server_id, action=key, params=params
         )
+        if key == "resize":
+            # Nova's resize sets the disk config: AUTO if asked for, else MANUAL
+            # (``instance.auto_disk_config = auto_disk_config or False``).
+            auto = value.get("OS-DCF:diskConfig") == "AUTO"
+            server_extras_set(
+                instance_uuid=server_id, values={"disk_config": "AUTO" if auto else "MANUAL"}
+            )
         if row.answer is Answer.SERVER:
             return self._rebuilt(server_id, value, extras)
         if row.answer is Answer.IMAGE:
