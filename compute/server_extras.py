@@ -10,6 +10,7 @@ from typing import Any
 
 from compute.exceptions import Invalid, NotFound
 from compute.models import Instance, ServerExtras
+from compute.security_groups import group_named
 
 EXTRA_KEYS = ("access_ip_v4", "access_ip_v6", "disk_config", "key_name", "user_data", "tags",
               "reservation_id", "security_groups")  # fmt: skip
@@ -41,23 +42,26 @@ def security_groups_of(extras: dict[str, Any]) -> list[str]:
 
 
 def security_group_add(*, instance: Instance, project_id: str, name: str) -> None:
-    """Nova's addSecurityGroup: only ``default`` exists here; adding it twice changes nothing."""
-    if name != DEFAULT_GROUP:
+    """Nova's addSecurityGroup: a group of the server's project, by name (or id); adding one
+    the server has changes nothing."""
+    group = group_named(project_id=project_id, name=name)
+    if group is None:
         raise NotFound(f"Security group {name} not found for project {project_id}.")
     groups = security_groups_of(server_extras_of(instance))
-    if name not in groups:
+    if group.name not in groups:
         server_extras_set(
-            instance_uuid=str(instance.uuid), values={"security_groups": [*groups, name]}
+            instance_uuid=str(instance.uuid), values={"security_groups": [*groups, group.name]}
         )
 
 
 def security_group_remove(*, instance: Instance, project_id: str, name: str) -> None:
-    groups = security_groups_of(server_extras_of(instance))
-    if name != DEFAULT_GROUP:
+    group = group_named(project_id=project_id, name=name)
+    if group is None:
         raise NotFound(f"Security group {name} not found for project {project_id}.")
-    if name not in groups:
+    groups = security_groups_of(server_extras_of(instance))
+    if group.name not in groups:
         raise Invalid(f"Security group {name} not associated with the instance {instance.uuid}")
     server_extras_set(
         instance_uuid=str(instance.uuid),
-        values={"security_groups": [g for g in groups if g != name]},
+        values={"security_groups": [g for g in groups if g != group.name]},
     )

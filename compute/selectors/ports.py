@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from compute.context import RequestContext
-from compute.models import Instance, Project
-from compute.networks import Network, network_by_label, port_id
+from compute.models import Instance, Project, SecurityGroup
+from compute.networks import Network, network_by_label, port_id, security_group_id
 from compute.selectors.instances import uuid_or_none, visible_instances
 from compute.server_extras import DEFAULT_GROUP
 from compute.states import PowerState
@@ -33,6 +33,7 @@ class Port:
     fixed_ips: tuple[tuple[str, str], ...]
     #: Neutron's ACTIVE while the guest runs (its interface is plugged), else DOWN.
     active: bool
+    #: The ids of the security groups the server names.
     security_groups: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
@@ -77,11 +78,23 @@ def port_list(*, context: RequestContext, device_ids: Iterable[str] | None = Non
     if device_ids is not None:
         uuids = [u for u in (uuid_or_none(d) for d in device_ids) if u is not None]
         rows = rows.filter(uuid__in=uuids)
+    instances = list(rows.order_by("created_at", "id"))
+    # A group's id by (project, name); ``default`` has its derived id even before it is made.
+    ids = {
+        (project, name): str(ident)
+        for project, name, ident in SecurityGroup.objects.filter(
+            project_id__in={i.project_id for i in instances}
+        ).values_list("project_id", "name", "uuid")
+    }
     ports: list[Port] = []
-    for instance in rows.order_by("created_at", "id"):
+    for instance in instances:
         extras = getattr(instance, "extras", None)
         names = getattr(extras, "security_groups", None)
-        ports.extend(_ports_of(instance, [DEFAULT_GROUP] if names is None else names))
+        groups = [
+            ids.get((instance.project_id, name)) or security_group_id(instance.project_id, name)
+            for name in ([DEFAULT_GROUP] if names is None else names)
+        ]
+        ports.extend(_ports_of(instance, groups))
     return ports
 
 

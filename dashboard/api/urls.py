@@ -31,6 +31,7 @@ from dashboard.api.views import (
     keypairs,
     networks,
     quotas,
+    security_groups,
     server_actions,
     server_groups,
     server_ips,
@@ -95,6 +96,10 @@ urlpatterns = [
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/os-server-password/?$",
         server_ips.ServerPassword.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/os-security-groups/?$",
+        security_groups.ServerSecurityGroups.as_view(),
     ),
     re_path(V + r"servers/(?P<server_id>[^/]+)/tags/?$", server_metadata.ServerTags.as_view()),
     re_path(
@@ -181,6 +186,16 @@ urlpatterns = [
     re_path(V + r"os-aggregates/(?P<aggregate_id>[^/]+)/?$", aggregates.AggregateItem.as_view()),
     re_path(V + r"os-networks/?$", networks.NetworkList.as_view()),
     re_path(V + r"os-networks/(?P<network_id>[^/]+)/?$", networks.NetworkShow.as_view()),
+    re_path(V + r"os-security-groups/?$", security_groups.SecurityGroupList.as_view()),
+    re_path(
+        V + r"os-security-groups/(?P<group_id>[^/]+)/?$",
+        security_groups.SecurityGroupItem.as_view(),
+    ),
+    re_path(V + r"os-security-group-rules/?$", security_groups.SecurityGroupRuleCreate.as_view()),
+    re_path(
+        V + r"os-security-group-rules/(?P<rule_id>[^/]+)/?$",
+        security_groups.SecurityGroupRuleItem.as_view(),
+    ),
     re_path(V + r"os-tenant-networks/?$", networks.TenantNetworkList.as_view()),
     re_path(
         V + r"os-tenant-networks/(?P<network_id>[^/]+)/?$", networks.TenantNetworkShow.as_view()

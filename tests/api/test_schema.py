@@ -1014,6 +1014,95 @@ SCENARIOS.update(
 )
 
 
+SG = "/v2.1/os-security-groups"
+
+
+def _security_group(w: SimpleNamespace) -> str:
+    body = {"security_group": {"name": "g", "description": ""}}
+    return w.alice.post(SG, body, format="json", **V235).json()["security_group"]["id"]
+
+
+def _security_rule(w: SimpleNamespace) -> str:
+    body = {"security_group_rule": {"parent_group_id": _security_group(w), "ip_protocol": "tcp",
+                                    "from_port": 1, "to_port": 2}}  # fmt: skip
+    created = w.alice.post("/v2.1/os-security-group-rules", body, format="json", **V235)
+    return created.json()["security_group_rule"]["id"]
+
+
+_GROUP = {"security_group": {"name": "g", "description": ""}}
+_BIG = {"pad": "x" * 120_000}
+SCENARIOS.update(
+    {
+        ("securityGroupList", 200): lambda w: w.alice.get(SG, **V235),
+        ("securityGroupList", 404): lambda w: w.alice.get(SG),
+        ("securityGroupCreate", 200): lambda w: w.alice.post(SG, _GROUP, format="json", **V235),
+        ("securityGroupCreate", 403): lambda w: w.alice.post(
+            SG, {"security_group": {"name": "default", "description": ""}}, format="json", **V235
+        ),
+        ("securityGroupCreate", 404): lambda w: w.alice.post(SG, _GROUP, format="json"),
+        ("securityGroupCreate", 415): lambda w: w.alice.post(
+            SG, "x", content_type="text/plain", **V235
+        ),
+        ("securityGroupShow", 200): lambda w: w.alice.get(f"{SG}/{_security_group(w)}", **V235),
+        ("securityGroupShow", 404): lambda w: w.alice.get(f"{SG}/{MISSING}", **V235),
+        ("securityGroupUpdate", 200): lambda w: w.alice.put(
+            f"{SG}/{_security_group(w)}", _GROUP, format="json", **V235
+        ),
+        ("securityGroupUpdate", 404): lambda w: w.alice.put(
+            f"{SG}/{MISSING}", _GROUP, format="json", **V235
+        ),
+        ("securityGroupUpdate", 415): lambda w: w.alice.put(
+            f"{SG}/{_security_group(w)}", "x", content_type="text/plain", **V235
+        ),
+        ("securityGroupDelete", 202): lambda w: w.alice.delete(
+            f"{SG}/{_security_group(w)}", **V235
+        ),
+        ("securityGroupDelete", 404): lambda w: w.alice.delete(f"{SG}/{MISSING}", **V235),
+        ("securityGroupRuleCreate", 200): lambda w: w.alice.post(
+            "/v2.1/os-security-group-rules",
+            {
+                "security_group_rule": {
+                    "parent_group_id": _security_group(w),
+                    "ip_protocol": "udp",
+                    "from_port": 5,
+                    "to_port": 6,
+                }
+            },
+            format="json",
+            **V235,
+        ),
+        ("securityGroupRuleCreate", 404): lambda w: w.alice.post(
+            "/v2.1/os-security-group-rules",
+            {"security_group_rule": {"parent_group_id": MISSING}},
+            format="json",
+            **V235,
+        ),
+        ("securityGroupRuleCreate", 415): lambda w: w.alice.post(
+            "/v2.1/os-security-group-rules", "x", content_type="text/plain", **V235
+        ),
+        ("securityGroupRuleDelete", 202): lambda w: w.alice.delete(
+            f"/v2.1/os-security-group-rules/{_security_rule(w)}", **V235
+        ),
+        ("securityGroupRuleDelete", 404): lambda w: w.alice.delete(
+            f"/v2.1/os-security-group-rules/{MISSING}", **V235
+        ),
+        ("securityGroupCreate", 413): lambda w: w.alice.post(SG, _BIG, format="json", **V235),
+        ("securityGroupUpdate", 413): lambda w: w.alice.put(
+            f"{SG}/{_security_group(w)}", _BIG, format="json", **V235
+        ),
+        ("securityGroupRuleCreate", 413): lambda w: w.alice.post(
+            "/v2.1/os-security-group-rules", _BIG, format="json", **V235
+        ),
+        ("serverSecurityGroups", 200): lambda w: w.alice.get(
+            f"/v2.1/servers/{w.server}/os-security-groups"
+        ),
+        ("serverSecurityGroups", 404): lambda w: w.alice.get(
+            f"/v2.1/servers/{MISSING}/os-security-groups"
+        ),
+    }
+)
+
+
 def _private_network() -> str:
     from compute.networks import PRIVATE
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from compute.context import RequestContext
-from compute.networks import Network, Subnet, mac_address, security_group_id
+from compute.networks import Network, Subnet, mac_address
 from compute.selectors.ports import Port
 
 #: The network and its subnet are the deployment's, there from the start.
@@ -85,7 +85,7 @@ def port_body(port: Port, context: RequestContext) -> dict[str, Any]:
         "fixed_ips": [{"subnet_id": s, "ip_address": ip} for s, ip in port.fixed_ips],
         "allowed_address_pairs": [],
         "extra_dhcp_opts": [],
-        "security_groups": [security_group_id(port.project_id, g) for g in port.security_groups],
+        "security_groups": list(port.security_groups),
         "port_security_enabled": True,
         "binding:vnic_type": "normal",
         "description": "",
