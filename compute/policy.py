@@ -59,6 +59,7 @@ _OTHER_RULES: dict[str, str] = {
     "os_compute_api:os-flavor-manage:create": ADMIN,
     "os_compute_api:os-flavor-manage:update": ADMIN,
     "os_compute_api:os-flavor-manage:delete": ADMIN,
+    "os_compute_api:os-admin-actions:inject_network_info": ADMIN,
 }
 
 #: Every rule the product checks, with Nova's default.

@@ -99,3 +99,21 @@ def test_a_resize_sets_the_disk_config_as_novas_does(
     agent.run_pending()
     shown_now = alice_api.get(f"/v2.1/servers/{server_id}").json()["server"]
     assert shown_now["OS-DCF:diskConfig"] == shown
+
+
+def test_inject_network_info_is_accepted_for_an_admin_and_refused_a_member(
+    admin_api, alice_api, make_instance
+):
+    server = make_instance()
+    path = f"/v2.1/servers/{server.uuid}/action"
+    assert admin_api.post(path, {"injectNetworkInfo": None}, format="json").status_code == 202
+    refused = alice_api.post(path, {"injectNetworkInfo": None}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["forbidden"]["message"] == (
+        "Policy doesn't allow os_compute_api:os-admin-actions:inject_network_info to be performed."
+    )
+    missing = "9f1b3f0e-0000-4000-8000-000000000000"
+    gone = admin_api.post(
+        f"/v2.1/servers/{missing}/action", {"injectNetworkInfo": None}, format="json"
+    )
+    assert gone.status_code == 404

@@ -112,6 +112,10 @@ def project_env(db: Path) -> dict[str, str]:
             "LOGIN_MAX_FAILURES": "1000",
             "LOGIN_MAX_FAILURES_PER_IP": "100000",
             "TOKEN_CACHE_TTL": "5",
+            # A fake snapshot takes 2 s, as a real one takes a while: the image is SAVING long
+            # enough for the tests that act on a saving image to see it (else they wait out
+            # build_timeout and skip).
+            "FAKE_DELAYS": "snapshot=2",
         }
     )
     return env

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import quotas, services
+from compute import policy, quotas, services
 from compute.models import InstanceAction
 from compute.selectors import instance_get
 from compute.server_extras import security_group_add, security_group_remove, server_extras_set
@@ -70,6 +70,8 @@ class ServerAction(ServerViewMixin):
         groups = _security_group_change(request.data)
         if groups is not None:
             return self._security_group(server_id, *groups)
+        if isinstance(request.data, dict) and list(request.data) == ["injectNetworkInfo"]:
+            return self._inject_network_info(server_id)
         row, value = actions.parse(request.data, self.version)
         key, params = row.action(value)
         extras = extras_of(value, self.context) if key == "rebuild" else {}
@@ -103,6 +105,14 @@ class ServerAction(ServerViewMixin):
         instance = instance_get(context=self.context, instance_uuid=server_id, joined=())
         change = security_group_add if key == "addSecurityGroup" else security_group_remove
         change(instance=instance, project_id=instance.project_id, name=name)
+        return Response(status=202)
+
+    def _inject_network_info(self, server_id: str) -> Response:
+        """Nova's admin action: cast to the host, whose libvirt driver injects nothing (the
+        network is configured by DHCP); here no host has anything to inject either. Accepted
+        for an admin, as Nova accepts it; nothing changes."""
+        instance_get(context=self.context, instance_uuid=server_id, joined=())
+        policy.authorize(self.context, "os_compute_api:os-admin-actions:inject_network_info")
         return Response(status=202)
 
     def _rebuilt(self, server_id: str, value: dict[str, Any], extras: dict[str, Any]) -> Response:
