@@ -250,6 +250,16 @@ urlpatterns = [
     re_path(r"^network/v2\.0/subnets/(?P<subnet_id>[^/]+)/?$", neutron.SubnetItem.as_view()),
     re_path(r"^network/v2\.0/ports/?$", neutron.PortList.as_view()),
     re_path(r"^network/v2\.0/ports/(?P<port_id>[^/]+)/?$", neutron.PortItem.as_view()),
+    re_path(r"^network/v2\.0/security-groups/?$", neutron.SecurityGroupList.as_view()),
+    re_path(
+        r"^network/v2\.0/security-groups/(?P<group_id>[^/]+)/?$",
+        neutron.SecurityGroupItem.as_view(),
+    ),
+    re_path(r"^network/v2\.0/security-group-rules/?$", neutron.SecurityGroupRuleList.as_view()),
+    re_path(
+        r"^network/v2\.0/security-group-rules/(?P<rule_id>[^/]+)/?$",
+        neutron.SecurityGroupRuleItem.as_view(),
+    ),
     re_path(r"^network/v2\.0/extensions/?$", neutron.ExtensionList.as_view()),
     re_path(r"^network/v2\.0/extensions/(?P<alias>[^/]+)/?$", neutron.ExtensionShow.as_view()),
     re_path(r"^network/[\s\S]*$", neutron.network_not_found),

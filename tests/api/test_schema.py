@@ -925,6 +925,13 @@ def _a_port(w: SimpleNamespace) -> str:
     return port_id(w.server, PRIVATE)
 
 
+def _default_group(w: SimpleNamespace) -> str:
+    from compute.models import Project
+    from compute.networks import security_group_id
+
+    return security_group_id(Project.objects.get(name="demo").id, "default")
+
+
 def _neutron_scenarios() -> dict:
     from compute.networks import PRIVATE, PRIVATE_SUBNET
 
@@ -951,6 +958,37 @@ def _neutron_scenarios() -> dict:
         "neutronPortUpdate": lambda w: w.alice.put(f"{NET}/ports/{_a_port(w)}", {}, format="json"),
         "neutronPortDelete": lambda w: w.alice.delete(f"{NET}/ports/{_a_port(w)}"),
     }
+    reads.update(
+        {
+            "neutronSecurityGroupList": lambda w: w.alice.get(f"{NET}/security-groups"),
+            "neutronSecurityGroupShow": lambda w: w.alice.get(
+                f"{NET}/security-groups/{_default_group(w)}"
+            ),
+            "neutronSecurityGroupRuleList": lambda w: w.alice.get(f"{NET}/security-group-rules"),
+            "neutronSecurityGroupRuleShow": lambda w: w.alice.get(
+                f"{NET}/security-group-rules/{_security_rule(w)}"
+            ),
+        }
+    )
+    writes.update(
+        {
+            "neutronSecurityGroupCreate": lambda w: w.alice.post(
+                f"{NET}/security-groups", {}, format="json"
+            ),
+            "neutronSecurityGroupUpdate": lambda w: w.alice.put(
+                f"{NET}/security-groups/{_default_group(w)}", {}, format="json"
+            ),
+            "neutronSecurityGroupDelete": lambda w: w.alice.delete(
+                f"{NET}/security-groups/{_default_group(w)}"
+            ),
+            "neutronSecurityGroupRuleCreate": lambda w: w.alice.post(
+                f"{NET}/security-group-rules", {}, format="json"
+            ),
+            "neutronSecurityGroupRuleDelete": lambda w: w.alice.delete(
+                f"{NET}/security-group-rules/{_security_rule(w)}"
+            ),
+        }
+    )
     out: dict = {("networkVersions", 200): lambda w: w.anonymous.get("/network/")}
     for op, read in reads.items():
         out[(op, 200)] = read
@@ -958,8 +996,10 @@ def _neutron_scenarios() -> dict:
     for op, write in writes.items():
         out[(op, 403)] = write
         out[(op, 503)] = _neutron_down(write)
-    for op in ("neutronNetworkList", "neutronSubnetList", "neutronPortList"):
-        path = {"neutronNetworkList": "networks", "neutronSubnetList": "subnets"}.get(op, "ports")
+    lists = {"neutronNetworkList": "networks", "neutronSubnetList": "subnets",
+             "neutronPortList": "ports", "neutronSecurityGroupList": "security-groups",
+             "neutronSecurityGroupRuleList": "security-group-rules"}  # fmt: skip
+    for op, path in lists.items():
         out[(op, 400)] = lambda w, path=path: w.alice.get(f"{NET}/{path}?colour=red")
     missing = "9f1b3f0e-0000-4000-8000-000000000000"
     for op, path in (
@@ -967,18 +1007,23 @@ def _neutron_scenarios() -> dict:
         ("neutronSubnetShow", f"{NET}/subnets/{missing}"),
         ("neutronPortShow", f"{NET}/ports/{missing}"),
         ("neutronExtensionShow", f"{NET}/extensions/router"),
+        ("neutronSecurityGroupShow", f"{NET}/security-groups/{missing}"),
+        ("neutronSecurityGroupRuleShow", f"{NET}/security-group-rules/{missing}"),
     ):
         out[(op, 404)] = lambda w, path=path: w.alice.get(path)
     for op, path in (
         ("neutronNetworkUpdate", f"{NET}/networks/{missing}"),
         ("neutronSubnetUpdate", f"{NET}/subnets/{missing}"),
         ("neutronPortUpdate", f"{NET}/ports/{missing}"),
+        ("neutronSecurityGroupUpdate", f"{NET}/security-groups/{missing}"),
     ):
         out[(op, 404)] = lambda w, path=path: w.alice.put(path, {}, format="json")
     for op, path in (
         ("neutronNetworkDelete", f"{NET}/networks/{missing}"),
         ("neutronSubnetDelete", f"{NET}/subnets/{missing}"),
         ("neutronPortDelete", f"{NET}/ports/{missing}"),
+        ("neutronSecurityGroupDelete", f"{NET}/security-groups/{missing}"),
+        ("neutronSecurityGroupRuleDelete", f"{NET}/security-group-rules/{missing}"),
     ):
         out[(op, 404)] = lambda w, path=path: w.alice.delete(path)
     return out
@@ -1018,6 +1063,13 @@ SG = "/v2.1/os-security-groups"
 
 
 def _security_group(w: SimpleNamespace) -> str:
+    """A fresh group of alice's project (its security group quota lifted: the walk makes many)."""
+    from compute.models import Project, QuotaLimit
+
+    demo = Project.objects.get(name="demo").id
+    QuotaLimit.objects.update_or_create(
+        project_id=demo, resource="security_groups", defaults={"hard_limit": -1}
+    )
     body = {"security_group": {"name": "g", "description": ""}}
     return w.alice.post(SG, body, format="json", **V235).json()["security_group"]["id"]
 
@@ -1035,6 +1087,7 @@ SCENARIOS.update(
     {
         ("securityGroupList", 200): lambda w: w.alice.get(SG, **V235),
         ("securityGroupList", 404): lambda w: w.alice.get(SG),
+        ("securityGroupDeleteNoId", 404): lambda w: w.alice.delete(f"{SG}/", **V235),
         ("securityGroupCreate", 200): lambda w: w.alice.post(SG, _GROUP, format="json", **V235),
         ("securityGroupCreate", 403): lambda w: w.alice.post(
             SG, {"security_group": {"name": "default", "description": ""}}, format="json", **V235

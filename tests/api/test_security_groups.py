@@ -199,3 +199,8 @@ def test_the_proxy_is_gone_from_2_36(alice_api):
     assert alice_api.get(GROUPS, **at("2.36")).status_code == 404
     response = alice_api.post(RULES, {"security_group_rule": {}}, format="json", **at("2.36"))
     assert response.status_code == 404
+
+
+def test_a_delete_without_a_group_id_is_a_404_as_in_nova(alice_api):
+    response = alice_api.delete(f"{GROUPS}/", **V)
+    assert response.status_code == 404

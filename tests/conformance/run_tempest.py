@@ -62,7 +62,7 @@ NETWORK = "private"
 #: decides by this list, not by asking, whether a test's extension is there.
 NETWORK_EXTENSIONS = (
     "allowed-address-pairs,binding,external-net,extra_dhcp_opt,filter-validation,l2_adjacency,"
-    "net-mtu,network_availability_zone,pagination,port-security,project-id,sorting,"
+    "net-mtu,network_availability_zone,pagination,port-security,project-id,security-group,sorting,"
     "standard-attr-description,standard-attr-revisions,standard-attr-timestamp"
 )
 IMAGE = "3a4c5a2e-0c5e-4c1e-9a55-6d7d6f8f0001"

@@ -3,10 +3,12 @@ extensions whose attributes those bodies carry (``EXTENSIONS``: nothing else is 
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
 from compute.context import RequestContext
+from compute.models import SecurityGroup, SecurityGroupRule
 from compute.networks import Network, Subnet, mac_address
 from compute.selectors.ports import Port
 
@@ -131,6 +133,8 @@ EXTENSIONS: tuple[tuple[str, str, str, str], ...] = (
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled.",
      "2016-06-12T00:00:00-00:00"),
     ("port-security", "Port Security", "Provides port security", "2012-07-23T10:00:00-00:00"),
+    ("security-group", "security-group", "The security groups extension.",
+     "2012-10-05T10:00:00-00:00"),
     ("project-id", "project_id field enabled",
      "Extension that indicates that project_id field is enabled.",
      "2016-09-09T09:09:09-09:09"),
@@ -154,4 +158,47 @@ def extension_body(alias: str, name: str, description: str, updated: str) -> dic
         "description": description,
         "updated": updated,
         "links": [],
+    }
+
+
+def security_group_rule_body(rule: SecurityGroupRule) -> dict[str, Any]:
+    """A rule kept through Nova's proxy, as Neutron shows it: ingress, ICMP's -1 as null."""
+    cidr = rule.cidr
+    version = ipaddress.ip_network(cidr, strict=False).version if cidr else 4
+    project = rule.group.project_id
+    return {
+        "id": str(rule.uuid),
+        "tenant_id": project,
+        "project_id": project,
+        "security_group_id": str(rule.group.uuid),
+        "direction": "ingress",
+        "ethertype": f"IPv{version}",
+        "protocol": rule.protocol,
+        "port_range_min": None if rule.from_port in (None, -1) else rule.from_port,
+        "port_range_max": None if rule.to_port in (None, -1) else rule.to_port,
+        "remote_ip_prefix": cidr,
+        "remote_group_id": str(rule.remote_group.uuid) if rule.remote_group else None,
+        "remote_address_group_id": None,
+        "description": "",
+        "tags": [],
+        "created_at": timestamp(rule.created_at),
+        "updated_at": timestamp(rule.created_at),
+        "revision_number": 0,
+    }
+
+
+def security_group_body(group: SecurityGroup) -> dict[str, Any]:
+    return {
+        "id": str(group.uuid),
+        "name": group.name,
+        "tenant_id": group.project_id,
+        "project_id": group.project_id,
+        "description": group.description,
+        "security_group_rules": [security_group_rule_body(r) for r in group.rules.all()],
+        "stateful": True,
+        "shared": False,
+        "tags": [],
+        "created_at": timestamp(group.created_at),
+        "updated_at": timestamp(group.updated_at),
+        "revision_number": 1,
     }

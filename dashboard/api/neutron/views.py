@@ -18,6 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from compute import security_groups as sg
+from compute.exceptions import Invalid, NotFound
+from compute.models import SecurityGroup
 from compute.networks import NETWORKS, SUBNETS, network_get, subnet_get, subnet_network
 from compute.selectors.ports import network_owner_id, port_get, port_list
 from dashboard.api.base import AuthenticatedView
@@ -95,7 +98,8 @@ class NetworkV20(NeutronView):
             {"name": name, "collection": collection,
              "links": [{"rel": "self", "href": f"{root}{collection}"}]}
             for name, collection in (("network", "networks"), ("subnet", "subnets"),
-                                     ("port", "ports"))
+                                     ("port", "ports"), ("security_group", "security-groups"),
+                                     ("security_group_rule", "security-group-rules"))
         ]  # fmt: skip
         return Response({"resources": resources})
 
@@ -264,6 +268,116 @@ class PortItem(NeutronView):
     def delete(self, request: Request, port_id: str) -> Response:
         self.port(port_id)
         raise refused("delete_port")
+
+
+# --- security groups (read-only here; Nova's proxy writes them) --------------------------------
+def _groups(view: NeutronView) -> list[SecurityGroup]:
+    return sg.security_group_list(context=view.context, all_tenants=view.context.is_admin)
+
+
+def _group(view: NeutronView, group_id: str) -> SecurityGroup:
+    try:
+        return sg.security_group_get(context=view.context, group_id=group_id)
+    except (Invalid, NotFound):
+        raise NeutronFault(
+            404, "SecurityGroupNotFound", f"Security group {group_id} does not exist"
+        ) from None
+
+
+GROUP_ATTRIBUTES = {
+    "id", "name", "tenant_id", "project_id", "description", "security_group_rules", "stateful",
+    "shared", "tags", "created_at", "updated_at", "revision_number",
+}  # fmt: skip
+RULE_ATTRIBUTES = {
+    "id", "tenant_id", "project_id", "security_group_id", "direction", "ethertype", "protocol",
+    "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id",
+    "remote_address_group_id", "description", "tags", "created_at", "updated_at",
+    "revision_number",
+}  # fmt: skip
+
+
+class SecurityGroupList(NeutronView):
+    @extend_schema(operation_id="neutronSecurityGroupList", tags=TAGS,
+                   summary="List security groups (those kept through Nova's proxy)",
+                   parameters=_LIST_PARAMS,
+                   responses=_responses({200: ref("NeutronSecurityGroupList")}, 400))  # fmt: skip
+    def get(self, request: Request) -> Response:
+        rows = [bodies.security_group_body(g) for g in _groups(self)]
+        return Response(queries.listing(request, "security_groups", rows, GROUP_ATTRIBUTES))
+
+    @extend_schema(operation_id="neutronSecurityGroupCreate", tags=TAGS,
+                   summary="Create a security group: refused here (use os-security-groups)",
+                   request=None, responses=_responses({}, 403))  # fmt: skip
+    def post(self, request: Request) -> Response:
+        raise refused("create_security_group")
+
+
+class SecurityGroupItem(NeutronView):
+    @extend_schema(operation_id="neutronSecurityGroupShow", tags=TAGS,
+                   summary="Show a security group",
+                   parameters=[_param("group_id"), _LIST_PARAMS[0]],
+                   responses=_responses({200: ref("NeutronSecurityGroupShow")}, 404))  # fmt: skip
+    def get(self, request: Request, group_id: str) -> Response:
+        body = bodies.security_group_body(_group(self, group_id))
+        return Response({"security_group": queries.selected(body, request.query_params)})
+
+    @extend_schema(operation_id="neutronSecurityGroupUpdate", tags=TAGS,
+                   summary="Update a security group: refused here",
+                   parameters=[_param("group_id")], request=None,
+                   responses=_responses({}, 403, 404))  # fmt: skip
+    def put(self, request: Request, group_id: str) -> Response:
+        _group(self, group_id)
+        raise refused("update_security_group")
+
+    @extend_schema(operation_id="neutronSecurityGroupDelete", tags=TAGS,
+                   summary="Delete a security group: refused here",
+                   parameters=[_param("group_id")], responses=_responses({}, 403, 404))  # fmt: skip
+    def delete(self, request: Request, group_id: str) -> Response:
+        _group(self, group_id)
+        raise refused("delete_security_group")
+
+
+def _rules(view: NeutronView) -> list[dict[str, Any]]:
+    return [bodies.security_group_rule_body(r) for g in _groups(view) for r in g.rules.all()]
+
+
+class SecurityGroupRuleList(NeutronView):
+    @extend_schema(operation_id="neutronSecurityGroupRuleList", tags=TAGS,
+                   summary="List security group rules", parameters=_LIST_PARAMS,
+                   responses=_responses({200: ref("NeutronSecurityGroupRuleList")}, 400))  # fmt: skip
+    def get(self, request: Request) -> Response:
+        listing = queries.listing(request, "security_group_rules", _rules(self), RULE_ATTRIBUTES)
+        return Response(listing)
+
+    @extend_schema(operation_id="neutronSecurityGroupRuleCreate", tags=TAGS,
+                   summary="Create a rule: refused here (use os-security-group-rules)",
+                   request=None, responses=_responses({}, 403))  # fmt: skip
+    def post(self, request: Request) -> Response:
+        raise refused("create_security_group_rule")
+
+
+class SecurityGroupRuleItem(NeutronView):
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        found = next((r for r in _rules(self) if r["id"] == rule_id), None)
+        if found is None:
+            raise NeutronFault(404, "SecurityGroupRuleNotFound",
+                               f"Security group rule {rule_id} does not exist")  # fmt: skip
+        return found
+
+    @extend_schema(operation_id="neutronSecurityGroupRuleShow", tags=TAGS,
+                   summary="Show a security group rule",
+                   parameters=[_param("rule_id"), _LIST_PARAMS[0]],
+                   responses=_responses({200: ref("NeutronSecurityGroupRuleShow")}, 404))  # fmt: skip
+    def get(self, request: Request, rule_id: str) -> Response:
+        body = queries.selected(self.rule(rule_id), request.query_params)
+        return Response({"security_group_rule": body})
+
+    @extend_schema(operation_id="neutronSecurityGroupRuleDelete", tags=TAGS,
+                   summary="Delete a rule: refused here", parameters=[_param("rule_id")],
+                   responses=_responses({}, 403, 404))  # fmt: skip
+    def delete(self, request: Request, rule_id: str) -> Response:
+        self.rule(rule_id)
+        raise refused("delete_security_group_rule")
 
 
 # --- extensions -----------------------------------------------------------------------------

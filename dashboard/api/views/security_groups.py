@@ -99,6 +99,12 @@ class SecurityGroupList(ProxyView):
         )
         return Response({"security_group": group_view(group)})
 
+    @extend_schema(operation_id="securityGroupDeleteNoId",
+                   summary="Delete with no group id: 404, as Nova (before 2.36)",
+                   responses=compute_responses({}, 404), **_DOC)  # fmt: skip
+    def delete(self, request: Request) -> Response:
+        raise APIFault(404, "The resource could not be found.")
+
 
 class SecurityGroupItem(ProxyView):
     @extend_schema(operation_id="securityGroupShow",
