@@ -105,6 +105,7 @@ _OTHER_RULES: dict[str, Role] = {
     "os_compute_api:os-quota-class-sets:show": ADMIN,
     "os_compute_api:os-quota-class-sets:update": ADMIN,
     **{f"os_compute_api:os-keypairs:{r}": ADMIN for r in ("index", "show", "create", "delete")},
+    "os_compute_api:os-admin-actions:inject_network_info": ADMIN,
 }
 
 #: Every rule the product checks, with Nova's default: the least role that passes it.

@@ -44,7 +44,7 @@ from django.http import (
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
-from dashboard.api.faults import keystone_body, nova_body
+from dashboard.api.faults import keystone_body, neutron_body, nova_body
 from dashboard.api.parsers import NUL_REFUSED
 
 _DIRECTIVES: dict[str, str] = {
@@ -154,6 +154,7 @@ def _never_called(request: HttpRequest) -> HttpResponseBase:
 
 #: Path prefixes of the REST API, and the error body each answers with ("/" is the API's too).
 KEYSTONE_PREFIXES = ("/identity",)
+NEUTRON_PREFIXES = ("/network/",)
 NOVA_PREFIXES = ("/v2.1", "/image", "/api/")
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -182,9 +183,12 @@ def _pairs(query: QueryDict) -> list[str]:
 
 
 def _style(path: str) -> str:
-    """Whose error body a path answers with: "keystone", "nova" (the REST API) or "page"."""
+    """Whose error body a path answers with: "keystone", "neutron", "nova" (the REST API) or
+    "page"."""
     if path.startswith(KEYSTONE_PREFIXES):
         return "keystone"
+    if path == "/network" or path.startswith(NEUTRON_PREFIXES):
+        return "neutron"
     if path == "/" or path.startswith(NOVA_PREFIXES):
         return "nova"
     return "page"
@@ -194,6 +198,8 @@ def _bad_request(path: str) -> HttpResponseBase:
     style = _style(path)
     if style == "keystone":
         return JsonResponse(keystone_body(400, NUL_REFUSED), status=400)
+    if style == "neutron":
+        return JsonResponse(neutron_body(400, NUL_REFUSED), status=400)
     if style == "nova":
         return JsonResponse(nova_body(400, NUL_REFUSED), status=400)
     return HttpResponseBadRequest(NUL_REFUSED, content_type="text/plain; charset=utf-8")

@@ -304,8 +304,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "vmdash compute API",
     "DESCRIPTION": (
         "A Nova-compatible compute API (v2.1 with microversions; see GET /v2.1 for the range), "
-        "the sliver of Identity v3 its clients need to log in, and the sliver of Image v2 they "
-        "read image names from. Authenticate with POST /identity/v3/auth/tokens and send the "
+        "the sliver of Identity v3 its clients need to log in, the sliver of Image v2 they "
+        "read image names from, and the read-only slice of Network v2.0 (Neutron) the address "
+        "model backs: networks, subnets, ports, extensions. Authenticate with "
+        "POST /identity/v3/auth/tokens and send the "
         "X-Subject-Token you get back as X-Auth-Token."
     ),
     "VERSION": "2.1",

@@ -14,6 +14,8 @@ from compute.models.resources import (
     KeyPair,
     QuotaClassLimit,
     QuotaLimit,
+    SecurityGroup,
+    SecurityGroupRule,
     ServerExtras,
     ServerGroup,
 )
@@ -42,6 +44,8 @@ __all__ = [
     "QuotaClassLimit",
     "QuotaLimit",
     "Role",
+    "SecurityGroup",
+    "SecurityGroupRule",
     "ServerExtras",
     "ServerGroup",
 ]

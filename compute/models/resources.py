@@ -104,3 +104,37 @@ class FlavorAccess(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["flavor", "project_id"], name="flavor_access_project")
         ]
+
+
+class SecurityGroup(models.Model):
+    """A project's security group (``compute.security_groups``); ``default`` is made on first
+    use. Servers name theirs in ``ServerExtras.security_groups``."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project_id = models.CharField(max_length=64, db_index=True)
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class SecurityGroupRule(models.Model):
+    """An ingress rule of a security group: a protocol and port range from a CIDR or from the
+    members of another group (deleted with that group, as in Neutron)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    group = models.ForeignKey(SecurityGroup, on_delete=models.CASCADE, related_name="rules")
+    protocol = models.CharField(max_length=16, null=True, blank=True)
+    from_port = models.IntegerField(null=True, blank=True)
+    to_port = models.IntegerField(null=True, blank=True)
+    cidr = models.CharField(max_length=64, null=True, blank=True)
+    remote_group = models.ForeignKey(
+        SecurityGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -203,7 +203,7 @@ def _more_filters(
         rows = rows.filter(uuid__in=[parse_uuid(u) for u in filters.uuids])
     if filters.uuid_prefix:
         # A reservation id is the first server's UUID prefix; the other servers of that
-        # create carry it in their extras (compute.services.server_extras).
+        # create carry it in their extras (compute.selectors.server_extras).
         rows = rows.filter(
             Q(uuid__startswith=filters.uuid_prefix)
             | Q(extras__reservation_id=f"r-{filters.uuid_prefix}")

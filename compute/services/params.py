@@ -176,7 +176,10 @@ def _create_image(
         progress=0,
         server=instance,
         min_disk=instance.flavor.disk,
-        metadata={**{str(k): str(v) for k, v in metadata.items()}, **kept},
+        # Nova's snapshot keeps the instance image's min_ram (``image_min_ram``).
+        min_ram=instance.image.min_ram if instance.image is not None else 0,
+        # Nova's order (compute.utils.create_image): the request's properties over its own.
+        metadata={**kept, **{str(k): str(v) for k, v in metadata.items()}},
     )
 
     def undo() -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 from compute.exceptions import Invalid, NotFound
 from compute.models import Instance, ServerExtras
-
-EXTRA_KEYS = ("access_ip_v4", "access_ip_v6", "disk_config", "key_name", "user_data", "tags",
-              "reservation_id", "security_groups")  # fmt: skip
-DEFAULT_GROUP = "default"
-#: The value columns a server list reads, in ``EXTRA_KEYS`` order (a LEFT JOIN).
-COLUMNS = tuple(f"extras__{key}" for key in EXTRA_KEYS)
+from compute.security_groups import group_named
+from compute.selectors.server_extras import (
+    EXTRA_KEYS,
+    security_groups_of,
+    server_extras_of,
+)
 
 
 def server_extras_set(*, instance_uuid: str, values: dict[str, Any]) -> None:
@@ -30,34 +30,27 @@ def server_extras_set(*, instance_uuid: str, values: dict[str, Any]) -> None:
     ServerExtras.objects.update_or_create(instance_id=pk, defaults=fields)
 
 
-def server_extras_of(instance: Instance) -> dict[str, Any]:
-    row = ServerExtras.objects.filter(instance_id=instance.pk).first()
-    return {key: getattr(row, key) if row is not None else None for key in EXTRA_KEYS}
-
-
-def security_groups_of(extras: dict[str, Any]) -> list[str]:
-    groups = extras.get("security_groups")
-    return [DEFAULT_GROUP] if groups is None else list(groups)
-
-
 def security_group_add(*, instance: Instance, project_id: str, name: str) -> None:
-    """Nova's addSecurityGroup: only ``default`` exists here; adding it twice changes nothing."""
-    if name != DEFAULT_GROUP:
+    """Nova's addSecurityGroup: a group of the server's project, by name (or id); adding one
+    the server has changes nothing."""
+    group = group_named(project_id=project_id, name=name)
+    if group is None:
         raise NotFound(f"Security group {name} not found for project {project_id}.")
     groups = security_groups_of(server_extras_of(instance))
-    if name not in groups:
+    if group.name not in groups:
         server_extras_set(
-            instance_uuid=str(instance.uuid), values={"security_groups": [*groups, name]}
+            instance_uuid=str(instance.uuid), values={"security_groups": [*groups, group.name]}
         )
 
 
 def security_group_remove(*, instance: Instance, project_id: str, name: str) -> None:
-    groups = security_groups_of(server_extras_of(instance))
-    if name != DEFAULT_GROUP:
+    group = group_named(project_id=project_id, name=name)
+    if group is None:
         raise NotFound(f"Security group {name} not found for project {project_id}.")
-    if name not in groups:
+    groups = security_groups_of(server_extras_of(instance))
+    if group.name not in groups:
         raise Invalid(f"Security group {name} not associated with the instance {instance.uuid}")
     server_extras_set(
         instance_uuid=str(instance.uuid),
-        values={"security_groups": [g for g in groups if g != name]},
+        values={"security_groups": [g for g in groups if g != group.name]},
     )

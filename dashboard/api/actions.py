@@ -90,8 +90,8 @@ def _typed(
 
 
 def _resize(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    if value.get("OS-DCF:diskConfig") == "AUTO":
-        raise unsupported("OS-DCF:diskConfig AUTO")
+    # The disk config the resize sets is the view's to keep once it is accepted
+    # (``views.server_actions``), as Nova saves it with the resize's task.
     return "resize", {"flavorRef": id_from_href(value["flavorRef"])}
 
 

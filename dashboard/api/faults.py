@@ -4,6 +4,10 @@
   ``{"conflictingRequest": {"code": 409, "message": "Cannot 'start' instance … vm_state active"}}``.
   ``ComputeError`` already carries the code, the fault key and Nova's text; ``APIFault`` is the
   same thing for what the edge itself refuses (a malformed body, an unknown microversion).
+- Network endpoints (the Neutron v2.0 slice) answer with Neutron's
+  ``{"NeutronError": {"type": "NetworkNotFound", "message": "…", "detail": ""}}``; ``NeutronFault``
+  names the type, anything else gets webob's class name for its code (``HTTPNotFound`` …), as
+  Neutron's fault wrapper does.
 - Identity endpoints, and the 401 every endpoint gives without a valid token (keystonemiddleware
   sends it in front of Nova), answer with Keystone's ``{"error": {"code", "title", "message"}}``.
 
@@ -55,17 +59,47 @@ TITLES: dict[int, str] = {
     500: "Internal Server Error",
 }
 
+#: webob's exception class names, the ``type`` Neutron gives an HTTP error it raised itself.
+NEUTRON_TYPES: dict[int, str] = {
+    400: "HTTPBadRequest",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    406: "HTTPNotAcceptable",
+    409: "HTTPConflict",
+    413: "HTTPRequestEntityTooLarge",
+    415: "HTTPUnsupportedMediaType",
+    500: "HTTPInternalServerError",
+    503: "HTTPServiceUnavailable",
+}
+
 AUTH_REQUIRED = "The request you have made requires authentication."
 
 
 class APIFault(Exception):
     """An error the edge raises itself, rendered like a ``ComputeError``."""
 
-    def __init__(self, code: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        fault: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.headers = headers or {}
+        #: The fault key (Nova) or error type (Neutron) when not the code's default.
+        self.fault = fault
+
+
+class NeutronFault(APIFault):
+    """A Neutron exception: ``type`` is its class name (``NetworkNotFound``, ``PolicyNotAuthorized``)."""
+
+    def __init__(self, code: int, type_: str, message: str) -> None:
+        super().__init__(code, message, fault=type_)
 
 
 def nova_body(code: int, message: str, fault: str | None = None) -> dict[str, Any]:
@@ -76,9 +110,22 @@ def keystone_body(code: int, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "title": TITLES.get(code, "Error"), "message": message}}
 
 
+def neutron_body(code: int, message: str, type_: str | None = None) -> dict[str, Any]:
+    return {
+        "NeutronError": {
+            "type": type_ or NEUTRON_TYPES.get(code, "HTTPError"),
+            "message": message,
+            "detail": "",
+        }
+    }
+
+
 def _render(view: object, code: int, message: str, fault: str | None = None) -> dict[str, Any]:
-    if getattr(view, "error_style", "nova") == "keystone" or code == 401:
+    style = getattr(view, "error_style", "nova")
+    if style == "keystone" or code == 401:
         return keystone_body(code, message)
+    if style == "neutron":
+        return neutron_body(code, message, fault)
     return nova_body(code, message, fault)
 
 
@@ -87,7 +134,7 @@ def _translate(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
     if isinstance(exc, ComputeError):
         return exc.code, exc.message, exc.fault, {}
     if isinstance(exc, APIFault):
-        return exc.code, exc.message, None, exc.headers
+        return exc.code, exc.message, exc.fault, exc.headers
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return 401, AUTH_REQUIRED, None, {}
     if isinstance(exc, drf.ParseError):

@@ -21,6 +21,7 @@ from compute.context import RequestContext
 from compute.exceptions import NotFound
 from compute.models import KeyPair
 from compute.networks import network_get
+from compute.security_groups import group_named
 from compute.selectors import host_get
 from dashboard.api.actions import id_from_href, unsupported
 from dashboard.api.faults import APIFault
@@ -101,6 +102,13 @@ def extras_of(server: dict[str, Any], context: RequestContext) -> dict[str, Any]
         extras["disk_config"] = server["OS-DCF:diskConfig"]
     if server.get("user_data") is not None:
         extras["user_data"] = server["user_data"]
+    if server.get("security_groups"):
+        # The groups by their names (a group may be named by its id, as Neutron resolves it).
+        named = (
+            group_named(project_id=str(context.project_id), name=str(g.get("name")))
+            for g in server["security_groups"]
+        )
+        extras["security_groups"] = list(dict.fromkeys(g.name for g in named if g is not None))
     key_name = server.get("key_name")
     if key_name is not None:
         if not KeyPair.objects.filter(user_id=str(context.user_id), name=key_name).exists():
@@ -109,10 +117,11 @@ def extras_of(server: dict[str, Any], context: RequestContext) -> dict[str, Any]
     return extras
 
 
-def _refuse_missing_resources(server: dict[str, Any]) -> None:
+def _refuse_missing_resources(server: dict[str, Any], context: RequestContext) -> None:
     for group in server.get("security_groups") or ():
-        if group.get("name") != "default":
-            raise APIFault(400, f"Security group {group.get('name')} not found.")
+        name = str(group.get("name"))
+        if group_named(project_id=str(context.project_id), name=name) is None:
+            raise APIFault(400, f"Security group {name} not found.")
     networks = server.get("networks")
     if isinstance(networks, list):
         for network in networks:
@@ -159,7 +168,7 @@ def create_args(body: Any, context: RequestContext, version: APIVersion) -> Crea
     validate(body, schemas.create(version))
     server: dict[str, Any] = body["server"]
     _refuse_unsupported(body, server)
-    _refuse_missing_resources(server)
+    _refuse_missing_resources(server, context)
     min_count, max_count = _count(server)
     image_ref = server.get("imageRef", "")
     if not image_ref:

@@ -1,8 +1,8 @@
 """Routes of the REST API, included at the site root by ``dashboard.urls``.
 
 The pages own everything else at the root (``login/``, ``instances/`` …); the API claims only
-``/`` for API clients (see ``views.versions.Root``), ``v2.1/``, ``identity/``, ``image/`` and
-``api/`` (the OpenAPI document and its page). Paths with and without a trailing slash both
+``/`` for API clients (see ``views.versions.Root``), ``v2.1/``, ``identity/``, ``image/``,
+``network/`` and ``api/`` (the OpenAPI document and its page). Paths with and without a trailing slash both
 answer where stock clients use both.
 """
 
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from dashboard.api.docs import views as docs
 from dashboard.api.identity import admin as identity_admin
 from dashboard.api.identity import views as identity
+from dashboard.api.neutron import views as neutron
 from dashboard.api.views import (
     aggregates,
     diagnostics,
@@ -30,8 +31,10 @@ from dashboard.api.views import (
     keypairs,
     networks,
     quotas,
+    security_groups,
     server_actions,
     server_groups,
+    server_ips,
     server_metadata,
     servers,
     services,
@@ -84,6 +87,19 @@ urlpatterns = [
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/diagnostics/?$",
         diagnostics.ServerDiagnostics.as_view(),
+    ),
+    re_path(V + r"servers/(?P<server_id>[^/]+)/ips/?$", server_ips.ServerIPs.as_view()),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/ips/(?P<network>[^/]+)/?$",
+        server_ips.ServerIPsOfNetwork.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/os-server-password/?$",
+        server_ips.ServerPassword.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/os-security-groups/?$",
+        security_groups.ServerSecurityGroups.as_view(),
     ),
     re_path(V + r"servers/(?P<server_id>[^/]+)/tags/?$", server_metadata.ServerTags.as_view()),
     re_path(
@@ -170,6 +186,20 @@ urlpatterns = [
     re_path(V + r"os-aggregates/(?P<aggregate_id>[^/]+)/?$", aggregates.AggregateItem.as_view()),
     re_path(V + r"os-networks/?$", networks.NetworkList.as_view()),
     re_path(V + r"os-networks/(?P<network_id>[^/]+)/?$", networks.NetworkShow.as_view()),
+    re_path(V + r"os-security-groups/?$", security_groups.SecurityGroupList.as_view()),
+    re_path(
+        V + r"os-security-groups/(?P<group_id>[^/]+)/?$",
+        security_groups.SecurityGroupItem.as_view(),
+    ),
+    re_path(V + r"os-security-group-rules/?$", security_groups.SecurityGroupRuleCreate.as_view()),
+    re_path(
+        V + r"os-security-group-rules/(?P<rule_id>[^/]+)/?$",
+        security_groups.SecurityGroupRuleItem.as_view(),
+    ),
+    re_path(V + r"os-tenant-networks/?$", networks.TenantNetworkList.as_view()),
+    re_path(
+        V + r"os-tenant-networks/(?P<network_id>[^/]+)/?$", networks.TenantNetworkShow.as_view()
+    ),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     # [\s\S]: a path with a newline in it is still the API's, never the pages' HTML 404.
@@ -209,6 +239,31 @@ urlpatterns = [
     re_path(r"^image/v2/images/(?P<image_id>[^/]+)/tasks/?$", images.GlanceImageTasks.as_view()),
     # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
     re_path(r"^image/[\s\S]*$", versions.image_not_found),
+    # Network v2.0 (the Neutron slice the address model backs)
+    path("network/", neutron.NetworkVersions.as_view(), name="network-versions"),
+    path("network", unlisted(neutron.NetworkVersions)),
+    path("network/v2.0/", neutron.NetworkV20.as_view(), name="network-v20"),
+    re_path(r"^network/v2\.0$", unlisted(neutron.NetworkV20)),
+    re_path(r"^network/v2\.0/networks/?$", neutron.NetworkList.as_view()),
+    re_path(r"^network/v2\.0/networks/(?P<network_id>[^/]+)/?$", neutron.NetworkItem.as_view()),
+    re_path(r"^network/v2\.0/subnets/?$", neutron.SubnetList.as_view()),
+    re_path(r"^network/v2\.0/subnets/(?P<subnet_id>[^/]+)/?$", neutron.SubnetItem.as_view()),
+    re_path(r"^network/v2\.0/ports/?$", neutron.PortList.as_view()),
+    re_path(r"^network/v2\.0/ports/(?P<port_id>[^/]+)/?$", neutron.PortItem.as_view()),
+    re_path(r"^network/v2\.0/security-groups/?$", neutron.SecurityGroupList.as_view()),
+    re_path(
+        r"^network/v2\.0/security-groups/(?P<group_id>[^/]+)/?$",
+        neutron.SecurityGroupItem.as_view(),
+    ),
+    re_path(r"^network/v2\.0/security-group-rules/?$", neutron.SecurityGroupRuleList.as_view()),
+    re_path(
+        r"^network/v2\.0/security-group-rules/(?P<rule_id>[^/]+)/?$",
+        neutron.SecurityGroupRuleItem.as_view(),
+    ),
+    re_path(r"^network/v2\.0/quotas/(?P<project_id>[^/]+)/?$", neutron.QuotaItem.as_view()),
+    re_path(r"^network/v2\.0/extensions/?$", neutron.ExtensionList.as_view()),
+    re_path(r"^network/v2\.0/extensions/(?P<alias>[^/]+)/?$", neutron.ExtensionShow.as_view()),
+    re_path(r"^network/[\s\S]*$", neutron.network_not_found),
     # The OpenAPI document and its page
     path("api/schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", docs.DocsView.as_view(), name="api-docs"),

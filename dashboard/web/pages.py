@@ -51,6 +51,9 @@ class Page:
                     "admin": self.scope.is_admin,
                     "project": self.scope.selected or "",
                 },
+                # Where the top bar's forms come back to: not on an error page, which must not
+                # echo what was asked for (a refused host's name, say).
+                "back_to": self.request.get_full_path() if status < 400 else "",
                 "theme": theme_of(self.request),
                 "themes": Preference.Theme.choices,
                 "language_choice": preferred_language(self.request),

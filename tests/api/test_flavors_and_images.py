@@ -129,3 +129,31 @@ def test_a_snapshot_is_visible_to_its_project_only(alice_api, bob_api, make_inst
 def test_image_endpoints_need_a_token(anonymous, catalog):
     assert anonymous.get("/image/v2/images").status_code == 401
     assert anonymous.get("/image").status_code == 300
+
+
+def test_a_snapshots_own_metadata_overrides_novas_properties(alice_api, make_instance):
+    instance = make_instance()
+    body = {"createImage": {"name": "snap", "metadata": {"image_type": "test", "k": "v"}}}
+    response = alice_api.post(f"/v2.1/servers/{instance.uuid}/action", body, format="json")
+    image = alice_api.get(f"/image/v2/images/{response.json()['image_id']}").json()
+    assert (image["image_type"], image["k"]) == ("test", "v")
+
+
+def test_glance_lists_by_image_properties_sorted_as_asked(alice_api, make_instance, agent):
+    """What Tempest's backup test asks: a server's daily backups, oldest first."""
+    instance, other = make_instance(name="one"), make_instance(name="two")
+    made = []
+    for server, name, kind in ((instance, "b1", "daily"), (other, "x", "daily"),
+                               (instance, "b2", "daily"), (instance, "w", "weekly")):  # fmt: skip
+        body = {"createBackup": {"name": name, "backup_type": kind, "rotation": 5}}
+        alice_api.post(f"/v2.1/servers/{server.uuid}/action", body, format="json")
+        agent.run_pending()
+        made.append(name)
+    query = f"image_type=backup&backup_type=daily&instance_uuid={instance.uuid}"
+    asc = alice_api.get(f"/image/v2/images?{query}&sort_key=created_at&sort_dir=asc").json()
+    assert [i["name"] for i in asc["images"]] == ["b1", "b2"]
+    desc = alice_api.get(f"/image/v2/images?{query}&sort_key=created_at&sort_dir=desc").json()
+    assert [i["name"] for i in desc["images"]] == ["b2", "b1"]
+    assert alice_api.get("/image/v2/images?image_type=nothing").json()["images"] == []
+    assert alice_api.get("/image/v2/images?sort_key=colour").status_code == 400
+    assert alice_api.get("/image/v2/images?sort_dir=sideways").status_code == 400

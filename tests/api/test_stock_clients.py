@@ -239,3 +239,25 @@ def test_openstack_limits_and_quota_show_and_a_create_beyond_the_quota(cloud, ad
     assert "Quota exceeded for instances: Requested 1, but already used 1 of 1 instances" in str(
         refused.value
     )
+
+
+def test_the_openstack_command_creates_a_server_on_a_named_network_and_lists_its_ports(
+    cloud, agent
+):
+    """``--network NAME`` resolves through Neutron's /v2.0/networks; ``port list --server``
+    reads /v2.0/ports?device_id=…."""
+    (created,) = cloud.run(
+        ("alice", "server", "create", "--flavor", "1", "--image", CIRROS, "--network",
+         "private", "on-private", "-f", "json"),
+    )  # fmt: skip
+    server = json.loads(created.stdout)
+    agent.run_pending()
+    address = Instance.objects.get(uuid=server["id"]).addresses["private"][0]["addr"]
+    listing, networks = cloud.run(
+        ("alice", "port", "list", "--server", "on-private", "-f", "json"),
+        ("alice", "network", "list", "-f", "json"),
+    )
+    (port,) = json.loads(listing.stdout)
+    assert port["Fixed IP Addresses"][0]["ip_address"] == address
+    assert port["Status"] == "ACTIVE"
+    assert [n["Name"] for n in json.loads(networks.stdout)] == ["private"]

@@ -33,9 +33,12 @@ from tempest.lib.services.compute import (
     networks_client,
     quota_classes_client,
     quotas_client,
+    security_group_rules_client,
+    security_groups_client,
     server_groups_client,
     servers_client,
     services_client,
+    tenant_networks_client,
     tenant_usages_client,
     versions_client,
 )
@@ -115,6 +118,9 @@ def clients(ap: auth.KeystoneV3AuthProvider) -> dict[str, Any]:
         "audit": instance_usage_audit_log_client.InstanceUsagesAuditLogClient(*args, **kw),
         "hosts": hosts_client.HostsClient(*args, **kw),
         "networks": networks_client.NetworksClient(*args, **kw),
+        "tenant_networks": tenant_networks_client.TenantNetworksClient(*args, **kw),
+        "security_groups": security_groups_client.SecurityGroupsClient(*args, **kw),
+        "security_group_rules": security_group_rules_client.SecurityGroupRulesClient(*args, **kw),
         "extensions": extensions_client.ExtensionsClient(*args, **kw),
         "versions": versions_client.VersionsClient(*args, **kw),
     }
@@ -184,6 +190,12 @@ def walk_step(walk: Walk, version: str, admin: dict[str, Any], member: dict[str,
     c(f"server metadata item {at}",
       lambda: a["servers"].show_server_metadata_item(active, "walk"))  # fmt: skip
     c(f"diagnostics {at}", lambda: a["servers"].show_server_diagnostics(active))
+    c(f"addresses {at}", lambda: a["servers"].list_addresses(active))
+    c(f"addresses of private {at}",
+      lambda: a["servers"].list_addresses_by_network(active, "private"))  # fmt: skip
+    c(f"password {at}", lambda: a["servers"].show_password(active))
+    c(f"password clear {at}", lambda: a["servers"].delete_password(active))
+    c(f"server security groups {at}", lambda: a["servers"].list_security_groups_by_server(active))
     c(f"lock {at}", lambda: a["servers"].lock_server(active))
     c(f"unlock {at}", lambda: a["servers"].unlock_server(active))
     c(f"rebuild {at}", lambda: a["servers"].rebuild_server(active, IMAGE_ALT))
@@ -195,6 +207,8 @@ def walk_step(walk: Walk, version: str, admin: dict[str, Any], member: dict[str,
         c(f"images {at}", lambda: a["images"].list_images(detail=True))
         c(f"image show {at}", lambda: a["images"].show_image(IMAGE))
         c(f"networks {at}", lambda: a["networks"].list_networks())
+        c(f"tenant networks {at}", lambda: m["tenant_networks"].list_tenant_networks())
+        walk_security_groups(walk, m, at)
     c(f"keypairs {at}", lambda: m["keypairs"].list_keypairs())
     c(f"limits {at}", lambda: m["limits"].show_limits())
     c(f"quotas {at}", lambda: m["quotas"].show_quota_set(project_id))
@@ -214,6 +228,28 @@ def walk_step(walk: Walk, version: str, admin: dict[str, Any], member: dict[str,
     if v < (2, 43):
         c(f"hosts {at}", lambda: a["hosts"].list_hosts())
     c(f"extensions {at}", lambda: m["extensions"].list_extensions())
+
+
+def walk_security_groups(walk: Walk, m: dict[str, Any], at: str) -> None:
+    """Nova's security group proxy (before 2.36): a group made, shown, changed, given a rule
+    and deleted, each answer checked."""
+    c, groups, rules = walk.check, m["security_groups"], m["security_group_rules"]
+    c(f"security groups {at}", lambda: groups.list_security_groups())
+    made = c(f"security group create {at}",
+             lambda: groups.create_security_group(name="walk", description="walk"))  # fmt: skip
+    if made is None:
+        return
+    ident = made["security_group"]["id"]
+    c(f"security group show {at}", lambda: groups.show_security_group(ident))
+    c(f"security group update {at}",
+      lambda: groups.update_security_group(ident, name="walk", description="d"))  # fmt: skip
+    rule = c(f"security group rule create {at}",
+             lambda: rules.create_security_group_rule(parent_group_id=ident, ip_protocol="tcp",
+                                                      from_port=22, to_port=22))  # fmt: skip
+    if rule is not None:
+        rule_id = rule["security_group_rule"]["id"]
+        c(f"security group rule delete {at}", lambda: rules.delete_security_group_rule(rule_id))
+    c(f"security group delete {at}", lambda: groups.delete_security_group(ident))
 
 
 def main() -> int:

@@ -276,6 +276,51 @@ KEYSTONE_ERROR = _obj(
 )
 
 
+NEUTRON_ERROR = _obj(
+    {"NeutronError": _obj({"type": _STR, "message": _STR, "detail": _STR},
+                          required=("type", "message", "detail"))},
+    required=("NeutronError",),
+)  # fmt: skip
+_ARRAY = {"type": "array"}
+_NULL_STR = {"type": ["string", "null"]}
+NEUTRON_NETWORK = _obj(
+    {"id": _STR, "name": _STR, "tenant_id": _STR, "project_id": _STR, "admin_state_up": _BOOL,
+     "status": _STR, "subnets": _ARRAY, "shared": _BOOL, "mtu": _INT,
+     "availability_zone_hints": _ARRAY, "availability_zones": _ARRAY,
+     "ipv4_address_scope": _NULL_STR, "ipv6_address_scope": _NULL_STR,
+     "router:external": _BOOL, "port_security_enabled": _BOOL, "l2_adjacency": _BOOL,
+     "description": _STR, "tags": _ARRAY, "created_at": _STR, "updated_at": _STR,
+     "revision_number": _INT},
+    required=("id", "name", "tenant_id", "status", "subnets", "shared", "admin_state_up"),
+)  # fmt: skip
+NEUTRON_SUBNET = _obj(
+    {"id": _STR, "name": _STR, "tenant_id": _STR, "project_id": _STR, "network_id": _STR,
+     "ip_version": _INT, "cidr": _STR, "gateway_ip": _NULL_STR, "allocation_pools": _ARRAY,
+     "dns_nameservers": _ARRAY, "host_routes": _ARRAY, "enable_dhcp": _BOOL,
+     "ipv6_ra_mode": _NULL_STR, "ipv6_address_mode": _NULL_STR, "subnetpool_id": _NULL_STR,
+     "service_types": _ARRAY, "description": _STR, "tags": _ARRAY, "created_at": _STR,
+     "updated_at": _STR, "revision_number": _INT},
+    required=("id", "network_id", "ip_version", "cidr", "allocation_pools"),
+)  # fmt: skip
+NEUTRON_PORT = _obj(
+    {"id": _STR, "name": _STR, "network_id": _STR, "tenant_id": _STR, "project_id": _STR,
+     "mac_address": _STR, "admin_state_up": _BOOL, "status": _STR, "device_id": _STR,
+     "device_owner": _STR,
+     "fixed_ips": {"type": "array", "items": _obj({"subnet_id": _STR, "ip_address": _STR})},
+     "allowed_address_pairs": _ARRAY, "extra_dhcp_opts": _ARRAY, "security_groups": _ARRAY,
+     "port_security_enabled": _BOOL, "binding:vnic_type": _STR,
+     "binding:host_id": {**_STR, "description": "admins only"},
+     "binding:profile": {"type": "object"}, "binding:vif_type": _STR,
+     "binding:vif_details": {"type": "object"}, "description": _STR, "tags": _ARRAY,
+     "created_at": _STR, "updated_at": _STR, "revision_number": _INT},
+    required=("id", "network_id", "device_id", "fixed_ips", "mac_address", "status"),
+)  # fmt: skip
+NEUTRON_EXTENSION = _obj(
+    {"alias": _STR, "name": _STR, "description": _STR, "updated": _STR, "links": _ARRAY},
+    required=("alias", "name", "description", "updated", "links"),
+)
+
+
 def _wrap(key: str, inner: S, **extra: S) -> S:
     return _obj({key: inner, **extra}, required=(key,))
 
@@ -351,6 +396,68 @@ COMPONENTS: dict[str, S] = {
     "TokenBody": _wrap("token", TOKEN),
     "NovaFault": NOVA_FAULT,
     "KeystoneError": KEYSTONE_ERROR,
+    "NeutronError": NEUTRON_ERROR,
+    "NeutronVersions": _wrap("versions", {"type": "array", "items": {"type": "object"}}),
+    "NeutronResources": _wrap("resources", {"type": "array", "items": {"type": "object"}}),
+    "NeutronNetwork": NEUTRON_NETWORK,
+    "NeutronNetworkList": _list("networks", "NeutronNetwork", "networks_links"),
+    "NeutronNetworkShow": _wrap("network", _ref("NeutronNetwork")),
+    "NeutronSubnet": NEUTRON_SUBNET,
+    "NeutronSubnetList": _list("subnets", "NeutronSubnet", "subnets_links"),
+    "NeutronSubnetShow": _wrap("subnet", _ref("NeutronSubnet")),
+    "NeutronPort": NEUTRON_PORT,
+    "NeutronPortList": _list("ports", "NeutronPort", "ports_links"),
+    "NeutronPortShow": _wrap("port", _ref("NeutronPort")),
+    "NeutronSecurityGroup": _obj(
+        {
+            "id": _STR,
+            "name": _STR,
+            "tenant_id": _STR,
+            "project_id": _STR,
+            "description": _STR,
+            "security_group_rules": {"type": "array", "items": _ref("NeutronSecurityGroupRule")},
+            "stateful": _BOOL,
+            "shared": _BOOL,
+            "tags": _ARRAY,
+            "created_at": _STR,
+            "updated_at": _STR,
+            "revision_number": _INT,
+        },
+        required=("id", "name", "tenant_id", "security_group_rules"),
+    ),
+    "NeutronSecurityGroupRule": _obj(
+        {
+            "id": _STR,
+            "tenant_id": _STR,
+            "project_id": _STR,
+            "security_group_id": _STR,
+            "direction": _STR,
+            "ethertype": _STR,
+            "protocol": _NULL_STR,
+            "port_range_min": {"type": ["integer", "null"]},
+            "port_range_max": {"type": ["integer", "null"]},
+            "remote_ip_prefix": _NULL_STR,
+            "remote_group_id": _NULL_STR,
+            "remote_address_group_id": _NULL_STR,
+            "description": _STR,
+            "tags": _ARRAY,
+            "created_at": _STR,
+            "updated_at": _STR,
+            "revision_number": _INT,
+        },
+        required=("id", "security_group_id", "direction", "ethertype"),
+    ),
+    "NeutronSecurityGroupList": _list(
+        "security_groups", "NeutronSecurityGroup", "security_groups_links"
+    ),
+    "NeutronSecurityGroupShow": _wrap("security_group", _ref("NeutronSecurityGroup")),
+    "NeutronSecurityGroupRuleList": _list(
+        "security_group_rules", "NeutronSecurityGroupRule", "security_group_rules_links"
+    ),
+    "NeutronSecurityGroupRuleShow": _wrap("security_group_rule", _ref("NeutronSecurityGroupRule")),
+    "NeutronExtension": NEUTRON_EXTENSION,
+    "NeutronExtensionList": _list("extensions", "NeutronExtension"),
+    "NeutronExtensionShow": _wrap("extension", _ref("NeutronExtension")),
 }
 
 
@@ -368,7 +475,13 @@ def add_refusals(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[
     string before a view runs, with the error body of the service the path belongs to.
     """
     for path, operations in result.get("paths", {}).items():
-        schema = "KeystoneError" if path.startswith("/identity") else "NovaFault"
+        schema = (
+            "KeystoneError"
+            if path.startswith("/identity")
+            else "NeutronError"
+            if path.startswith("/network")
+            else "NovaFault"
+        )
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.setdefault(

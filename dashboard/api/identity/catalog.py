@@ -1,8 +1,9 @@
 """The service catalog a token carries, and the identity version documents.
 
-This server answers for three services, each listed once per interface with the same URL:
-``compute`` (Nova, ``/v2.1``), ``identity`` (Keystone, ``/identity``) and ``image`` (the Glance
-sliver stock clients read image names from, ``/image``). URLs are absolute, built from the
+This server answers for four services, each listed once per interface with the same URL:
+``compute`` (Nova, ``/v2.1``), ``identity`` (Keystone, ``/identity``), ``image`` (the Glance
+sliver stock clients read image names from, ``/image``) and ``network`` (the read-only Neutron
+v2.0 slice of the address model, ``/network``). URLs are absolute, built from the
 request, so a client follows them back to the host and port it used.
 """
 
@@ -22,6 +23,7 @@ SERVICES: tuple[tuple[str, str, str], ...] = (
     ("compute", "nova", "compute-version"),
     ("identity", "keystone", "identity-versions"),
     ("image", "glance", "image-versions"),
+    ("network", "neutron", "network-versions"),
 )
 
 V3_UPDATED = "2024-04-09T00:00:00Z"

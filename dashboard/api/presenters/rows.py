@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from compute.models import Instance
-from compute.services.server_extras import COLUMNS as EXTRA_COLUMNS
-from compute.services.server_extras import EXTRA_KEYS, server_extras_of
+from compute.selectors.server_extras import COLUMNS as EXTRA_COLUMNS
+from compute.selectors.server_extras import EXTRA_KEYS, server_extras_of
 from compute.status import Status, status_from_state
 
 

@@ -26,7 +26,7 @@ from compute.conf import conf
 from compute.context import RequestContext
 from compute.models import Instance, InstanceFault
 from compute.policy import host_status_shown, opaque_host_id
-from compute.services.server_extras import security_groups_of
+from compute.selectors.server_extras import security_groups_of
 from compute.services.server_groups import groups_of
 from compute.status import PROGRESS_STATUSES, HostStatus, Status, host_status_and_liveness
 from dashboard.api.formats import isotime, naive

@@ -375,6 +375,37 @@ class GlanceBase(AuthenticatedView):
         return body
 
 
+#: The list's own parameters; any other is an image property to match.
+GLANCE_LIST_PARAMS = frozenset({"id", "name", "status", "visibility", "owner", "limit", "marker",
+                                "sort_key", "sort_dir", "sort", "member_status", "tag"})  # fmt: skip
+#: Glance's sortable attributes and the image column each reads.
+GLANCE_SORT_KEYS = {"created_at": "created_at", "updated_at": "updated_at", "name": "name",
+                    "id": "pk", "size": "size", "min_disk": "min_disk", "min_ram": "min_ram",
+                    "status": "status"}  # fmt: skip
+
+
+def _has_properties(body: dict[str, Any], wanted: dict[str, str]) -> bool:
+    return all(k in body and str(body[k]) == v for k, v in wanted.items())
+
+
+def _glance_sorted(rows: list[Image], params: Any) -> list[Image]:
+    """``sort_key``/``sort_dir`` (Glance's defaults: created_at, desc), when asked for."""
+    if "sort_key" not in params and "sort_dir" not in params:
+        return rows
+    key, direction = params.get("sort_key", "created_at"), params.get("sort_dir", "desc")
+    if key not in GLANCE_SORT_KEYS:
+        raise APIFault(400, f"Invalid sort key: {key}.")
+    if direction not in ("asc", "desc"):
+        raise APIFault(400, f"Invalid sort direction: {direction}")
+    column = GLANCE_SORT_KEYS[key]
+
+    def order(image: Image) -> tuple[bool, Any, Any]:
+        value = getattr(image, column)
+        return (value is None, value if value is not None else "", image.pk)
+
+    return sorted(rows, key=order, reverse=direction == "desc")
+
+
 def _in(value: str) -> list[str]:
     return value[3:].split(",") if value.startswith("in:") else [value]
 
@@ -399,6 +430,12 @@ class GlanceImageList(GlanceBase):
             if key in params:
                 wanted = set(_in(params[key]))
                 rows = [i for i in rows if str(self.glance(i)[key]) in wanted]
+        # Any other parameter is an image property, matched exactly (Glance's additional
+        # properties: ``image_type=backup&backup_type=daily&instance_uuid=…``).
+        properties = {k: v for k, v in params.items() if k not in GLANCE_LIST_PARAMS}
+        if properties:
+            rows = [i for i in rows if _has_properties(self.glance(i), properties)]
+        rows = _glance_sorted(rows, params)
         limit = _limit(params.get("limit"), GLANCE_DEFAULT_LIMIT)
         page = _after(rows, params.get("marker"))[:limit]
         body: dict[str, Any] = {

@@ -1,6 +1,6 @@
-"""``/v2.1/os-networks`` (deprecated; before 2.36): Nova's proxy view of the networks, here the
-one network of ``compute.networks``. The nova-network fields Neutron cannot fill are null, as
-Nova shows them in front of Neutron.
+"""``/v2.1/os-networks`` and ``/v2.1/os-tenant-networks`` (deprecated; before 2.36): Nova's proxy
+views of the networks, here the one network of ``compute.networks``. The nova-network fields
+Neutron cannot fill are null, as Nova shows them in front of Neutron.
 """
 
 from __future__ import annotations
@@ -55,3 +55,28 @@ class NetworkShow(NetworksBase):
         if network is None:
             raise APIFault(404, "Network not found.")
         return Response({"network": self.view(network)})
+
+
+def tenant_network(network: Network) -> dict[str, Any]:
+    """Nova's ``os-tenant-networks`` body in front of Neutron: ``cidr`` is the string "None"
+    (``str(None)``, which Nova has always answered there), ``label`` the network's name."""
+    return {"id": network.id, "cidr": str(None), "label": network.label}
+
+
+class TenantNetworkList(NetworksBase):
+    @extend_schema(operation_id="tenantNetworkList",
+                   summary="The caller's networks (deprecated; before 2.36)",
+                   responses=compute_responses({200: None}, 404), **_DOC)  # fmt: skip
+    def get(self, request: Request) -> Response:
+        return Response({"networks": [tenant_network(n) for n in NETWORKS]})
+
+
+class TenantNetworkShow(NetworksBase):
+    @extend_schema(operation_id="tenantNetworkShow",
+                   summary="One of the caller's networks (deprecated; before 2.36)",
+                   responses=compute_responses({200: None}, 404), **_DOC)  # fmt: skip
+    def get(self, request: Request, network_id: str) -> Response:
+        network = network_get(network_id)
+        if network is None or network.id != network_id:
+            raise APIFault(404, "Network not found")
+        return Response({"network": tenant_network(network)})

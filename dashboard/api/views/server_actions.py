@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import services
+from compute import policy, services
 from compute.models import InstanceAction
 from compute.selectors import instance_get
 from compute.services import quotas
@@ -75,6 +75,8 @@ class ServerAction(ServerViewMixin):
         groups = _security_group_change(request.data)
         if groups is not None:
             return self._security_group(server_id, *groups)
+        if isinstance(request.data, dict) and list(request.data) == ["injectNetworkInfo"]:
+            return self._inject_network_info(server_id)
         row, value = actions.parse(request.data, self.version)
         key, params = row.action(value)
         extras = extras_of(value, self.context) if key == "rebuild" else {}
@@ -88,6 +90,13 @@ class ServerAction(ServerViewMixin):
         record = services.instance_action(
             context=self.context, instance_uuid=server_id, action=key, params=params
         )
+        if key == "resize":
+            # Nova's resize sets the disk config: AUTO if asked for, else MANUAL
+            # (``instance.auto_disk_config = auto_disk_config or False``).
+            auto = value.get("OS-DCF:diskConfig") == "AUTO"
+            server_extras_set(
+                instance_uuid=server_id, values={"disk_config": "AUTO" if auto else "MANUAL"}
+            )
         if row.answer is Answer.SERVER:
             return self._rebuilt(server_id, value, extras)
         if row.answer is Answer.IMAGE:
@@ -101,6 +110,14 @@ class ServerAction(ServerViewMixin):
         instance = instance_get(context=self.context, instance_uuid=server_id, joined=())
         change = security_group_add if key == "addSecurityGroup" else security_group_remove
         change(instance=instance, project_id=instance.project_id, name=name)
+        return Response(status=202)
+
+    def _inject_network_info(self, server_id: str) -> Response:
+        """Nova's admin action: cast to the host, whose libvirt driver injects nothing (the
+        network is configured by DHCP); here no host has anything to inject either. Accepted
+        for an admin, as Nova accepts it; nothing changes."""
+        instance_get(context=self.context, instance_uuid=server_id, joined=())
+        policy.authorize(self.context, "os_compute_api:os-admin-actions:inject_network_info")
         return Response(status=202)
 
     def _rebuilt(self, server_id: str, value: dict[str, Any], extras: dict[str, Any]) -> Response:
