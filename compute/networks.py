@@ -89,3 +89,26 @@ def mac_address(port: str) -> str:
 def security_group_id(project_id: str, name: str) -> str:
     """A project's security group by name (only ``default`` exists here)."""
     return _stable_id("security-group", project_id, name)
+
+
+Addresses = dict[str, list[dict[str, object]]]
+
+
+def addresses_shown(instance_uuid: str, addresses: Addresses | None) -> Addresses:
+    """A server's ``addresses`` as Nova shows them: each address with its ``OS-EXT-IPS:type``
+    and its port's ``OS-EXT-IPS-MAC:mac_addr`` (the same MAC the Neutron slice gives the
+    port)."""
+    shown: Addresses = {}
+    for label, rows in (addresses or {}).items():
+        network = network_by_label(label)
+        mac = mac_address(port_id(instance_uuid, network)) if network is not None else None
+        shown[label] = [
+            {
+                "version": row.get("version", 4),
+                "addr": row.get("addr"),
+                "OS-EXT-IPS:type": row.get("OS-EXT-IPS:type", "fixed"),
+                **({"OS-EXT-IPS-MAC:mac_addr": mac} if mac else {}),
+            }
+            for row in rows
+        ]
+    return shown

@@ -372,3 +372,15 @@ def test_a_projects_network_quotas_are_neutrons_defaults_read_only(alice_api, bo
     refused = alice_api.put(f"/network/v2.0/quotas/{demo}", {"quota": {"port": 1}}, format="json")
     assert refused.status_code == 403
     assert refused.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
+
+
+def test_a_servers_addresses_carry_the_mac_of_its_port(alice_api, make_instance):
+    """Nova shows each address with ``OS-EXT-IPS-MAC:mac_addr``: the port's MAC."""
+    server = make_instance("active")
+    (address,) = alice_api.get(f"/v2.1/servers/{server.uuid}").json()["server"]["addresses"][
+        "private"
+    ]
+    (port,) = alice_api.get(f"/network/v2.0/ports?device_id={server.uuid}").json()["ports"]
+    assert address["OS-EXT-IPS-MAC:mac_addr"] == port["mac_address"]
+    assert address["OS-EXT-IPS:type"] == "fixed"
+    assert address["addr"] == port["fixed_ips"][0]["ip_address"]

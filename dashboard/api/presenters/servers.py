@@ -25,6 +25,7 @@ from compute import policy, preconditions
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.models import Instance, InstanceFault
+from compute.networks import addresses_shown
 from compute.policy import host_status_shown, opaque_host_id
 from compute.selectors.server_extras import security_groups_of
 from compute.services.server_groups import groups_of
@@ -174,7 +175,9 @@ class ServerViews:
             "flavor": self._flavor(server),
             "created": isotime(server.created_at),
             "updated": isotime(server.updated_at),
-            "addresses": {} if status == Status.BUILD else dict(server.addresses or {}),
+            "addresses": {}
+            if status == Status.BUILD
+            else addresses_shown(str(server.uuid), server.addresses),
             "accessIPv4": extras["access_ip_v4"] or "",
             "accessIPv6": extras["access_ip_v6"] or "",
             "OS-DCF:diskConfig": extras["disk_config"] or "MANUAL",
