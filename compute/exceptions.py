@@ -115,3 +115,10 @@ class DriverError(ComputeError):
 class InstanceNotFoundOnHypervisor(DriverError):
     def __init__(self, uuid: str) -> None:
         super().__init__(f"Instance {uuid} could not be found on the hypervisor.")
+
+
+class MigrationAborted(DriverError):
+    """The hypervisor stopped a live migration an admin aborted; the guest runs on the source."""
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__(f"Live migration of instance {uuid} was aborted.")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
-from compute.actions import BY_KEY
+from compute.actions import BY_KEY, MIGRATION_CONTROLS
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.exceptions import Forbidden
@@ -59,6 +59,15 @@ _OTHER_RULES: dict[str, str] = {
     "os_compute_api:os-flavor-manage:create": ADMIN,
     "os_compute_api:os-flavor-manage:update": ADMIN,
     "os_compute_api:os-flavor-manage:delete": ADMIN,
+    # Nova's default for these is PROJECT_MANAGER_OR_ADMIN; admin here until a manager role
+    # exists (the migrations index, and a server's migrations list, force-complete, abort).
+    "os_compute_api:os-migrations:index": ADMIN,
+    "os_compute_api:os-migrations:index:all_projects": ADMIN,
+    "os_compute_api:os-migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:index": ADMIN,
+    "os_compute_api:servers:migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN,
+    **{spec.policy: ADMIN for spec in MIGRATION_CONTROLS},
 }
 
 #: Every rule the product checks, with Nova's default.

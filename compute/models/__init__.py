@@ -7,6 +7,7 @@ from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
 from compute.models.instances import Instance, InstanceFault
+from compute.models.migrations import Migration
 from compute.models.outbox import ChangeEvent
 from compute.models.resources import (
     Aggregate,
@@ -37,6 +38,7 @@ __all__ = [
     "InstanceFault",
     "KeyPair",
     "Membership",
+    "Migration",
     "PowerSyncPass",
     "Project",
     "QuotaClassLimit",

@@ -28,6 +28,7 @@ from dashboard.api.views import (
     images,
     instance_actions,
     keypairs,
+    migrations,
     networks,
     quotas,
     server_actions,
@@ -74,6 +75,21 @@ urlpatterns = [
         instance_actions.InstanceActionShow.as_view(),
         name="instance-action",
     ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/migrations/?$",
+        migrations.ServerMigrationList.as_view(),
+        name="server-migrations",
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/migrations/(?P<migration_id>[^/]+)/action/?$",
+        migrations.ServerMigrationAction.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/migrations/(?P<migration_id>[^/]+)/?$",
+        migrations.ServerMigration.as_view(),
+        name="server-migration",
+    ),
+    re_path(V + r"os-migrations/?$", migrations.MigrationList.as_view(), name="migrations"),
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/metadata/?$", server_metadata.ServerMetadata.as_view()
     ),

@@ -77,6 +77,7 @@ def w(alice_api, admin_api, make_instance, host):
     own = alice_api.post("/image/v2/images", {"name": "own"}, format="json").json()["id"]
     meta_server = make_instance("active", name="metadata")
     return SimpleNamespace(
+        make=make_instance,
         meta_server=str(meta_server.uuid),
         own_image=own,
         building=str(building.uuid),
@@ -982,3 +983,73 @@ def test_every_documented_response_code_is_one_the_api_gives(schema, w):
             continue  # documented for Nova's sake, not reachable here (see its view)
         assert response is not None, f"no scenario shows {operation_id} answering {code}"
         assert response.status_code == code, (operation_id, code, response.content[:300])
+
+
+# --- the migrations API (dashboard.api.views.migrations) -------------------------------------
+def _migrating(w: SimpleNamespace, name: str, *, status: str = "") -> tuple[str, int]:
+    """A server of alice's live-migrating to a second host (queued: no agent runs it), and its
+    migration's id; ``status`` sets the record's as the agent would have (force-complete needs
+    "running")."""
+    from compute.models import Host, Migration
+    from compute.services import host_heartbeat, host_register
+
+    # Built on node1 (node1's agent builds it): node2, up and enabled, is only the destination.
+    Host.objects.filter(host="node2").update(disabled=True)
+    server = str(w.make("active", name=name).uuid)
+    host_heartbeat(host=host_register(host="node2", driver="fake"))
+    Host.objects.filter(host="node2").update(disabled=False)
+    body = {"os-migrateLive": {"host": "node2", "block_migration": "auto"}}
+    answer = w.admin.post(f"/v2.1/servers/{server}/action", body, format="json")
+    assert answer.status_code == 202, answer.content
+    migration = Migration.objects.get(instance__uuid=server)
+    if status:
+        Migration.objects.filter(pk=migration.pk).update(status=status)
+    return server, migration.pk
+
+
+def _migration_url(w: SimpleNamespace, name: str, *, status: str = "", tail: str = "") -> str:
+    server, migration = _migrating(w, name, status=status)
+    return f"/v2.1/servers/{server}/migrations/{migration}{tail}"
+
+
+FORCE = {"force_complete": None}
+
+SCENARIOS.update(
+    {
+        ("migrationList", 200): lambda w: w.admin.get("/v2.1/os-migrations"),
+        ("migrationList", 403): lambda w: w.alice.get("/v2.1/os-migrations"),
+        ("serverMigrationList", 200): lambda w: w.admin.get(f"/v2.1/servers/{w.server}/migrations"),
+        ("serverMigrationList", 403): lambda w: w.alice.get(f"/v2.1/servers/{w.server}/migrations"),
+        ("serverMigrationList", 404): lambda w: w.admin.get(f"/v2.1/servers/{MISSING}/migrations"),
+        ("serverMigrationShow", 200): lambda w: w.admin.get(_migration_url(w, "show")),
+        ("serverMigrationShow", 403): lambda w: w.alice.get(_migration_url(w, "show403")),
+        ("serverMigrationShow", 404): lambda w: w.admin.get(
+            f"/v2.1/servers/{w.server}/migrations/1"
+        ),
+        ("serverMigrationAbort", 202): lambda w: w.admin.delete(_migration_url(w, "abort")),
+        ("serverMigrationAbort", 403): lambda w: w.alice.delete(
+            f"/v2.1/servers/{w.server}/migrations/1"
+        ),
+        ("serverMigrationAbort", 404): lambda w: w.admin.delete(
+            _migration_url(w, "abort404", tail="0")
+        ),
+        ("serverMigrationAbort", 409): lambda w: w.admin.delete(
+            f"/v2.1/servers/{w.server}/migrations/1"
+        ),
+        ("serverMigrationForceComplete", 202): lambda w: w.admin.post(
+            _migration_url(w, "force", status="running", tail="/action"), FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 403): lambda w: w.alice.post(
+            f"/v2.1/servers/{w.server}/migrations/1/action", FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 404): lambda w: w.admin.post(
+            f"/v2.1/servers/{MISSING}/migrations/1/action", FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 409): lambda w: w.admin.post(
+            f"/v2.1/servers/{w.server}/migrations/1/action", FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 415): lambda w: w.admin.post(
+            f"/v2.1/servers/{w.server}/migrations/1/action", "x", content_type="text/plain"
+        ),
+    }
+)

@@ -226,6 +226,60 @@ INSTANCE_ACTION = _obj(
     }
 )
 
+_NINT: S = {"type": ["integer", "null"]}
+
+MIGRATION = _obj(
+    {
+        "created_at": _TIME,
+        "dest_compute": _NSTR,
+        "dest_host": _NSTR,
+        "dest_node": _NSTR,
+        "id": _INT,
+        "instance_uuid": _STR,
+        "new_instance_type_id": _NINT,
+        "old_instance_type_id": _NINT,
+        "source_compute": _NSTR,
+        "source_node": _NSTR,
+        "status": _STR,
+        "updated_at": _NTIME,
+        "migration_type": {
+            "type": "string",
+            "enum": ["migration", "resize", "live-migration", "evacuation"],
+            "description": "2.23+",
+        },
+        "links": {**LINKS, "description": "2.23+, a live migration in progress only"},
+        "uuid": {**_STR, "description": "2.59+"},
+        "user_id": {**_NSTR, "description": "2.80+"},
+        "project_id": {**_NSTR, "description": "2.80+"},
+    },
+    required=("created_at", "id", "instance_uuid", "status", "updated_at"),
+)
+
+SERVER_MIGRATION = _obj(
+    {
+        "created_at": _TIME,
+        "dest_compute": _NSTR,
+        "dest_host": _NSTR,
+        "dest_node": _NSTR,
+        "disk_processed_bytes": _NINT,
+        "disk_remaining_bytes": _NINT,
+        "disk_total_bytes": _NINT,
+        "id": _INT,
+        "memory_processed_bytes": _NINT,
+        "memory_remaining_bytes": _NINT,
+        "memory_total_bytes": _NINT,
+        "server_uuid": _STR,
+        "source_compute": _NSTR,
+        "source_node": _NSTR,
+        "status": _STR,
+        "updated_at": _NTIME,
+        "uuid": {**_STR, "description": "2.59+"},
+        "user_id": {**_NSTR, "description": "2.80+"},
+        "project_id": {**_NSTR, "description": "2.80+"},
+    },
+    required=("created_at", "id", "server_uuid", "status", "updated_at"),
+)
+
 COMPUTE_VERSION = _obj(
     {
         "id": _STR,
@@ -342,6 +396,11 @@ COMPONENTS: dict[str, S] = {
     "InstanceAction": INSTANCE_ACTION,
     "InstanceActionList": _list("instanceActions", "InstanceAction", "links"),
     "InstanceActionShow": _wrap("instanceAction", _ref("InstanceAction")),
+    "Migration": MIGRATION,
+    "MigrationList": _list("migrations", "Migration", "migrations_links"),
+    "ServerMigration": SERVER_MIGRATION,
+    "ServerMigrationList": _list("migrations", "ServerMigration"),
+    "ServerMigrationShow": _wrap("migration", _ref("ServerMigration")),
     "ComputeVersion": _wrap("version", COMPUTE_VERSION),
     "ComputeVersions": _wrap("versions", {"type": "array", "items": COMPUTE_VERSION}),
     "IdentityVersion": _wrap("version", IDENTITY_VERSION),
