@@ -420,3 +420,26 @@ def test_fake_guest_slow_migration_sets_and_clears_the_knob_and_refuses_bad_valu
     call_command("fake_guest", uuid, "slow-migration", "0")
     guest.refresh_from_db()
     assert (guest.migration_seconds, guest.migration_fail_at) == (0.0, None)
+
+
+@pytest.mark.django_db
+def test_a_live_migration_no_agent_takes_up_ends_failed_not_queued_for_ever(
+    two_hosts, make_instance, admin_ctx
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from compute import watchdog
+    from compute.models import ActionDispatch
+
+    instance = make_instance("active")
+    two_hosts()
+    live_migrate(admin_ctx, instance)
+    ActionDispatch.objects.filter(instance=instance, kind="os-migrateLive").update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert watchdog.fail_stale_dispatches() == 1
+    assert Migration.objects.get(instance=instance).status == "failed"
+    instance.refresh_from_db()
+    assert instance.task_state is None and instance.vm_state == "active"
