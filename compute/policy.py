@@ -68,6 +68,8 @@ _OTHER_RULES: dict[str, str] = {
     "os_compute_api:servers:migrations:index:host": ADMIN,
     "os_compute_api:servers:migrations:show": ADMIN,
     **{spec.policy: ADMIN for spec in MIGRATION_CONTROLS},
+    # The project's own: a host's drain plan and drains (no Nova counterpart).
+    "vmdash:hosts:drain": ADMIN,
 }
 
 #: Every rule the product checks, with Nova's default.

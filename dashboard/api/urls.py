@@ -21,6 +21,7 @@ from dashboard.api.identity import views as identity
 from dashboard.api.views import (
     aggregates,
     diagnostics,
+    drain,
     extensions,
     flavors,
     hosts,
@@ -186,6 +187,7 @@ urlpatterns = [
     re_path(V + r"os-aggregates/(?P<aggregate_id>[^/]+)/?$", aggregates.AggregateItem.as_view()),
     re_path(V + r"os-networks/?$", networks.NetworkList.as_view()),
     re_path(V + r"os-networks/(?P<network_id>[^/]+)/?$", networks.NetworkShow.as_view()),
+    re_path(V + r"vmdash/hosts/(?P<host_name>[^/]+)/drain-plan/?$", drain.HostDrainPlan.as_view()),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     # [\s\S]: a path with a newline in it is still the API's, never the pages' HTML 404.

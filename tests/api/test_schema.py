@@ -1053,3 +1053,11 @@ SCENARIOS.update(
         ),
     }
 )
+
+SCENARIOS.update(
+    {
+        ("hostDrainPlan", 200): lambda w: w.admin.get("/v2.1/vmdash/hosts/node1/drain-plan"),
+        ("hostDrainPlan", 403): lambda w: w.alice.get("/v2.1/vmdash/hosts/node1/drain-plan"),
+        ("hostDrainPlan", 404): lambda w: w.admin.get("/v2.1/vmdash/hosts/nope/drain-plan"),
+    }
+)

@@ -109,3 +109,27 @@ def test_the_hosts_page_costs_the_same_queries_for_one_host_or_many(
     with CaptureQueriesContext(connection) as many:
         admin_client.get("/hosts/")
     assert len(many) == len(one)
+
+
+def test_the_host_page_shows_the_drain_plan_with_novas_refusals_and_a_default_each(
+    admin_client, agent_factory, make_instance, alice_ctx
+):
+    from compute.services import instance_action
+    from tests.conftest import fresh
+
+    locked = make_instance("active", name="locked")
+    busy = make_instance("active", name="busy")
+    make_instance("stopped", name="sleeper")
+    agent_factory("node2")
+    instance_action(context=fresh(alice_ctx), instance_uuid=str(locked.uuid), action="lock")
+    instance_action(context=fresh(alice_ctx), instance_uuid=str(busy.uuid), action="stop")
+    html = admin_client.get("/hosts/node1/").content.decode()
+    assert f"Instance {locked.uuid} is locked" in html
+    assert (
+        f"Cannot &#x27;os-migrateLive&#x27; instance {busy.uuid} while it is in task_state "
+        "powering-off"
+    ) in html
+    assert html.count('data-verdict="cannot-move"') == 2
+    assert html.count('data-verdict="cold-migrate"') == 1
+    assert '<option value="cold-migrate" selected>' in html
+    assert '<option value="leave" selected>' in html

@@ -280,6 +280,40 @@ SERVER_MIGRATION = _obj(
     required=("created_at", "id", "server_uuid", "status", "updated_at"),
 )
 
+_CHOICE_TEXTS: S = {
+    "type": "object",
+    "additionalProperties": _NSTR,
+    "description": "choice → null (may start now) or Nova's refusal text",
+}
+
+DRAIN_PLAN_ROW = _obj(
+    {
+        "id": _STR,
+        "name": _STR,
+        "status": _STR,
+        "vm_state": _STR,
+        "task_state": _NSTR,
+        "locked": _BOOL,
+        "verdict": {"type": "string", "enum": ["live-migrate", "cold-migrate", "cannot-move"]},
+        "reason": _NSTR,
+        "default": _STR,
+        "destination": {**_NSTR, "description": "where the plan found room (a hint)"},
+        "choices": _CHOICE_TEXTS,
+    },
+    required=("id", "name", "verdict", "reason", "default", "choices"),
+)
+
+DRAIN_PLAN = _obj(
+    {
+        "host": _STR,
+        "host_status": _STR,
+        "destinations": {"type": "array", "items": _STR},
+        "choices": {"type": "array", "items": _STR},
+        "instances": {"type": "array", "items": _ref("DrainPlanRow")},
+    },
+    required=("host", "host_status", "destinations", "choices", "instances"),
+)
+
 COMPUTE_VERSION = _obj(
     {
         "id": _STR,
@@ -396,6 +430,8 @@ COMPONENTS: dict[str, S] = {
     "InstanceAction": INSTANCE_ACTION,
     "InstanceActionList": _list("instanceActions", "InstanceAction", "links"),
     "InstanceActionShow": _wrap("instanceAction", _ref("InstanceAction")),
+    "DrainPlanRow": DRAIN_PLAN_ROW,
+    "DrainPlan": _wrap("drain_plan", DRAIN_PLAN),
     "Migration": MIGRATION,
     "MigrationList": _list("migrations", "Migration", "migrations_links"),
     "ServerMigration": SERVER_MIGRATION,

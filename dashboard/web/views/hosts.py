@@ -21,16 +21,18 @@ from django.views.decorators.http import require_GET, require_POST
 from compute import policy
 from compute.exceptions import ComputeError, NotFound
 from compute.models import Host, HostAuditEntry
-from compute.preconditions import evaluate
 from compute.selectors import host_get, host_list, visible_instances
+from compute.selectors.drain import PlanRow, plan_for
 from compute.services import host_update
-from compute.services.hosts import MIGRATE, host_migrate_away
+from compute.services.hosts import host_migrate_away
 from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
 from dashboard.web.rows import InstanceRow, instance_rows
 
 MIGRATION_RESULTS = "web.migration_results"
+#: The drain choice the page's "Live-migrate selected away" runs.
+MOVE = "live-migrate"
 #: The hosts pages are Nova's os-services for admins: the same rule, the same refusal.
 SERVICES_LIST = "os_compute_api:os-services:list"
 #: Audit rows shown on the host page.
@@ -55,21 +57,18 @@ def host_list_view(request: HttpRequest) -> HttpResponse:
     return page.render(template, {"cards": host_cards()}, nav="hosts")
 
 
-def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, str | None]]:
-    """The host's instances, each with why it cannot be live-migrated (None: it can)."""
+def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, PlanRow]]:
+    """The host's instances, each with its drain plan: every choice's verdict (Nova's refusal
+    texts, from the action table's guard) and its default."""
     context = page.scope.context
-    rows = instance_rows(
-        list(
-            visible_instances(context, all_tenants=True)
-            .filter(host=host, deleted_at__isnull=True)
-            .order_by("name", "id")
-        ),
-        context,
+    instances = list(
+        visible_instances(context, all_tenants=True)
+        .filter(host=host, deleted_at__isnull=True)
+        .select_related("flavor")
+        .order_by("name", "id")
     )
-    return [
-        (row, evaluate(row.instance, context, host_up=row.host_up).get(MIGRATE, "Admins only."))
-        for row in rows
-    ]
+    plan = plan_for(context=context, host=host, instances=instances)
+    return list(zip(instance_rows(instances, context), plan.rows, strict=True))
 
 
 def _admin_host(request: HttpRequest, name: str) -> tuple[Page, Host] | HttpResponse:
@@ -98,7 +97,7 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
         {
             "card": host_cards([host])[0],
             "residents": residents,
-            "movable": [row.uuid for row, refusal in residents if refusal is None],
+            "movable": [row.uuid for row, plan in residents if plan.choices[MOVE] is None],
             "syncs": recent_syncs(host),
             "disable_form": HostDisableForm(),
             "results": request.session.pop(MIGRATION_RESULTS, []),
