@@ -29,6 +29,7 @@ from compute.conf import conf
 from compute.context import system_context
 from compute.exceptions import UnexpectedTaskState
 from compute.models import ActionDispatch, ChangeEvent, Host, Instance
+from compute.services import drains
 from compute.services.hosts import publish_status_if_changed
 from compute.states import VmState
 from compute.status import HostStatus
@@ -198,6 +199,7 @@ def run_once() -> dict[str, int]:
         "tasks_reaped": reap_stuck_tasks(),
         "events_pruned": prune_outbox(),
         "sync_passes_pruned": prune_sync_passes(),
+        "drains_advanced": drains.advance_all(),
     }
 
 

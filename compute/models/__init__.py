@@ -3,6 +3,7 @@
 
 from compute.models.actions import ActionDispatch, InstanceAction, InstanceActionEvent
 from compute.models.catalog import Flavor, Image
+from compute.models.drains import DrainJob, DrainStep
 from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
@@ -24,6 +25,8 @@ __all__ = [
     "ActionDispatch",
     "Aggregate",
     "ChangeEvent",
+    "DrainJob",
+    "DrainStep",
     "FakeFailure",
     "FakeGuest",
     "FakeLifecycleEvent",

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from compute import actions, policy
 from compute.context import RequestContext
-from compute.exceptions import InstanceIsLocked, NoValidHost
+from compute.exceptions import InstanceIsLocked, NotFound, NoValidHost
 from compute.inventory import HOST_CAPACITY, host_usage
-from compute.models import Host, Instance
+from compute.models import DrainJob, DrainStep, Host, Instance
 from compute.preconditions import Evaluator
 from compute.scheduler import up_hosts
 from compute.states import VmState
@@ -175,3 +175,25 @@ class _Room:
             free[i] -= need[i]
         free[3] += 1
         return name
+
+
+def drain_get(job_id: object) -> DrainJob:
+    """A drain job by id, or Nova-style 404."""
+    try:
+        pk = int(str(job_id))
+    except ValueError:
+        pk = 0
+    job = DrainJob.objects.select_related("host").filter(pk=pk).first() if pk > 0 else None
+    if job is None:
+        raise NotFound(f"Drain {job_id} could not be found.")
+    return job
+
+
+def drain_latest(host: Host) -> DrainJob | None:
+    """The host's newest drain job, if it ever had one."""
+    return DrainJob.objects.filter(host=host).order_by("-id").first()
+
+
+def drain_steps(job: DrainJob) -> list[DrainStep]:
+    """The job's steps with their instances and migrations, in order (one query)."""
+    return list(job.steps.select_related("instance", "migration").order_by("id"))
