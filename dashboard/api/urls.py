@@ -188,6 +188,9 @@ urlpatterns = [
     re_path(V + r"os-networks/?$", networks.NetworkList.as_view()),
     re_path(V + r"os-networks/(?P<network_id>[^/]+)/?$", networks.NetworkShow.as_view()),
     re_path(V + r"vmdash/hosts/(?P<host_name>[^/]+)/drain-plan/?$", drain.HostDrainPlan.as_view()),
+    re_path(V + r"vmdash/hosts/(?P<host_name>[^/]+)/drains/?$", drain.HostDrains.as_view()),
+    re_path(V + r"vmdash/drains/(?P<drain_id>[^/]+)/cancel/?$", drain.DrainCancel.as_view()),
+    re_path(V + r"vmdash/drains/(?P<drain_id>[^/]+)/?$", drain.Drain.as_view()),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     # [\s\S]: a path with a newline in it is still the API's, never the pages' HTML 404.

@@ -91,3 +91,64 @@ def test_the_plan_is_for_admins_and_names_an_unknown_host(alice_api, admin_api, 
     missing = admin_api.get("/v2.1/vmdash/hosts/nope/drain-plan")
     assert missing.status_code == 404
     assert missing.json()["itemNotFound"]["message"] == "Compute host nope could not be found."
+
+
+# --- drains over the API -----------------------------------------------------------------------
+
+
+def test_a_drain_started_over_the_api_runs_and_shows_its_steps(
+    make_instance, agent, second_host, admin_api
+):
+    from compute.services import drains
+
+    stay = make_instance("active", name="stay")
+    make_instance("active", name="mover")
+    node2 = second_host()
+    response = admin_api.post(
+        "/v2.1/vmdash/hosts/node1/drains",
+        {"drain": {"choices": {str(stay.uuid): "leave"}}},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    drain = response.json()["drain"]
+    assert drain["state"] == "running" and drain["host"] == "node1"
+    for _ in range(3):
+        agent.run_pending()
+        node2.run_pending()
+        drains.advance_all()
+    shown = admin_api.get(f"/v2.1/vmdash/drains/{drain['id']}").json()["drain"]
+    steps = {s["name"]: s for s in shown["steps"]}
+    assert shown["state"] == "done"
+    assert steps["mover"]["state"] == "done"
+    assert steps["mover"]["migration"]["status"] == "completed"
+    assert steps["stay"]["state"] == "skipped" and steps["stay"]["message"] == "Left by choice."
+    again = admin_api.post(f"/v2.1/vmdash/drains/{drain['id']}/cancel")
+    assert again.status_code == 202 and again.json()["drain"]["state"] == "done"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"drain": {"choices": []}},
+        {"drain": {"choices": {"x": 1}}},
+        {"other": {}},
+        [],
+    ],
+)
+def test_a_malformed_drain_body_is_a_400_and_changes_nothing(make_instance, admin_api, body):
+    from compute.models import DrainJob, Host
+
+    make_instance("active")
+    response = admin_api.post("/v2.1/vmdash/hosts/node1/drains", body, format="json")
+    assert response.status_code == 400
+    assert not DrainJob.objects.exists()
+    assert not Host.objects.get(host="node1").disabled
+
+
+def test_a_drain_of_an_unknown_host_or_drain_is_a_404(admin_api, alice_api, host):
+    missing = admin_api.post("/v2.1/vmdash/hosts/nope/drains", {"drain": {}}, format="json")
+    assert missing.status_code == 404
+    assert admin_api.get("/v2.1/vmdash/drains/999").json()["itemNotFound"]["message"] == (
+        "Drain 999 could not be found."
+    )
+    assert alice_api.get("/v2.1/vmdash/drains/1").status_code == 403

@@ -1061,3 +1061,53 @@ SCENARIOS.update(
         ("hostDrainPlan", 404): lambda w: w.admin.get("/v2.1/vmdash/hosts/nope/drain-plan"),
     }
 )
+
+
+def _drain(w: SimpleNamespace, *, cancel: bool = False):
+    """A drain of node1 started over the API (node2 up to move to), or its cancel."""
+    from compute.models import DrainJob, Host
+    from compute.services import host_heartbeat, host_register
+
+    Host.objects.filter(host="node2").update(disabled=True)
+    w.make("active", name="drained")
+    host_heartbeat(host=host_register(host="node2", driver="fake"))
+    Host.objects.filter(host="node2").update(disabled=False)
+    DrainJob.objects.all().delete()
+    started = w.admin.post("/v2.1/vmdash/hosts/node1/drains", {"drain": {}}, format="json")
+    if not cancel:
+        return started
+    return w.admin.post(f"/v2.1/vmdash/drains/{started.json()['drain']['id']}/cancel")
+
+
+def _drain_again(w: SimpleNamespace):
+    """A second drain while one is still running (a job row left running, as one whose
+    instances take their time would be)."""
+    from compute.models import DrainJob, Host
+
+    DrainJob.objects.create(host=Host.objects.get(host="node1"), request_id="req-running")
+    return w.admin.post("/v2.1/vmdash/hosts/node1/drains", {"drain": {}}, format="json")
+
+
+SCENARIOS.update(
+    {
+        ("hostDrainStart", 202): lambda w: _drain(w),
+        ("hostDrainStart", 403): lambda w: w.alice.post(
+            "/v2.1/vmdash/hosts/node1/drains", {"drain": {}}, format="json"
+        ),
+        ("hostDrainStart", 404): lambda w: w.admin.post(
+            "/v2.1/vmdash/hosts/nope/drains", {"drain": {}}, format="json"
+        ),
+        ("hostDrainStart", 409): _drain_again,
+        ("hostDrainStart", 415): lambda w: w.admin.post(
+            "/v2.1/vmdash/hosts/node1/drains", "x", content_type="text/plain"
+        ),
+        ("drainShow", 200): lambda w: w.admin.get(
+            f"/v2.1/vmdash/drains/{_drain(w).json()['drain']['id']}"
+        ),
+        ("drainShow", 403): lambda w: w.alice.get("/v2.1/vmdash/drains/1"),
+        ("drainShow", 404): lambda w: w.admin.get("/v2.1/vmdash/drains/999999"),
+        ("drainCancel", 202): lambda w: _drain(w, cancel=True),
+        ("drainCancel", 403): lambda w: w.alice.post("/v2.1/vmdash/drains/1/cancel"),
+        ("drainCancel", 404): lambda w: w.admin.post("/v2.1/vmdash/drains/999999/cancel"),
+    }
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from compute.drivers.fake import set_guest_state
-from compute.models import FakeGuest, Host
+from compute.models import FakeGuest, Host, Instance
 from compute.states import PowerState, TaskState
 from compute.status import HostStatus
 from compute.sync import sync_host
@@ -133,3 +133,41 @@ def test_the_host_page_shows_the_drain_plan_with_novas_refusals_and_a_default_ea
     assert html.count('data-verdict="cold-migrate"') == 1
     assert '<option value="cold-migrate" selected>' in html
     assert '<option value="leave" selected>' in html
+
+
+def test_a_drain_started_from_the_host_page_shows_its_steps_and_can_be_cancelled(
+    admin_client, agent, agent_factory, make_instance
+):
+    from compute.models import DrainJob
+
+    stay = make_instance("active", name="stay")
+    make_instance("active", name="mover")
+    agent_factory("node2")
+    response = admin_client.post(
+        "/hosts/node1/drain/", {f"choice-{stay.uuid}": "leave"}, follow=True
+    )
+    html = response.content.decode()
+    job = DrainJob.objects.get()
+    assert f"Drain #{job.pk} of node1 started." in html
+    assert 'id="drain-steps"' in html and "Left by choice." in html
+    assert Host.objects.get(host="node1").disabled
+    panel = admin_client.get("/hosts/node1/?fragment=drain").content.decode()
+    assert 'data-step-state="running"' in panel and 'data-step-state="skipped"' in panel
+    response = admin_client.post(f"/hosts/node1/drain/{job.pk}/cancel/", follow=True)
+    assert f"Drain #{job.pk} is cancelled." in response.content.decode()
+    assert Instance.objects.get(name="mover").task_state is None
+
+
+def test_a_bad_drain_choice_is_refused_on_the_page_and_changes_nothing(
+    admin_client, agent_factory, make_instance
+):
+    from compute.models import DrainJob
+
+    instance = make_instance("active")
+    agent_factory("node2")
+    response = admin_client.post(
+        "/hosts/node1/drain/", {f"choice-{instance.uuid}": "teleport"}, follow=True
+    )
+    assert "Unknown drain choice" in response.content.decode()
+    assert not DrainJob.objects.exists()
+    assert not Host.objects.get(host="node1").disabled

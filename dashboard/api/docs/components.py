@@ -314,6 +314,40 @@ DRAIN_PLAN = _obj(
     required=("host", "host_status", "destinations", "choices", "instances"),
 )
 
+DRAIN_STEP = _obj(
+    {
+        "id": _INT,
+        "server_id": _STR,
+        "name": _STR,
+        "choice": _STR,
+        "state": {
+            "type": "string",
+            "enum": ["queued", "running", "done", "failed", "skipped", "cancelled"],
+        },
+        "attempts": _INT,
+        "message": _NSTR,
+        "request_id": _NSTR,
+        "migration": {"oneOf": [{"type": "null"}, {"type": "object"}]},
+    },
+    required=("id", "server_id", "choice", "state", "attempts"),
+)
+
+DRAIN = _obj(
+    {
+        "id": _INT,
+        "host": _STR,
+        "state": {
+            "type": "string",
+            "enum": ["running", "cancelling", "done", "failed", "cancelled"],
+        },
+        "created_at": _TIME,
+        "finished_at": _NTIME,
+        "user_name": _STR,
+        "steps": {"type": "array", "items": _ref("DrainStep")},
+    },
+    required=("id", "host", "state", "steps"),
+)
+
 COMPUTE_VERSION = _obj(
     {
         "id": _STR,
@@ -431,6 +465,8 @@ COMPONENTS: dict[str, S] = {
     "InstanceActionList": _list("instanceActions", "InstanceAction", "links"),
     "InstanceActionShow": _wrap("instanceAction", _ref("InstanceAction")),
     "DrainPlanRow": DRAIN_PLAN_ROW,
+    "DrainStep": DRAIN_STEP,
+    "Drain": _wrap("drain", DRAIN),
     "DrainPlan": _wrap("drain_plan", DRAIN_PLAN),
     "Migration": MIGRATION,
     "MigrationList": _list("migrations", "Migration", "migrations_links"),
