@@ -108,6 +108,13 @@ class NoValidHost(ComputeError):
         super().__init__(text)
 
 
+class ComputeServiceInUse(Invalid):
+    """Evacuate asks for a host that is down; Nova's 400 when it is up."""
+
+    def __init__(self, *, host: str) -> None:
+        super().__init__(f"Compute service of {host} is still in use.")
+
+
 class DriverError(ComputeError):
     """The hypervisor refused or failed an operation."""
 

@@ -21,6 +21,7 @@ from compute.actions import ACTIONS, ActionSpec, HostCheck
 from compute.context import RequestContext
 from compute.exceptions import (
     ComputeError,
+    ComputeServiceInUse,
     InstanceInvalidState,
     InstanceIsLocked,
     InstanceNotReady,
@@ -101,6 +102,9 @@ def _host_refusal(
         return None if up else ServiceUnavailable()
     if instance.host_id is None:
         return InstanceNotReady(instance_uuid=str(instance.uuid))
+    if spec.host_check is HostCheck.DOWN:
+        up = host_up if host_up is not None else instance.host.is_up
+        return ComputeServiceInUse(host=instance.host.host) if up else None
     if spec.host_check is HostCheck.UP:
         up = host_up if host_up is not None else instance.host.is_up
         if not up:
@@ -167,8 +171,9 @@ def evaluate(
 
 
 #: What ``refusal`` reads of an instance (besides its uuid, which only goes into the texts):
-#: vm_state, task_state, locked, whose lock, launched, host set, host up, source up.
-_Situation = tuple[str, str | None, bool, bool, bool, bool, bool | None, bool | None]
+#: vm_state, task_state, locked, whose lock, launched, host set, host up, source up, and the
+#: host's name (evacuate's refusal names it).
+_Situation = tuple[str, str | None, bool, bool, bool, bool, bool | None, bool | None, str]
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,7 @@ class Evaluator:
             instance.host_id is not None,
             host_up,
             self._source_up(instance),
+            instance.host.host if instance.host_id is not None else "",
         )
         memo = self._memo.get(situation)
         if memo is None:
@@ -237,7 +243,9 @@ class Evaluator:
         return self._sources[name]
 
     def _answer(self, situation: _Situation) -> _Memo:
-        vm_state, task_state, locked, foreign, launched, has_host, host_up, source_up = situation
+        vm_state, task_state, locked, foreign, launched, has_host, host_up, source_up, name = (
+            situation
+        )
         # A stand-in with exactly what ``refusal`` reads; the marker marks where the uuid goes.
         stand_in = _StandIn(
             uuid=_MARKER,
@@ -247,6 +255,7 @@ class Evaluator:
             locked_by=_FOREIGN if foreign else None,
             launched_at=_LAUNCHED if launched else None,
             host_id=0 if has_host else None,
+            host=_HostStandIn(host=name) if has_host else None,
         )
         texts = evaluate(  # type: ignore[arg-type]
             stand_in, self.context, host_up=host_up, source_up=source_up
@@ -256,6 +265,11 @@ class Evaluator:
             allowed=tuple(sorted(k for k, parts in answer.items() if parts is None)),
             refused=tuple(sorted((k, parts) for k, parts in answer.items() if parts is not None)),
         )
+
+
+@dataclass(frozen=True)
+class _HostStandIn:
+    host: str
 
 
 @dataclass(frozen=True)
@@ -270,7 +284,7 @@ class _StandIn:
     locked_by: str | None
     launched_at: object
     host_id: int | None
-    host: None = None
+    host: _HostStandIn | None = None
     project_id: str = ""
     system_metadata: dict[str, str] = field(default_factory=dict)
 

@@ -65,6 +65,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     moving.CONFIRM_RESIZE,
     moving.REVERT_RESIZE,
     moving.LIVE_MIGRATE,
+    moving.EVACUATE,
     recovery.REBUILD,
     images.CREATE_IMAGE,
     images.CREATE_BACKUP,

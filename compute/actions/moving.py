@@ -123,8 +123,43 @@ LIVE_MIGRATE = ActionSpec(
     ),
 )
 
+EVACUATE = ActionSpec(
+    group=GROUP,
+    key="evacuate",
+    name="evacuate",
+    api_name="evacuate",
+    policy="os_compute_api:os-evacuate",
+    label="Evacuate",
+    summary="Rebuild the instance on another host because its own is down.",
+    vm_states=allowed(V.ACTIVE, V.STOPPED, V.ERROR),
+    # Nova's evacuate has no lock check; its host must be down.
+    check_lock=False,
+    host_check=HostCheck.DOWN,
+    admin_only=True,
+    # Run by the destination's agent: Nova's rebuild_instance with recreate=True.
+    steps=(
+        Step(T.REBUILDING, progress=0),
+        Step(T.REBUILD_BLOCK_DEVICE_MAPPING, progress=30),
+        Step(T.REBUILD_SPAWNING, "evacuate_spawn", progress=60),
+    ),
+    result=Result.ACTIVE_OR_STOPPED,
+    params=("host",),
+    error_on_failure=True,
+    manager_function="rebuild_instance",
+    prepare="evacuate",
+    finish="evacuated",
+    moves=Moves(opens="evacuation", accepted="accepted", done="done", failed="failed"),
+)
+
 #: The family's user actions, in the order the page shows their buttons.
-SHOWN: tuple[ActionSpec, ...] = (RESIZE, CONFIRM_RESIZE, REVERT_RESIZE, MIGRATE, LIVE_MIGRATE)
+SHOWN: tuple[ActionSpec, ...] = (
+    RESIZE,
+    CONFIRM_RESIZE,
+    REVERT_RESIZE,
+    MIGRATE,
+    LIVE_MIGRATE,
+    EVACUATE,
+)
 
 #: What an admin may do to a live migration in progress (Nova's ``live_migrate_force_complete``
 #: and ``live_migrate_abort``, served under ``/servers/{id}/migrations/{id}``): no buttons of

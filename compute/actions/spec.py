@@ -28,6 +28,9 @@ class HostCheck(enum.Enum):
     #: The compute the instance was resized or migrated away from must be up, checked after the
     #: states (confirmResize: Nova's ``_get_source_compute_service``).
     SOURCE_UP = "source_up"
+    #: instance.host's compute service must be down (evacuate: Nova's ``ComputeServiceInUse``
+    #: when ``service_is_up``), checked after the states.
+    DOWN = "down"
 
 
 class Result(enum.Enum):

@@ -121,6 +121,9 @@ OPS: dict[str, Callable[[Run], None]] = {
         source_host=r.meta.get("old_host") or r.driver.host,
         power_on=not r.was_stopped,
     ),
+    # Evacuate: the destination's agent builds the guest anew from its image (Nova's rebuild
+    # with recreate=True on non-shared storage); the source is down and keeps what it had.
+    "evacuate_spawn": lambda r: r.driver.spawn(r.guest()),
     "live_migrate": lambda r: r.driver.live_migrate(
         r.uuid, dest_host=r.params["dest_host"], monitor=LiveMigrationMonitor(r)
     ),

@@ -2,7 +2,7 @@
 (the action table's guard, Nova's refusal texts) and a sensible default, before anything moves.
 
 The choices are rows of the action table — live-migrate, cold-migrate (then confirm), stop,
-shelve — and "leave". Each is asked of the guard (``preconditions.Evaluator``, memoised per
+shelve, evacuate (a host that is down) — and "leave". Each is asked of the guard (``preconditions.Evaluator``, memoised per
 situation, so a host of a thousand instances costs a handful of checks and a fixed number of
 queries), with one rule of the drain's own: a locked instance is refused with Nova's
 "Instance … is locked" wherever the row checks the lock, even for the admin Nova would let
@@ -34,15 +34,17 @@ CHOICES: dict[str, str] = {
     "cold-migrate": "migrate",
     "stop": "stop",
     "shelve": "shelve",
+    "evacuate": "evacuate",
     "leave": "",
 }
-MOVES = ("live-migrate", "cold-migrate")
+MOVES = ("live-migrate", "cold-migrate", "evacuate")
 #: What a choice is called on the page.
 LABELS = {
     "live-migrate": "Live-migrate",
     "cold-migrate": "Cold-migrate, then confirm",
     "stop": "Stop",
     "shelve": "Shelve",
+    "evacuate": "Evacuate (host down)",
     "leave": "Leave",
 }
 NO_ROOM = NoValidHost("There are not enough hosts available.").message
@@ -54,7 +56,7 @@ class PlanRow:
     #: Each choice: None if it may start now, else Nova's refusal text.
     choices: dict[str, str | None]
     default: str
-    #: "live-migrate", "cold-migrate", or "cannot-move".
+    #: "live-migrate", "cold-migrate", "evacuate" (its host is down), or "cannot-move".
     verdict: str
     #: Why it cannot move (the live migration's refusal), None when it can.
     reason: str | None
@@ -117,8 +119,12 @@ def plan_for(*, context: RequestContext, host: Host, instances: Sequence[Instanc
                 # Nova checks the lock before the states: its text comes first here too.
                 text = InstanceIsLocked(instance_uuid=str(instance.uuid)).message
             choices[choice] = text
+        if not host_up and choices["live-migrate"] is None:
+            # Nova's API accepts it, then its conductor's source check fails it (the text of
+            # its ComputeServiceUnavailable): the plan says so before anything is asked.
+            choices["live-migrate"] = f"Compute service of {host.host} is unavailable at this time."
         destination = None
-        if choices["live-migrate"] is None or choices["cold-migrate"] is None:
+        if any(choices[move] is None for move in MOVES):
             destination = room.place(instance)
             if destination is None:
                 for move in MOVES:
@@ -129,6 +135,9 @@ def plan_for(*, context: RequestContext, host: Host, instances: Sequence[Instanc
 
 
 def _row(instance: Instance, choices: dict[str, str | None], destination: str | None) -> PlanRow:
+    if choices["evacuate"] is None:
+        # Its host is down: rebuilt elsewhere is the only way off it.
+        return PlanRow(instance, choices, "evacuate", "evacuate", None, destination)
     if choices["live-migrate"] is None:
         return PlanRow(instance, choices, "live-migrate", "live-migrate", None, destination)
     if choices["cold-migrate"] is None:

@@ -53,8 +53,10 @@ def test_a_locked_and_a_busy_instance_are_refused_with_novas_words(
         "cold-migrate",
         "stop",
         "shelve",
+        "evacuate",
         "leave",
     }
+    assert rows["free"]["choices"]["evacuate"] == "Compute service of node1 is still in use."
 
 
 def test_defaults_follow_the_state_stopped_cold_suspended_shelve(

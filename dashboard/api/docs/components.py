@@ -294,7 +294,10 @@ DRAIN_PLAN_ROW = _obj(
         "vm_state": _STR,
         "task_state": _NSTR,
         "locked": _BOOL,
-        "verdict": {"type": "string", "enum": ["live-migrate", "cold-migrate", "cannot-move"]},
+        "verdict": {
+            "type": "string",
+            "enum": ["live-migrate", "cold-migrate", "evacuate", "cannot-move"],
+        },
         "reason": _NSTR,
         "default": _STR,
         "destination": {**_NSTR, "description": "where the plan found room (a hint)"},
