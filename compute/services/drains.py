@@ -98,7 +98,7 @@ def drain_start(
             step = DrainStep(job=job, instance=row.instance, choice=choice)
             if choice == "leave":
                 # Left because it cannot move (the plan's reason), or by the admin's choice.
-                why = row.reason if row.uuid not in choices and row.reason else "Left by choice."
+                why = row.reason or "Left by choice."
                 step.state, step.message, step.finished_at = S.SKIPPED, why[:255], now
             elif refusal is not None:
                 step.state, step.message, step.finished_at = S.SKIPPED, refusal[:255], now

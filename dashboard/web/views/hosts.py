@@ -36,6 +36,7 @@ from compute.services.hosts import host_migrate_away
 from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
+from dashboard.web.plan_rows import resident_rows
 from dashboard.web.rows import InstanceRow, instance_rows
 
 MIGRATION_RESULTS = "web.migration_results"
@@ -65,14 +66,23 @@ def host_list_view(request: HttpRequest) -> HttpResponse:
     return page.render(template, {"cards": host_cards()}, nav="hosts")
 
 
+#: What the resident rows and their plan read (a thousand rows: no JSON columns, no more).
+RESIDENT_FIELDS = (
+    "uuid", "name", "project_id", "vm_state", "task_state", "power_state", "task_started_at",
+    "progress", "version", "locked", "locked_by", "launched_at", "deleted_at", "host",
+    "flavor__vcpus", "flavor__ram", "flavor__disk", "host__host", "host__disabled",
+    "host__forced_down", "host__last_seen_up", "host__created_at",
+)  # fmt: skip
+
+
 def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, PlanRow]]:
     """The host's instances, each with its drain plan: every choice's verdict (Nova's refusal
     texts, from the action table's guard) and its default."""
     context = page.scope.context
     instances = list(
-        visible_instances(context, all_tenants=True)
+        visible_instances(context, all_tenants=True, joined=("host", "flavor"))
         .filter(host=host, deleted_at__isnull=True)
-        .select_related("flavor")
+        .only(*RESIDENT_FIELDS)
         .order_by("name", "id")
     )
     plan = plan_for(context=context, host=host, instances=instances)
@@ -107,6 +117,7 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
         {
             "card": host_cards([host])[0],
             "residents": residents,
+            "resident_rows": resident_rows(residents, host),
             "movable": [row.uuid for row, plan in residents if plan.choices[MOVE] is None],
             "syncs": recent_syncs(host),
             "disable_form": HostDisableForm(),
