@@ -12,6 +12,7 @@ prints the ratio, so the figures mean something on any machine:
 | ``api_list`` | ``GET /v2.1/servers/detail?limit=1000`` | one raw SQL query plus ``json.dumps`` |
 | ``actions`` | accepted ``POST /servers/{id}/action`` per second | a trivial DRF endpoint on the same server |
 | ``memory`` | RSS of one daphne holding idle sockets | a bare ``websockets`` server holding as many |
+| ``drain`` | the host page with the drain plan of 1,000 (quick: 200) instances; the drain's queries per step, late vs early | two raw reads of the rows plus each as HTML; the early passes' queries per step |
 
 The floors live in ``bench.floors``; the bench database is created and dropped by
 ``bench.stack``; data is seeded by ``bench.seed`` straight into the tables (seeding is not a

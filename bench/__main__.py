@@ -35,6 +35,14 @@ BENCHMARKS: list[tuple[str, str, list[tuple[str, str, str]]]] = [
     ("latency", "bench.latency", [("live latency", "p50 / p99", "≤ 50 / 250 ms")]),
     ("fanout", "bench.fanout", [("fan-out", "deltas delivered/s", "≥ 0.5× floor")]),
     ("actions", "bench.actions", [("actions", "accepted actions/s", "≥ 0.5× floor")]),
+    (
+        "drain",
+        "bench.drain",
+        [
+            ("drain", "host page with the plan", "≤ 3× floor"),
+            ("drain", "queries per step", "≤ 1.25× (constant)"),
+        ],
+    ),
 ]
 
 

@@ -108,6 +108,13 @@ class NoValidHost(ComputeError):
         super().__init__(text)
 
 
+class ComputeServiceInUse(Invalid):
+    """Evacuate asks for a host that is down; Nova's 400 when it is up."""
+
+    def __init__(self, *, host: str) -> None:
+        super().__init__(f"Compute service of {host} is still in use.")
+
+
 class DriverError(ComputeError):
     """The hypervisor refused or failed an operation."""
 
@@ -115,3 +122,10 @@ class DriverError(ComputeError):
 class InstanceNotFoundOnHypervisor(DriverError):
     def __init__(self, uuid: str) -> None:
         super().__init__(f"Instance {uuid} could not be found on the hypervisor.")
+
+
+class MigrationAborted(DriverError):
+    """The hypervisor stopped a live migration an admin aborted; the guest runs on the source."""
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__(f"Live migration of instance {uuid} was aborted.")

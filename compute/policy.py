@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
-from compute.actions import BY_KEY
+from compute.actions import BY_KEY, MIGRATION_CONTROLS
 from compute.conf import conf
 from compute.context import RequestContext
 from compute.exceptions import Forbidden
@@ -106,6 +106,17 @@ _OTHER_RULES: dict[str, Role] = {
     "os_compute_api:os-quota-class-sets:update": ADMIN,
     **{f"os_compute_api:os-keypairs:{r}": ADMIN for r in ("index", "show", "create", "delete")},
     "os_compute_api:os-admin-actions:inject_network_info": ADMIN,
+    # Nova's migrations (nova/policies/migrations.py, servers_migrations.py): a project's
+    # manager lists its own; every project's, a host's, or one record shown: the admin's.
+    "os_compute_api:os-migrations:index": PROJECT_MANAGER_OR_ADMIN,
+    "os_compute_api:os-migrations:index:all_projects": ADMIN,
+    "os_compute_api:os-migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:index": PROJECT_MANAGER_OR_ADMIN,
+    "os_compute_api:servers:migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN,
+    **{spec.policy: spec.role for spec in MIGRATION_CONTROLS},
+    # The project's own: a host's drain plan and drains (no Nova counterpart).
+    "vmdash:hosts:drain": ADMIN,
 }
 
 #: Every rule the product checks, with Nova's default: the least role that passes it.

@@ -21,6 +21,7 @@ from compute.actions import ACTIONS, ActionSpec, HostCheck
 from compute.context import RequestContext
 from compute.exceptions import (
     ComputeError,
+    ComputeServiceInUse,
     InstanceInvalidState,
     InstanceIsLocked,
     InstanceNotReady,
@@ -101,6 +102,9 @@ def _host_refusal(
         return None if up else ServiceUnavailable()
     if instance.host_id is None:
         return InstanceNotReady(instance_uuid=str(instance.uuid))
+    if spec.host_check is HostCheck.DOWN:
+        up = host_up if host_up is not None else instance.host.is_up
+        return ComputeServiceInUse(host=instance.host.host) if up else None
     if spec.host_check is HostCheck.UP:
         up = host_up if host_up is not None else instance.host.is_up
         if not up:
@@ -169,8 +173,10 @@ def evaluate(
 #: What ``refusal`` reads of an instance (besides its uuid, which only goes into the texts):
 #: vm_state, task_state, locked, whose lock, launched, host set, host up, source up, and the
 #: instance's project where the policy's answer depends on it (a caller who manages some
-#: projects but is no admin), else None.
-_Situation = tuple[str, str | None, bool, bool, bool, bool, bool | None, bool | None, str | None]
+#: projects but is no admin), else None; the host's name (evacuate's refusal names it).
+_Situation = tuple[
+    str, str | None, bool, bool, bool, bool, bool | None, bool | None, str | None, str
+]
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,7 @@ class Evaluator:
             host_up,
             self._source_up(instance),
             self._policy_project(instance),
+            instance.host.host if instance.host_id is not None else "",
         )
         memo = self._memo.get(situation)
         if memo is None:
@@ -247,9 +254,18 @@ class Evaluator:
         return instance.project_id
 
     def _answer(self, situation: _Situation) -> _Memo:
-        vm_state, task_state, locked, foreign, launched, has_host, host_up, source_up, project = (
-            situation
-        )
+        (
+            vm_state,
+            task_state,
+            locked,
+            foreign,
+            launched,
+            has_host,
+            host_up,
+            source_up,
+            project,
+            name,
+        ) = situation
         # A stand-in with exactly what ``refusal`` reads; the marker marks where the uuid goes.
         stand_in = _StandIn(
             uuid=_MARKER,
@@ -260,6 +276,7 @@ class Evaluator:
             launched_at=_LAUNCHED if launched else None,
             host_id=0 if has_host else None,
             project_id=project or self.context.project_id,
+            host=_HostStandIn(host=name) if has_host else None,
         )
         texts = evaluate(  # type: ignore[arg-type]
             stand_in, self.context, host_up=host_up, source_up=source_up
@@ -269,6 +286,11 @@ class Evaluator:
             allowed=tuple(sorted(k for k, parts in answer.items() if parts is None)),
             refused=tuple(sorted((k, parts) for k, parts in answer.items() if parts is not None)),
         )
+
+
+@dataclass(frozen=True)
+class _HostStandIn:
+    host: str
 
 
 @dataclass(frozen=True)
@@ -283,7 +305,7 @@ class _StandIn:
     locked_by: str | None
     launched_at: object
     host_id: int | None
-    host: None = None
+    host: _HostStandIn | None = None
     #: The project the policy reads (None: the caller's own, as Nova's default target).
     project_id: str | None = None
     system_metadata: dict[str, str] = field(default_factory=dict)

@@ -23,12 +23,13 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from compute import actions, records, state_machine
+from compute import actions, migration_records, records, state_machine
 from compute.agent.executor import walk_states
 from compute.conf import conf
 from compute.context import system_context
 from compute.exceptions import UnexpectedTaskState
 from compute.models import ActionDispatch, ChangeEvent, Host, Instance
+from compute.services import drains
 from compute.services.hosts import publish_status_if_changed
 from compute.states import VmState
 from compute.status import HostStatus
@@ -76,6 +77,7 @@ def fail_stale_dispatches() -> int:
             owned = current if interrupted else dispatch.expected_task_state
             _clear_task(dispatch.instance_id, owned, vm_state=None)
             records.fault_record(dispatch.instance_id, message=message, host=dispatch.host.host)
+            _migration_failed(actions.get(dispatch.kind), dispatch)
             for event in dispatch.action.events.filter(finish_time__isnull=True):
                 records.event_finish(event, error=message)
             failed += 1
@@ -127,6 +129,7 @@ def reap_stuck_tasks() -> int:
                 ActionDispatch.objects.filter(pk=dispatch.pk).update(
                     state=ActionDispatch.State.FAILED, finished_at=now
                 )
+                _migration_failed(actions.get(dispatch.kind), dispatch, status="error")
             if action is None:
                 # Nothing in the action log accounts for the task: say who ended it.
                 action, _ = records.action_start(
@@ -144,6 +147,15 @@ def reap_stuck_tasks() -> int:
             reaped += 1
         log.warning("reaped %s: %s", instance.uuid, message)
     return reaped
+
+
+def _migration_failed(spec: actions.ActionSpec, dispatch: ActionDispatch, status: str = "") -> None:
+    """A move that will not run on ends its record as the row says it fails (a reaped task:
+    ``error``, as Nova's ``errors_out_migration``), never left ``queued`` or ``running``."""
+    if spec.moves is not None:
+        migration_records.migration_set_status(
+            (dispatch.params or {}).get("migration_id"), status or spec.moves.failed
+        )
 
 
 def _clear_task(instance_id: int, task_state: str | None, *, vm_state: str | None) -> bool:
@@ -187,6 +199,7 @@ def run_once() -> dict[str, int]:
         "tasks_reaped": reap_stuck_tasks(),
         "events_pruned": prune_outbox(),
         "sync_passes_pruned": prune_sync_passes(),
+        "drains_advanced": drains.advance_all(),
     }
 
 

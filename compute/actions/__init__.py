@@ -16,7 +16,16 @@ from __future__ import annotations
 from compute.actions import access, existence, images, moving, power, recovery
 from compute.actions.existence import CREATE, SOFT_DELETE, TERMINATE
 from compute.actions.power import FORCE_STOP
-from compute.actions.spec import NO_TASK, ActionSpec, HostCheck, Result, Step, Variant, allowed
+from compute.actions.spec import (
+    NO_TASK,
+    ActionSpec,
+    HostCheck,
+    Moves,
+    Result,
+    Step,
+    Variant,
+    allowed,
+)
 
 __all__ = [
     "ACTIONS",
@@ -25,11 +34,13 @@ __all__ = [
     "FORCE_STOP",
     "GROUPS",
     "INTERNAL_ACTIONS",
+    "MIGRATION_CONTROLS",
     "NO_TASK",
     "SOFT_DELETE",
     "TERMINATE",
     "ActionSpec",
     "HostCheck",
+    "Moves",
     "Result",
     "Step",
     "Variant",
@@ -54,6 +65,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     moving.CONFIRM_RESIZE,
     moving.REVERT_RESIZE,
     moving.LIVE_MIGRATE,
+    moving.EVACUATE,
     recovery.REBUILD,
     images.CREATE_IMAGE,
     images.CREATE_BACKUP,
@@ -75,6 +87,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
 GROUPS: dict[str, tuple[ActionSpec, ...]] = {
     family.GROUP: family.SHOWN for family in (power, moving, images, recovery, access, existence)
 }
+
+#: What an admin may do to a live migration in progress (no buttons: served by the migrations
+#: API and the drain's cancel; ``compute.services.migrations``).
+MIGRATION_CONTROLS: tuple[ActionSpec, ...] = (moving.FORCE_COMPLETE, moving.ABORT)
 
 #: Internal actions only the system context (the sync, the watchdog) may start by key.
 INTERNAL_ACTIONS: tuple[ActionSpec, ...] = (FORCE_STOP, TERMINATE)

@@ -29,6 +29,9 @@ class HostCheck(enum.Enum):
     #: The compute the instance was resized or migrated away from must be up, checked after the
     #: states (confirmResize: Nova's ``_get_source_compute_service``).
     SOURCE_UP = "source_up"
+    #: instance.host's compute service must be down (evacuate: Nova's ``ComputeServiceInUse``
+    #: when ``service_is_up``), checked after the states.
+    DOWN = "down"
 
 
 class Result(enum.Enum):
@@ -54,6 +57,27 @@ class Step:
     driver_call: str | None = None
     #: ``progress`` reported when the step starts (long tasks only).
     progress: int | None = None
+    #: The status the action's migration record takes when the step starts (Nova's
+    #: ``migration.status`` as the compute manager sets it on the way).
+    migration_status: str = ""
+
+
+@dataclass(frozen=True)
+class Moves:
+    """The migration record (Nova's ``migrations`` row) an action opens or carries on, and the
+    statuses Nova gives it: at acceptance, when the host's agent takes it up, at the end, and
+    when it fails. An action that does not open one (revert, confirm) acts on the instance's
+    migration in ``continues`` status."""
+
+    #: The record's ``migration_type`` when the action opens one; "" for an action that
+    #: carries on the instance's open migration.
+    opens: str = ""
+    #: The status the carried-on migration must be in (Nova's ``get_by_instance_and_status``).
+    continues: str = ""
+    accepted: str = ""
+    started: str = ""
+    done: str = ""
+    failed: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,8 @@ class ActionSpec:
     #: The name of the image the walk's ``snapshot`` step makes for itself (``{name}``: the
     #: instance's), where no image was made at acceptance: shelve's ``<name>-shelved``.
     snapshot_name: str = ""
+    #: The migration record the action keeps, if it moves the instance between hosts.
+    moves: Moves | None = None
 
     @property
     def completed_by_service(self) -> bool:

@@ -21,14 +21,14 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from compute import actions, records, state_machine
+from compute import actions, migration_records, records, state_machine
 from compute.actions import ActionSpec, Result, Step
 from compute.agent.finish import FINISHERS
 from compute.agent.operations import OPS, already_there
 from compute.agent.run import Run
 from compute.conf import conf
 from compute.drivers.base import ComputeDriver
-from compute.exceptions import ComputeError, UnexpectedTaskState
+from compute.exceptions import ComputeError, MigrationAborted, UnexpectedTaskState
 from compute.models import ActionDispatch, Instance, InstanceActionEvent
 from compute.states import PowerState, TaskState, VmState
 
@@ -132,9 +132,16 @@ def execute(driver: ComputeDriver, dispatch: ActionDispatch) -> None:
         _end(dispatch, event, error=_preempted(current), state=ActionDispatch.State.FAILED)
         return
     start = walk.index(current) if spec.start_task is not None else 0
+    moves = spec.moves
+    if moves is not None and moves.started:
+        migration_records.migration_set_status(
+            run.migration_id, moves.started, expected=[moves.accepted]
+        )
 
     try:
         for step, vm_during in the_plan.steps[start:]:
+            if step.migration_status:
+                migration_records.migration_set_status(run.migration_id, step.migration_status)
             if step.task_state is not None and step.task_state != current:
                 extra: dict[str, Any] = {}
                 if step.progress is not None:
@@ -152,6 +159,9 @@ def execute(driver: ComputeDriver, dispatch: ActionDispatch) -> None:
         return
     except DATABASE_GONE:
         raise  # our database, not the hypervisor, failed: the agent requeues and resumes
+    except MigrationAborted:
+        _cancelled(run, dispatch, event, current)
+        return
     except Exception as failure:
         _fail(spec, run, dispatch, event, current, failure)
         return
@@ -171,6 +181,8 @@ def execute(driver: ComputeDriver, dispatch: ActionDispatch) -> None:
                     **_finish_fields(spec, run, the_plan.result),
                 )
             _finish_side_effects(spec, run, failed=False)
+            if moves is not None:
+                migration_records.migration_set_status(run.migration_id, moves.done)
             _end(dispatch, event, error=None, state=ActionDispatch.State.DONE)
     except UnexpectedTaskState as lost:
         _end(dispatch, event, error=_preempted(lost.actual), state=ActionDispatch.State.FAILED)
@@ -212,7 +224,30 @@ def _fail(
                     **({"vm_state": VmState.ERROR} if spec.error_on_failure else {}),
                 )
         _finish_side_effects(spec, run, failed=True)
+        if spec.moves is not None:
+            migration_records.migration_set_status(run.migration_id, spec.moves.failed)
         _end(dispatch, event, error=failure, state=ActionDispatch.State.FAILED)
+
+
+def _cancelled(
+    run: Run, dispatch: ActionDispatch, event: InstanceActionEvent, current: str | None
+) -> None:
+    """Nova's rollback of an aborted live migration: the guest runs on the source as before,
+    the task is cleared, the record is ``cancelled``; no fault, for nothing went wrong."""
+    try:
+        power = run.driver.get_power_state(run.uuid)
+    except Exception:
+        power = run.instance.power_state
+    with transaction.atomic():
+        with contextlib.suppress(UnexpectedTaskState):
+            state_machine.transition(
+                run.instance, expected_task_state=current, task_state=None, power_state=power
+            )
+        migration_records.migration_set_status(run.migration_id, "cancelled")
+        records.event_finish(event, details="Live migration aborted; the instance stays here.")
+        ActionDispatch.objects.filter(pk=dispatch.pk).update(
+            state=ActionDispatch.State.DONE, finished_at=timezone.now()
+        )
 
 
 def _end(

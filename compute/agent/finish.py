@@ -149,6 +149,7 @@ FINISHERS: dict[str, Finish] = {
     "move": Finish(fields=_moved),
     "move_back": Finish(fields=_moved_back),
     "live_move": Finish(fields=_live_moved),
+    "evacuated": Finish(fields=_live_moved),
     "rebuild": Finish(fields=_rebuilt),
     "restore": Finish(fields=_restored),
     "capture": Finish(after=_capture_kept),

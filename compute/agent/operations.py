@@ -3,14 +3,14 @@ calls the driver with the arguments the operation needs from the run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from compute import actions
+from compute import actions, migration_records, state_machine
 from compute.agent.run import Run
 from compute.conf import conf
 from compute.image_store import image_path, snapshot_path
 from compute.models import ActionDispatch, Image
-from compute.states import PowerState, VmState
+from compute.states import PowerState, TaskState, VmState
 
 
 def _unshelve(run: Run) -> None:
@@ -66,6 +66,34 @@ def _rescue(run: Run) -> None:
     run.driver.rescue(run.uuid, image=name, image_file=str(path) if path else "")
 
 
+class LiveMigrationMonitor:
+    """The driver's figures into the migration record, and their share done into the
+    instance's ``progress`` (a published change, so the pages show it move); an admin's abort
+    or force-complete read back from the record (``compute.drivers.base.MigrationMonitor``)."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.progress = run.instance.progress
+
+    def report(self, figures: Mapping[str, int]) -> None:
+        migration_id = self.run.migration_id
+        if migration_id:
+            migration_records.migration_report(migration_id, dict(figures))
+        total = figures.get("memory_total", 0) + figures.get("disk_total", 0)
+        done = figures.get("memory_processed", 0) + figures.get("disk_processed", 0)
+        progress = min(100, done * 100 // total) if total else 0
+        if progress != self.progress:
+            # Conditional on the task, as every write: a pre-empting request stops the walk.
+            self.run.instance = state_machine.transition(
+                self.run.instance, expected_task_state=TaskState.MIGRATING, progress=progress
+            )
+            self.progress = progress
+
+    def requested(self) -> str:
+        migration_id = self.run.migration_id
+        return migration_records.migration_requested(migration_id) if migration_id else ""
+
+
 #: The action table names an operation; these adapters call the driver with its arguments.
 OPS: dict[str, Callable[[Run], None]] = {
     "spawn": lambda r: r.driver.spawn(r.guest()),
@@ -94,7 +122,12 @@ OPS: dict[str, Callable[[Run], None]] = {
         source_host=r.meta.get("old_host") or r.driver.host,
         power_on=not r.was_stopped,
     ),
-    "live_migrate": lambda r: r.driver.live_migrate(r.uuid, dest_host=r.params["dest_host"]),
+    # Evacuate: the destination's agent builds the guest anew from its image (Nova's rebuild
+    # with recreate=True on non-shared storage); the source is down and keeps what it had.
+    "evacuate_spawn": lambda r: r.driver.spawn(r.guest()),
+    "live_migrate": lambda r: r.driver.live_migrate(
+        r.uuid, dest_host=r.params["dest_host"], monitor=LiveMigrationMonitor(r)
+    ),
     "snapshot": _snapshot,
     "upload_image": lambda r: r.driver.upload_image(r.uuid, image_name=r.params.get("name", "")),
     "set_admin_password": lambda r: r.driver.set_admin_password(

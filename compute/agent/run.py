@@ -29,6 +29,12 @@ class Run:
         return self.dispatch.params
 
     @property
+    def migration_id(self) -> int | None:
+        """The migration record the action walks (``compute.migration_records``), if any."""
+        found = self.dispatch.params.get("migration_id")
+        return int(found) if found else None
+
+    @property
     def meta(self) -> dict[str, Any]:
         return self.instance.system_metadata
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class Transition(enum.IntEnum):
@@ -54,6 +55,19 @@ class GuestSpec:
 
 
 EventCallback = Callable[[LifecycleEvent], None]
+
+
+class MigrationMonitor(Protocol):
+    """The agent's side of a live migration in progress, handed to ``live_migrate``: where
+    the driver reports its figures, and where it learns what an admin asked of the migration
+    (Nova's ``live_migration_abort`` and ``live_migration_force_complete``)."""
+
+    def report(self, figures: Mapping[str, int]) -> None:
+        """Memory and disk figures in bytes, by Nova's names (``memory_total``,
+        ``memory_processed``, ``memory_remaining``, ``disk_total``, …)."""
+
+    def requested(self) -> str:
+        """ "abort", "force_complete", or "" while nobody asked anything."""
 
 
 class ComputeDriver(abc.ABC):
@@ -143,8 +157,13 @@ class ComputeDriver(abc.ABC):
         """Undo a resize or migration: the guest with its old flavor back on ``source_host``."""
 
     @abc.abstractmethod
-    def live_migrate(self, uuid: str, *, dest_host: str) -> None:
-        """Move a running or paused guest to ``dest_host`` without stopping it."""
+    def live_migrate(
+        self, uuid: str, *, dest_host: str, monitor: MigrationMonitor | None = None
+    ) -> None:
+        """Move a running or paused guest to ``dest_host`` without stopping it, reporting its
+        figures to ``monitor`` as the transfer goes. An abort the monitor asks for stops the
+        transfer and raises ``MigrationAborted`` with the guest running here; a force-complete
+        makes it converge now."""
 
     # --- images and guest agents -------------------------------------------------------
     @abc.abstractmethod

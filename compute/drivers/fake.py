@@ -7,11 +7,14 @@ one hypervisor; every change appends a ``FakeLifecycleEvent`` the host's agent h
 would emit one.
 
 Knobs: ``COMPUTE["fake_delays"]`` makes an operation take that many seconds (so transitions are
-visible in the demo), and ``FakeDriver.fail_next`` arms a failure for the next operation.
+visible in the demo), ``FakeDriver.fail_next`` arms a failure for the next operation, and a
+guest's ``migration_seconds`` / ``migration_fail_at`` (``fake_guest … slow-migration``) make its
+live migrations take time, advancing their figures, and fail part way.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,9 +29,10 @@ from compute.drivers.base import (
     EventCallback,
     GuestSpec,
     LifecycleEvent,
+    MigrationMonitor,
     Transition,
 )
-from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
+from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor, MigrationAborted
 from compute.models import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.states import PowerState
 
@@ -42,6 +46,25 @@ _EVENT_FOR_STATE: dict[int, Transition] = {
     P.PAUSED: Transition.PAUSED,
     P.SUSPENDED: Transition.SUSPENDED,
 }
+
+
+MIB = 1 << 20
+GIB = 1 << 30
+#: A slow live migration reports its figures this often (seconds).
+MIGRATION_TICK = 0.25
+
+
+def _figures(memory: int, disk: int, share: float) -> dict[str, int]:
+    """Nova's figures of a migration that has copied ``share`` of the memory and disk."""
+    mem_done, disk_done = int(memory * share), int(disk * share)
+    return {
+        "memory_total": memory,
+        "memory_processed": mem_done,
+        "memory_remaining": memory - mem_done,
+        "disk_total": disk,
+        "disk_processed": disk_done,
+        "disk_remaining": disk - disk_done,
+    }
 
 
 def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
@@ -113,6 +136,7 @@ class FakeDriver(ComputeDriver):
             state=P.NOSTATE,
             vcpus=guest.vcpus,
             memory_mb=guest.memory_mb,
+            disk_gb=guest.disk_gb,
             image=guest.image,
         )
 
@@ -264,11 +288,38 @@ class FakeDriver(ComputeDriver):
                 memory_mb=guest.memory_mb,
             )
 
-    def live_migrate(self, uuid: str, *, dest_host: str) -> None:
+    def live_migrate(
+        self, uuid: str, *, dest_host: str, monitor: MigrationMonitor | None = None
+    ) -> None:
+        """A block live migration: the guest's memory and disk are copied in ticks over its
+        ``migration_seconds`` (at once by default), each tick reported to ``monitor`` and
+        followed by what an admin asked: an abort leaves the guest running here, a
+        force-complete copies the rest at once. A ``migration_fail_at`` fails it there, once."""
         with self._operation("live_migrate"):
             row = self._guest(uuid)
             if row.state not in (P.RUNNING, P.PAUSED):
                 raise DriverError(f"Guest {uuid} is not running and cannot be live-migrated.")
+            memory, disk = row.memory_mb * MIB, row.disk_gb * GIB
+            ticks = max(1, math.ceil(row.migration_seconds / MIGRATION_TICK))
+            for tick in range(1, ticks + 1):
+                if ticks > 1:
+                    time.sleep(row.migration_seconds / ticks)
+                share = tick / ticks
+                if monitor is not None:
+                    monitor.report(_figures(memory, disk, share))
+                    wanted = monitor.requested()
+                    if wanted == "abort":
+                        raise MigrationAborted(uuid)
+                    if wanted == "force_complete" and tick < ticks:
+                        monitor.report(_figures(memory, disk, 1.0))
+                        break
+                fail_at = row.migration_fail_at
+                if fail_at is not None and share * 100 >= fail_at:
+                    FakeGuest.objects.filter(pk=row.pk).update(migration_fail_at=None)
+                    raise DriverError(
+                        f"Live migration of {uuid} to {dest_host} failed after copying "
+                        f"{round(share * 100)} % (fake_guest slow-migration --fail-at {fail_at})."
+                    )
             FakeGuest.objects.filter(pk=row.pk).update(host=dest_host, updated_at=timezone.now())
 
     # --- images and guest agents -------------------------------------------------------------

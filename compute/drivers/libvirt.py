@@ -55,6 +55,7 @@ from compute.drivers.base import (
     EventCallback,
     GuestSpec,
     LifecycleEvent,
+    MigrationMonitor,
 )
 from compute.drivers.libvirt_events import (
     deregister_on_event_thread,
@@ -64,7 +65,7 @@ from compute.drivers.libvirt_events import (
 )
 from compute.drivers.libvirt_storage import DiskPool, ImageFile
 from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug, volume_name
-from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
+from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor, MigrationAborted
 from compute.states import PowerState
 
 logger = logging.getLogger(__name__)
@@ -655,7 +656,9 @@ class LibvirtDriver(ComputeDriver):
             if power_on:
                 dom.create()
 
-    def live_migrate(self, uuid: str, *, dest_host: str) -> None:
+    def live_migrate(
+        self, uuid: str, *, dest_host: str, monitor: MigrationMonitor | None = None
+    ) -> None:
         """Nova's block live migration to another host's libvirtd (``LIBVIRT_PEERS``): the
         destination gets the base and an empty overlay of the same size in its own pool (Nova's
         ``pre_live_migration``), the domain moves with its memory and its overlay's blocks
@@ -683,11 +686,15 @@ class LibvirtDriver(ComputeDriver):
                 libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ["vda"],
             }
             try:
-                dom.migrate3(dconn, params, flags)
-            except libvirt.libvirtError:
+                aborted = _migrate_watched(dom, dconn, params, flags, monitor)
+            except libvirt.libvirtError as failure:
                 with contextlib.suppress(libvirt.libvirtError):
                     dest_pool.delete(dconn, volume_name(uuid))
+                if isinstance(failure.__cause__, MigrationAborted):
+                    raise failure.__cause__ from None
                 raise
+            if aborted:  # the job ended before the abort reached it: it completed
+                logger.info("live migration of %s completed before its abort took effect", uuid)
         self._remove_disks(uuid)
 
     def _prepare_destination(
@@ -765,3 +772,61 @@ class LibvirtDriver(ComputeDriver):
         dom = self._lookup(uuid)
         with _translated("inject an NMI into", uuid):
             dom.injectNMI(0)
+
+
+#: How often a live migration's job is read (Nova's ``_live_migration_monitor`` reads every
+#: half second).
+MIGRATION_POLL = 0.5
+
+
+def _migrate_watched(
+    dom: libvirt.virDomain,
+    dconn: libvirt.virConnect,
+    params: dict[str, Any],
+    flags: int,
+    monitor: MigrationMonitor | None,
+) -> bool:
+    """``migrate3`` in a thread of its own while this one reads the job's figures for
+    ``monitor`` and carries out what it asks: an abort is ``abortJob`` (the migration then
+    fails in libvirt, raised here with ``MigrationAborted`` as its cause), a force-complete
+    pauses the guest so the memory copy converges (Nova's default without post-copy; the
+    guest is resumed on the destination). Returns whether an abort was asked."""
+    failure: list[libvirt.libvirtError] = []
+
+    def transfer() -> None:
+        try:
+            dom.migrate3(dconn, params, flags)
+        except libvirt.libvirtError as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=transfer, name=f"migrate-{dom.UUIDString()}", daemon=True)
+    thread.start()
+    aborted = forced = False
+    while thread.is_alive():
+        thread.join(MIGRATION_POLL)
+        if monitor is None or not thread.is_alive():
+            continue
+        with contextlib.suppress(libvirt.libvirtError):
+            stats = dom.jobStats()
+            monitor.report(
+                {k: int(v) for k, v in stats.items() if k.startswith(("memory_", "disk_"))}
+            )
+        wanted = monitor.requested()
+        if wanted == "abort" and not aborted:
+            aborted = True
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.abortJob()
+        elif wanted == "force_complete" and not forced:
+            forced = True
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.suspend()
+    if failure:
+        if aborted:
+            raise failure[0] from MigrationAborted(dom.UUIDString())
+        raise failure[0]
+    if forced:
+        with contextlib.suppress(libvirt.libvirtError):
+            moved = dconn.lookupByUUIDString(dom.UUIDString())
+            if moved.info()[0] == libvirt.VIR_DOMAIN_PAUSED:
+                moved.resume()
+    return aborted

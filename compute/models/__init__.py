@@ -3,10 +3,12 @@
 
 from compute.models.actions import ActionDispatch, InstanceAction, InstanceActionEvent
 from compute.models.catalog import Flavor, Image
+from compute.models.drains import DrainJob, DrainStep
 from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
 from compute.models.instances import Instance, InstanceFault
+from compute.models.migrations import Migration
 from compute.models.outbox import ChangeEvent
 from compute.models.resources import (
     Aggregate,
@@ -25,6 +27,8 @@ __all__ = [
     "ActionDispatch",
     "Aggregate",
     "ChangeEvent",
+    "DrainJob",
+    "DrainStep",
     "FakeFailure",
     "FakeGuest",
     "FakeLifecycleEvent",
@@ -39,6 +43,7 @@ __all__ = [
     "InstanceFault",
     "KeyPair",
     "Membership",
+    "Migration",
     "PowerSyncPass",
     "Project",
     "QuotaClassLimit",

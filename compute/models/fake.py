@@ -26,6 +26,13 @@ class FakeGuest(models.Model):
     saved = models.BooleanField(default=False)
     admin_password_set_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    disk_gb = models.PositiveIntegerField(default=1)
+    #: ``fake_guest … slow-migration``: a live migration of this guest takes this long,
+    #: advancing its figures as it goes (0: at once) …
+    migration_seconds = models.FloatField(default=0.0)
+    #: … and fails once it has copied this share (percent; None: it does not fail). The
+    #: failure is used up by the migration it fails, as a ``FakeFailure`` is.
+    migration_fail_at = models.PositiveSmallIntegerField(null=True, blank=True)
 
 
 class FakeLifecycleEvent(models.Model):

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from compute import actions, policy, preconditions, records, state_machine
+from compute import actions, migration_records, policy, preconditions, records, state_machine
 from compute.actions import ActionSpec
 from compute.conf import conf
 from compute.context import RequestContext
@@ -198,8 +198,15 @@ def _start(
                 progress=spec.steps[0].progress or 0,
                 **_remembered(spec, instance, prepared.fields),
             )
+        params = prepared.params
+        migration = migration_records.migration_open(
+            context=context, spec=spec, instance=instance, params=params
+        )
+        if migration is not None:
+            # The agent walks the record with the action (``compute.agent.executor``).
+            params = {**params, "migration_id": migration.pk}
         action_record = dispatch_queue(
-            context=context, instance=instance, host=host, spec=spec, params=prepared.params
+            context=context, instance=instance, host=host, spec=spec, params=params
         )
     return action_record
 
@@ -320,6 +327,10 @@ def _confirm_resize(
         ),
         system_metadata=meta,
     )
+    if spec.moves is not None:
+        current = migration_records.migration_current(instance, status=spec.moves.continues)
+        if current is not None:
+            migration_records.migration_set_status(current.pk, spec.moves.done)
     return instance.system_metadata.get("old_host") or ""
 
 

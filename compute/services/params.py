@@ -135,6 +135,31 @@ def _live_migrate(
     return Prepared(params={"dest_host": dest.host})
 
 
+def _evacuate(
+    spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
+) -> Prepared:
+    """Nova's evacuate: a named host must exist (404) and not be the instance's own (400);
+    the destination's agent rebuilds it there."""
+    requested = params.get("host")
+    if requested is not None and not isinstance(requested, str):
+        raise Invalid("Invalid input for field/attribute host.")
+    if requested:
+        if not Host.objects.filter(host=requested).exists():
+            raise NotFound(f"Compute host {requested} not found.")
+        if instance.host_id is not None and instance.host.host == requested:
+            raise Invalid("The target host can't be the same one.")
+    exclude = () if instance.host_id is None else (instance.host_id,)
+    try:
+        dest = select_host(exclude=exclude, requested=requested or None)
+    except NoValidHost:
+        raise NoValidHost(
+            f"No valid host found for evacuate to {requested}."
+            if requested
+            else "No valid host found for evacuate."
+        ) from None
+    return Prepared(params={"dest_host": dest.host}, host=dest)
+
+
 def _rebuild(
     spec: ActionSpec, instance: Instance, context: RequestContext, params: dict[str, Any]
 ) -> Prepared:
@@ -251,6 +276,7 @@ PREPARERS: dict[str, Preparer] = {
     "resize": _resize,
     "migrate": _migrate,
     "live_migrate": _live_migrate,
+    "evacuate": _evacuate,
     "rebuild": _rebuild,
     "snapshot": _create_image,
     "change_password": _change_password,

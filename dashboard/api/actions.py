@@ -28,6 +28,8 @@ class Answer(enum.Enum):
     PASSWORD = 200
     IMAGE = "image"
     SERVER = "server"
+    #: 200: Nova's ``adminPass`` before 2.14, no body from 2.14.
+    EVACUATE = "evacuate"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,26 @@ def _live_migrate_schema(version: APIVersion) -> t.Schema:
     if version.at_least("2.30") and not version.at_least("2.68"):
         properties["force"] = t.BOOLEAN
     return t.obj(properties, required=("host", "block_migration"))
+
+
+def _evacuate_schema(version: APIVersion) -> t.Schema:
+    """Nova's ``schemas/evacuate``: ``onSharedStorage`` required until 2.14, ``force`` from
+    2.29 to 2.67."""
+    properties: t.Schema = {"host": t.FQDN, "adminPass": t.ADMIN_PASSWORD}
+    if not version.at_least("2.14"):
+        properties["onSharedStorage"] = t.BOOLEAN
+        return t.obj(properties, required=("onSharedStorage",))
+    if version.at_least("2.29") and not version.at_least("2.68"):
+        properties["force"] = t.BOOLEAN
+    return t.obj(properties)
+
+
+def _evacuate(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if "force" in value and t.truthy(value["force"]) and not value.get("host"):
+        raise APIFault(400, "Can't force to a non-provided destination")
+    if t.truthy(value.get("onSharedStorage")) and "adminPass" in value:
+        raise APIFault(400, "admin password can't be changed on existing disk")
+    return "evacuate", _host_of(value)
 
 
 def _rebuild(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -213,6 +235,7 @@ BODY_ACTIONS: dict[str, BodyAction] = {
             _with("migrate", _host_of),
         ),
         _B("os-migrateLive", _live_migrate_schema, _with("os-migrateLive", _host_of)),
+        _B("evacuate", _evacuate_schema, _evacuate, answer=Answer.EVACUATE),
         _B("rebuild", server_schemas.rebuild, _rebuild, answer=Answer.SERVER),
         _B("createImage", _create_image_schema, _image("createImage"), answer=Answer.IMAGE),
         _B("createBackup", _create_backup_schema, _image("createBackup"), answer=Answer.IMAGE),

@@ -11,8 +11,9 @@ implemented (rebuild key_name 2.54, flavor description 2.55, migrate host 2.56, 
 2.57, instance-action paging 2.58 / 2.66, flavor extra_specs 2.61, event host 2.62,
 server_groups 2.71, lock reason and ``locked`` filter 2.73, create on a host 2.74, strict query
 strings and full PUT / rebuild answers and ``swap: 0`` 2.75, unshelve to a zone 2.77, members'
-state filters 2.83, event details 2.84); the rest concern APIs not served (volumes, migrations,
-hypervisors, keypairs, server groups, external events). 2.90 makes the guest hostname a stored,
+state filters 2.83, event details 2.84; the migrations API's 2.59 paging, 2.65 abort of a queued
+migration, 2.66 changes-before and 2.80 user / project); the rest concern APIs not served
+(volumes, hypervisors, keypairs, server groups, external events). 2.90 makes the guest hostname a stored,
 settable attribute (create / update / rebuild), which the instance model does not have.
 
 Parameters that need storage the instance model lacks (user_data, personality, tags, trusted

@@ -22,6 +22,7 @@ from dashboard.api.neutron import views as neutron
 from dashboard.api.views import (
     aggregates,
     diagnostics,
+    drain,
     extensions,
     flavors,
     hosts,
@@ -29,6 +30,7 @@ from dashboard.api.views import (
     images,
     instance_actions,
     keypairs,
+    migrations,
     networks,
     quotas,
     security_groups,
@@ -77,6 +79,21 @@ urlpatterns = [
         instance_actions.InstanceActionShow.as_view(),
         name="instance-action",
     ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/migrations/?$",
+        migrations.ServerMigrationList.as_view(),
+        name="server-migrations",
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/migrations/(?P<migration_id>[^/]+)/action/?$",
+        migrations.ServerMigrationAction.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/migrations/(?P<migration_id>[^/]+)/?$",
+        migrations.ServerMigration.as_view(),
+        name="server-migration",
+    ),
+    re_path(V + r"os-migrations/?$", migrations.MigrationList.as_view(), name="migrations"),
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/metadata/?$", server_metadata.ServerMetadata.as_view()
     ),
@@ -200,6 +217,10 @@ urlpatterns = [
     re_path(
         V + r"os-tenant-networks/(?P<network_id>[^/]+)/?$", networks.TenantNetworkShow.as_view()
     ),
+    re_path(V + r"vmdash/hosts/(?P<host_name>[^/]+)/drain-plan/?$", drain.HostDrainPlan.as_view()),
+    re_path(V + r"vmdash/hosts/(?P<host_name>[^/]+)/drains/?$", drain.HostDrains.as_view()),
+    re_path(V + r"vmdash/drains/(?P<drain_id>[^/]+)/cancel/?$", drain.DrainCancel.as_view()),
+    re_path(V + r"vmdash/drains/(?P<drain_id>[^/]+)/?$", drain.Drain.as_view()),
     re_path(V + r"extensions/?$", extensions.ExtensionList.as_view()),
     re_path(V + r"extensions/(?P<alias>[^/]+)/?$", extensions.ExtensionShow.as_view()),
     # [\s\S]: a path with a newline in it is still the API's, never the pages' HTML 404.

@@ -47,6 +47,12 @@ urlpatterns: list[URLPattern] = [
     path("hosts/<str:name>/", hosts.host_detail_view, name="host"),
     path("hosts/<str:name>/update/", hosts.host_update_view, name="host-update"),
     path("hosts/<str:name>/migrate-away/", hosts.host_migrate_away_view, name="host-migrate-away"),
+    path("hosts/<str:name>/drain/", hosts.host_drain_view, name="host-drain"),
+    path(
+        "hosts/<str:name>/drain/<int:job_id>/cancel/",
+        hosts.host_drain_cancel_view,
+        name="host-drain-cancel",
+    ),
     path("states/", states.states_view, name="states"),
     path("states/state-machine.svg", states.diagram_svg_view, name="states-svg"),
     path("live/poll", live.live_poll_view, name="live-poll"),

@@ -135,6 +135,8 @@ ACTION_TEXTS = [
     gettext_lazy("Go back to the old flavor and host."),
     gettext_lazy("Live migrate"),
     gettext_lazy("Move the running instance to another host."),
+    gettext_lazy("Evacuate"),
+    gettext_lazy("Rebuild the instance on another host because its own is down."),
     gettext_lazy("Rebuild"),
     gettext_lazy("Reinstall the instance from an image, keeping its identity."),
     gettext_lazy("Create snapshot"),

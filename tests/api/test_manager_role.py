@@ -123,6 +123,10 @@ def test_the_manager_rules_are_novas_defaults():
     assert managers == {
         "os_compute_api:os-migrate-server:migrate",
         "os_compute_api:os-migrate-server:migrate_live",
+        "os_compute_api:os-migrations:index",
+        "os_compute_api:servers:migrations:index",
+        "os_compute_api:servers:migrations:force_complete",
+        "os_compute_api:servers:migrations:delete",
     }
     assert Role.ADMIN.implies(Role.MANAGER) and Role.MANAGER.implies(Role.MEMBER)
     assert not Role.MEMBER.implies(Role.MANAGER)

@@ -77,6 +77,7 @@ def w(alice_api, admin_api, make_instance, host):
     own = alice_api.post("/image/v2/images", {"name": "own"}, format="json").json()["id"]
     meta_server = make_instance("active", name="metadata")
     return SimpleNamespace(
+        make=make_instance,
         meta_server=str(meta_server.uuid),
         own_image=own,
         building=str(building.uuid),
@@ -1280,3 +1281,131 @@ def test_every_write_that_takes_a_body_documents_it(schema):
             ):
                 bare.append(f"{method.upper()} {path}")
     assert bare == []
+
+
+# --- the migrations API (dashboard.api.views.migrations) -------------------------------------
+def _migrating(w: SimpleNamespace, name: str, *, status: str = "") -> tuple[str, int]:
+    """A server of alice's live-migrating to a second host (queued: no agent runs it), and its
+    migration's id; ``status`` sets the record's as the agent would have (force-complete needs
+    "running")."""
+    from compute.models import Host, Migration
+    from compute.services import host_heartbeat, host_register
+
+    # Built on node1 (node1's agent builds it): node2, up and enabled, is only the destination.
+    Host.objects.filter(host="node2").update(disabled=True)
+    server = str(w.make("active", name=name).uuid)
+    host_heartbeat(host=host_register(host="node2", driver="fake"))
+    Host.objects.filter(host="node2").update(disabled=False)
+    body = {"os-migrateLive": {"host": "node2", "block_migration": "auto"}}
+    answer = w.admin.post(f"/v2.1/servers/{server}/action", body, format="json")
+    assert answer.status_code == 202, answer.content
+    migration = Migration.objects.get(instance__uuid=server)
+    if status:
+        Migration.objects.filter(pk=migration.pk).update(status=status)
+    return server, migration.pk
+
+
+def _migration_url(w: SimpleNamespace, name: str, *, status: str = "", tail: str = "") -> str:
+    server, migration = _migrating(w, name, status=status)
+    return f"/v2.1/servers/{server}/migrations/{migration}{tail}"
+
+
+FORCE = {"force_complete": None}
+
+SCENARIOS.update(
+    {
+        ("migrationList", 200): lambda w: w.admin.get("/v2.1/os-migrations"),
+        ("migrationList", 403): lambda w: w.alice.get("/v2.1/os-migrations"),
+        ("serverMigrationList", 200): lambda w: w.admin.get(f"/v2.1/servers/{w.server}/migrations"),
+        ("serverMigrationList", 403): lambda w: w.alice.get(f"/v2.1/servers/{w.server}/migrations"),
+        ("serverMigrationList", 404): lambda w: w.admin.get(f"/v2.1/servers/{MISSING}/migrations"),
+        ("serverMigrationShow", 200): lambda w: w.admin.get(_migration_url(w, "show")),
+        ("serverMigrationShow", 403): lambda w: w.alice.get(_migration_url(w, "show403")),
+        ("serverMigrationShow", 404): lambda w: w.admin.get(
+            f"/v2.1/servers/{w.server}/migrations/1"
+        ),
+        ("serverMigrationAbort", 202): lambda w: w.admin.delete(_migration_url(w, "abort")),
+        ("serverMigrationAbort", 403): lambda w: w.alice.delete(
+            f"/v2.1/servers/{w.server}/migrations/1"
+        ),
+        ("serverMigrationAbort", 404): lambda w: w.admin.delete(
+            _migration_url(w, "abort404", tail="0")
+        ),
+        ("serverMigrationAbort", 409): lambda w: w.admin.delete(
+            f"/v2.1/servers/{w.server}/migrations/1"
+        ),
+        ("serverMigrationForceComplete", 202): lambda w: w.admin.post(
+            _migration_url(w, "force", status="running", tail="/action"), FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 403): lambda w: w.alice.post(
+            f"/v2.1/servers/{w.server}/migrations/1/action", FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 404): lambda w: w.admin.post(
+            f"/v2.1/servers/{MISSING}/migrations/1/action", FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 409): lambda w: w.admin.post(
+            f"/v2.1/servers/{w.server}/migrations/1/action", FORCE, format="json"
+        ),
+        ("serverMigrationForceComplete", 415): lambda w: w.admin.post(
+            f"/v2.1/servers/{w.server}/migrations/1/action", "x", content_type="text/plain"
+        ),
+    }
+)
+
+SCENARIOS.update(
+    {
+        ("hostDrainPlan", 200): lambda w: w.admin.get("/v2.1/vmdash/hosts/node1/drain-plan"),
+        ("hostDrainPlan", 403): lambda w: w.alice.get("/v2.1/vmdash/hosts/node1/drain-plan"),
+        ("hostDrainPlan", 404): lambda w: w.admin.get("/v2.1/vmdash/hosts/nope/drain-plan"),
+    }
+)
+
+
+def _drain(w: SimpleNamespace, *, cancel: bool = False):
+    """A drain of node1 started over the API (node2 up to move to), or its cancel."""
+    from compute.models import DrainJob, Host
+    from compute.services import host_heartbeat, host_register
+
+    Host.objects.filter(host="node2").update(disabled=True)
+    w.make("active", name="drained")
+    host_heartbeat(host=host_register(host="node2", driver="fake"))
+    Host.objects.filter(host="node2").update(disabled=False)
+    DrainJob.objects.all().delete()
+    started = w.admin.post("/v2.1/vmdash/hosts/node1/drains", {"drain": {}}, format="json")
+    if not cancel:
+        return started
+    return w.admin.post(f"/v2.1/vmdash/drains/{started.json()['drain']['id']}/cancel")
+
+
+def _drain_again(w: SimpleNamespace):
+    """A second drain while one is still running (a job row left running, as one whose
+    instances take their time would be)."""
+    from compute.models import DrainJob, Host
+
+    DrainJob.objects.create(host=Host.objects.get(host="node1"), request_id="req-running")
+    return w.admin.post("/v2.1/vmdash/hosts/node1/drains", {"drain": {}}, format="json")
+
+
+SCENARIOS.update(
+    {
+        ("hostDrainStart", 202): lambda w: _drain(w),
+        ("hostDrainStart", 403): lambda w: w.alice.post(
+            "/v2.1/vmdash/hosts/node1/drains", {"drain": {}}, format="json"
+        ),
+        ("hostDrainStart", 404): lambda w: w.admin.post(
+            "/v2.1/vmdash/hosts/nope/drains", {"drain": {}}, format="json"
+        ),
+        ("hostDrainStart", 409): _drain_again,
+        ("hostDrainStart", 415): lambda w: w.admin.post(
+            "/v2.1/vmdash/hosts/node1/drains", "x", content_type="text/plain"
+        ),
+        ("drainShow", 200): lambda w: w.admin.get(
+            f"/v2.1/vmdash/drains/{_drain(w).json()['drain']['id']}"
+        ),
+        ("drainShow", 403): lambda w: w.alice.get("/v2.1/vmdash/drains/1"),
+        ("drainShow", 404): lambda w: w.admin.get("/v2.1/vmdash/drains/999999"),
+        ("drainCancel", 202): lambda w: _drain(w, cancel=True),
+        ("drainCancel", 403): lambda w: w.alice.post("/v2.1/vmdash/drains/1/cancel"),
+        ("drainCancel", 404): lambda w: w.admin.post("/v2.1/vmdash/drains/999999/cancel"),
+    }
+)

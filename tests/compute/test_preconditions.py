@@ -20,7 +20,7 @@ from compute.exceptions import (
     InstanceNotReady,
     ServiceUnavailable,
 )
-from compute.models import Instance
+from compute.models import Host, Instance
 from compute.models.tenancy import Role
 from compute.states import ALL_TASK_STATES, ALL_VM_STATES
 
@@ -48,6 +48,7 @@ ORACLE: dict[str, tuple[set[str] | None, set[str | None] | None]] = {
     "confirmResize": ({"resized"}, NO_TASK),
     "revertResize": ({"resized"}, NO_TASK),
     "os-migrateLive": ({"active", "paused"}, NO_TASK),
+    "evacuate": ({"active", "stopped", "error"}, NO_TASK),
     "rebuild": ({"active", "stopped", "error"}, NO_TASK),
     "createImage": ({"active", "stopped", "paused", "suspended"}, NO_TASK),
     "createBackup": ({"active", "stopped", "paused", "suspended"}, NO_TASK),
@@ -70,12 +71,15 @@ API_NAME = {"reboot_hard": "reboot"}
 LAUNCH_NOT_NEEDED = {"delete", "forceDelete", "lock", "unlock", "os-resetState"}
 #: Where ``check_instance_host`` stands above ``check_instance_state`` in nova/compute/api.py.
 HOST_CHECKED_FIRST = {"start", "stop", "trigger_crash_dump"}
+#: Nova's evacuate needs its instance's compute service down (``ComputeServiceInUse``).
+HOST_MUST_BE_DOWN = {"evacuate"}
 #: The REST handlers that catch InstanceIsLocked only as InstanceInvalidState.
 LOCK_AS_INVALID_STATE = {"changePassword", "restore"}
 #: Nova's policy rule names (nova/policies/*.py) for the admin-only actions.
 POLICY = {
     "migrate": "os_compute_api:os-migrate-server:migrate",
     "os-migrateLive": "os_compute_api:os-migrate-server:migrate_live",
+    "evacuate": "os_compute_api:os-evacuate",
     "os-resetState": "os_compute_api:os-admin-actions:reset_state",
 }
 
@@ -84,7 +88,10 @@ MEMBER = RequestContext(user_id=2, user_name="alice", project_id="p", project_id
 
 
 def an_instance(vm_state: str, task_state: str | None, **extra: object) -> Instance:
-    fields = {"launched_at": timezone.now(), "host_id": 1, **extra}
+    fields = {"launched_at": timezone.now(), **extra}
+    if fields.get("host_id", 1) is not None:
+        fields.pop("host_id", None)
+        fields["host"] = Host(id=1, host="node1")  # named without a query (evacuate's text)
     return Instance(uuid=uuid.uuid4(), vm_state=vm_state, task_state=task_state, **fields)
 
 
@@ -126,7 +133,7 @@ def test_action_is_allowed_or_refused_exactly_as_nova_says_for_every_task_state(
         )
         want = expected_refusal(action, instance)
         try:
-            preconditions.check(spec, instance, ADMIN, host_up=True)
+            preconditions.check(spec, instance, ADMIN, host_up=action not in HOST_MUST_BE_DOWN)
             got = None
         except InstanceInvalidState as refusal:
             got = refusal.message

@@ -133,6 +133,22 @@ def fail_next(host: str, operation: str, message: str) -> dict[str, Any]:
     return {}
 
 
+def slow_migration(uuid: str, seconds: float) -> dict[str, Any]:
+    """``fake_guest <uuid> slow-migration <seconds>``."""
+    FakeGuest.objects.filter(uuid=uuid).update(migration_seconds=seconds)
+    return {"uuid": uuid}
+
+
+def migrations(uuid: str) -> list[dict[str, Any]]:
+    from compute.models import Migration
+
+    return list(
+        Migration.objects.filter(instance__uuid=uuid)
+        .order_by("id")
+        .values("id", "status", "memory_processed", "memory_total")
+    )
+
+
 def get(uuid: str) -> dict[str, Any]:
     i = Instance.objects.select_related("host").get(uuid=uuid)
     return {
@@ -170,6 +186,8 @@ OPS = {
         sync,
         delays,
         fail_next,
+        slow_migration,
+        migrations,
         get,
         wait_idle,
     )

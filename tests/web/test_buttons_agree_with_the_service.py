@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from compute.exceptions import ComputeError, Conflict, Forbidden
+from compute.exceptions import ComputeError, ComputeServiceInUse, Conflict, Forbidden
 from compute.models import Host, Instance
 from compute.services import instance_action
 from dashboard.web.actionbar import action_groups
@@ -50,7 +50,8 @@ def accepted(context, instance, key) -> tuple[bool, str]:
             raise _RolledBack
     except _RolledBack:
         return True, ""
-    except (Conflict, Forbidden) as refusal:
+    except (Conflict, Forbidden, ComputeServiceInUse) as refusal:
+        # Evacuate's "host still in use" is a precondition refusal Nova answers with a 400.
         return False, refusal.message
     except ComputeError as invalid:  # a parameter's problem: the precondition passed
         return True, invalid.message

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from compute.drivers.fake import set_guest_state
-from compute.models import FakeGuest, Host
+from compute.models import FakeGuest, Host, Instance
 from compute.states import PowerState, TaskState
 from compute.status import HostStatus
 from compute.sync import sync_host
@@ -109,3 +109,65 @@ def test_the_hosts_page_costs_the_same_queries_for_one_host_or_many(
     with CaptureQueriesContext(connection) as many:
         admin_client.get("/hosts/")
     assert len(many) == len(one)
+
+
+def test_the_host_page_shows_the_drain_plan_with_novas_refusals_and_a_default_each(
+    admin_client, agent_factory, make_instance, alice_ctx
+):
+    from compute.services import instance_action
+    from tests.conftest import fresh
+
+    locked = make_instance("active", name="locked")
+    busy = make_instance("active", name="busy")
+    make_instance("stopped", name="sleeper")
+    agent_factory("node2")
+    instance_action(context=fresh(alice_ctx), instance_uuid=str(locked.uuid), action="lock")
+    instance_action(context=fresh(alice_ctx), instance_uuid=str(busy.uuid), action="stop")
+    html = admin_client.get("/hosts/node1/").content.decode()
+    assert f"Instance {locked.uuid} is locked" in html
+    assert (
+        f"Cannot &#x27;os-migrateLive&#x27; instance {busy.uuid} while it is in task_state "
+        "powering-off"
+    ) in html
+    assert html.count('data-verdict="cannot-move"') == 2
+    assert html.count('data-verdict="cold-migrate"') == 1
+    assert '<option value="cold-migrate" selected>' in html
+    assert '<option value="leave" selected>' in html
+
+
+def test_a_drain_started_from_the_host_page_shows_its_steps_and_can_be_cancelled(
+    admin_client, agent, agent_factory, make_instance
+):
+    from compute.models import DrainJob
+
+    stay = make_instance("active", name="stay")
+    make_instance("active", name="mover")
+    agent_factory("node2")
+    response = admin_client.post(
+        "/hosts/node1/drain/", {f"choice-{stay.uuid}": "leave"}, follow=True
+    )
+    html = response.content.decode()
+    job = DrainJob.objects.get()
+    assert f"Drain #{job.pk} of node1 started." in html
+    assert 'id="drain-steps"' in html and "Left by choice." in html
+    assert Host.objects.get(host="node1").disabled
+    panel = admin_client.get("/hosts/node1/?fragment=drain").content.decode()
+    assert 'data-step-state="running"' in panel and 'data-step-state="skipped"' in panel
+    response = admin_client.post(f"/hosts/node1/drain/{job.pk}/cancel/", follow=True)
+    assert f"Drain #{job.pk} is cancelled." in response.content.decode()
+    assert Instance.objects.get(name="mover").task_state is None
+
+
+def test_a_bad_drain_choice_is_refused_on_the_page_and_changes_nothing(
+    admin_client, agent_factory, make_instance
+):
+    from compute.models import DrainJob
+
+    instance = make_instance("active")
+    agent_factory("node2")
+    response = admin_client.post(
+        "/hosts/node1/drain/", {f"choice-{instance.uuid}": "teleport"}, follow=True
+    )
+    assert "Unknown drain choice" in response.content.decode()
+    assert not DrainJob.objects.exists()
+    assert not Host.objects.get(host="node1").disabled

@@ -226,6 +226,11 @@ T: dict[tuple[str | None, str], str | list[str]] = {
         None,
         "Admin: force vm_state to active or error and clear the task.",
     ): "管理员：将 vm_state 强制设为 active 或 error，并清除任务。",
+    (None, "Evacuate"): "疏散",
+    (
+        None,
+        "Rebuild the instance on another host because its own is down.",
+    ): "因实例所在主机宕机，在另一台主机上重建该实例。",
     (None, "Create"): "创建",
     (None, "Schedule, network and spawn a new instance."): "调度、配置网络并启动新实例。",
     (

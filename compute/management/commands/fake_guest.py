@@ -1,8 +1,12 @@
-"""``manage.py fake_guest <instance> shutdown|crash|start|pause|suspend|vanish|fail-next``.
+"""``manage.py fake_guest <instance> shutdown|crash|start|pause|suspend|vanish|fail-next|slow-migration``.
 
 Changes a guest on the fake hypervisor behind the dashboard's back, as a guest OS ``shutdown -h``
 or a crashing kernel would. The dashboard learns of it the way it would from a real hypervisor:
 through the lifecycle event the agent hears, or the next power-state sync.
+
+``slow-migration SECONDS [--fail-at PERCENT]`` makes the guest's live migrations take SECONDS,
+their memory and disk figures advancing as they go (so they can be watched, aborted or forced to
+complete), and the next one fail once PERCENT is copied; ``slow-migration 0`` undoes both.
 """
 
 from __future__ import annotations
@@ -37,11 +41,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("instance", help="Instance uuid or name.")
-        parser.add_argument("change", choices=[*_STATES, "vanish", "fail-next"])
+        parser.add_argument("change", choices=[*_STATES, "vanish", "fail-next", "slow-migration"])
         parser.add_argument(
-            "operation", nargs="?", default="", help="For fail-next: e.g. power_off."
+            "operation",
+            nargs="?",
+            default="",
+            help="For fail-next: e.g. power_off. For slow-migration: the seconds it takes.",
         )
         parser.add_argument("--message", default="Injected failure from fake_guest.")
+        parser.add_argument(
+            "--fail-at",
+            type=int,
+            default=None,
+            help="For slow-migration: fail the next live migration once this percent is copied.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         wanted = options["instance"]
@@ -54,6 +67,8 @@ class Command(BaseCommand):
         change = options["change"]
         if change == "vanish":
             remove_guest(guest)
+        elif change == "slow-migration":
+            self._slow_migration(guest, options["operation"], options["fail_at"])
         elif change == "fail-next":
             FakeDriver.fail_next(
                 host=guest.host, operation=options["operation"], message=options["message"]
@@ -61,3 +76,18 @@ class Command(BaseCommand):
         else:
             set_guest_state(guest, _STATES[change], saved=change == "suspend")
         self.stdout.write(f"{guest.name} ({guest.uuid}) on {guest.host}: {change}")
+
+    def _slow_migration(self, guest: FakeGuest, seconds_text: str, fail_at: int | None) -> None:
+        try:
+            seconds = float(seconds_text or "")
+        except ValueError:
+            raise CommandError(
+                "slow-migration needs the seconds a migration takes, e.g. 20."
+            ) from None
+        if not 0 <= seconds <= 3600:
+            raise CommandError("slow-migration takes 0 to 3600 seconds.")
+        if fail_at is not None and not 0 <= fail_at <= 100:
+            raise CommandError("--fail-at is a percent, 0 to 100.")
+        FakeGuest.objects.filter(pk=guest.pk).update(
+            migration_seconds=seconds, migration_fail_at=fail_at if seconds or fail_at else None
+        )

@@ -226,6 +226,131 @@ INSTANCE_ACTION = _obj(
     }
 )
 
+_NINT: S = {"type": ["integer", "null"]}
+
+MIGRATION = _obj(
+    {
+        "created_at": _TIME,
+        "dest_compute": _NSTR,
+        "dest_host": _NSTR,
+        "dest_node": _NSTR,
+        "id": _INT,
+        "instance_uuid": _STR,
+        "new_instance_type_id": _NINT,
+        "old_instance_type_id": _NINT,
+        "source_compute": _NSTR,
+        "source_node": _NSTR,
+        "status": _STR,
+        "updated_at": _NTIME,
+        "migration_type": {
+            "type": "string",
+            "enum": ["migration", "resize", "live-migration", "evacuation"],
+            "description": "2.23+",
+        },
+        "links": {**LINKS, "description": "2.23+, a live migration in progress only"},
+        "uuid": {**_STR, "description": "2.59+"},
+        "user_id": {**_NSTR, "description": "2.80+"},
+        "project_id": {**_NSTR, "description": "2.80+"},
+    },
+    required=("created_at", "id", "instance_uuid", "status", "updated_at"),
+)
+
+SERVER_MIGRATION = _obj(
+    {
+        "created_at": _TIME,
+        "dest_compute": _NSTR,
+        "dest_host": _NSTR,
+        "dest_node": _NSTR,
+        "disk_processed_bytes": _NINT,
+        "disk_remaining_bytes": _NINT,
+        "disk_total_bytes": _NINT,
+        "id": _INT,
+        "memory_processed_bytes": _NINT,
+        "memory_remaining_bytes": _NINT,
+        "memory_total_bytes": _NINT,
+        "server_uuid": _STR,
+        "source_compute": _NSTR,
+        "source_node": _NSTR,
+        "status": _STR,
+        "updated_at": _NTIME,
+        "uuid": {**_STR, "description": "2.59+"},
+        "user_id": {**_NSTR, "description": "2.80+"},
+        "project_id": {**_NSTR, "description": "2.80+"},
+    },
+    required=("created_at", "id", "server_uuid", "status", "updated_at"),
+)
+
+_CHOICE_TEXTS: S = {
+    "type": "object",
+    "additionalProperties": _NSTR,
+    "description": "choice → null (may start now) or Nova's refusal text",
+}
+
+DRAIN_PLAN_ROW = _obj(
+    {
+        "id": _STR,
+        "name": _STR,
+        "status": _STR,
+        "vm_state": _STR,
+        "task_state": _NSTR,
+        "locked": _BOOL,
+        "verdict": {
+            "type": "string",
+            "enum": ["live-migrate", "cold-migrate", "evacuate", "cannot-move"],
+        },
+        "reason": _NSTR,
+        "default": _STR,
+        "destination": {**_NSTR, "description": "where the plan found room (a hint)"},
+        "choices": _CHOICE_TEXTS,
+    },
+    required=("id", "name", "verdict", "reason", "default", "choices"),
+)
+
+DRAIN_PLAN = _obj(
+    {
+        "host": _STR,
+        "host_status": _STR,
+        "destinations": {"type": "array", "items": _STR},
+        "choices": {"type": "array", "items": _STR},
+        "instances": {"type": "array", "items": _ref("DrainPlanRow")},
+    },
+    required=("host", "host_status", "destinations", "choices", "instances"),
+)
+
+DRAIN_STEP = _obj(
+    {
+        "id": _INT,
+        "server_id": _STR,
+        "name": _STR,
+        "choice": _STR,
+        "state": {
+            "type": "string",
+            "enum": ["queued", "running", "done", "failed", "skipped", "cancelled"],
+        },
+        "attempts": _INT,
+        "message": _NSTR,
+        "request_id": _NSTR,
+        "migration": {"oneOf": [{"type": "null"}, {"type": "object"}]},
+    },
+    required=("id", "server_id", "choice", "state", "attempts"),
+)
+
+DRAIN = _obj(
+    {
+        "id": _INT,
+        "host": _STR,
+        "state": {
+            "type": "string",
+            "enum": ["running", "cancelling", "done", "failed", "cancelled"],
+        },
+        "created_at": _TIME,
+        "finished_at": _NTIME,
+        "user_name": _STR,
+        "steps": {"type": "array", "items": _ref("DrainStep")},
+    },
+    required=("id", "host", "state", "steps"),
+)
+
 COMPUTE_VERSION = _obj(
     {
         "id": _STR,
@@ -387,6 +512,15 @@ COMPONENTS: dict[str, S] = {
     "InstanceAction": INSTANCE_ACTION,
     "InstanceActionList": _list("instanceActions", "InstanceAction", "links"),
     "InstanceActionShow": _wrap("instanceAction", _ref("InstanceAction")),
+    "DrainPlanRow": DRAIN_PLAN_ROW,
+    "DrainStep": DRAIN_STEP,
+    "Drain": _wrap("drain", DRAIN),
+    "DrainPlan": _wrap("drain_plan", DRAIN_PLAN),
+    "Migration": MIGRATION,
+    "MigrationList": _list("migrations", "Migration", "migrations_links"),
+    "ServerMigration": SERVER_MIGRATION,
+    "ServerMigrationList": _list("migrations", "ServerMigration"),
+    "ServerMigrationShow": _wrap("migration", _ref("ServerMigration")),
     "ComputeVersion": _wrap("version", COMPUTE_VERSION),
     "ComputeVersions": _wrap("versions", {"type": "array", "items": COMPUTE_VERSION}),
     "IdentityVersion": _wrap("version", IDENTITY_VERSION),

@@ -104,6 +104,14 @@ class ServerAction(ServerViewMixin):
         if row.answer is Answer.PASSWORD:
             given = value.get("adminPass") if isinstance(value, dict) else None
             return Response({"adminPass": given or secrets.token_urlsafe(9)}, status=200)
+        if row.answer is Answer.EVACUATE:
+            if self.since("2.14"):
+                return Response(status=200)
+            shared = t.truthy(value.get("onSharedStorage"))
+            given = value.get("adminPass")
+            return Response(
+                {"adminPass": given or (None if shared else secrets.token_urlsafe(9))}, status=200
+            )
         return Response(status=row.answer.value)
 
     def _security_group(self, server_id: str, key: str, name: str) -> Response:

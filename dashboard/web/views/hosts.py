@@ -20,17 +20,28 @@ from django.views.decorators.http import require_GET, require_POST
 
 from compute import policy
 from compute.exceptions import ComputeError, NotFound
-from compute.models import Host, HostAuditEntry
-from compute.preconditions import evaluate
+from compute.models import DrainJob, DrainStep, Host, HostAuditEntry, Migration
 from compute.selectors import host_get, host_list, visible_instances
+from compute.selectors.drain import (
+    LABELS,
+    PlanRow,
+    drain_get,
+    drain_latest,
+    drain_steps,
+    plan_for,
+)
 from compute.services import host_update
-from compute.services.hosts import MIGRATE, host_migrate_away
+from compute.services.drains import drain_cancel, drain_start
+from compute.services.hosts import host_migrate_away
 from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
+from dashboard.web.plan_rows import resident_rows
 from dashboard.web.rows import InstanceRow, instance_rows
 
 MIGRATION_RESULTS = "web.migration_results"
+#: The drain choice the page's "Live-migrate selected away" runs.
+MOVE = "live-migrate"
 #: The hosts pages are Nova's os-services for admins: the same rule, the same refusal.
 SERVICES_LIST = "os_compute_api:os-services:list"
 #: Audit rows shown on the host page.
@@ -55,21 +66,27 @@ def host_list_view(request: HttpRequest) -> HttpResponse:
     return page.render(template, {"cards": host_cards()}, nav="hosts")
 
 
-def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, str | None]]:
-    """The host's instances, each with why it cannot be live-migrated (None: it can)."""
+#: What the resident rows and their plan read (a thousand rows: no JSON columns, no more).
+RESIDENT_FIELDS = (
+    "uuid", "name", "project_id", "vm_state", "task_state", "power_state", "task_started_at",
+    "progress", "version", "locked", "locked_by", "launched_at", "deleted_at", "host",
+    "flavor__vcpus", "flavor__ram", "flavor__disk", "host__host", "host__disabled",
+    "host__forced_down", "host__last_seen_up", "host__created_at",
+)  # fmt: skip
+
+
+def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, PlanRow]]:
+    """The host's instances, each with its drain plan: every choice's verdict (Nova's refusal
+    texts, from the action table's guard) and its default."""
     context = page.scope.context
-    rows = instance_rows(
-        list(
-            visible_instances(context, all_tenants=True)
-            .filter(host=host, deleted_at__isnull=True)
-            .order_by("name", "id")
-        ),
-        context,
+    instances = list(
+        visible_instances(context, all_tenants=True, joined=("host", "flavor"))
+        .filter(host=host, deleted_at__isnull=True)
+        .only(*RESIDENT_FIELDS)
+        .order_by("name", "id")
     )
-    return [
-        (row, evaluate(row.instance, context, host_up=row.host_up).get(MIGRATE, "Admins only."))
-        for row in rows
-    ]
+    plan = plan_for(context=context, host=host, instances=instances)
+    return list(zip(instance_rows(instances, context), plan.rows, strict=True))
 
 
 def _admin_host(request: HttpRequest, name: str) -> tuple[Page, Host] | HttpResponse:
@@ -92,18 +109,22 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
     page, host = found
     if request.GET.get("fragment") == "summary":
         return page.render("web/hosts/_summary.html", {"card": host_cards([host])[0]})
+    if request.GET.get("fragment") == "drain":
+        return page.render("web/hosts/_drain.html", {"drain": drain_panel(host)})
     residents = _residents(page, host)
     return page.render(
         "web/hosts/detail.html",
         {
             "card": host_cards([host])[0],
             "residents": residents,
-            "movable": [row.uuid for row, refusal in residents if refusal is None],
+            "resident_rows": resident_rows(residents, host),
+            "movable": [row.uuid for row, plan in residents if plan.choices[MOVE] is None],
             "syncs": recent_syncs(host),
             "disable_form": HostDisableForm(),
             "results": request.session.pop(MIGRATION_RESULTS, []),
             "other_hosts": host_list().exclude(pk=host.pk).count(),
             "audit": audit_lines(host),
+            "drain": drain_panel(host),
         },
         nav="hosts",
     )
@@ -161,6 +182,98 @@ def host_migrate_away_view(request: HttpRequest, name: str) -> HttpResponse:
         messages.warning(request, "No instance was selected.")
     request.session[MIGRATION_RESULTS] = [dict(r) for r in results]
     return redirect("host", name=name)
+
+
+@login_required
+@require_POST
+def host_drain_view(request: HttpRequest, name: str) -> HttpResponse:
+    """Start draining the host with each instance's chosen step (``choice-<uuid>`` fields; an
+    instance not named gets the plan's default)."""
+    found = _admin_host(request, name)
+    if isinstance(found, HttpResponse):
+        return found
+    page, host = found
+    prefix = "choice-"
+    choices = {k[len(prefix) :]: v for k, v in request.POST.items() if k.startswith(prefix)}
+    try:
+        job = drain_start(context=page.scope.context, host=host, choices=choices)
+    except ComputeError as error:
+        page.refused(error)
+    else:
+        messages.success(request, f"Drain #{job.pk} of {host.host} started.")
+    return redirect("host", name=name)
+
+
+@login_required
+@require_POST
+def host_drain_cancel_view(request: HttpRequest, name: str, job_id: int) -> HttpResponse:
+    found = _admin_host(request, name)
+    if isinstance(found, HttpResponse):
+        return found
+    page, host = found
+    try:
+        job = drain_get(job_id)
+        if job.host_id != host.pk:
+            raise NotFound(f"Drain {job_id} could not be found.")
+        job = drain_cancel(context=page.scope.context, job=job)
+    except ComputeError as error:
+        page.refused(error)
+    else:
+        messages.success(request, f"Drain #{job.pk} is {job.get_state_display().lower()}.")
+    return redirect("host", name=name)
+
+
+@dataclass(frozen=True)
+class StepLine:
+    step: DrainStep
+    label: str
+    tone: str
+    migration: Migration | None
+    percent: int | None
+
+
+@dataclass(frozen=True)
+class DrainPanel:
+    job: DrainJob
+    tone: str
+    counts: list[tuple[str, int]]
+    steps: list[StepLine]
+
+
+_STEP_TONES = {"queued": "muted", "running": "busy", "done": "ok", "failed": "danger",
+               "skipped": "muted", "cancelled": "warn"}  # fmt: skip
+_JOB_TONES = {"running": "busy", "cancelling": "warn", "done": "ok", "failed": "danger",
+              "cancelled": "warn"}  # fmt: skip
+
+
+def drain_panel(host: Host) -> DrainPanel | None:
+    """The host's latest drain with its steps and their migrations' progress (two queries)."""
+    job = drain_latest(host)
+    if job is None:
+        return None
+    job.host = host
+    lines = []
+    counts: dict[str, int] = {}
+    for step in drain_steps(job):
+        counts[step.get_state_display().lower()] = (
+            counts.get(step.get_state_display().lower(), 0) + 1
+        )
+        migration = step.migration
+        percent = None
+        if migration is not None and migration.memory_total:
+            total = (migration.memory_total or 0) + (migration.disk_total or 0)
+            done = (migration.memory_processed or 0) + (migration.disk_processed or 0)
+            percent = min(100, done * 100 // total) if total else None
+        lines.append(
+            StepLine(
+                step,
+                LABELS.get(step.choice, step.choice),
+                _STEP_TONES.get(step.state, "muted"),
+                migration,
+                percent,
+            )
+        )
+    return DrainPanel(job, _JOB_TONES.get(job.state, "muted"), sorted(counts.items()), lines)
 
 
 @login_required
