@@ -198,6 +198,12 @@ class Evaluator:
     def __init__(self, context: RequestContext) -> None:
         self.context = context
         self._memo: dict[_Situation, _Memo] = {}
+        #: Whether any action this caller may see names the host in its refusal (evacuate's
+        #: "Compute service of … is still in use."): only then does the host's name count.
+        self._names_host = any(
+            spec.host_check is HostCheck.DOWN and policy.allowed(context, spec.policy)
+            for spec in ACTIONS
+        )
         #: Source hosts' liveness by name, read once per request (resized instances only).
         self._sources: dict[str, bool] = {}
 
@@ -218,6 +224,12 @@ class Evaluator:
         if host_up is None and instance.host_id is not None:
             # Liveness would be read from the instance's host, lazily: not memoisable.
             return None
+        name = ""
+        if self._names_host and instance.host_id is not None:
+            state = getattr(instance, "_state", None)  # a model, or a list's plain row
+            if state is not None and "host" not in state.fields_cache:
+                return None  # its name would be read lazily: not memoisable either
+            name = instance.host.host
         situation: _Situation = (
             instance.vm_state,
             instance.task_state,
@@ -228,7 +240,7 @@ class Evaluator:
             host_up,
             self._source_up(instance),
             self._policy_project(instance),
-            instance.host.host if instance.host_id is not None else "",
+            name,
         )
         memo = self._memo.get(situation)
         if memo is None:

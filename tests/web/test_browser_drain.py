@@ -58,7 +58,7 @@ def test_the_drain_plan_shows_both_refusals_and_cancel_aborts_the_running_migrat
         timeout=20_000,
     )
     page.screenshot(path=str(SHOTS / "drain-running.png"), full_page=True)
-    page.click("#drain-panel button:has-text('Cancel drain')")
+    page.click("#drain-cancel-form button")
     page.click("#confirm-ok")
     page.wait_for_selector('#drain-job[data-drain-state="cancelled"]', timeout=20_000)
     mover = f'#drain-steps tr[data-step-instance="{made["d-mover"]}"]'
