@@ -7,6 +7,14 @@ from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
 from compute.models.instances import Instance, InstanceFault
+from compute.models.notifications import (
+    Delivery,
+    DeliveryAttempt,
+    EventKind,
+    Notification,
+    NotifierCursor,
+    Subscription,
+)
 from compute.models.outbox import ChangeEvent
 from compute.models.resources import (
     Aggregate,
@@ -23,6 +31,9 @@ __all__ = [
     "ActionDispatch",
     "Aggregate",
     "ChangeEvent",
+    "Delivery",
+    "DeliveryAttempt",
+    "EventKind",
     "FakeFailure",
     "FakeGuest",
     "FakeLifecycleEvent",
@@ -37,6 +48,8 @@ __all__ = [
     "InstanceFault",
     "KeyPair",
     "Membership",
+    "Notification",
+    "NotifierCursor",
     "PowerSyncPass",
     "Project",
     "QuotaClassLimit",
@@ -44,4 +57,5 @@ __all__ = [
     "Role",
     "ServerExtras",
     "ServerGroup",
+    "Subscription",
 ]

@@ -16,6 +16,8 @@ class ChangeEvent(models.Model):
     class Kind(models.TextChoices):
         INSTANCE = "instance", "Instance"
         HOST = "host", "Host"
+        #: A user's new notification (``compute.notify``): only that user's sockets get it.
+        NOTIFICATION = "notification", "Notification"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     #: The instance's or host's uuid.
