@@ -29,6 +29,7 @@ from dashboard.api.views import (
     instance_actions,
     keypairs,
     networks,
+    notifications,
     quotas,
     server_actions,
     server_groups,
@@ -210,6 +211,18 @@ urlpatterns = [
     # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
     re_path(r"^image/[\s\S]*$", versions.image_not_found),
     # The OpenAPI document and its page
+    # Notifications (issue 15): the caller's own, not a Nova API.
+    re_path(r"^api/notifications/?$", notifications.NotificationList.as_view()),
+    re_path(r"^api/notifications/read/?$", notifications.NotificationRead.as_view()),
+    re_path(r"^api/notifications/subscriptions/?$", notifications.SubscriptionList.as_view()),
+    re_path(
+        r"^api/notifications/subscriptions/(?P<pk>[0-9]{1,18})/?$",
+        notifications.SubscriptionDetail.as_view(),
+    ),
+    re_path(
+        r"^api/notifications/subscriptions/(?P<pk>[0-9]{1,18})/log/?$",
+        notifications.SubscriptionLog.as_view(),
+    ),
     path("api/schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", docs.DocsView.as_view(), name="api-docs"),
     path("api/docs/assets/<path:path>", docs.assets, name="api-docs-assets"),

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from compute.exceptions import ComputeError
+from compute.notify.queries import unread_count
 from compute.outbox.replay import latest_seq
 from dashboard.web.presentation import presentation_json
 from dashboard.web.scope import Scope, scope_for
@@ -48,6 +49,7 @@ class Page:
                     "admin": self.scope.is_admin,
                     "project": self.scope.selected or "",
                 },
+                "bell_unread": unread_count(user_id=self.scope.full.user_id),
                 "presentation_json": presentation_json(),
                 "asset_version": asset_version(),
             },

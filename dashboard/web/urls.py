@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from dashboard.web.views import auth, hosts, instance, instances, live, states
+from dashboard.web.views import auth, hosts, instance, instances, live, notifications, states
 
 urlpatterns: list[URLPattern] = [
     path("login/", auth.LoginView.as_view(), name="login"),
@@ -32,4 +32,21 @@ urlpatterns: list[URLPattern] = [
     path("states/", states.states_view, name="states"),
     path("states/state-machine.svg", states.diagram_svg_view, name="states-svg"),
     path("live/poll", live.live_poll_view, name="live-poll"),
+    path("notifications/", notifications.notifications_view, name="notifications"),
+    path("notifications/read/", notifications.notifications_read_view, name="notifications-read"),
+    path(
+        "notifications/subscriptions/",
+        notifications.subscription_create_view,
+        name="subscription-create",
+    ),
+    path(
+        "notifications/subscriptions/<int:pk>/delete/",
+        notifications.subscription_delete_view,
+        name="subscription-delete",
+    ),
+    path(
+        "notifications/subscriptions/<int:pk>/",
+        notifications.subscription_log_view,
+        name="subscription-log",
+    ),
 ]

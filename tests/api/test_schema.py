@@ -940,6 +940,48 @@ SCENARIOS.update(
 )
 
 
+# --- notifications (dashboard.api.views.notifications) --------------------------------------
+NOTES = "/api/notifications"
+
+
+def _subscription(w: SimpleNamespace) -> int:
+    made = w.alice.post(
+        f"{NOTES}/subscriptions/", {"scope": "instance", "target": w.server}, format="json"
+    )
+    return int(made.json()["subscription"]["id"])
+
+
+SCENARIOS.update(
+    {
+        ("api_notifications_retrieve", 200): lambda w: w.alice.get(f"{NOTES}/"),
+        ("api_notifications_read_create", 200): lambda w: w.alice.post(
+            f"{NOTES}/read/", {}, format="json"
+        ),
+        ("api_notifications_subscriptions_retrieve", 200): lambda w: w.alice.get(
+            f"{NOTES}/subscriptions/"
+        ),
+        ("api_notifications_subscriptions_create", 201): lambda w: w.alice.post(
+            f"{NOTES}/subscriptions/", {"scope": "instance", "target": w.server}, format="json"
+        ),
+        ("api_notifications_subscriptions_create", 403): lambda w: w.alice.post(
+            f"{NOTES}/subscriptions/", {"scope": "host", "target": "node1"}, format="json"
+        ),
+        ("api_notifications_subscriptions_create", 404): lambda w: w.alice.post(
+            f"{NOTES}/subscriptions/", {"scope": "instance", "target": MISSING}, format="json"
+        ),
+        ("api_notifications_subscriptions_destroy", 204): lambda w: w.alice.delete(
+            f"{NOTES}/subscriptions/{_subscription(w)}/"
+        ),
+        ("api_notifications_subscriptions_destroy", 404): lambda w: w.alice.delete(
+            f"{NOTES}/subscriptions/999999/"
+        ),
+        ("api_notifications_subscriptions_log_retrieve", 200): lambda w: w.alice.get(
+            f"{NOTES}/subscriptions/{_subscription(w)}/log/"
+        ),
+    }
+)
+
+
 def generic(operation_id: str, method: str, path: str, code: int, w: SimpleNamespace):
     """The codes every compute operation has: a malformed or unknown version, no token; a NUL
     in the query (every operation, ``dashboard.security``); a body too large (those with one);
