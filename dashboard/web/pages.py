@@ -23,6 +23,7 @@ from django.shortcuts import render
 from compute.exceptions import ComputeError
 from compute.notify.queries import unread_count
 from compute.outbox.replay import latest_seq
+from compute.selectors.tasks import open_task_count
 from dashboard.web.presentation import presentation_json
 from dashboard.web.scope import Scope, scope_for
 
@@ -50,6 +51,7 @@ class Page:
                     "project": self.scope.selected or "",
                 },
                 "bell_unread": unread_count(user_id=self.scope.full.user_id),
+                "tasks_open": open_task_count(context=self.scope.full),
                 "presentation_json": presentation_json(),
                 "asset_version": asset_version(),
             },

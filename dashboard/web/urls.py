@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from dashboard.web.views import auth, hosts, instance, instances, live, notifications, states
+from dashboard.web.views import (
+    auth,
+    hosts,
+    instance,
+    instances,
+    live,
+    notifications,
+    states,
+    tasks,
+)
 
 urlpatterns: list[URLPattern] = [
     path("login/", auth.LoginView.as_view(), name="login"),
@@ -32,6 +41,9 @@ urlpatterns: list[URLPattern] = [
     path("states/", states.states_view, name="states"),
     path("states/state-machine.svg", states.diagram_svg_view, name="states-svg"),
     path("live/poll", live.live_poll_view, name="live-poll"),
+    path("tasks/", tasks.tasks_view, name="tasks"),
+    path("tasks/<int:pk>/cancel/", tasks.task_cancel_view, name="task-cancel"),
+    path("tasks/<int:pk>/reset/", tasks.task_reset_view, name="task-reset"),
     path("notifications/", notifications.notifications_view, name="notifications"),
     path("notifications/read/", notifications.notifications_read_view, name="notifications-read"),
     path(

@@ -24,3 +24,21 @@
     }
   });
 })();
+
+/* The task dock: load its fragment when opened (live.js re-renders it on every change after). */
+(() => {
+  "use strict";
+  const dock = document.getElementById("task-dock");
+  if (!dock) return;
+  dock.addEventListener("toggle", async () => {
+    if (!dock.open) return;
+    const body = dock.querySelector("[data-fragment]");
+    const response = await fetch(body.dataset.fragment, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+    if (response.ok) body.innerHTML = await response.text();
+  });
+  document.addEventListener("vmdash:fragment", (event) => {
+    const head = event.detail && event.detail.querySelector && event.detail.querySelector(".dock-head strong");
+    const count = document.getElementById("dock-count");
+    if (head && count) count.textContent = head.textContent;
+  });
+})();
