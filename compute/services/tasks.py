@@ -36,7 +36,7 @@ def action_cancel(*, context: RequestContext, action_id: int) -> InstanceAction:
         ).update(state=ActionDispatch.State.FAILED, finished_at=timezone.now())
         if not won:
             raise Conflict(
-                "The action was already taken by its compute agent; it cannot be cancelled."
+                "The action is no longer waiting for its compute agent; it cannot be cancelled."
             )
         if dispatch.expected_task_state is not None:
             try:

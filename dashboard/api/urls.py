@@ -36,6 +36,7 @@ from dashboard.api.views import (
     server_metadata,
     servers,
     services,
+    tasks,
     usage,
     versions,
 )
@@ -211,6 +212,9 @@ urlpatterns = [
     # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
     re_path(r"^image/[\s\S]*$", versions.image_not_found),
     # The OpenAPI document and its page
+    # The task centre (issue 15): every action the caller may see, not a Nova API.
+    re_path(r"^api/tasks/?$", tasks.TaskList.as_view()),
+    re_path(r"^api/tasks/(?P<pk>[0-9]{1,18})/cancel/?$", tasks.TaskCancel.as_view()),
     # Notifications (issue 15): the caller's own, not a Nova API.
     re_path(r"^api/notifications/?$", notifications.NotificationList.as_view()),
     re_path(r"^api/notifications/read/?$", notifications.NotificationRead.as_view()),

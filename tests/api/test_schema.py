@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.validation import validate_schema
 
-from compute.models import Flavor, Instance
+from compute.models import Flavor, Instance, InstanceAction
 from tests.api.conftest import DocumentedClient, api_schema, at, issue_token
 from tests.conftest import CIRROS
 
@@ -951,6 +951,13 @@ def _subscription(w: SimpleNamespace) -> int:
     return int(made.json()["subscription"]["id"])
 
 
+def _queued_cancel(w: SimpleNamespace) -> object:
+    """A stop no agent has taken yet (the fixture's agent runs only when told), cancelled."""
+    w.alice.post(ACTION.replace("{server_id}", w.meta_server), {"os-stop": None}, format="json")
+    queued = InstanceAction.objects.filter(action="stop", finish_time__isnull=True).latest("id")
+    return w.alice.post(f"/api/tasks/{queued.pk}/cancel/")
+
+
 SCENARIOS.update(
     {
         ("api_notifications_retrieve", 200): lambda w: w.alice.get(f"{NOTES}/"),
@@ -977,6 +984,12 @@ SCENARIOS.update(
         ),
         ("api_notifications_subscriptions_log_retrieve", 200): lambda w: w.alice.get(
             f"{NOTES}/subscriptions/{_subscription(w)}/log/"
+        ),
+        ("api_tasks_retrieve", 200): lambda w: w.alice.get("/api/tasks/"),
+        ("api_tasks_cancel_create", 202): lambda w: _queued_cancel(w),
+        ("api_tasks_cancel_create", 404): lambda w: w.alice.post("/api/tasks/999999/cancel/"),
+        ("api_tasks_cancel_create", 409): lambda w: w.alice.post(
+            f"/api/tasks/{InstanceAction.objects.filter(finish_time__isnull=False).first().pk}/cancel/"
         ),
     }
 )

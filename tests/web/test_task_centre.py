@@ -105,3 +105,38 @@ def test_the_list_filters_and_the_dock_shows_the_latest(
     page = alice_client.get("/instances/").content.decode()
     assert 'id="dock-count">1<' in page
     assert alice_client.get("/tasks/?outcome=bogus&page=zz").status_code == 200
+
+
+def test_the_api_and_the_command_list_and_cancel_with_the_callers_rights(
+    agent, make_instance, alice_ctx, alice, bob
+):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from tests.api.conftest import DocumentedClient
+
+    vm = make_instance("active", name="api-vm")
+    instance_action(context=fresh(alice_ctx), instance_uuid=str(vm.uuid), action="stop")
+    api = DocumentedClient()
+    api.force_authenticate(alice)
+    (task,) = [t for t in api.get("/api/tasks?outcome=queued").json()["tasks"]]
+    assert task["instance_name"] == "api-vm" and task["limit_name"] == "DISPATCH_TIMEOUT"
+    assert api.get("/api/tasks?outcome=nope").status_code == 400
+    other = DocumentedClient()
+    other.force_authenticate(bob)
+    assert other.get("/api/tasks").json() == {"tasks": []}
+    assert other.post(f"/api/tasks/{task['id']}/cancel").status_code == 404
+    out = StringIO()
+    call_command("tasks", "list", "--user", "alice", "--outcome", "queued", "--json", stdout=out)
+    assert json.loads(out.getvalue())[0]["id"] == task["id"]
+    out = StringIO()
+    call_command(
+        "tasks", "cancel", "--user", "alice", "--id", str(task["id"]), "--json", stdout=out
+    )
+    assert json.loads(out.getvalue()) == {"cancelled": task["id"], "action": "stop"}
+    with pytest.raises(CommandError, match="cannot be cancelled"):
+        call_command("tasks", "cancel", "--user", "alice", "--id", str(task["id"]))
+    assert api.post(f"/api/tasks/{task['id']}/cancel").status_code == 409
