@@ -164,3 +164,27 @@ def test_the_cursor_remembers_holes_until_they_fill_or_time_out():
     assert last == 14 and set(holes) == {"13"}
     last, holes = _advance(last, {"13": 0.0}, [], patience=30.0)
     assert holes == {}
+
+
+def test_an_email_subscriber_gets_one_mail_through_djangos_email_framework(
+    agent, make_instance, alice_ctx, alice, settings
+):
+    from django.core import mail
+
+    from compute.models import Delivery
+    from compute.notify import runner
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    alice.email = "alice@example.org"
+    alice.save(update_fields=["email"])
+    vm = make_instance("active", name="mailed")
+    subscription_create(context=alice_ctx, scope="instance", target=str(vm.uuid), email=True)
+    cursor_start()
+    crash_and_sync(agent, vm)
+    runner.run_once()
+    runner.run_once()
+    (sent,) = mail.outbox
+    assert sent.to == ["alice@example.org"]
+    assert sent.subject.startswith("[vmdash] mailed: the sync corrected")
+    assert '"event_type": "instance.power_off.start"' in sent.body
+    assert Delivery.objects.get().state == "delivered"

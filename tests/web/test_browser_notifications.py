@@ -92,3 +92,33 @@ def test_an_out_of_band_crash_raises_the_owners_bell_within_2_s_and_nobody_elses
     finally:
         alice.context.close()
         bob.context.close()
+
+
+def test_the_task_centre_shows_an_action_from_another_client_running_then_done_without_reload(
+    lifecycle_site: LiveSite, browser: Any
+):
+    site = lifecycle_site
+    vm = site.call("create", user="alice", project="demo", name="slow-stop")
+    page = open_page(site, browser, "alice", "/tasks/")
+    page.evaluate("window.__loadedOnce = true")
+    try:
+        site.call("delays", default=2.5)
+        site.call("action", user="alice", uuid=vm["uuid"], action="stop")
+        started = time.monotonic()
+        running = 'tr[data-outcome="running"]:has(a:text("slow-stop"))'
+        page.wait_for_selector(running, timeout=2_000)
+        shown = time.monotonic() - started
+        row = page.locator(running)
+        assert "stop" in row.inner_text() and "watchdog task timeout" in row.inner_text()
+        page.wait_for_selector(
+            'tr[data-outcome="success"]:has(a:text("slow-stop"))', timeout=10_000
+        )
+        assert page.evaluate("window.__loadedOnce === true")  # updated in place, no reload
+        dock = page.locator("#task-dock")
+        dock.locator("summary").click()
+        page.wait_for_selector("#task-dock .dock-list li")
+        assert "slow-stop" in dock.inner_text()
+        print(f"the running action showed {shown:.2f} s after it was accepted")
+    finally:
+        site.call("delays", default=0.3)
+        page.context.close()
