@@ -25,6 +25,7 @@ from compute.models.resources import (
     ServerExtras,
     ServerGroup,
 )
+from compute.models.schedules import ScheduledAction
 from compute.models.tenancy import Membership, Project, Role
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "QuotaClassLimit",
     "QuotaLimit",
     "Role",
+    "ScheduledAction",
     "ServerExtras",
     "ServerGroup",
     "Subscription",

@@ -31,6 +31,7 @@ from dashboard.api.views import (
     networks,
     notifications,
     quotas,
+    schedules,
     server_actions,
     server_groups,
     server_metadata,
@@ -212,6 +213,9 @@ urlpatterns = [
     # Keep these catch-alls last of their prefix: any other path there is a JSON 404.
     re_path(r"^image/[\s\S]*$", versions.image_not_found),
     # The OpenAPI document and its page
+    # Scheduled actions (issue 15): the caller's own, not a Nova API.
+    re_path(r"^api/schedules/?$", schedules.ScheduleList.as_view()),
+    re_path(r"^api/schedules/(?P<pk>[0-9]{1,18})/?$", schedules.ScheduleDetail.as_view()),
     # The task centre (issue 15): every action the caller may see, not a Nova API.
     re_path(r"^api/tasks/?$", tasks.TaskList.as_view()),
     re_path(r"^api/tasks/(?P<pk>[0-9]{1,18})/cancel/?$", tasks.TaskCancel.as_view()),

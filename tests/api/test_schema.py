@@ -986,6 +986,27 @@ SCENARIOS.update(
             f"{NOTES}/subscriptions/{_subscription(w)}/log/"
         ),
         ("api_tasks_retrieve", 200): lambda w: w.alice.get("/api/tasks/"),
+        ("api_schedules_retrieve", 200): lambda w: w.alice.get("/api/schedules/"),
+        ("api_schedules_create", 201): lambda w: w.alice.post(
+            "/api/schedules/",
+            {"instance": w.server, "action": "reboot", "run_at": "2099-01-01T00:00"},
+            format="json",
+        ),
+        ("api_schedules_create", 404): lambda w: w.alice.post(
+            "/api/schedules/",
+            {"instance": MISSING, "action": "reboot", "run_at": "2099-01-01T00:00"},
+            format="json",
+        ),
+        ("api_schedules_destroy", 204): lambda w: w.alice.delete(
+            "/api/schedules/{}/".format(
+                w.alice.post(
+                    "/api/schedules/",
+                    {"instance": w.server, "action": "stop", "run_at": "2099-01-01T00:00"},
+                    format="json",
+                ).json()["schedule"]["id"]
+            )
+        ),
+        ("api_schedules_destroy", 404): lambda w: w.alice.delete("/api/schedules/999999/"),
         ("api_tasks_cancel_create", 202): lambda w: _queued_cancel(w),
         ("api_tasks_cancel_create", 404): lambda w: w.alice.post("/api/tasks/999999/cancel/"),
         ("api_tasks_cancel_create", 409): lambda w: w.alice.post(
