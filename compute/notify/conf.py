@@ -23,6 +23,8 @@ class NotifyConf:
     #: Seconds a claimed delivery is held for its sender before another process may retry it.
     claim_timeout: float = 60.0
     webhook_timeout: float = 5.0
+    #: Deliveries of one batch sent at once (threads).
+    send_concurrency: int = 8
     #: Allow webhook URLs on private, loopback and link-local addresses (tests, labs).
     allow_private_webhooks: bool = False
     #: Signatures older (or newer) than this are refused by ``signing.verify``.

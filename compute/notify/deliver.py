@@ -1,8 +1,11 @@
 """Sending the due deliveries: webhooks (signed) and email, each attempt logged, retried with
 backoff until delivered or given up.
 
-A delivery is claimed with a conditional UPDATE of its ``next_attempt_at`` (compare and swap):
-of several processes exactly one sends it, with no transaction held over the network call. A
+A batch of due deliveries is claimed in one short transaction (``SELECT … FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, then their ``next_attempt_at`` moved past the claim timeout): of several
+processes exactly one sends each, with no transaction held over the network calls; the attempts
+and outcomes are recorded in a second one. (SQLite has no row locks: its deployment is the
+single-process embedded default.) A
 sender that dies after sending but before recording leaves the claim to expire
 (``claim_timeout``) and the delivery is sent again: webhooks are at-least-once in that one case,
 and carry ``X-Vmdash-Delivery`` so a receiver can drop the repeat. Otherwise each delivery is
@@ -20,11 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from compute.exceptions import Invalid
@@ -47,49 +53,68 @@ def backoff(attempts: int, conf: NotifyConf) -> float:
 
 
 def deliver_once(*, limit: int = 100) -> dict[str, int]:
-    """Send what is due now; counts of what was sent, retried and given up."""
+    """Send what is due now; counts of what was sent, retried and given up.
+
+    Two short transactions around the network calls, whatever the batch: one claims the due
+    deliveries (their rows locked with ``SKIP LOCKED`` on PostgreSQL, so another process takes
+    others; their ``next_attempt_at`` moved past the claim timeout), one records every attempt
+    and outcome. No transaction is held while a receiver answers."""
     conf = notify_conf()
     now = timezone.now()
-    due = list(
-        Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "id")
-        .values_list("pk", "next_attempt_at")[:limit]
-    )
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
-    for pk, due_at in due:
-        claimed = Delivery.objects.filter(
-            pk=pk, state=Delivery.State.PENDING, next_attempt_at=due_at
-        ).update(next_attempt_at=now + timedelta(seconds=conf.claim_timeout))
-        if not claimed:
-            continue  # another process took it
-        delivery = Delivery.objects.select_related(
-            "notification", "subscription", "subscription__user"
-        ).get(pk=pk)
-        counts[_attempt(delivery, conf)] += 1
+    with transaction.atomic():
+        due = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not due:
+            return counts
+        Delivery.objects.filter(pk__in=due, state=Delivery.State.PENDING).update(
+            next_attempt_at=now + timedelta(seconds=conf.claim_timeout)
+        )
+    deliveries = list(
+        Delivery.objects.select_related("notification", "subscription", "subscription__user")
+        .filter(pk__in=due)
+        .order_by("id")
+    )
+    # The network calls of a batch run side by side (``send_concurrency`` at once): a slow
+    # receiver holds up only its own share of the batch.
+    with ThreadPoolExecutor(max(1, conf.send_concurrency)) as pool:
+        results = list(pool.map(lambda d: _send(d, conf), deliveries))
+    sent = list(zip(deliveries, results, strict=True))
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(
+            [
+                DeliveryAttempt(delivery=d, ok=ok, status_code=status, excerpt=excerpt[:EXCERPT])
+                for d, (ok, status, excerpt, _final) in sent
+            ]
+        )
+        done = timezone.now()
+        delivered = [d.pk for d, (ok, *_rest) in sent if ok]
+        if delivered:
+            Delivery.objects.filter(pk__in=delivered).update(
+                state=Delivery.State.DELIVERED,
+                attempts=F("attempts") + 1,
+                next_attempt_at=done,
+                delivered_at=done,
+            )
+        counts["delivered"] = len(delivered)
+        for d, (ok, _status, _excerpt, final) in sent:
+            if ok:
+                continue
+            attempts = d.attempts + 1
+            if final or attempts >= conf.max_attempts:
+                state, next_at, outcome = Delivery.State.FAILED, done, "failed"
+            else:
+                state, outcome = Delivery.State.PENDING, "retrying"
+                next_at = done + timedelta(seconds=backoff(attempts, conf))
+            Delivery.objects.filter(pk=d.pk).update(
+                state=state, attempts=attempts, next_attempt_at=next_at
+            )
+            counts[outcome] += 1
     return counts
-
-
-def _attempt(delivery: Delivery, conf: NotifyConf) -> str:
-    ok, status, excerpt, final = _send(delivery, conf)
-    attempts = delivery.attempts + 1
-    DeliveryAttempt.objects.create(
-        delivery=delivery, ok=ok, status_code=status, excerpt=excerpt[:EXCERPT]
-    )
-    now = timezone.now()
-    if ok:
-        state, outcome, next_at = Delivery.State.DELIVERED, "delivered", now
-    elif final or attempts >= conf.max_attempts:
-        state, outcome, next_at = Delivery.State.FAILED, "failed", now
-    else:
-        state, outcome = Delivery.State.PENDING, "retrying"
-        next_at = now + timedelta(seconds=backoff(attempts, conf))
-    Delivery.objects.filter(pk=delivery.pk).update(
-        state=state,
-        attempts=attempts,
-        next_attempt_at=next_at,
-        delivered_at=now if ok else None,
-    )
-    return outcome
 
 
 def _send(delivery: Delivery, conf: NotifyConf) -> tuple[bool, int | None, str, bool]:

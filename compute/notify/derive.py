@@ -25,7 +25,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from compute.models import (
@@ -39,8 +39,15 @@ from compute.models import (
     Subscription,
 )
 from compute.notify.conf import notify_conf
-from compute.notify.events import Change, classify, envelope, latest_fault, primary_kind, title_for
-from compute.outbox.write import record_notification
+from compute.notify.events import (
+    Change,
+    classify,
+    envelope,
+    latest_faults,
+    primary_kind,
+    title_for,
+)
+from compute.outbox.write import record_notifications
 
 CURSOR = "notifications"
 #: Holes remembered at most; a larger jump in the sequence is not transactions in flight.
@@ -70,13 +77,12 @@ def derive_once() -> dict[str, int]:
         if holes:
             wanted |= Q(id__in=[int(h) for h in holes])
         rows = list(ChangeEvent.objects.filter(wanted).order_by("id")[: conf.batch])
-        made = 0
-        for row in rows:
-            if row.kind == ChangeEvent.Kind.NOTIFICATION:
-                continue
-            change = classify(row)
-            if change.kinds:
-                made += _tell(change)
+        changes = [
+            change
+            for row in rows
+            if row.kind != ChangeEvent.Kind.NOTIFICATION and (change := classify(row)).kinds
+        ]
+        made = _tell(changes) if changes else 0
         cursor.last_seq, cursor.holes = _advance(
             cursor.last_seq, holes, [row.id for row in rows], conf.gap_patience
         )
@@ -102,17 +108,38 @@ def _advance(
     return max(last, expected - 1), holes
 
 
-def _subscriptions(change: Change) -> list[Subscription]:
+def _subscriptions(changes: list[Change]) -> dict[int, list[Subscription]]:
+    """Every subscription matching each change (by outbox sequence), in one query."""
     S = Subscription.Scope
-    if change.kind == ChangeEvent.Kind.HOST:
-        match = Q(scope=S.HOST, target=change.payload.get("host") or "")
-    else:
-        match = Q(scope=S.INSTANCE, target=change.object_id)
+    instances, projects, hosts = set(), set(), set()
+    for change in changes:
+        if change.kind == ChangeEvent.Kind.HOST:
+            hosts.add(change.payload.get("host") or "")
+            continue
+        instances.add(change.object_id)
         if change.project_id:
-            match |= Q(scope=S.PROJECT, target=change.project_id)
+            projects.add(change.project_id)
         if change.host:
-            match |= Q(scope=S.HOST, target=change.host)
-    return list(Subscription.objects.filter(match).select_related("user").order_by("id"))
+            hosts.add(change.host)
+    match = Q(scope=S.INSTANCE, target__in=instances) | Q(scope=S.PROJECT, target__in=projects)
+    if hosts:
+        match |= Q(scope=S.HOST, target__in=hosts)
+    index: dict[tuple[str, str], list[Subscription]] = {}
+    for sub in Subscription.objects.filter(match).select_related("user").order_by("id"):
+        index.setdefault((sub.scope, sub.target), []).append(sub)
+    found: dict[int, list[Subscription]] = {}
+    for change in changes:
+        if change.kind == ChangeEvent.Kind.HOST:
+            keys = [(S.HOST, change.payload.get("host") or "")]
+        else:
+            keys = [(S.INSTANCE, change.object_id), (S.PROJECT, change.project_id or "")]
+            if change.host:
+                keys.append((S.HOST, change.host))
+        subs = [sub for key in keys for sub in index.get(key, ())]
+        found[change.seq] = sorted(
+            (sub for sub in subs if set(sub.events) & change.kinds), key=lambda sub: sub.pk
+        )
+    return found
 
 
 def _roles(user_ids: Iterable[int]) -> dict[int, dict[str, str]]:
@@ -134,60 +161,69 @@ def _admins(user_ids: Iterable[int], roles: dict[int, dict[str, str]]) -> set[in
     return superusers | {u for u, r in roles.items() if Role.ADMIN in r.values()}
 
 
-def _tell(change: Change) -> int:
-    """The notifications of one change: one per user whose subscriptions want it and who may
-    still see it (membership is checked now, not only when they subscribed)."""
-    subs = [s for s in _subscriptions(change) if set(s.events) & change.kinds]
-    if not subs:
+def _tell(changes: list[Change]) -> int:
+    """The notifications of a batch of changes: one per (user, change) whose subscriptions want
+    it and who may still see it (membership is checked now, not only when they subscribed).
+    The batch's reads and writes are a handful of statements, whatever its size."""
+    matched = _subscriptions(changes)
+    users = {sub.user_id for subs in matched.values() for sub in subs}
+    if not users:
         return 0
-    by_user: dict[int, list[Subscription]] = {}
-    for sub in subs:
-        by_user.setdefault(sub.user_id, []).append(sub)
-    roles = _roles(by_user)
-    admins = _admins(by_user, roles)
+    roles = _roles(users)
+    admins = _admins(users, roles)
+    seqs = [c.seq for c in changes if matched.get(c.seq)]
     already = set(
-        Notification.objects.filter(user_id__in=list(by_user), change_seq=change.seq).values_list(
-            "user_id", flat=True
+        Notification.objects.filter(user_id__in=list(users), change_seq__in=seqs).values_list(
+            "user_id", "change_seq"
         )
     )
-    fault = (
-        latest_fault(change.object_id)
-        if change.kind == ChangeEvent.Kind.INSTANCE and change.kinds - {EventKind.POWER_CORRECTED}
-        else None
+    faults = latest_faults(
+        [
+            c.object_id
+            for c in changes
+            if matched.get(c.seq)
+            and c.kind == ChangeEvent.Kind.INSTANCE
+            and c.kinds - {EventKind.POWER_CORRECTED}
+        ]
     )
     now = timezone.now()
-    made = 0
-    for user_id, user_subs in by_user.items():
-        if user_id in already or not user_subs[0].user.is_active:
-            continue
-        admin = user_id in admins
-        visible = [s for s in user_subs if _may_see(s, change, admin, roles.get(user_id, {}))]
-        wanted = set().union(*(set(s.events) for s in visible)) if visible else set()
-        kind = primary_kind(change, wanted)
-        if kind is None:
-            continue
-        title = title_for(change, kind, fault)
-        notification = Notification.objects.create(
-            user_id=user_id,
-            subscription=visible[0],
-            change_seq=change.seq,
-            kind=kind,
-            event_type="",
-            object_id=change.object_id,
-            project_id=change.project_id,
-            title=title,
-            payload={},
-        )
-        body = envelope(
-            change, kind, admin=admin, fault=fault, notification_id=notification.pk, title=title
-        )
-        notification.payload = body
-        notification.event_type = body["event_type"]
-        notification.save(update_fields=["payload", "event_type"])
-        _deliveries(notification, visible, now)
-        _ring(notification)
-        made += 1
-    return made
+    made: list[tuple[Notification, list[Subscription]]] = []
+    for change in changes:
+        by_user: dict[int, list[Subscription]] = {}
+        for sub in matched.get(change.seq, ()):
+            by_user.setdefault(sub.user_id, []).append(sub)
+        fault = faults.get(change.object_id)
+        for user_id, user_subs in by_user.items():
+            if (user_id, change.seq) in already or not user_subs[0].user.is_active:
+                continue
+            admin = user_id in admins
+            visible = [s for s in user_subs if _may_see(s, change, admin, roles.get(user_id, {}))]
+            wanted = set().union(*(set(s.events) for s in visible)) if visible else set()
+            kind = primary_kind(change, wanted)
+            if kind is None:
+                continue
+            title = title_for(change, kind, fault)
+            body = envelope(
+                change, kind, admin=admin, fault=fault, key=f"{user_id}:{change.seq}", title=title
+            )
+            notification = Notification(
+                user_id=user_id,
+                subscription=visible[0],
+                change_seq=change.seq,
+                kind=kind,
+                event_type=body["event_type"],
+                object_id=change.object_id,
+                project_id=change.project_id,
+                title=title,
+                payload=body,
+            )
+            made.append((notification, visible))
+    if not made:
+        return 0
+    Notification.objects.bulk_create([n for n, _ in made])
+    _deliveries(made, now)
+    _ring([n for n, _ in made])
+    return len(made)
 
 
 def _may_see(sub: Subscription, change: Change, admin: bool, roles: dict[str, str]) -> bool:
@@ -198,45 +234,60 @@ def _may_see(sub: Subscription, change: Change, admin: bool, roles: dict[str, st
     return change.project_id in roles
 
 
-def _deliveries(notification: Notification, subs: list[Subscription], now: Any) -> None:
-    seen: set[tuple[str, str]] = set()
+def _deliveries(made: list[tuple[Notification, list[Subscription]]], now: Any) -> None:
     rows: list[Delivery] = []
-    for sub in subs:
-        if notification.kind not in sub.events:
-            continue
-        targets = []
-        if sub.email and sub.user.email:
-            targets.append((Delivery.Channel.EMAIL, sub.user.email))
-        if sub.webhook_url:
-            targets.append((Delivery.Channel.WEBHOOK, sub.webhook_url))
-        for channel, target in targets:
-            if (channel, target) in seen:
+    for notification, subs in made:
+        seen: set[tuple[str, str]] = set()
+        for sub in subs:
+            if notification.kind not in sub.events:
                 continue
-            seen.add((channel, target))
-            rows.append(
-                Delivery(
-                    notification=notification,
-                    subscription=sub,
-                    channel=channel,
-                    target=target,
-                    next_attempt_at=now - timedelta(microseconds=1),
+            targets = []
+            if sub.email and sub.user.email:
+                targets.append((Delivery.Channel.EMAIL, sub.user.email))
+            if sub.webhook_url:
+                targets.append((Delivery.Channel.WEBHOOK, sub.webhook_url))
+            for channel, target in targets:
+                if (channel, target) in seen:
+                    continue
+                seen.add((channel, target))
+                rows.append(
+                    Delivery(
+                        notification=notification,
+                        subscription=sub,
+                        channel=channel,
+                        target=target,
+                        next_attempt_at=now - timedelta(microseconds=1),
+                    )
                 )
-            )
     Delivery.objects.bulk_create(rows)
 
 
-def _ring(notification: Notification) -> None:
-    """The bell's outbox row: only this user's sockets receive it (``outbox.audience``)."""
-    unread = Notification.objects.filter(user_id=notification.user_id, read_at__isnull=True).count()
-    record_notification(
-        {
-            "type": "notification",
-            "id": str(notification.user_id),
-            "version": notification.pk,
-            "unread": unread,
-            "title": notification.title,
-            "kind": notification.kind,
-            "event_type": notification.event_type,
-            "object_id": notification.object_id,
-        }
+def _ring(notifications: list[Notification]) -> None:
+    """The bells' outbox rows, one per notification: only its user's sockets receive it
+    (``outbox.audience``); each carries the user's unread count after it."""
+    users = {n.user_id for n in notifications}
+    unread = dict(
+        Notification.objects.filter(user_id__in=list(users), read_at__isnull=True)
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values_list("user_id", "n")
     )
+    # The user's count as of each notification: later ones of the batch are not yet counted.
+    later: dict[int, int] = {}
+    deltas = []
+    for n in reversed(notifications):
+        count = unread.get(n.user_id, 0) - later.get(n.user_id, 0)
+        later[n.user_id] = later.get(n.user_id, 0) + 1
+        deltas.append(
+            {
+                "type": "notification",
+                "id": str(n.user_id),
+                "version": n.pk,
+                "unread": count,
+                "title": n.title,
+                "kind": n.kind,
+                "event_type": n.event_type,
+                "object_id": n.object_id,
+            }
+        )
+    record_notifications(list(reversed(deltas)))

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from compute.models import ChangeEvent, EventKind, InstanceFault
 from compute.notify.conf import notify_conf
@@ -145,12 +147,20 @@ def primary_kind(change: Change, wanted: set[str]) -> str | None:
     return None
 
 
-def latest_fault(instance_uuid: str) -> InstanceFault | None:
-    return (
-        InstanceFault.objects.filter(instance__uuid=instance_uuid)
+def latest_faults(instance_uuids: list[str]) -> dict[str, InstanceFault]:
+    """Each instance's newest fault, for a batch of instances (one query: the faults of the
+    last hour, newest first — a change's fault is written in the changing transaction)."""
+    if not instance_uuids:
+        return {}
+    found: dict[str, InstanceFault] = {}
+    recent = timezone.now() - timedelta(hours=1)
+    for fault in (
+        InstanceFault.objects.filter(instance__uuid__in=set(instance_uuids), created_at__gte=recent)
+        .select_related("instance")
         .order_by("-created_at", "-id")
-        .first()
-    )
+    ):
+        found.setdefault(str(fault.instance.uuid), fault)
+    return found
 
 
 def title_for(change: Change, kind: str, fault: InstanceFault | None) -> str:
@@ -216,7 +226,7 @@ def envelope(
     *,
     admin: bool,
     fault: InstanceFault | None,
-    notification_id: int,
+    key: str,
     title: str,
 ) -> dict[str, Any]:
     """The versioned notification for one subscriber (``admin``: may see host names)."""
@@ -276,7 +286,7 @@ def envelope(
         "priority": priority,
         "event_type": event_type,
         "publisher_id": publisher,
-        "message_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"vmdash:notification:{notification_id}")),
+        "message_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"vmdash:notification:{key}")),
         "timestamp": change.created_at.isoformat(),
         "payload": payload,
         "vmdash": {

@@ -1,15 +1,18 @@
-"""Where the notifier runs: one pass (derive, then deliver), and the loop around it.
+"""Where the notifier runs: the derive pass and the delivery pass, and the loops around them.
 
-Every web process runs the loop on its event loop (``dashboard.asgi``), as it runs the
-watchdog; ``manage.py notify`` runs the same loop alone (or one pass, ``--once``). Any number
-may run at once: the derive pass is leased by its cursor row and each delivery is claimed by a
-conditional UPDATE, so a change is told once and a delivery sent once however many run.
+Every web process runs both loops on its event loop (``dashboard.asgi``), as it runs the
+watchdog; ``manage.py notify run`` runs the same loops alone (or one pass of each, ``--once``).
+Deriving and delivering are separate loops, each in its own worker thread, so a slow webhook
+never holds up the notifications (and the bells) of the changes behind it. Any number of
+processes may run them: the derive pass is leased by its cursor row and each delivery is
+claimed by a conditional UPDATE, so a change is told once and a delivery sent once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from django.db import close_old_connections
 
@@ -26,13 +29,19 @@ def run_once() -> dict[str, int]:
     return {**derived, **sent}
 
 
-async def run_forever() -> None:
-    """The loop for a web process's event loop; each pass runs in a worker thread."""
+def _busy(result: dict[str, int]) -> bool:
+    """A full batch read, or deliveries sent: look again at once."""
+    return result.get("read", 0) >= notify_conf().batch or any(
+        result.get(k, 0) for k in ("delivered", "retrying", "failed")
+    )
+
+
+async def _loop(name: str, one: Callable[[], dict[str, int]]) -> None:
     from asgiref.sync import sync_to_async
 
     def one_pass() -> dict[str, int]:
         try:
-            return run_once()
+            return one()
         finally:
             close_old_connections()
 
@@ -46,8 +55,13 @@ async def run_forever() -> None:
         except Exception:
             failures += 1
             if failures == 1:
-                log.exception("notifier pass failed; retrying")
+                log.exception("notifier %s pass failed; retrying", name)
             result = {}
-        if result.get("read", 0) >= notify_conf().batch:
+        if _busy(result):
             continue
         await asyncio.sleep(notify_conf().interval * (1 if not failures else min(8, failures)))
+
+
+async def run_forever() -> None:
+    """Both loops, for a web process's event loop (each pass in a worker thread)."""
+    await asyncio.gather(_loop("derive", derive_once), _loop("deliver", deliver_once))

@@ -243,6 +243,6 @@ class NotificationDelta(TypedDict):
     object_id: str
 
 
-def record_notification(delta: NotificationDelta | dict[str, Any]) -> None:
-    """Append a user's bell update (``compute.notify``): only that user's sockets get it."""
-    _append([delta])  # type: ignore[list-item]
+def record_notifications(deltas: list[NotificationDelta] | list[dict[str, Any]]) -> None:
+    """Append users' bell updates (``compute.notify``): only each user's sockets get theirs."""
+    _append(list(deltas))

@@ -63,3 +63,24 @@ class WebhookReceiver:
         with self.arrived:
             self.arrived.wait_for(lambda: len(self.received) >= count, timeout=timeout)
             return list(self.received)
+
+
+def serve_to_file(port: int, path: str) -> None:
+    """A receiver in a process of its own (the benchmark's): one line per request, the
+    ``X-Vmdash-Delivery`` header or ``-``, appended to ``path``."""
+    receiver = WebhookReceiver(port)
+
+    class Appender(list):  # type: ignore[type-arg]
+        def append(self, item: Received) -> None:
+            with open(path, "a") as out:
+                out.write((item.headers.get("X-Vmdash-Delivery") or "-") + "\n")
+
+    receiver.received = Appender()  # type: ignore[assignment]
+    receiver.start()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_to_file(int(sys.argv[1]), sys.argv[2])

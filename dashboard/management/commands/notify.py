@@ -12,8 +12,8 @@ Every refusal is the domain's message and exit status 1; ``--json`` prints one J
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from argparse import ArgumentParser
 from typing import Any
 
@@ -24,7 +24,6 @@ from compute.context import RequestContext
 from compute.exceptions import ComputeError
 from compute.models import Project
 from compute.notify import runner
-from compute.notify.conf import notify_conf
 from compute.notify.queries import delivery_log, notifications_of, subscriptions_of
 from compute.notify.subscriptions import (
     notifications_mark_read,
@@ -92,10 +91,8 @@ class Command(BaseCommand):
     def _run(self, options: dict[str, Any]) -> dict[str, int] | None:
         if options["once"]:
             return runner.run_once()
-        while True:  # pragma: no cover - the loop; a pass is tested through --once
-            result = runner.run_once()
-            if result.get("read", 0) < notify_conf().batch:
-                time.sleep(notify_conf().interval)
+        asyncio.run(runner.run_forever())  # pragma: no cover - the loops; --once is tested
+        return None
 
     def _subscribe(self, context: RequestContext, options: dict[str, Any]) -> dict[str, Any]:
         target = options.get("target") or ""
