@@ -37,4 +37,7 @@ class ChangeEvent(models.Model):
             # The watchdog prunes by age every few seconds in every web process: a range of
             # this index, not a scan of the whole retention window.
             models.Index(fields=["created_at"], name="changeevent_created"),
+            # The notifier judges an instance entering ERROR, or a host's status flip, by the
+            # object's previous row (``compute.notify.events``): one index range per object.
+            models.Index(fields=["object_id", "id"], name="changeevent_object"),
         ]

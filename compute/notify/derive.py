@@ -41,7 +41,7 @@ from compute.models import (
 from compute.notify.conf import notify_conf
 from compute.notify.events import (
     Change,
-    classify,
+    classify_all,
     envelope,
     latest_faults,
     primary_kind,
@@ -77,11 +77,7 @@ def derive_once() -> dict[str, int]:
         if holes:
             wanted |= Q(id__in=[int(h) for h in holes])
         rows = list(ChangeEvent.objects.filter(wanted).order_by("id")[: conf.batch])
-        changes = [
-            change
-            for row in rows
-            if row.kind != ChangeEvent.Kind.NOTIFICATION and (change := classify(row)).kinds
-        ]
+        changes = classify_all(rows)
         made = _tell(changes) if changes else 0
         cursor.last_seq, cursor.holes = _advance(
             cursor.last_seq, holes, [row.id for row in rows], conf.gap_patience

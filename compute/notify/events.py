@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from compute.models import ChangeEvent, EventKind, InstanceFault
@@ -95,21 +96,67 @@ class Change:
         return self.payload.get("cause") or {}
 
 
-def _previous(row: ChangeEvent | Any) -> dict[str, Any] | None:
-    found = (
-        ChangeEvent.objects.filter(kind=row.kind, object_id=row.object_id, id__lt=row.id)
-        .order_by("-id")
-        .values_list("payload", flat=True)
-        .first()
-    )
-    return found if isinstance(found, dict) else None
+def _needs_previous(row: ChangeEvent) -> bool:
+    """Only an instance now in ERROR, and a host, are judged by the row before them."""
+    if row.kind == ChangeEvent.Kind.HOST:
+        return True
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    return row.kind == ChangeEvent.Kind.INSTANCE and payload.get("vm_state") == VmState.ERROR
 
 
-def classify(row: ChangeEvent) -> Change:
-    """The event kinds of one outbox row (reading the row before it only when it matters)."""
+def _before(rows: list[ChangeEvent]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The newest row before the batch of each object whose previous state matters."""
+    wanted = {(r.kind, r.object_id) for r in rows if _needs_previous(r)}
+    if not wanted:
+        return {}
+    first = min(r.id for r in rows)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    if connection.vendor == "postgresql":
+        # One row per object: PostgreSQL's DISTINCT ON, read along the (object_id, id) index.
+        # An instance's and a host's ids are uuids: one object id is one object.
+        pairs = (
+            ChangeEvent.objects.filter(id__lt=first, object_id__in={obj for _, obj in wanted})
+            .exclude(kind=ChangeEvent.Kind.NOTIFICATION)
+            .order_by("object_id", "-id")
+            .distinct("object_id")
+            .values_list("kind", "object_id", "payload")
+        )
+        for kind, obj, payload in pairs:
+            found[(kind, obj)] = payload
+        return found
+    for kind, obj in wanted:
+        payload = (
+            ChangeEvent.objects.filter(kind=kind, object_id=obj, id__lt=first)
+            .order_by("-id")
+            .values_list("payload", flat=True)
+            .first()
+        )
+        if isinstance(payload, dict):
+            found[(kind, obj)] = payload
+    return found
+
+
+def classify_all(rows: list[ChangeEvent]) -> list[Change]:
+    """The changes of a batch of outbox rows (in sequence order) that are news to someone; the
+    previous state of each object is read once for the batch, then carried along it."""
+    latest = _before(rows)
+    out: list[Change] = []
+    for row in rows:
+        if row.kind == ChangeEvent.Kind.NOTIFICATION:
+            continue
+        key = (row.kind, row.object_id)
+        change = classify(row, previous=latest.get(key))
+        if isinstance(row.payload, dict):
+            latest[key] = row.payload
+        if change.kinds:
+            out.append(change)
+    return out
+
+
+def classify(row: ChangeEvent, *, previous: dict[str, Any] | None = None) -> Change:
+    """The event kinds of one outbox row, given the row before it of the same object."""
     payload = row.payload if isinstance(row.payload, dict) else {}
     kinds: set[str] = set()
-    previous = None
     if row.kind == ChangeEvent.Kind.INSTANCE:
         cause = (payload.get("cause") or {}).get("kind")
         if cause == "watchdog.reaped":
@@ -118,12 +165,11 @@ def classify(row: ChangeEvent) -> Change:
             kinds.add(EventKind.ACTION_FAILED)
         elif cause == "sync.corrected":
             kinds.add(EventKind.POWER_CORRECTED)
-        if payload.get("vm_state") == VmState.ERROR:
-            previous = _previous(row)
-            if previous is None or previous.get("vm_state") != VmState.ERROR:
-                kinds.add(EventKind.INSTANCE_ERROR)
+        if payload.get("vm_state") == VmState.ERROR and (
+            previous is None or previous.get("vm_state") != VmState.ERROR
+        ):
+            kinds.add(EventKind.INSTANCE_ERROR)
     elif row.kind == ChangeEvent.Kind.HOST:
-        previous = _previous(row)
         old = previous.get("host_status") if previous else None
         new = payload.get("host_status")
         if new in HOST_NEWS and new != old and not (old is None and new == HostStatus.UP):
