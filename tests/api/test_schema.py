@@ -985,6 +985,9 @@ SCENARIOS.update(
         ("api_notifications_subscriptions_log_retrieve", 200): lambda w: w.alice.get(
             f"{NOTES}/subscriptions/{_subscription(w)}/log/"
         ),
+        ("api_notifications_subscriptions_log_retrieve", 404): lambda w: w.alice.get(
+            f"{NOTES}/subscriptions/999999/log/"
+        ),
         ("api_tasks_retrieve", 200): lambda w: w.alice.get("/api/tasks/"),
         ("api_schedules_retrieve", 200): lambda w: w.alice.get("/api/schedules/"),
         ("api_schedules_create", 201): lambda w: w.alice.post(

@@ -188,3 +188,22 @@ def test_an_email_subscriber_gets_one_mail_through_djangos_email_framework(
     assert sent.subject.startswith("[vmdash] mailed: the sync corrected")
     assert '"event_type": "instance.power_off.start"' in sent.body
     assert Delivery.objects.get().state == "delivered"
+
+
+def test_a_host_whose_heartbeat_expires_is_told_unknown_then_up_when_it_beats_again(
+    agent, admin_ctx
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    subscription_create(context=admin_ctx, scope="host", target="node1", events=["host_status"])
+    cursor_start()
+    Host.objects.filter(host="node1").update(last_seen_up=timezone.now() - timedelta(hours=1))
+    assert watchdog.check_hosts() == 1  # nobody wrote this change: the watchdog noticed it
+    agent.heartbeat()
+    derive_once()
+    assert [n.title for n in Notification.objects.order_by("id")] == [
+        "Host node1 is UNKNOWN (was UP)",
+        "Host node1 is UP (was UNKNOWN)",
+    ]

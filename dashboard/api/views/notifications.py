@@ -267,7 +267,8 @@ class SubscriptionLog(AuthenticatedView):
         responses={
             200: inline_serializer(
                 "NotificationDeliveryLog", {"attempts": serializers.ListField(child=ATTEMPT)}
-            )
+            ),
+            404: OpenApiResponse(description="Not the caller's subscription"),
         },
     )
     def get(self, request: Request, pk: int) -> Response:
