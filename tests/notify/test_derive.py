@@ -207,3 +207,25 @@ def test_a_host_whose_heartbeat_expires_is_told_unknown_then_up_when_it_beats_ag
         "Host node1 is UNKNOWN (was UP)",
         "Host node1 is UP (was UNKNOWN)",
     ]
+
+
+def test_a_page_catching_up_or_polling_gets_its_own_bell_and_nobody_elses(
+    agent, make_instance, alice_ctx, bob_ctx, admin_ctx
+):
+    from compute.outbox.replay import replay
+
+    vm = make_instance("active")
+    subscription_create(context=alice_ctx, scope="instance", target=str(vm.uuid))
+    cursor_start()
+    start = ChangeEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    crash_and_sync(agent, vm)
+    derive_once()
+
+    def bells(context):
+        messages, _ = replay(context=context, since=start)
+        return [m["delta"] for m in messages if m["delta"]["type"] == "notification"]
+
+    (mine,) = bells(alice_ctx)
+    assert mine["unread"] == 1 and mine["object_id"] == str(vm.uuid)
+    assert bells(bob_ctx) == []
+    assert bells(admin_ctx) == []  # an admin sees every instance, not other users' bells
