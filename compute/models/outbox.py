@@ -18,6 +18,9 @@ class ChangeEvent(models.Model):
         HOST = "host", "Host"
         #: A user's new notification (``compute.notify``): only that user's sockets get it.
         NOTIFICATION = "notification", "Notification"
+        #: A scheduled run that was refused or skipped (``compute.services.schedules``): it
+        #: changed nothing, but its owner is told; no page receives it.
+        SCHEDULE = "schedule", "Scheduled run"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     #: The instance's or host's uuid.

@@ -186,7 +186,10 @@ def _tell(changes: list[Change]) -> int:
     made: list[tuple[Notification, list[Subscription]]] = []
     for change in changes:
         by_user: dict[int, list[Subscription]] = {}
+        owner = change.payload.get("owner_id") if change.kind == ChangeEvent.Kind.SCHEDULE else None
         for sub in matched.get(change.seq, ()):
+            if owner is not None and sub.user_id != owner:
+                continue  # a scheduled run's outcome is its owner's news only
             by_user.setdefault(sub.user_id, []).append(sub)
         fault = faults.get(change.object_id)
         for user_id, user_subs in by_user.items():

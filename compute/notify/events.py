@@ -169,6 +169,9 @@ def classify(row: ChangeEvent, *, previous: dict[str, Any] | None = None) -> Cha
             previous is None or previous.get("vm_state") != VmState.ERROR
         ):
             kinds.add(EventKind.INSTANCE_ERROR)
+    elif row.kind == ChangeEvent.Kind.SCHEDULE:
+        # A scheduled run refused (Nova's words) or skipped: an action that failed to start.
+        kinds.add(EventKind.ACTION_FAILED)
     elif row.kind == ChangeEvent.Kind.HOST:
         old = previous.get("host_status") if previous else None
         new = payload.get("host_status")

@@ -114,6 +114,8 @@ def messages_for(
     """The (group, message) pairs one outbox row fans out to: of those, only the groups
     ``wanted`` says someone listens to (a message nobody receives is not built)."""
     out: list[tuple[str, DeltaMessage]] = []
+    if row.kind == ChangeEvent.Kind.SCHEDULE:
+        return out  # for the notifier only (its owner's notification); no page shows it
     if row.kind == ChangeEvent.Kind.NOTIFICATION:
         # A user's bell: that user's sockets only, admins' included, nobody else's.
         if wanted(group := user_group(row.object_id)):

@@ -243,6 +243,11 @@ class NotificationDelta(TypedDict):
     object_id: str
 
 
+def record_schedule_outcome(payload: dict[str, Any]) -> None:
+    """A scheduled run that did not start its action (``compute.services.schedules``)."""
+    _append([payload])
+
+
 def record_notifications(deltas: list[NotificationDelta] | list[dict[str, Any]]) -> None:
     """Append users' bell updates (``compute.notify``): only each user's sockets get theirs."""
     _append(list(deltas))

@@ -22,6 +22,7 @@ from django.utils import timezone
 from compute.context import RequestContext
 from compute.exceptions import ComputeError, Invalid, NotFound
 from compute.models import Membership, Role, ScheduledAction
+from compute.outbox.write import record_schedule_outcome
 from compute.selectors import instance_get
 from compute.services.instances import instance_action
 
@@ -146,6 +147,27 @@ def _run(schedule: ScheduledAction, now: datetime) -> str:
             schedule.result = f"Accepted: {record.request_id}" if record else "Accepted."
             outcome = "accepted"
     schedule.save(update_fields=["state", "ran_at", "result"])
+    if outcome != "accepted":
+        # Nothing changed, but the owner is told (``compute.notify``): through the outbox, in
+        # this transaction, like every change the notifier tells.
+        instance = schedule.instance
+        record_schedule_outcome(
+            {
+                "type": "schedule",
+                "id": str(instance.uuid),
+                "version": schedule.pk,
+                "project_id": schedule.project_id,
+                "name": instance.name,
+                "vm_state": instance.vm_state,
+                "task_state": instance.task_state,
+                "owner_id": schedule.owner_id,
+                "cause": {
+                    "kind": "schedule.refused",
+                    "action": schedule.action,
+                    "reason": schedule.result,
+                },
+            }
+        )
     log.info("scheduled %s of %s: %s", schedule.action, schedule.instance_id, schedule.result)
     return outcome
 

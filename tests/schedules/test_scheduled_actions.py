@@ -158,3 +158,29 @@ def test_two_processes_on_postgresql_run_each_due_schedule_once(agent, make_inst
     assert ScheduledAction.objects.filter(state="done").count() == 12
     for vm in vms:
         assert InstanceAction.objects.filter(instance=vm, action="reboot").count() == 1
+
+
+def test_a_refused_or_skipped_run_is_told_to_its_owner_only(
+    agent, make_instance, alice_ctx, admin_ctx
+):
+    from compute.models import ChangeEvent, Notification
+    from compute.notify.derive import cursor_start, derive_once
+    from compute.notify.subscriptions import subscription_create
+    from compute.outbox.audience import messages_for
+
+    vm = make_instance("stopped", name="already-off")
+    subscription_create(context=alice_ctx, scope="instance", target=str(vm.uuid))
+    subscription_create(context=admin_ctx, scope="project", target=alice_ctx.project_id)
+    cursor_start()
+    schedule_create(context=alice_ctx, instance_uuid=str(vm.uuid), action="stop", run_at=soon())
+    schedules_run_due()
+    derive_once()
+    (told,) = Notification.objects.all()
+    assert told.user_id == alice_ctx.user_id and told.kind == "action_failed"
+    assert told.title == (
+        f"already-off: stop failed: Cannot 'stop' instance {vm.uuid} while it is in vm_state "
+        "stopped"
+    )
+    assert told.event_type == "instance.power_off.error"
+    row = ChangeEvent.objects.get(kind="schedule")
+    assert messages_for(row) == []  # no page receives it
