@@ -29,6 +29,7 @@ from compute.conf import conf
 from compute.context import system_context
 from compute.exceptions import UnexpectedTaskState
 from compute.models import ActionDispatch, ChangeEvent, Host, Instance
+from compute.outbox.write import change_cause
 from compute.services import drains
 from compute.services.hosts import publish_status_if_changed
 from compute.states import VmState
@@ -54,7 +55,8 @@ def fail_stale_dispatches() -> int:
     for dispatch in ActionDispatch.objects.select_related("host", "action").filter(
         state=ActionDispatch.State.PENDING, deadline__lt=timezone.now()
     ):
-        with transaction.atomic():
+        cause = change_cause("action.failed", action=dispatch.action.action)
+        with cause, transaction.atomic():
             won = ActionDispatch.objects.filter(
                 pk=dispatch.pk, state=ActionDispatch.State.PENDING
             ).update(state=ActionDispatch.State.FAILED, finished_at=timezone.now())
@@ -121,7 +123,7 @@ def reap_stuck_tasks() -> int:
             f"Task {instance.task_state} of {kind} ran longer than {limit:.0f} s and was stopped; "
             "the instance was set to error as an admin's reset would."
         )
-        with transaction.atomic():
+        with change_cause("watchdog.reaped", reason=message, action=kind), transaction.atomic():
             if not _clear_task(instance.pk, instance.task_state, vm_state=VmState.ERROR):
                 continue
             records.fault_record(instance, message=message)

@@ -2,8 +2,8 @@
 
 The first request a process serves starts, on the server's event loop, its outbox relay (so every
 daphne process fans committed changes out to its own sockets whichever way it was started), the
-re-check of what its open sockets may see, and its watchdog (so a heartbeat expiring is
-published even when no agent runs in this process).
+re-check of what its open sockets may see, its watchdog (so a heartbeat expiring is
+published even when no agent runs in this process) and its notifier loop.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from compute import dispatch, watchdog  # noqa: E402
+from compute.notify import runner as notifier  # noqa: E402
 from compute.outbox.fanout import local_fanout  # noqa: E402
 from compute.outbox.relay import OutboxRelay, relay_for  # noqa: E402
+from compute.services import schedules  # noqa: E402
 from dashboard.security import StaticFilesHandler  # noqa: E402
 from dashboard.web import access  # noqa: E402
 from dashboard.web.routing import websocket_urlpatterns  # noqa: E402
@@ -41,10 +43,14 @@ def relay() -> OutboxRelay:
 
 
 def ensure_background() -> None:
-    """The watchdog and the sockets' access re-check, once per process (restarted if ended)."""
+    """The watchdog, the sockets' access re-check and the notifier (``compute.notify``: its
+    cursor is leased, so one process derives at a time), once per process (restarted if
+    ended)."""
     for name, loop_forever in (
         ("watchdog", watchdog.run_forever),
         ("socket-access", access.run_forever),
+        ("notifier", notifier.run_forever),
+        ("schedules", schedules.run_forever),
     ):
         task = _background.get(name)
         if task is None or task.done():

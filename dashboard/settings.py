@@ -358,6 +358,30 @@ COMPUTE = {
     "libvirt_peers": json.loads(os.environ.get("LIBVIRT_PEERS") or "{}"),
 }
 
+#: Notifications (compute.notify.conf): how often the notifier runs, retries and backoff, and
+#: whether webhooks may reach private addresses (NOTIFY_ALLOW_PRIVATE_WEBHOOKS=1; tests, labs).
+NOTIFICATIONS = {
+    "interval": env_float("NOTIFY_INTERVAL", 0.25),
+    "retry_base": env_float("NOTIFY_RETRY_BASE", 1.0),
+    "retry_max": env_float("NOTIFY_RETRY_MAX", 300.0),
+    "max_attempts": int(env_float("NOTIFY_MAX_ATTEMPTS", 12)),
+    "webhook_timeout": env_float("NOTIFY_WEBHOOK_TIMEOUT", 5.0),
+    "allow_private_webhooks": env_bool("NOTIFY_ALLOW_PRIVATE_WEBHOOKS", False),
+}
+#: Email through Django's framework: the console by default, SMTP when EMAIL_HOST is set.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(env_float("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vmdash@localhost")
+
 #: Nova's [quota] defaults, overridden per resource: QUOTA_DEFAULTS="instances=50,cores=-1"
 #: (compute.services.quotas; -1 is unlimited). Admins change a project's or the default class's limits
 #: through os-quota-sets / os-quota-class-sets.

@@ -30,6 +30,7 @@ from compute.conf import conf
 from compute.drivers.base import ComputeDriver
 from compute.exceptions import ComputeError, MigrationAborted, UnexpectedTaskState
 from compute.models import ActionDispatch, Instance, InstanceActionEvent
+from compute.outbox.write import change_cause
 from compute.states import PowerState, TaskState, VmState
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,10 @@ def _fail(
         power = run.driver.get_power_state(run.uuid)
     except Exception:
         power = run.instance.power_state
-    with transaction.atomic():
+    cause = change_cause(
+        "action.failed", action=spec.name, reason=message, exception=type(failure).__name__
+    )
+    with cause, transaction.atomic():
         records.fault_record(
             run.instance,
             message=message or failure.__class__.__name__,

@@ -9,6 +9,14 @@ from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
 from compute.models.instances import Instance, InstanceFault
 from compute.models.migrations import Migration
+from compute.models.notifications import (
+    Delivery,
+    DeliveryAttempt,
+    EventKind,
+    Notification,
+    NotifierCursor,
+    Subscription,
+)
 from compute.models.outbox import ChangeEvent
 from compute.models.resources import (
     Aggregate,
@@ -21,14 +29,18 @@ from compute.models.resources import (
     ServerExtras,
     ServerGroup,
 )
+from compute.models.schedules import ScheduledAction
 from compute.models.tenancy import Membership, Project, Role
 
 __all__ = [
     "ActionDispatch",
     "Aggregate",
     "ChangeEvent",
+    "Delivery",
+    "DeliveryAttempt",
     "DrainJob",
     "DrainStep",
+    "EventKind",
     "FakeFailure",
     "FakeGuest",
     "FakeLifecycleEvent",
@@ -44,13 +56,17 @@ __all__ = [
     "KeyPair",
     "Membership",
     "Migration",
+    "Notification",
+    "NotifierCursor",
     "PowerSyncPass",
     "Project",
     "QuotaClassLimit",
     "QuotaLimit",
     "Role",
+    "ScheduledAction",
     "SecurityGroup",
     "SecurityGroupRule",
     "ServerExtras",
     "ServerGroup",
+    "Subscription",
 ]

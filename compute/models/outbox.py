@@ -16,6 +16,11 @@ class ChangeEvent(models.Model):
     class Kind(models.TextChoices):
         INSTANCE = "instance", "Instance"
         HOST = "host", "Host"
+        #: A user's new notification (``compute.notify``): only that user's sockets get it.
+        NOTIFICATION = "notification", "Notification"
+        #: A scheduled run that was refused or skipped (``compute.services.schedules``): it
+        #: changed nothing, but its owner is told; no page receives it.
+        SCHEDULE = "schedule", "Scheduled run"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     #: The instance's or host's uuid.
@@ -35,4 +40,7 @@ class ChangeEvent(models.Model):
             # The watchdog prunes by age every few seconds in every web process: a range of
             # this index, not a scan of the whole retention window.
             models.Index(fields=["created_at"], name="changeevent_created"),
+            # The notifier judges an instance entering ERROR, or a host's status flip, by the
+            # object's previous row (``compute.notify.events``): one index range per object.
+            models.Index(fields=["object_id", "id"], name="changeevent_object"),
         ]

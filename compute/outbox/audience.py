@@ -24,17 +24,25 @@ ADMIN_ONLY_FIELDS = ("host",)
 
 
 PROJECT_PREFIX = "project."
+#: A user's own group: their notifications' bell (``compute.notify``), nobody else's.
+USER_PREFIX = "user."
 
 
 def project_group(project_id: str) -> str:
     return f"{PROJECT_PREFIX}{project_id}"
 
 
+def user_group(user_id: int | str) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
 def groups_for(context: RequestContext) -> list[str]:
-    """The groups a caller's live socket joins: everything for an admin, else its projects'."""
+    """The groups a caller's live socket joins: everything for an admin, else its projects';
+    and the user's own group."""
+    own = [user_group(context.user_id)] if context.user_id is not None else []
     if context.is_admin:
-        return [ADMINS_GROUP]
-    return sorted(project_group(p) for p in context.project_ids)
+        return [ADMINS_GROUP, *own]
+    return sorted(project_group(p) for p in context.project_ids) + own
 
 
 def for_viewer(payload: dict[str, Any], *, admin: bool) -> dict[str, Any]:
@@ -106,6 +114,13 @@ def messages_for(
     """The (group, message) pairs one outbox row fans out to: of those, only the groups
     ``wanted`` says someone listens to (a message nobody receives is not built)."""
     out: list[tuple[str, DeltaMessage]] = []
+    if row.kind == ChangeEvent.Kind.SCHEDULE:
+        return out  # for the notifier only (its owner's notification); no page shows it
+    if row.kind == ChangeEvent.Kind.NOTIFICATION:
+        # A user's bell: that user's sockets only, admins' included, nobody else's.
+        if wanted(group := user_group(row.object_id)):
+            out.append((group, {"seq": row.id, "delta": row.payload}))
+        return out
     if wanted(ADMINS_GROUP):
         out.append((ADMINS_GROUP, {"seq": row.id, "delta": row.payload}))
     if row.kind == ChangeEvent.Kind.INSTANCE:

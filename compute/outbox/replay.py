@@ -32,6 +32,8 @@ def replay(
             ):
                 member_hosts.setdefault(str(host_uuid), []).append(project)
         visible = Q(kind=ChangeEvent.Kind.INSTANCE, project_id__in=context.project_ids)
+        if context.user_id is not None:
+            visible |= Q(kind=ChangeEvent.Kind.NOTIFICATION, object_id=str(context.user_id))
         if member_hosts:
             visible |= Q(kind=ChangeEvent.Kind.HOST, object_id__in=list(member_hosts))
         rows = rows.filter(visible)

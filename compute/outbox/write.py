@@ -19,10 +19,12 @@ them, so the insert reads them from the payload instead of being sent them twice
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db import connection
 from django.utils import timezone
@@ -159,17 +161,42 @@ def host_delta(host: Host, *, status: str | None = None) -> HostDelta:
     }
 
 
+#: Why the changes written now are made, when the writer says (``change_cause``).
+_cause: ContextVar[dict[str, Any] | None] = ContextVar("outbox_change_cause", default=None)
+
+
+@contextlib.contextmanager
+def change_cause(kind: str, **details: Any) -> Iterator[None]:
+    """Label every outbox row written inside the block with ``cause``: who made the change and
+    why (``sync.corrected``, ``watchdog.reaped``, ``action.failed``). Readers of the outbox by
+    sequence (``compute.notify``) tell a correction or a failure from an ordinary change by it;
+    the live pages ignore it. Details must be JSON values."""
+    token = _cause.set({"kind": kind, **details})
+    try:
+        yield
+    finally:
+        _cause.reset(token)
+
+
+def _with_cause(payloads: list[Any]) -> list[Any]:
+    cause = _cause.get()
+    if cause is not None:
+        for payload in payloads:
+            payload["cause"] = cause
+    return payloads
+
+
 def record_instance_changes(instances: Iterable[Instance]) -> None:
     """Append one outbox row per changed instance. Call inside the changing transaction."""
     deltas = DeltaBuilder()
-    _append([deltas.instance(i) for i in instances])
+    _append(_with_cause([deltas.instance(i) for i in instances]))
 
 
 def record_host_change(host: Host, *, status: str | None = None) -> None:
-    _append([host_delta(host, status=status)])
+    _append(_with_cause([host_delta(host, status=status)]))
 
 
-def _append(payloads: list[InstanceDelta] | list[HostDelta]) -> None:
+def _append(payloads: list[Any]) -> None:
     """One outbox row per payload, in order; each row's kind, object id, version and project
     are the payload's ``type``, ``id``, ``version`` and ``project_id``."""
     if not payloads:
@@ -201,3 +228,26 @@ def _append(payloads: list[InstanceDelta] | list[HostDelta]) -> None:
             "SELECT pg_notify(%s, max(id)::text) FROM added",
             [timezone.now(), json.dumps(payloads, separators=(",", ":")), NOTIFY_CHANNEL],
         )
+
+
+class NotificationDelta(TypedDict):
+    type: str
+    #: The user's id, as text: the row's object id, and the socket group ``user.<id>``.
+    id: str
+    #: The notification's id.
+    version: int
+    unread: int
+    title: str
+    kind: str
+    event_type: str
+    object_id: str
+
+
+def record_schedule_outcome(payload: dict[str, Any]) -> None:
+    """A scheduled run that did not start its action (``compute.services.schedules``)."""
+    _append([payload])
+
+
+def record_notifications(deltas: list[NotificationDelta] | list[dict[str, Any]]) -> None:
+    """Append users' bell updates (``compute.notify``): only each user's sockets get theirs."""
+    _append(list(deltas))

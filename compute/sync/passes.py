@@ -51,6 +51,7 @@ from compute.context import system_context
 from compute.drivers.base import ComputeDriver
 from compute.exceptions import ComputeError
 from compute.models import Host, Instance, PowerSyncPass
+from compute.outbox.write import change_cause
 from compute.services.instances import instance_action
 from compute.states import POWER_STATE_NAMES, PowerState, VmState
 from compute.sync import history
@@ -429,7 +430,8 @@ def _correct(
             )
             if not list(still):
                 return None, f"{verdict.note}; not corrected: the instance changed meanwhile"
-            instance_action(context=context, instance_uuid=row.uuid, action=wanted)
+            with change_cause("sync.corrected", reason=verdict.note, action=wanted):
+                instance_action(context=context, instance_uuid=row.uuid, action=wanted)
     except ComputeError as refusal:
         log.warning("sync could not %s %s: %s", wanted, row.uuid, refusal.message)
         return None, f"{verdict.note}; not corrected: {refusal.message}"

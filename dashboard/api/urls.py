@@ -32,7 +32,9 @@ from dashboard.api.views import (
     keypairs,
     migrations,
     networks,
+    notifications,
     quotas,
+    schedules,
     security_groups,
     server_actions,
     server_groups,
@@ -40,6 +42,7 @@ from dashboard.api.views import (
     server_metadata,
     servers,
     services,
+    tasks,
     usage,
     versions,
 )
@@ -286,6 +289,24 @@ urlpatterns = [
     re_path(r"^network/v2\.0/extensions/(?P<alias>[^/]+)/?$", neutron.ExtensionShow.as_view()),
     re_path(r"^network/[\s\S]*$", neutron.network_not_found),
     # The OpenAPI document and its page
+    # Scheduled actions (issue 15): the caller's own, not a Nova API.
+    re_path(r"^api/schedules/?$", schedules.ScheduleList.as_view()),
+    re_path(r"^api/schedules/(?P<pk>[0-9]{1,18})/?$", schedules.ScheduleDetail.as_view()),
+    # The task centre (issue 15): every action the caller may see, not a Nova API.
+    re_path(r"^api/tasks/?$", tasks.TaskList.as_view()),
+    re_path(r"^api/tasks/(?P<pk>[0-9]{1,18})/cancel/?$", tasks.TaskCancel.as_view()),
+    # Notifications (issue 15): the caller's own, not a Nova API.
+    re_path(r"^api/notifications/?$", notifications.NotificationList.as_view()),
+    re_path(r"^api/notifications/read/?$", notifications.NotificationRead.as_view()),
+    re_path(r"^api/notifications/subscriptions/?$", notifications.SubscriptionList.as_view()),
+    re_path(
+        r"^api/notifications/subscriptions/(?P<pk>[0-9]{1,18})/?$",
+        notifications.SubscriptionDetail.as_view(),
+    ),
+    re_path(
+        r"^api/notifications/subscriptions/(?P<pk>[0-9]{1,18})/log/?$",
+        notifications.SubscriptionLog.as_view(),
+    ),
     path("api/schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", docs.DocsView.as_view(), name="api-docs"),
     path("api/docs/assets/<path:path>", docs.assets, name="api-docs-assets"),

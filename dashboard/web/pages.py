@@ -21,7 +21,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from compute.exceptions import ComputeError
+from compute.notify.queries import unread_count
 from compute.outbox.replay import latest_seq
+from compute.selectors.tasks import open_task_count
 from dashboard.models import Preference
 from dashboard.web.language import preferred_language
 from dashboard.web.presentation import presentation_json
@@ -57,6 +59,8 @@ class Page:
                 "theme": theme_of(self.request),
                 "themes": Preference.Theme.choices,
                 "language_choice": preferred_language(self.request),
+                "bell_unread": unread_count(user_id=self.scope.full.user_id),
+                "tasks_open": open_task_count(context=self.scope.full),
                 "presentation_json": presentation_json(),
                 "asset_version": asset_version(),
             },

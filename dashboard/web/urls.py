@@ -16,9 +16,11 @@ from dashboard.web.views import (
     instance,
     instances,
     live,
+    notifications,
     preferences,
     saved_views,
     states,
+    tasks,
 )
 
 urlpatterns: list[URLPattern] = [
@@ -59,4 +61,24 @@ urlpatterns: list[URLPattern] = [
     path("preferences/theme/", preferences.theme_view, name="preference-theme"),
     path("preferences/language/", preferences.language_view, name="preference-language"),
     path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
+    path("tasks/", tasks.tasks_view, name="tasks"),
+    path("tasks/<int:pk>/cancel/", tasks.task_cancel_view, name="task-cancel"),
+    path("tasks/<int:pk>/reset/", tasks.task_reset_view, name="task-reset"),
+    path("notifications/", notifications.notifications_view, name="notifications"),
+    path("notifications/read/", notifications.notifications_read_view, name="notifications-read"),
+    path(
+        "notifications/subscriptions/",
+        notifications.subscription_create_view,
+        name="subscription-create",
+    ),
+    path(
+        "notifications/subscriptions/<int:pk>/delete/",
+        notifications.subscription_delete_view,
+        name="subscription-delete",
+    ),
+    path(
+        "notifications/subscriptions/<int:pk>/",
+        notifications.subscription_log_view,
+        name="subscription-log",
+    ),
 ]

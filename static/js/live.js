@@ -318,6 +318,9 @@
       refreshFragments([`host:${d.id}`]);
     } else if (d.type === "host_status") {
       applyHostStatus(d);
+    } else if (d.type === "notification") {
+      // The user's own bell (static/js/bell.js paints it).
+      document.dispatchEvent(new CustomEvent("vmdash:notification", { detail: d }));
     }
   }
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.validation import validate_schema
 
-from compute.models import Flavor, Instance
+from compute.models import Flavor, Instance, InstanceAction
 from tests.api.conftest import DocumentedClient, api_schema, at, issue_token
 from tests.conftest import CIRROS
 
@@ -1213,6 +1213,85 @@ SCENARIOS.update(
         ("glanceImageDownload", 200): lambda w: _image_data(w, then_get=True),
         ("glanceImageDownload", 204): lambda w: w.admin.get(f"/image/v2/images/{CIRROS}/file"),
         ("glanceImageDownload", 404): lambda w: w.admin.get(f"/image/v2/images/{NO_IMAGE}/file"),
+    }
+)
+
+
+# --- notifications (dashboard.api.views.notifications) --------------------------------------
+NOTES = "/api/notifications"
+
+
+def _subscription(w: SimpleNamespace) -> int:
+    made = w.alice.post(
+        f"{NOTES}/subscriptions/", {"scope": "instance", "target": w.server}, format="json"
+    )
+    return int(made.json()["subscription"]["id"])
+
+
+def _queued_cancel(w: SimpleNamespace) -> object:
+    """A stop no agent has taken yet (the fixture's agent runs only when told), cancelled."""
+    w.alice.post(ACTION.replace("{server_id}", w.meta_server), {"os-stop": None}, format="json")
+    queued = InstanceAction.objects.filter(action="stop", finish_time__isnull=True).latest("id")
+    return w.alice.post(f"/api/tasks/{queued.pk}/cancel/")
+
+
+SCENARIOS.update(
+    {
+        ("api_notifications_retrieve", 200): lambda w: w.alice.get(f"{NOTES}/"),
+        ("api_notifications_read_create", 200): lambda w: w.alice.post(
+            f"{NOTES}/read/", {}, format="json"
+        ),
+        ("api_notifications_subscriptions_retrieve", 200): lambda w: w.alice.get(
+            f"{NOTES}/subscriptions/"
+        ),
+        ("api_notifications_subscriptions_create", 201): lambda w: w.alice.post(
+            f"{NOTES}/subscriptions/", {"scope": "instance", "target": w.server}, format="json"
+        ),
+        ("api_notifications_subscriptions_create", 403): lambda w: w.alice.post(
+            f"{NOTES}/subscriptions/", {"scope": "host", "target": "node1"}, format="json"
+        ),
+        ("api_notifications_subscriptions_create", 404): lambda w: w.alice.post(
+            f"{NOTES}/subscriptions/", {"scope": "instance", "target": MISSING}, format="json"
+        ),
+        ("api_notifications_subscriptions_destroy", 204): lambda w: w.alice.delete(
+            f"{NOTES}/subscriptions/{_subscription(w)}/"
+        ),
+        ("api_notifications_subscriptions_destroy", 404): lambda w: w.alice.delete(
+            f"{NOTES}/subscriptions/999999/"
+        ),
+        ("api_notifications_subscriptions_log_retrieve", 200): lambda w: w.alice.get(
+            f"{NOTES}/subscriptions/{_subscription(w)}/log/"
+        ),
+        ("api_notifications_subscriptions_log_retrieve", 404): lambda w: w.alice.get(
+            f"{NOTES}/subscriptions/999999/log/"
+        ),
+        ("api_tasks_retrieve", 200): lambda w: w.alice.get("/api/tasks/"),
+        ("api_schedules_retrieve", 200): lambda w: w.alice.get("/api/schedules/"),
+        ("api_schedules_create", 201): lambda w: w.alice.post(
+            "/api/schedules/",
+            {"instance": w.server, "action": "reboot", "run_at": "2099-01-01T00:00"},
+            format="json",
+        ),
+        ("api_schedules_create", 404): lambda w: w.alice.post(
+            "/api/schedules/",
+            {"instance": MISSING, "action": "reboot", "run_at": "2099-01-01T00:00"},
+            format="json",
+        ),
+        ("api_schedules_destroy", 204): lambda w: w.alice.delete(
+            "/api/schedules/{}/".format(
+                w.alice.post(
+                    "/api/schedules/",
+                    {"instance": w.server, "action": "stop", "run_at": "2099-01-01T00:00"},
+                    format="json",
+                ).json()["schedule"]["id"]
+            )
+        ),
+        ("api_schedules_destroy", 404): lambda w: w.alice.delete("/api/schedules/999999/"),
+        ("api_tasks_cancel_create", 202): lambda w: _queued_cancel(w),
+        ("api_tasks_cancel_create", 404): lambda w: w.alice.post("/api/tasks/999999/cancel/"),
+        ("api_tasks_cancel_create", 409): lambda w: w.alice.post(
+            f"/api/tasks/{InstanceAction.objects.filter(finish_time__isnull=False).first().pk}/cancel/"
+        ),
     }
 )
 

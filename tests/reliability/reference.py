@@ -146,7 +146,9 @@ class Client:
         if shown is not None and delta["version"] <= shown["version"]:
             self.ignored += 1  # not newer: a replayed or duplicated delta
             return
-        self.objects[delta["id"]] = delta
+        # What the page shows: ``cause`` (who made the change, for readers of the outbox such as
+        # the notifier) is not shown, as live.js ignores it.
+        self.objects[delta["id"]] = {k: v for k, v in delta.items() if k != "cause"}
 
     def receive_all(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:

@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 
 from compute.drivers.fake import FakeDriver
 from compute.models import Image, Membership, Project
-from compute.outbox.audience import project_group
+from compute.outbox.audience import project_group, user_group
 from compute.outbox.replay import latest_seq
 from compute.services import host_update, instance_action, user_ensure
 from dashboard.web.consumers import CLOSE_UNAUTHENTICATED
@@ -363,14 +363,14 @@ def test_a_socket_cannot_choose_its_groups(alice, bob_ctx, make_instance):
             f"group={project_group(bob_ctx.project_id)}&groups=admins&project={bob_ctx.project_id}"
         )
         socket = await signed_in(alice, path=f"/ws/live/?{wanted}")
-        assert joined_groups() == {project_group(alice_project)}
+        assert joined_groups() == {project_group(alice_project), user_group(alice.pk)}
         for frame in (
             {"type": "subscribe", "group": project_group(bob_ctx.project_id)},
             {"type": "join", "groups": ["admins"]},
         ):
             await socket.send_json_to(frame)
             assert (await socket.receive_json_from(timeout=5))["type"] == "error"
-        assert joined_groups() == {project_group(alice_project)}
+        assert joined_groups() == {project_group(alice_project), user_group(alice.pk)}
         await sync_to_async(instance_action)(
             context=fresh(bob_ctx), instance_uuid=str(foreign.uuid), action="pause"
         )
@@ -393,7 +393,8 @@ def test_a_user_in_two_projects_joins_both_groups_and_no_other():
         demo, other = await sync_to_async(
             lambda: [Project.objects.get(name=n).pk for n in ("demo", "other")]
         )()
-        assert joined_groups() == {project_group(demo), project_group(other)}
+        # Both projects' groups and carol's own bell, no other user's and no other project's.
+        assert joined_groups() == {project_group(demo), project_group(other), user_group(carol.pk)}
         await socket.disconnect()
 
     run(scenario)

@@ -78,6 +78,12 @@ def session(user: str) -> dict[str, Any]:
 def start_agent(host: str) -> dict[str, Any]:
     if host not in AGENTS:
         agent = ComputeAgent(host=host, driver=FakeDriver(host=host), poll_interval=0.1)
+        if os.environ.get("HANDLE_VIRT_LIFECYCLE_EVENTS") == "1":
+            # The agent hears the fake hypervisor's lifecycle events (a guest crashing behind
+            # the dashboard's back), as compute_agent's would; no periodic sync.
+            from compute.agent import periodic
+
+            periodic.attach(agent, interval=-1)
         agent.start()
         AGENTS[host] = agent
     return {"host": host}

@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from compute.models import ChangeEvent, Membership
-from compute.outbox.audience import ADMINS_GROUP, project_group
+from compute.outbox.audience import ADMINS_GROUP, project_group, user_group
 from compute.outbox.replay import latest_seq
 from compute.policy import opaque_host_id
 from compute.services import host_update, instance_action
@@ -92,7 +92,8 @@ def test_a_member_is_greeted_with_the_latest_sequence_and_joins_only_its_project
     async def scenario():
         socket, hello = await signed_in(alice)
         assert hello == {"type": "hello", "seq": await sync_to_async(latest_seq)(), "admin": False}
-        assert joined_groups() == {project_group(alice_ctx.project_id)}
+        # Its projects' groups, and its own (the notifications' bell).
+        assert joined_groups() == {project_group(alice_ctx.project_id), user_group(alice.pk)}
         await socket.disconnect()
         assert joined_groups() == set()
 
@@ -103,7 +104,7 @@ def test_an_admin_joins_the_admins_group(admin_user):
     async def scenario():
         socket, hello = await signed_in(admin_user)
         assert hello["admin"] is True
-        assert joined_groups() == {ADMINS_GROUP}
+        assert joined_groups() == {ADMINS_GROUP, user_group(admin_user.pk)}
         await socket.disconnect()
 
     run(scenario)
@@ -307,7 +308,7 @@ def test_a_member_removed_from_a_project_stops_hearing_it_without_reconnecting(
         await sync_to_async(Membership.objects.filter(user=alice).delete)()
         assert await access.recheck() == 1
         assert (await socket.receive_json_from(timeout=5)) == {"type": "resync"}
-        assert joined_groups() == set()
+        assert joined_groups() == {user_group(alice.pk)}  # its own bell only
         await sync_to_async(instance_action)(
             context=fresh(alice_ctx), instance_uuid=str(instance.uuid), action="pause"
         )

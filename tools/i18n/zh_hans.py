@@ -271,6 +271,10 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Shortcuts never act while you type in a field."): "在输入框中打字时快捷键不会生效。",
     (None, "Close"): "关闭",
     (None, "Back to instances"): "返回实例列表",
+    (None, "Tasks"): "任务",
+    (None, "Tasks in progress"): "进行中的任务",
+    (None, "Open to load."): "展开后加载。",
+    (None, "Notifications: %(count)s unread"): "通知：%(count)s 条未读",
     # the instances list
     (None, "Select %(name)s"): "选择 %(name)s",
     (None, "Locked"): "已锁定",

@@ -1,0 +1,67 @@
+"""Where the notifier runs: the derive pass and the delivery pass, and the loops around them.
+
+Every web process runs both loops on its event loop (``dashboard.asgi``), as it runs the
+watchdog; ``manage.py notify run`` runs the same loops alone (or one pass of each, ``--once``).
+Deriving and delivering are separate loops, each in its own worker thread, so a slow webhook
+never holds up the notifications (and the bells) of the changes behind it. Any number of
+processes may run them: the derive pass is leased by its cursor row and each delivery is
+claimed by a conditional UPDATE, so a change is told once and a delivery sent once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from django.db import close_old_connections
+
+from compute.notify.conf import notify_conf
+from compute.notify.deliver import deliver_once
+from compute.notify.derive import derive_once
+
+log = logging.getLogger(__name__)
+
+
+def run_once() -> dict[str, int]:
+    derived = derive_once()
+    sent = deliver_once()
+    return {**derived, **sent}
+
+
+def _busy(result: dict[str, int]) -> bool:
+    """A full batch read, or deliveries sent: look again at once."""
+    return result.get("read", 0) >= notify_conf().batch or any(
+        result.get(k, 0) for k in ("delivered", "retrying", "failed")
+    )
+
+
+async def _loop(name: str, one: Callable[[], dict[str, int]]) -> None:
+    from asgiref.sync import sync_to_async
+
+    def one_pass() -> dict[str, int]:
+        try:
+            return one()
+        finally:
+            close_old_connections()
+
+    failures = 0
+    while True:
+        try:
+            result = await sync_to_async(one_pass, thread_sensitive=False)()
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            failures += 1
+            if failures == 1:
+                log.exception("notifier %s pass failed; retrying", name)
+            result = {}
+        if _busy(result):
+            continue
+        await asyncio.sleep(notify_conf().interval * (1 if not failures else min(8, failures)))
+
+
+async def run_forever() -> None:
+    """Both loops, for a web process's event loop (each pass in a worker thread)."""
+    await asyncio.gather(_loop("derive", derive_once), _loop("deliver", deliver_once))
