@@ -115,3 +115,20 @@ class DriverError(ComputeError):
 class InstanceNotFoundOnHypervisor(DriverError):
     def __init__(self, uuid: str) -> None:
         super().__init__(f"Instance {uuid} could not be found on the hypervisor.")
+
+
+class ConsoleNotAvailable(NotFound):
+    """Nova's ``ConsoleNotAvailable``: the guest has no console this dashboard can reach."""
+
+    def __init__(self) -> None:
+        super().__init__("Guest does not have a console available.")
+
+
+class ConsoleTypeInvalid(Invalid):
+    def __init__(self, *, console_type: str) -> None:
+        super().__init__(f"Invalid console type {console_type}")
+
+
+class ConsoleTypeUnavailable(Invalid):
+    def __init__(self, *, console_type: str) -> None:
+        super().__init__(f"Unavailable console type {console_type}.")

@@ -16,6 +16,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from compute.exceptions import ConsoleNotAvailable
+
 
 class Transition(enum.IntEnum):
     """Nova's virt lifecycle events (``nova/virt/event.py``)."""
@@ -163,6 +165,22 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def trigger_crash_dump(self, uuid: str) -> None:
         """Inject an NMI so the guest kernel writes a crash dump."""
+
+    # --- consoles ----------------------------------------------------------------------
+    # Called by the host's console worker (``compute.consoles.hub``), one call at a time.
+    # Output a guest prints is handed to ``compute.consoles.bus.publish``.
+    def console_output(self, uuid: str) -> str:
+        """The guest's serial console log (Nova's ``get_console_output``), its last 100 KiB at
+        most; "" where the guest has printed nothing yet."""
+        raise ConsoleNotAvailable()
+
+    def console_input(self, uuid: str, data: str) -> None:
+        """Type ``data`` at the guest's serial console."""
+        raise ConsoleNotAvailable()
+
+    def console_watch(self, uuid: str) -> None:  # noqa: B027 - optional hook
+        """Somebody looks at the console: publish what the guest prints for the next minutes
+        (renewed while they look). Drivers that always publish keep this default."""
 
     # --- files left by moves ------------------------------------------------------------
     def disks_without_domain(self) -> set[str]:

@@ -18,9 +18,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Right
 from django.utils import timezone
 
 from compute.conf import conf
+from compute.consoles.bus import publish
+from compute.drivers import fake_console
 from compute.drivers.base import (
     ComputeDriver,
     EventCallback,
@@ -45,7 +49,9 @@ _EVENT_FOR_STATE: dict[int, Transition] = {
 
 
 def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
-    """Move a guest to ``state`` and emit the lifecycle event a hypervisor would.
+    """Move a guest to ``state`` and emit the lifecycle event a hypervisor would; its serial
+    console prints what the guest OS would (a boot log when it starts, the power-down lines
+    when it stops, a panic when it crashes).
 
     Used by the driver and by ``fake_guest`` (a change behind the dashboard's back).
     """
@@ -53,9 +59,24 @@ def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
     guest.state = state
     for name, value in changes.items():
         setattr(guest, name, value)
-    guest.updated_at = timezone.now()
+    now = timezone.now()
+    guest.updated_at = now
+    printed = ""
+    if state == P.RUNNING and previous in _OFF:
+        guest.booted_at, guest.console_user = now, ""
+        printed = fake_console.boot_log(guest.name, vcpus=guest.vcpus, memory_mb=guest.memory_mb)
+    elif state == P.SHUTDOWN and previous in _ON:
+        printed = fake_console.POWER_OFF_LOG
+    elif state == P.CRASHED and previous in _ON:
+        printed = fake_console.PANIC_LOG
     with transaction.atomic():
-        guest.save()
+        if guest.pk is None:
+            guest.console_log = printed[-fake_console.MAX_LOG :]
+            guest.save()
+        else:
+            # Never the log itself: another process may have appended to it since this copy.
+            guest.save(update_fields=_STATE_FIELDS)
+            console_append(guest.uuid, printed)
         transition = _EVENT_FOR_STATE.get(state)
         if previous == P.PAUSED and state == P.RUNNING:
             transition = Transition.RESUMED
@@ -63,6 +84,40 @@ def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
             FakeLifecycleEvent.objects.create(
                 host=guest.host, uuid=guest.uuid, transition=transition
             )
+    if printed:
+        transaction.on_commit(lambda: publish(guest.uuid, printed))
+
+
+#: Power states in which the guest OS runs, and those it boots from.
+_ON = (P.RUNNING, P.PAUSED)
+_OFF = (P.SHUTDOWN, P.CRASHED, P.NOSTATE)
+_STATE_FIELDS = [
+    "host", "name", "state", "vcpus", "memory_mb", "image", "rescued", "saved",
+    "admin_password_set_at", "booted_at", "console_user", "updated_at",
+]  # fmt: skip
+
+
+def console_append(uuid: str, text: str) -> None:
+    """Append to the guest's console log in one statement, keeping its last 100 KiB (several
+    processes may print to one guest: the agent, ``fake_guest``)."""
+    if text:
+        FakeGuest.objects.filter(uuid=uuid).update(
+            console_log=Right(Concat(F("console_log"), Value(text)), fake_console.MAX_LOG)
+        )
+
+
+def guest_restart(guest: FakeGuest) -> None:
+    """The guest OS restarts (``reboot`` typed at its console, or a soft reboot): it prints the
+    restart and a new boot log; the hypervisor sees it running throughout (libvirt emits no
+    lifecycle event for a guest's own reboot)."""
+    now = timezone.now()
+    printed = fake_console.RESTART_LOG + fake_console.boot_log(
+        guest.name, vcpus=guest.vcpus, memory_mb=guest.memory_mb
+    )
+    with transaction.atomic():
+        FakeGuest.objects.filter(pk=guest.pk).update(booted_at=now, console_user="", updated_at=now)
+        console_append(guest.uuid, printed)
+    transaction.on_commit(lambda: publish(guest.uuid, printed))
 
 
 def remove_guest(guest: FakeGuest) -> None:
@@ -82,6 +137,8 @@ class FakeDriver(ComputeDriver):
         super().__init__(host=host)
         self._events_stop = threading.Event()
         self._events_thread: threading.Thread | None = None
+        #: Each guest's tty line being typed, in the process that serves the host's consoles.
+        self._ttys: dict[str, fake_console.LineDiscipline] = {}
 
     # --- knobs ---------------------------------------------------------------------------
     @staticmethod
@@ -179,7 +236,7 @@ class FakeDriver(ComputeDriver):
             row = self._guest(uuid)
             if row.state != P.RUNNING:
                 raise DriverError(f"Guest {uuid} is not running; a soft reboot needs a running OS.")
-            set_guest_state(row, P.RUNNING)
+            guest_restart(row)
 
     def reboot_hard(self, guest: GuestSpec) -> None:
         with self._operation("reboot_hard"):
@@ -293,6 +350,57 @@ class FakeDriver(ComputeDriver):
             if row.state not in (P.RUNNING, P.PAUSED):
                 raise DriverError(f"Guest {uuid} is not running; no NMI can be injected.")
             set_guest_state(row, P.CRASHED)
+
+    # --- the serial console ------------------------------------------------------------------
+    def console_output(self, uuid: str) -> str:
+        log = FakeGuest.objects.filter(uuid=uuid).values_list("console_log", flat=True).first()
+        if log is None:
+            raise InstanceNotFoundOnHypervisor(uuid)
+        return log
+
+    def console_input(self, uuid: str, data: str) -> None:
+        """The guest's tty: echo, and run each completed line in its shell. A guest that is not
+        running reads nothing (its serial port is dead), as a real one."""
+        row = FakeGuest.objects.defer("console_log").filter(uuid=uuid).first()
+        if row is None:
+            raise InstanceNotFoundOnHypervisor(uuid)
+        if row.state != P.RUNNING:
+            return
+        tty = self._ttys.setdefault(uuid, fake_console.LineDiscipline())
+        printed = ""
+        for echo, line in tty.feed(data):
+            printed += echo
+            if line is None:
+                continue
+            guest = fake_console.Guest(
+                uuid=uuid,
+                name=row.name,
+                user=row.console_user,
+                booted_at=row.booted_at,
+                vcpus=row.vcpus,
+                memory_mb=row.memory_mb,
+            )
+            answer, effect, user = fake_console.run(guest, line, timezone.now())
+            printed += answer
+            if user != row.console_user:
+                row.console_user = user
+                FakeGuest.objects.filter(pk=row.pk).update(console_user=user)
+            if effect in (fake_console.Effect.POWER_OFF, fake_console.Effect.REBOOT):
+                # The rest of what was typed goes nowhere: the OS is going down.
+                self._print(uuid, printed)
+                self._ttys.pop(uuid, None)
+                if effect is fake_console.Effect.POWER_OFF:
+                    set_guest_state(row, P.SHUTDOWN, saved=False)
+                else:
+                    guest_restart(row)
+                return
+        self._print(uuid, printed)
+
+    @staticmethod
+    def _print(uuid: str, text: str) -> None:
+        if text:
+            publish(uuid, text)  # the echo first: the log's write is not on the keystroke's path
+            console_append(uuid, text)
 
     # --- events ------------------------------------------------------------------------------
     def start_events(self, callback: EventCallback, *, poll_interval: float = 0.25) -> None:
