@@ -59,6 +59,9 @@ _OTHER_RULES: dict[str, str] = {
     "os_compute_api:os-flavor-manage:create": ADMIN,
     "os_compute_api:os-flavor-manage:update": ADMIN,
     "os_compute_api:os-flavor-manage:delete": ADMIN,
+    "os_compute_api:os-console-output": MEMBER,
+    "os_compute_api:os-remote-consoles": MEMBER,
+    "os_compute_api:os-server-diagnostics": ADMIN,
 }
 
 #: Every rule the product checks, with Nova's default.

@@ -56,6 +56,7 @@ from compute.drivers.base import (
     GuestSpec,
     LifecycleEvent,
 )
+from compute.drivers.libvirt_console import LibvirtConsoles
 from compute.drivers.libvirt_events import (
     deregister_on_event_thread,
     lifecycle_transition,
@@ -64,7 +65,7 @@ from compute.drivers.libvirt_events import (
 )
 from compute.drivers.libvirt_storage import DiskPool, ImageFile
 from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug, volume_name
-from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
+from compute.exceptions import ConsoleNotAvailable, DriverError, InstanceNotFoundOnHypervisor
 from compute.states import PowerState
 
 logger = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class LibvirtDriver(ComputeDriver):
         self._virt_type = virt_type
         self._callback: EventCallback | None = None
         self._callback_id: int | None = None
+        self._consoles = LibvirtConsoles(self._open_console, self.console_log_path)
         prepare_libvirt()
 
     # --- connection and events ------------------------------------------------------------
@@ -333,6 +335,31 @@ class LibvirtDriver(ComputeDriver):
     def console_log_path(self, uuid: str) -> str:
         """Where the guest's serial console output is kept (a real host only)."""
         return str(self._instance_dir(uuid) / "console.log")
+
+    # --- the serial console -----------------------------------------------------------------
+    # test:// domains have no serial device: no log, no stream (Nova: ConsoleNotAvailable).
+    def console_output(self, uuid: str) -> str:
+        self._lookup(uuid)
+        if not self.real:
+            raise ConsoleNotAvailable()
+        return self._consoles.output(uuid)
+
+    def console_watch(self, uuid: str) -> None:
+        if self.real:
+            self._consoles.watch(uuid)
+
+    def console_input(self, uuid: str, data: str) -> None:
+        if not self.real:
+            raise ConsoleNotAvailable()
+        self._consoles.type(uuid, data.encode())
+
+    def _open_console(self, uuid: str) -> Any:
+        dom = self._lookup(uuid)
+        conn = self._connection()
+        with _translated("open the serial console of", uuid):
+            stream = conn.newStream(0)
+            dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+        return stream
 
     def _make_disk(self, guest: GuestSpec, *, rescue: bool = False, image_file: str = "") -> None:
         """Create the guest's root (or rescue) overlay on its image; replaces an old one."""
