@@ -132,3 +132,20 @@ class ConsoleTypeInvalid(Invalid):
 class ConsoleTypeUnavailable(Invalid):
     def __init__(self, *, console_type: str) -> None:
         super().__init__(f"Unavailable console type {console_type}.")
+
+
+class InvalidToken(Invalid):
+    """Nova's ``InvalidToken``: a console token unknown, used already or expired."""
+
+    def __init__(self, *, token: str) -> None:
+        super().__init__(f"The token '{token}' is invalid or has expired")
+
+
+class NotImplementedFeature(ComputeError):
+    """Nova's ``raise_feature_not_supported``: 501."""
+
+    code = 501
+    fault = "notImplemented"
+
+    def __init__(self) -> None:
+        super().__init__("The requested functionality is not supported.")

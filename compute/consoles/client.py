@@ -16,10 +16,11 @@ from asgiref.sync import async_to_sync
 
 from compute.consoles.bus import host_group
 from compute.consoles.hub import local_host
-from compute.exceptions import ComputeError, ConsoleNotAvailable, InstanceNotFoundOnHypervisor
+from compute.drivers.base import ConsoleTarget
+from compute.exceptions import ComputeError, ConsoleNotAvailable
 
-#: Seconds a log request waits for the host's agent.
-LOG_TIMEOUT = 10.0
+#: Seconds a request (the log, a console's target) waits for the host's agent.
+REPLY_TIMEOUT = 10.0
 
 
 def _layer() -> Any:
@@ -53,27 +54,53 @@ async def console_watch(host: str, uuid: str) -> None:
 
 def console_log(host: str, uuid: str) -> str:
     """The guest's console log, as its host's driver keeps it (called from sync code)."""
+    return str(_ask(host, "console.log", uuid))
+
+
+def console_target(host: str, uuid: str, protocol: str) -> ConsoleTarget:
+    """Where a ``protocol`` console of the guest connects, as its host's driver says."""
+    found = _ask(host, "console.target", uuid, protocol)
+    return ConsoleTarget(str(found["kind"]), str(found["host"]), int(found["port"]))
+
+
+def _ask(host: str, kind: str, uuid: str, protocol: str = "") -> Any:
     served = local_host(host)
     if served is not None:
-        return served.driver.console_output(uuid)
-    return async_to_sync(_ask_log)(host, uuid)
+        return served.answer(kind, uuid, protocol)
+    return async_to_sync(_ask_remote)(host, kind, uuid, protocol)
 
 
-_ERRORS: dict[str, type[ComputeError]] = {
-    "ConsoleNotAvailable": ConsoleNotAvailable,
-    "InstanceNotFoundOnHypervisor": InstanceNotFoundOnHypervisor,
-}
+def _refusal(name: str, message: str) -> ComputeError:
+    """The driver's refusal, rebuilt from its reply: its class (the HTTP code) and text."""
+    cls = next(
+        (c for c in _refusals() if c.__name__ == name),
+        ConsoleNotAvailable,
+    )
+    error = cls.__new__(cls)
+    ComputeError.__init__(error, message)
+    return error
 
 
-async def _ask_log(host: str, uuid: str) -> str:
+def _refusals() -> list[type[ComputeError]]:
+    found: list[type[ComputeError]] = []
+    todo: list[type[ComputeError]] = [ComputeError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+async def _ask_remote(host: str, kind: str, uuid: str, protocol: str) -> Any:
     layer = _layer()
     reply = await layer.new_channel()
     try:
         await layer.group_send(
-            host_group(host), {"type": "console.log", "uuid": uuid, "reply": reply}
+            host_group(host),
+            {"type": kind, "uuid": uuid, "protocol": protocol, "reply": reply},
         )
         try:
-            answer = await asyncio.wait_for(layer.receive(reply), LOG_TIMEOUT)
+            answer = await asyncio.wait_for(layer.receive(reply), REPLY_TIMEOUT)
         except TimeoutError:
             raise ConsoleNotAvailable() from None
     finally:
@@ -85,6 +112,5 @@ async def _ask_log(host: str, uuid: str) -> str:
         with contextlib.suppress(BaseException):
             await leftover
     if "error" in answer:
-        error = _ERRORS.get(str(answer["error"]), ConsoleNotAvailable)
-        raise error(uuid) if error is InstanceNotFoundOnHypervisor else error()
-    return str(answer.get("output", ""))
+        raise _refusal(str(answer["error"]), str(answer.get("message", "")))
+    return answer.get("value")

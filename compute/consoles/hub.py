@@ -126,26 +126,36 @@ class ConsoleHost:
             self.type(uuid, str(message.get("data", "")))
         elif kind == "console.watch":
             self.watch(uuid)
-        elif kind == "console.log":
+        elif kind in ("console.log", "console.target"):
             reply = str(message.get("reply", ""))
             answer: dict[str, Any]
             try:
-                text = await asyncio.get_running_loop().run_in_executor(None, self._read_log, uuid)
-                answer = {"type": "console.reply", "output": text}
+                value = await asyncio.get_running_loop().run_in_executor(
+                    None, self._answer_in_thread, str(kind), uuid, str(message.get("protocol", ""))
+                )
+                answer = {"type": "console.reply", "value": value}
             except ComputeError as refused:
                 answer = {
                     "type": "console.reply",
                     "error": type(refused).__name__,
-                    "message": str(refused),
+                    "message": refused.message,
                 }
             if reply:
                 await self.layer.send(reply, answer)
 
-    def _read_log(self, uuid: str) -> str:
-        try:
+    def answer(self, kind: str, uuid: str, protocol: str = "") -> Any:
+        """A request answered by the driver, in the caller's thread: the log, or a console's
+        target as a dict."""
+        if kind == "console.log":
             return self.driver.console_output(uuid)
+        target = self.driver.remote_console(uuid, protocol)
+        return {"kind": target.kind, "host": target.host, "port": target.port}
+
+    def _answer_in_thread(self, kind: str, uuid: str, protocol: str) -> Any:
+        try:
+            return self.answer(kind, uuid, protocol)
         finally:
-            close_old_connections()
+            close_old_connections()  # an executor's thread keeps its connection otherwise
 
 
 def serve(host: str, driver: ComputeDriver) -> ConsoleHost:

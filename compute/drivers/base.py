@@ -16,7 +16,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from compute.exceptions import ConsoleNotAvailable
+from compute.exceptions import ConsoleNotAvailable, ConsoleTypeUnavailable
 
 
 class Transition(enum.IntEnum):
@@ -56,6 +56,20 @@ class GuestSpec:
 
 
 EventCallback = Callable[[LifecycleEvent], None]
+
+
+@dataclass(frozen=True)
+class ConsoleTarget:
+    """Where a remote console connects (Nova's ``ConsoleVNC`` / ``ConsoleSerial``).
+
+    ``kind``: ``"tcp"`` — the hypervisor's VNC server at ``host``:``port``, which the console
+    socket proxies; ``"fake"`` — the fake hypervisor's framebuffer, drawn by the socket itself;
+    ``"serial"`` — the guest's serial console through its host's agent (``compute.consoles``).
+    """
+
+    kind: str
+    host: str = ""
+    port: int = 0
 
 
 class ComputeDriver(abc.ABC):
@@ -177,6 +191,11 @@ class ComputeDriver(abc.ABC):
     def console_input(self, uuid: str, data: str) -> None:
         """Type ``data`` at the guest's serial console."""
         raise ConsoleNotAvailable()
+
+    def remote_console(self, uuid: str, protocol: str) -> ConsoleTarget:
+        """Where a ``protocol`` ("vnc" or "serial") console of the guest connects; raises
+        ``ConsoleTypeUnavailable`` where the guest has none."""
+        raise ConsoleTypeUnavailable(console_type=protocol)
 
     def console_watch(self, uuid: str) -> None:  # noqa: B027 - optional hook
         """Somebody looks at the console: publish what the guest prints for the next minutes

@@ -27,6 +27,7 @@ from compute.consoles.bus import publish
 from compute.drivers import fake_console
 from compute.drivers.base import (
     ComputeDriver,
+    ConsoleTarget,
     EventCallback,
     GuestSpec,
     LifecycleEvent,
@@ -395,6 +396,11 @@ class FakeDriver(ComputeDriver):
                     guest_restart(row)
                 return
         self._print(uuid, printed)
+
+    def remote_console(self, uuid: str, protocol: str) -> ConsoleTarget:
+        """Both: the serial console above, and a framebuffer the console socket draws."""
+        self._guest(uuid)
+        return ConsoleTarget("serial" if protocol == "serial" else "fake")
 
     @staticmethod
     def _print(uuid: str, text: str) -> None:

@@ -52,6 +52,7 @@ import libvirt
 
 from compute.drivers.base import (
     ComputeDriver,
+    ConsoleTarget,
     EventCallback,
     GuestSpec,
     LifecycleEvent,
@@ -65,7 +66,12 @@ from compute.drivers.libvirt_events import (
 )
 from compute.drivers.libvirt_storage import DiskPool, ImageFile
 from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug, volume_name
-from compute.exceptions import ConsoleNotAvailable, DriverError, InstanceNotFoundOnHypervisor
+from compute.exceptions import (
+    ConsoleNotAvailable,
+    ConsoleTypeUnavailable,
+    DriverError,
+    InstanceNotFoundOnHypervisor,
+)
 from compute.states import PowerState
 
 logger = logging.getLogger(__name__)
@@ -352,6 +358,24 @@ class LibvirtDriver(ComputeDriver):
         if not self.real:
             raise ConsoleNotAvailable()
         self._consoles.type(uuid, data.encode())
+
+    def remote_console(self, uuid: str, protocol: str) -> ConsoleTarget:
+        """Serial: through the agent (the stream above). VNC: the port QEMU listens on now
+        (autoport: a new one each start; 0 while the guest is not running)."""
+        dom = self._lookup(uuid)
+        if not self.real:
+            raise ConsoleTypeUnavailable(console_type=protocol)
+        if protocol == "serial":
+            return ConsoleTarget("serial")
+        with _translated("read the graphics of", uuid):
+            tree = ET.fromstring(dom.XMLDesc(0))
+        graphics = tree.find("devices/graphics[@type='vnc']")
+        if graphics is None:
+            raise ConsoleTypeUnavailable(console_type="vnc")
+        listen = graphics.find("listen")
+        host = listen.get("address", "127.0.0.1") if listen is not None else "127.0.0.1"
+        port = int(graphics.get("port", "-1"))
+        return ConsoleTarget("tcp", host=host, port=max(port, 0))
 
     def _open_console(self, uuid: str) -> Any:
         dom = self._lookup(uuid)

@@ -3,6 +3,7 @@
 
 from compute.models.actions import ActionDispatch, InstanceAction, InstanceActionEvent
 from compute.models.catalog import Flavor, Image
+from compute.models.consoles import ConsoleToken
 from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
@@ -23,6 +24,7 @@ __all__ = [
     "ActionDispatch",
     "Aggregate",
     "ChangeEvent",
+    "ConsoleToken",
     "FakeFailure",
     "FakeGuest",
     "FakeLifecycleEvent",

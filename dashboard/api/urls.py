@@ -20,6 +20,7 @@ from dashboard.api.identity import admin as identity_admin
 from dashboard.api.identity import views as identity
 from dashboard.api.views import (
     aggregates,
+    consoles,
     diagnostics,
     extensions,
     flavors,
@@ -80,6 +81,10 @@ urlpatterns = [
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/metadata/(?P<key>[^/]+)/?$",
         server_metadata.ServerMetadataItem.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/remote-consoles/?$",
+        consoles.RemoteConsoles.as_view(),
     ),
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/diagnostics/?$",

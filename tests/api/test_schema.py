@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.validation import validate_schema
 
+from compute.drivers.fake import FakeDriver
 from compute.models import Flavor, Instance
 from tests.api.conftest import DocumentedClient, api_schema, at, issue_token
 from tests.conftest import CIRROS
@@ -898,6 +899,34 @@ NEW_SCENARIOS = {
     ),
 }
 SCENARIOS.update(NEW_SCENARIOS)
+
+
+# --- remote consoles (dashboard.api.views.consoles) ------------------------------------------
+def _remote_console(w: SimpleNamespace, protocol: str, kind: str, server: str = ""):
+    """Asked with the server's host's consoles served from this process, as its agent does."""
+    from compute.consoles import hub
+    from compute.models import Instance
+
+    host = Instance.objects.get(uuid=w.server).host.host
+    served = hub.serve(host, FakeDriver(host=host))
+    try:
+        return w.alice.post(
+            f"/v2.1/servers/{server or w.server}/remote-consoles",
+            {"remote_console": {"protocol": protocol, "type": kind}},
+            format="json",
+        )
+    finally:
+        hub.unserve(host, served)
+
+
+SCENARIOS.update(
+    {
+        ("createRemoteConsole", 200): lambda w: _remote_console(w, "serial", "serial"),
+        ("createRemoteConsole", 404): lambda w: _remote_console(w, "vnc", "novnc", MISSING),
+        ("createRemoteConsole", 409): lambda w: _remote_console(w, "vnc", "novnc", w.building),
+        ("createRemoteConsole", 501): lambda w: _remote_console(w, "mks", "webmks"),
+    }
+)
 
 
 # --- Glance image data (dashboard.api.views.image_files) -------------------------------------

@@ -73,7 +73,7 @@ class ServerAction(ServerViewMixin):
     )
     def post(self, request: Request, server_id: str) -> Response:
         if is_console_action(request.data):
-            return console_action(self.context, server_id, request.data)
+            return console_action(request, self.context, self.version, server_id, request.data)
         groups = _security_group_change(request.data)
         if groups is not None:
             return self._security_group(server_id, *groups)
