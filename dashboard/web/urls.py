@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from dashboard.web.views import auth, hosts, instance, instances, live, states
+from dashboard.web.views import auth, console, hosts, instance, instances, live, states
 
 urlpatterns: list[URLPattern] = [
     path("login/", auth.LoginView.as_view(), name="login"),
@@ -24,6 +24,12 @@ urlpatterns: list[URLPattern] = [
         instance.instance_fragment_view,
         name="instance-fragment",
     ),
+    path(
+        "instances/<uuid:uuid>/console/<slug:protocol>/",
+        console.console_token_view,
+        name="instance-console-token",
+    ),
+    path("consoles/vnc/", console.vnc_page_view, name="console-vnc"),
     path("hosts/", hosts.host_list_view, name="hosts"),
     path("hosts/heartbeats/", hosts.host_heartbeats_view, name="host-heartbeats"),
     path("hosts/<str:name>/", hosts.host_detail_view, name="host"),

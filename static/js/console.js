@@ -1,8 +1,11 @@
-/* vmdash instance console card: tabs, the live console log (and, below, the terminals).
+/* vmdash instance console card: the serial console (xterm.js), the live console log, and the
+ * graphical console (noVNC), all from static/vendor/ (no CDN).
  *
  * The log socket (/ws/instances/<uuid>/log/) sends {"type":"log"} once and {"type":"output"} as
- * the guest prints. What the page knows of the guest's power state comes from live.js's deltas
- * (the "vmdash:instance" event): a console never "dies" silently, it says why it is quiet.
+ * the guest prints. The serial and VNC sockets need a one-time token each time they open
+ * (POST /instances/<uuid>/console/<protocol>/). What the page knows of the guest's power state
+ * comes from live.js's deltas (the "vmdash:instance" event): a console never "dies" silently —
+ * it says the guest is stopped or rebooting, and reconnects by itself when the guest runs again.
  */
 (() => {
   "use strict";
@@ -13,7 +16,7 @@
   const RUNNING = 1;
   const MAX_TEXT = 200000;
   const POWER_WORDS = { 0: "has no state yet", 3: "is paused", 4: "is shut off", 6: "has crashed", 7: "is suspended" };
-  const state = { power: Number(card.dataset.powerState), vm: card.dataset.vmState, task: null };
+  const state = { power: Number(card.dataset.powerState), vm: card.dataset.vmState, task: card.dataset.taskState || null };
   window.vmdashConsole = state;
 
   // --- tabs ------------------------------------------------------------------------------
@@ -38,8 +41,6 @@
       select(next);
     });
   });
-  const wanted = tabs.find((t) => `#${t.dataset.tab}` === location.hash) || tabs[0];
-  select(wanted);
 
   function status(name, text, tone) {
     const el = card.querySelector(`[data-console-status="${name}"]`);
@@ -50,9 +51,7 @@
 
   /** Why a console is quiet, in words, from the state the page holds; null while it runs. */
   function quietReason() {
-    if (state.task === "rebooting" || state.task === "reboot_started" || state.task === "rebooting_hard" || state.task === "reboot_started_hard") {
-      return "The guest is rebooting.";
-    }
+    if (state.task && state.task.startsWith("reboot")) return "The guest is rebooting.";
     if (state.power === RUNNING) return null;
     if (state.task) return `The guest is ${state.task.replaceAll("_", " ")}.`;
     return `The guest ${POWER_WORDS[state.power] || "is not running"}.`;
@@ -122,6 +121,131 @@
     document.addEventListener("vmdash:state", logStatus);
   }
 
+  // --- one-time tokens -------------------------------------------------------------------
+  async function token(protocol) {
+    const csrf = card.querySelector("input[name=csrfmiddlewaretoken]");
+    const answer = await fetch(`${card.dataset.tokenUrl}${protocol}/`, {
+      method: "POST",
+      headers: { "X-CSRFToken": csrf ? csrf.value : "" },
+      credentials: "same-origin",
+    });
+    const body = await answer.json().catch(() => ({}));
+    if (!answer.ok) throw new Error(body.message || `The console could not be opened (${answer.status}).`);
+    return body.token;
+  }
+  const wsBase = () => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+
+  /** A console that is open while the guest runs, waits while it does not, and comes back. */
+  function guestConsole(name, { open, close, tell }) {
+    let live = false;       // a connection is open or opening
+    let wanted = false;     // its tab has been shown
+    let retry = null;
+    let delay = 500;
+    const say = (text, tone) => status(name, text, tone);
+    async function connect() {
+      if (!wanted || live) return;
+      const quiet = quietReason();
+      if (quiet && state.power !== RUNNING) {
+        say(`${quiet} The console reconnects by itself when it runs again.`, "warn");
+        return;
+      }
+      live = true;
+      say("Connecting…");
+      try {
+        const t = await token(name === "graphics" ? "vnc" : "serial");
+        await open(t, {
+          opened() { delay = 500; const q = quietReason(); say(q || "Connected.", q ? "warn" : "ok"); },
+          ended(refusal) {
+            live = false;
+            if (refusal) { say(refusal, "danger"); return; }
+            const q = quietReason();
+            if (q && state.power !== RUNNING) { say(`${q} The console reconnects by itself when it runs again.`, "warn"); return; }
+            say("Connection lost — reconnecting…", "warn");
+            clearTimeout(retry);
+            retry = setTimeout(connect, delay);
+            delay = Math.min(delay * 2, 5000);
+          },
+        });
+      } catch (err) {
+        live = false;
+        say(err.message, "danger");
+        clearTimeout(retry);
+        retry = setTimeout(connect, Math.max(delay, 3000));
+      }
+    }
+    document.addEventListener("vmdash:state", () => {
+      const q = quietReason();
+      if (state.power !== RUNNING) {
+        if (live) { tell && tell(q); close(); }
+        else if (wanted) say(`${q} The console reconnects by itself when it runs again.`, "warn");
+      } else if (!live) {
+        connect();
+      } else {
+        say(q || "Connected.", q ? "warn" : "ok");
+      }
+    });
+    return { show() { wanted = true; connect(); } };
+  }
+
+  // --- the serial console ----------------------------------------------------------------
+  const termBox = card.querySelector("[data-terminal]");
+  let serial = null;
+  if (termBox && window.Terminal) {
+    const term = new window.Terminal({ convertEol: false, cursorBlink: true, fontSize: 13, scrollback: 5000,
+      theme: { background: "#0b1020" } });
+    const fit = window.FitAddon ? new window.FitAddon.FitAddon() : null;
+    if (fit) term.loadAddon(fit);
+    let socket = null;
+    window.vmdashTerminal = term;
+    term.onData((data) => {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "input", data }));
+    });
+    serial = guestConsole("console", {
+      open(t, { opened, ended }) {
+        return new Promise((resolve) => {
+          let refusal = null;
+          socket = new WebSocket(`${wsBase()}/ws/consoles/serial/?token=${encodeURIComponent(t)}`);
+          socket.onmessage = (e) => {
+            const m = JSON.parse(e.data);
+            if (m.type === "output") term.write(m.data);
+            else if (m.type === "screen") { term.reset(); term.write(m.data); }
+            else if (m.type === "hello") { opened(); term.focus(); }
+            else if (m.type === "error") refusal = m.message;
+          };
+          socket.onclose = () => { socket = null; ended(refusal); };
+          resolve();
+        });
+      },
+      close() { if (socket) socket.close(); },
+      tell(reason) { term.write(`\r\n\x1b[33m[vmdash] ${reason} The console reconnects when it runs again.\x1b[0m\r\n`); },
+    });
+    card.addEventListener("vmdash:tab", (e) => {
+      if (e.detail !== "console") return;
+      if (!term.element) term.open(termBox);
+      if (fit) setTimeout(() => fit.fit(), 0);
+      serial.show();
+    });
+    window.addEventListener("resize", () => { if (fit && term.element) fit.fit(); });
+  }
+
+  // --- the graphical console (noVNC) ------------------------------------------------------
+  const vncBox = card.querySelector("[data-vnc]");
+  if (vncBox) {
+    let rfb = null;
+    const graphics = guestConsole("graphics", {
+      async open(t, { opened, ended }) {
+        const { default: RFB } = await import(`${card.dataset.vendor}novnc/core/rfb.js`);
+        vncBox.textContent = "";
+        rfb = new RFB(vncBox, `${wsBase()}/ws/consoles/vnc/?token=${encodeURIComponent(t)}`, { wsProtocols: ["binary"] });
+        rfb.scaleViewport = true;
+        rfb.addEventListener("connect", opened);
+        rfb.addEventListener("disconnect", (e) => { rfb = null; ended(e.detail.clean ? null : null); });
+      },
+      close() { if (rfb) rfb.disconnect(); },
+    });
+    card.addEventListener("vmdash:tab", (e) => { if (e.detail === "graphics") graphics.show(); });
+  }
+
   // --- the state the page holds, from live.js's deltas ------------------------------------
   document.addEventListener("vmdash:instance", (e) => {
     const d = e.detail;
@@ -131,4 +255,7 @@
     state.task = d.task_state || null;
     document.dispatchEvent(new CustomEvent("vmdash:state", { detail: state }));
   });
+
+  const first = tabs.find((t) => `#${t.dataset.tab}` === location.hash) || tabs[0];
+  select(first);
 })();

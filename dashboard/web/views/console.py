@@ -1,0 +1,45 @@
+"""The console's pages and endpoints: a one-time console URL for the instance page's Console
+tab (the same door as the API's ``remote-consoles``), and the noVNC page a ``novnc`` URL opens.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from compute.consoles.service import TYPES, remote_console_create
+from compute.exceptions import ComputeError
+from dashboard.security import CONSOLE_POLICY
+from dashboard.web.pages import begin
+
+
+@login_required
+@require_POST
+def console_token_view(request: HttpRequest, uuid: UUID, protocol: str) -> JsonResponse:
+    """``{"token": …}`` for one connection of the page's console (its protocol's type)."""
+    page = begin(request)
+    if protocol not in TYPES:
+        return JsonResponse({"message": f"Unavailable console type {protocol}."}, status=400)
+    try:
+        issued = remote_console_create(
+            context=page.scope.context,
+            instance_uuid=str(uuid),
+            protocol=protocol,
+            console_type=TYPES[protocol],
+        )
+    except ComputeError as refused:
+        return JsonResponse({"message": refused.message}, status=refused.code)
+    return JsonResponse({"token": issued.token, "type": issued.console_type})
+
+
+@login_required
+@require_GET
+def vnc_page_view(request: HttpRequest) -> HttpResponse:
+    """The page a ``novnc`` URL opens: noVNC, connected with the URL's token."""
+    page = begin(request)
+    response = page.render("web/consoles/vnc.html", {}, nav="instances")
+    response.headers["Content-Security-Policy"] = CONSOLE_POLICY
+    return response
