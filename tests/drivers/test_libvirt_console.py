@@ -77,3 +77,21 @@ def test_a_watched_log_publishes_what_the_guest_appends_and_only_that(tmp_path: 
         return "".join(got)
 
     assert asyncio.run(scenario()) == "uptime\r\n up 3 min\r\nvm login: "
+
+
+def test_a_console_stream_on_the_test_hypervisor(driver):
+    """libvirt's test:///default has no character devices: a console stream cannot be opened
+    there, so typing into a serial console is tested on real guests only
+    (tests/guests/test_guest_console.py). Skips with libvirt's own words."""
+    guest = make_guest()
+    driver.spawn(guest)
+    conn = libvirt.open("test:///default")
+    try:
+        stream = conn.newStream(0)
+        try:
+            conn.lookupByUUIDString(guest.uuid).openConsole(None, stream, 0)
+        except libvirt.libvirtError as exc:
+            pytest.skip(f"libvirt's test:///default cannot open a console: {exc}")
+        pytest.fail("test:///default opened a console stream: test typing into it here")
+    finally:
+        conn.close()
