@@ -343,6 +343,7 @@ COMPUTE = {
     "libvirt_instances_path": os.environ.get("LIBVIRT_INSTANCES_PATH", "/var/lib/libvirt/vmdash"),
     "libvirt_peers": json.loads(os.environ.get("LIBVIRT_PEERS") or "{}"),
     "console_token_ttl": env_float("CONSOLE_TOKEN_TTL", 600.0),
+    "diagnostics_interval": env_float("DIAGNOSTICS_INTERVAL", 10.0),
 }
 
 #: Nova's [quota] defaults, overridden per resource: QUOTA_DEFAULTS="instances=50,cores=-1"

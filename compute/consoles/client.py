@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from compute.consoles.bus import host_group
 from compute.consoles.hub import local_host
 from compute.drivers.base import ConsoleTarget
+from compute.drivers.diagnostics import GuestDiagnostics
 from compute.exceptions import ComputeError, ConsoleNotAvailable
 
 #: Seconds a request (the log, a console's target) waits for the host's agent.
@@ -61,6 +62,11 @@ def console_target(host: str, uuid: str, protocol: str) -> ConsoleTarget:
     """Where a ``protocol`` console of the guest connects, as its host's driver says."""
     found = _ask(host, "console.target", uuid, protocol)
     return ConsoleTarget(str(found["kind"]), str(found["host"]), int(found["port"]))
+
+
+def guest_diagnostics(host: str, uuid: str) -> GuestDiagnostics:
+    """The guest's diagnostics now, as its host's driver reads them."""
+    return GuestDiagnostics.from_dict(_ask(host, "guest.diagnostics", uuid))
 
 
 def _ask(host: str, kind: str, uuid: str, protocol: str = "") -> Any:

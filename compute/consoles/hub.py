@@ -126,7 +126,7 @@ class ConsoleHost:
             self.type(uuid, str(message.get("data", "")))
         elif kind == "console.watch":
             self.watch(uuid)
-        elif kind in ("console.log", "console.target"):
+        elif kind in ("console.log", "console.target", "guest.diagnostics"):
             reply = str(message.get("reply", ""))
             answer: dict[str, Any]
             try:
@@ -144,10 +144,12 @@ class ConsoleHost:
                 await self.layer.send(reply, answer)
 
     def answer(self, kind: str, uuid: str, protocol: str = "") -> Any:
-        """A request answered by the driver, in the caller's thread: the log, or a console's
-        target as a dict."""
+        """A request answered by the driver, in the caller's thread: the log, a console's
+        target or the guest's diagnostics, as plain data."""
         if kind == "console.log":
             return self.driver.console_output(uuid)
+        if kind == "guest.diagnostics":
+            return self.driver.get_diagnostics(uuid).as_dict()
         target = self.driver.remote_console(uuid, protocol)
         return {"kind": target.kind, "host": target.host, "port": target.port}
 

@@ -16,7 +16,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from compute.exceptions import ConsoleNotAvailable, ConsoleTypeUnavailable
+from compute.drivers.diagnostics import GuestDiagnostics
+from compute.exceptions import ConsoleNotAvailable, ConsoleTypeUnavailable, NotImplementedFeature
 
 
 class Transition(enum.IntEnum):
@@ -196,6 +197,10 @@ class ComputeDriver(abc.ABC):
         """Where a ``protocol`` ("vnc" or "serial") console of the guest connects; raises
         ``ConsoleTypeUnavailable`` where the guest has none."""
         raise ConsoleTypeUnavailable(console_type=protocol)
+
+    def get_diagnostics(self, uuid: str) -> GuestDiagnostics:
+        """The guest's figures now (Nova's ``get_instance_diagnostics``)."""
+        raise NotImplementedFeature()
 
     def console_watch(self, uuid: str) -> None:  # noqa: B027 - optional hook
         """Somebody looks at the console: publish what the guest prints for the next minutes

@@ -33,6 +33,7 @@ from compute.drivers.base import (
     LifecycleEvent,
     Transition,
 )
+from compute.drivers.diagnostics import CpuDetail, DiskDetail, GuestDiagnostics, NicDetail
 from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor
 from compute.models import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.states import PowerState
@@ -401,6 +402,64 @@ class FakeDriver(ComputeDriver):
         """Both: the serial console above, and a framebuffer the console socket draws."""
         self._guest(uuid)
         return ConsoleTarget("serial" if protocol == "serial" else "fake")
+
+    # --- diagnostics ---------------------------------------------------------------------
+    def get_diagnostics(self, uuid: str) -> GuestDiagnostics:
+        """The load model's figures (``fake_console``): smooth, deterministic per guest; the
+        counters grow while the guest runs and stand still while it does not."""
+        row = self._guest(uuid)
+        running = row.state == P.RUNNING
+        now = time.time()
+        booted = row.booted_at.timestamp() if row.booted_at else now
+        until = now if running else max(booted, row.updated_at.timestamp())
+        m = fake_console
+
+        def count(figure: tuple[float, float, tuple[float, float]], salt: str) -> int:
+            base, swing, period = figure
+            return int(m.total(uuid, salt, booted, until, base=base, swing=swing, period=period))
+
+        base, swing, period = m.MEMORY
+        share = m.level(uuid, "memory", until, base=base, swing=swing, period=period)
+        base, swing, period = m.CPU
+        cpu_ns = int(
+            m.total(uuid, "cpu", booted, until, base=base, swing=swing, period=period) * 1e9
+        )
+        per_cpu = max(1, row.vcpus)
+        utilisation = int(m.cpu_fraction(uuid, now) * 100) if running else 0
+        read, written = count(m.DISK_READ, "disk_read"), count(m.DISK_WRITE, "disk_write")
+        received, sent = count(m.NET_RX, "net_rx"), count(m.NET_TX, "net_tx")
+        mac = "fa:16:3e:" + ":".join(uuid.replace("-", "")[-6:][i : i + 2] for i in (0, 2, 4))
+        return GuestDiagnostics(
+            state=row.state,
+            # Nova's fake reports "libvirt" too: the 2.48 schema knows no fake driver.
+            driver="libvirt",
+            hypervisor="fake",
+            hypervisor_os="fake-os",
+            uptime=int(until - booted) if running else 0,
+            memory_maximum_mb=row.memory_mb,
+            memory_used_mb=int(row.memory_mb * min(0.95, share)) if running else 0,
+            cpu_details=[
+                CpuDetail(id=n, time=cpu_ns // per_cpu, utilisation=utilisation)
+                for n in range(per_cpu)
+            ],
+            disk_details=[
+                DiskDetail(
+                    read_bytes=read,
+                    read_requests=read // 4096,
+                    write_bytes=written,
+                    write_requests=written // 4096,
+                )
+            ],
+            nic_details=[
+                NicDetail(
+                    mac_address=mac,
+                    rx_octets=received,
+                    rx_packets=received // 800,
+                    tx_octets=sent,
+                    tx_packets=sent // 600,
+                )
+            ],
+        )
 
     @staticmethod
     def _print(uuid: str, text: str) -> None:

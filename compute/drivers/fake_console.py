@@ -216,13 +216,50 @@ def _phase(uuid: str, salt: str) -> float:
     return int.from_bytes(digest[:4], "big") / 2**32
 
 
+def _wave(uuid: str, salt: str, low: float, period: tuple[float, float]) -> tuple[float, float]:
+    """(angular frequency, phase) of one of the guest's smooth waves."""
+    w = 2 * math.pi / (period[0] + (period[1] - period[0]) * _phase(uuid, salt + ":period"))
+    return w, 2 * math.pi * _phase(uuid, salt + ":phase")
+
+
+def level(
+    uuid: str, salt: str, at: float, *, base: float, swing: float, period: tuple[float, float]
+) -> float:
+    """A gauge that is ``base`` (scaled per guest) plus a wave of ``swing`` between 0 and 1:
+    never negative, so its integral (``total``) only grows."""
+    w, phi = _wave(uuid, salt, base, period)
+    return base * (0.3 + 0.7 * _phase(uuid, salt)) + swing * (1 + math.sin(w * at + phi)) / 2
+
+
+def total(
+    uuid: str,
+    salt: str,
+    t0: float,
+    t1: float,
+    *,
+    base: float,
+    swing: float,
+    period: tuple[float, float],
+) -> float:
+    """The integral of ``level`` from ``t0`` to ``t1``, in closed form (a counter)."""
+    w, phi = _wave(uuid, salt, base, period)
+    flat = (base * (0.3 + 0.7 * _phase(uuid, salt)) + swing / 2) * (t1 - t0)
+    return max(0.0, flat - swing / 2 / w * (math.cos(w * t1 + phi) - math.cos(w * t0 + phi)))
+
+
+#: The fake guests' load: (base, swing, period range in seconds) per figure.
+CPU = (0.25, 0.35, (600.0, 1800.0))
+MEMORY = (0.45, 0.15, (900.0, 2400.0))
+DISK_READ = (40_000.0, 400_000.0, (120.0, 600.0))
+DISK_WRITE = (20_000.0, 250_000.0, (180.0, 900.0))
+NET_RX = (8_000.0, 120_000.0, (60.0, 300.0))
+NET_TX = (4_000.0, 60_000.0, (90.0, 450.0))
+
+
 def cpu_fraction(uuid: str, at: float) -> float:
-    """The guest's CPU use in [0.02, 0.95] at epoch second ``at``: a base load per guest, a
-    slow wave (period 10–30 min) and a quicker one, so a chart of the last hour has shape."""
-    base = 0.05 + 0.35 * _phase(uuid, "base")
-    slow = 0.25 * math.sin(2 * math.pi * at / (600 + 1200 * _phase(uuid, "slow")))
-    quick = 0.08 * math.sin(2 * math.pi * at / (45 + 60 * _phase(uuid, "quick")))
-    return min(0.95, max(0.02, base + slow + quick))
+    """The guest's CPU use (0–1 of its vCPUs) at epoch second ``at``."""
+    base, swing, period = CPU
+    return min(0.95, level(uuid, "cpu", at, base=base, swing=swing, period=period))
 
 
 def load_averages(uuid: str, now: datetime) -> tuple[float, float, float]:

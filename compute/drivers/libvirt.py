@@ -57,6 +57,7 @@ from compute.drivers.base import (
     GuestSpec,
     LifecycleEvent,
 )
+from compute.drivers.diagnostics import CpuDetail, DiskDetail, GuestDiagnostics, NicDetail
 from compute.drivers.libvirt_console import LibvirtConsoles
 from compute.drivers.libvirt_events import (
     deregister_on_event_thread,
@@ -376,6 +377,76 @@ class LibvirtDriver(ComputeDriver):
         host = listen.get("address", "127.0.0.1") if listen is not None else "127.0.0.1"
         port = int(graphics.get("port", "-1"))
         return ConsoleTarget("tcp", host=host, port=max(port, 0))
+
+    def get_diagnostics(self, uuid: str) -> GuestDiagnostics:
+        """``virDomainGetInfo`` (state, memory, vCPUs, CPU time: every hypervisor has it) and,
+        where the hypervisor keeps them, the block and interface counters of
+        ``virConnectGetAllDomainStats``; MACs from the domain's XML. ``uptime`` is -1: the
+        hypervisor does not know when the OS booted (the API takes the instance's launch)."""
+        dom = self._lookup(uuid)
+        with _translated("read the diagnostics of", uuid):
+            state, max_kib, mem_kib, vcpus, cpu_ns = dom.info()
+            stats: dict[str, Any] = {}
+            flags = (
+                libvirt.VIR_DOMAIN_STATS_BALLOON
+                | libvirt.VIR_DOMAIN_STATS_VCPU
+                | libvirt.VIR_DOMAIN_STATS_INTERFACE
+                | libvirt.VIR_DOMAIN_STATS_BLOCK
+            )
+            with contextlib.suppress(libvirt.libvirtError):
+                stats = dict(self._connection().domainListGetStats([dom], flags)[0][1])
+            tree = ET.fromstring(dom.XMLDesc(0))
+        running = power_state_of(state) == PowerState.RUNNING
+        used_kib = stats.get("balloon.rss") or (
+            stats["balloon.current"] - stats["balloon.unused"]
+            if "balloon.unused" in stats and "balloon.current" in stats
+            else mem_kib
+        )
+        cpus = [
+            CpuDetail(
+                id=n,
+                time=int(stats.get(f"vcpu.{n}.time", cpu_ns // max(vcpus, 1))),
+                utilisation=None,
+            )
+            for n in range(vcpus)
+        ]
+        disks = [
+            DiskDetail(
+                read_bytes=int(stats.get(f"block.{n}.rd.bytes", 0)),
+                read_requests=int(stats.get(f"block.{n}.rd.reqs", 0)),
+                write_bytes=int(stats.get(f"block.{n}.wr.bytes", 0)),
+                write_requests=int(stats.get(f"block.{n}.wr.reqs", 0)),
+                errors_count=int(stats.get(f"block.{n}.errs", 0)),
+            )
+            for n in range(int(stats.get("block.count", len(tree.findall("devices/disk")))))
+        ]
+        macs = [m.get("address", "") for m in tree.findall("devices/interface/mac")]
+        nics = [
+            NicDetail(
+                mac_address=mac,
+                rx_octets=int(stats.get(f"net.{n}.rx.bytes", 0)),
+                rx_errors=int(stats.get(f"net.{n}.rx.errs", 0)),
+                rx_drop=int(stats.get(f"net.{n}.rx.drop", 0)),
+                rx_packets=int(stats.get(f"net.{n}.rx.pkts", 0)),
+                tx_octets=int(stats.get(f"net.{n}.tx.bytes", 0)),
+                tx_errors=int(stats.get(f"net.{n}.tx.errs", 0)),
+                tx_drop=int(stats.get(f"net.{n}.tx.drop", 0)),
+                tx_packets=int(stats.get(f"net.{n}.tx.pkts", 0)),
+            )
+            for n, mac in enumerate(macs)
+        ]
+        return GuestDiagnostics(
+            state=power_state_of(state),
+            driver="libvirt",
+            hypervisor=self._virt_type,
+            hypervisor_os="linux",
+            uptime=-1,
+            memory_maximum_mb=int(max_kib) // 1024,
+            memory_used_mb=int(used_kib) // 1024 if running else 0,
+            cpu_details=cpus,
+            disk_details=disks,
+            nic_details=nics,
+        )
 
     def _open_console(self, uuid: str) -> Any:
         dom = self._lookup(uuid)

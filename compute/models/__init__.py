@@ -4,6 +4,7 @@
 from compute.models.actions import ActionDispatch, InstanceAction, InstanceActionEvent
 from compute.models.catalog import Flavor, Image
 from compute.models.consoles import ConsoleToken
+from compute.models.diagnostics import InstanceSample
 from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.models.host_audit import HostAuditEntry
 from compute.models.hosts import Host, PowerSyncPass
@@ -37,6 +38,7 @@ __all__ = [
     "InstanceAction",
     "InstanceActionEvent",
     "InstanceFault",
+    "InstanceSample",
     "KeyPair",
     "Membership",
     "PowerSyncPass",

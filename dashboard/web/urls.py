@@ -29,6 +29,7 @@ urlpatterns: list[URLPattern] = [
         console.console_token_view,
         name="instance-console-token",
     ),
+    path("instances/<uuid:uuid>/samples/", console.samples_view, name="instance-samples"),
     path("consoles/vnc/", console.vnc_page_view, name="console-vnc"),
     path("hosts/", hosts.host_list_view, name="hosts"),
     path("hosts/heartbeats/", hosts.host_heartbeats_view, name="host-heartbeats"),

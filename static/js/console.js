@@ -246,6 +246,83 @@
     card.addEventListener("vmdash:tab", (e) => { if (e.detail === "graphics") graphics.show(); });
   }
 
+  // --- the charts (uPlot) -------------------------------------------------------------------
+  const chartsBox = card.querySelector(".charts");
+  if (chartsBox && window.uPlot) {
+    const HOUR = 3600 * 1000;
+    const rows = [];
+    const plots = {};
+    let timer = null;
+    let shown = false;
+    let interval = 10;
+    const series = {
+      cpu: [{ label: "CPU %", stroke: "#2563eb", fill: "rgba(37,99,235,.12)" }],
+      memory: [{ label: "used", stroke: "#7c3aed" }, { label: "maximum", stroke: "#94a3b8", dash: [4, 4] }],
+      disk: [{ label: "read", stroke: "#16a34a" }, { label: "write", stroke: "#d97706" }],
+      net: [{ label: "rx", stroke: "#0891b2" }, { label: "tx", stroke: "#db2777" }],
+    };
+    const columns = { cpu: [1], memory: [2, 3], disk: [4, 5], net: [6, 7] };
+    const compact = (v) => (v == null ? "" : Math.abs(v) >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : Math.abs(v) >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`);
+    function data(name) {
+      return [rows.map((r) => r[0] / 1000), ...columns[name].map((c) => rows.map((r) => r[c]))];
+    }
+    function draw() {
+      for (const name of Object.keys(series)) {
+        const fig = chartsBox.querySelector(`[data-chart="${name}"]`);
+        if (!plots[name]) {
+          const width = Math.max(280, fig.clientWidth - 16);
+          plots[name] = new window.uPlot({
+            width, height: 150, legend: { show: true }, cursor: { show: true },
+            scales: { y: { range: name === "cpu" ? [0, 100] : undefined } },
+            axes: [{}, { size: 52, values: (u, vals) => vals.map(compact) }],
+            series: [{}, ...series[name].map((s) => ({ ...s, width: 1.5 }))],
+          }, data(name), fig);
+        } else {
+          plots[name].setData(data(name));
+        }
+      }
+    }
+    async function poll() {
+      const since = rows.length ? rows[rows.length - 1][0] : "";
+      try {
+        const answer = await fetch(`${card.dataset.samplesUrl}?since=${since}`, { credentials: "same-origin" });
+        const body = await answer.json();
+        if (!answer.ok) throw new Error(body.message || "The samples could not be read.");
+        interval = body.interval || interval;
+        rows.push(...body.samples);
+        const oldest = Date.now() - HOUR;
+        while (rows.length && rows[0][0] < oldest) rows.shift();
+        draw();
+        chartsState();
+      } catch (err) {
+        status("charts", err.message, "danger");
+      }
+    }
+    function chartsState() {
+      const quiet = quietReason();
+      const paused = state.power !== RUNNING;
+      chartsBox.classList.toggle("is-paused", paused);
+      if (interval <= 0) status("charts", "Sampling is off on this dashboard (DIAGNOSTICS_INTERVAL).", "warn");
+      else if (paused) status("charts", `Paused: ${quiet} Nothing is sampled until it runs again.`, "warn");
+      else if (!rows.length) status("charts", `Waiting for the first samples (every ${interval} s)…`);
+      else status("charts", `Live: a sample every ${interval} s.`, "ok");
+    }
+    function schedule() {
+      clearInterval(timer);
+      timer = null;
+      chartsState();
+      if (shown && state.power === RUNNING && interval > 0) {
+        timer = setInterval(poll, Math.max(1, interval) * 1000);
+      }
+    }
+    card.addEventListener("vmdash:tab", (e) => {
+      shown = e.detail === "charts";
+      if (shown) poll().then(schedule); else schedule();
+    });
+    document.addEventListener("vmdash:state", schedule);
+    window.vmdashCharts = { rows, plots };
+  }
+
   // --- the state the page holds, from live.js's deltas ------------------------------------
   document.addEventListener("vmdash:instance", (e) => {
     const d = e.detail;

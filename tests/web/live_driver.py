@@ -31,6 +31,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import close_old_connections  # noqa: E402
 
 from compute import watchdog  # noqa: E402
+from compute.agent import periodic  # noqa: E402
 from compute.agent.agent import ComputeAgent  # noqa: E402
 from compute.drivers.fake import FakeDriver, set_guest_state  # noqa: E402
 from compute.models import FakeGuest, Host, Instance, Project, Role  # noqa: E402
@@ -78,6 +79,7 @@ def session(user: str) -> dict[str, Any]:
 def start_agent(host: str) -> dict[str, Any]:
     if host not in AGENTS:
         agent = ComputeAgent(host=host, driver=FakeDriver(host=host), poll_interval=0.1)
+        periodic.attach_sampler(agent)  # the charts' samples (DIAGNOSTICS_INTERVAL)
         agent.start()
         AGENTS[host] = agent
     return {"host": host}

@@ -32,6 +32,7 @@ def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     site = LiveSite(workdir)
     site.env["REDIS_URL"] = redis.url
     site.env["FAKE_DELAYS"] = "default=0.1"
+    site.env["DIAGNOSTICS_INTERVAL"] = "0.5"
     try:
         site.start(hosts=("node1",))
         yield site
@@ -178,3 +179,24 @@ def test_the_graphics_tab_connects_novnc_to_the_fake_framebuffer(console_site, o
     page.wait_for_selector('[data-console-status="graphics"][data-tone="ok"]', timeout=10_000)
     assert page.locator("[data-vnc] canvas").count() == 1
     page.locator("[data-console]").screenshot(path=str(SHOTS / "console-vnc.png"))
+
+
+def test_the_charts_draw_the_agents_samples_live_and_pause_while_the_guest_is_stopped(
+    console_site, open_as
+):
+    vm = console_site.call("create", user="alice", project="demo", name="charts-1")
+    page = open_as("alice", f"/instances/{vm['uuid']}/#charts")
+    page.wait_for_selector('[data-console-status="charts"][data-tone="ok"]', timeout=10_000)
+    assert page.locator(".charts canvas").count() == 4
+    page.wait_for_function("() => window.vmdashCharts.rows.length >= 2", timeout=10_000)
+    page.locator("[data-console]").screenshot(path=str(SHOTS / "console-charts.png"))
+
+    console_site.call("action", user="alice", uuid=vm["uuid"], action="stop")
+    wait_badge(page, vm["uuid"], "power_state", "power_state: 4", timeout=10_000)
+    page.wait_for_selector('[data-console-status="charts"][data-tone="warn"]')
+    assert page.locator('[data-console-status="charts"]').inner_text() == (
+        "Paused: The guest is shut off. Nothing is sampled until it runs again."
+    )
+    seen = page.evaluate("() => window.vmdashCharts.rows.length")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("() => window.vmdashCharts.rows.length") == seen

@@ -123,3 +123,13 @@ def test_the_pages_token_endpoint_refuses_another_projects_instance(
     response = bob_client.post(f"/instances/{instance.uuid}/console/serial/")
     assert response.status_code == 404
     assert response.json() == {"message": f"Instance {instance.uuid} could not be found."}
+
+
+def test_the_novnc_page_needs_a_login_and_loads_novnc_from_this_origin(alice_client, client):
+    from dashboard.security import CONSOLE_POLICY
+
+    assert client.get("/consoles/vnc/?token=abc").status_code == 302
+    response = alice_client.get("/consoles/vnc/?token=abc")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == CONSOLE_POLICY
+    assert b'type="module" src="/static/js/vnc-page.js' in response.content
