@@ -9,6 +9,7 @@ sockets, in order, from one sender thread (a console's chunks must not overtake 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import queue
@@ -136,18 +137,36 @@ class _Sender:
         from compute.dispatch import shared_layer
 
         while True:
-            item = self.items.get()
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            target, message = item
+            items = [self.items.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(items) < 1000:  # a burst goes out together
+                    items.append(self.items.get_nowait())
+            # One message per group, its chunks joined in order; the groups side by side.
+            batch: dict[str, dict[str, Any]] = {}
+            flushed: list[threading.Event] = []
+            for item in items:
+                if isinstance(item, threading.Event):
+                    flushed.append(item)
+                    continue
+                target, message = item
+                if target in batch:
+                    batch[target]["data"] += message["data"]
+                else:
+                    batch[target] = dict(message)
             layer = shared_layer()
-            if layer is None:
-                continue
-            try:
-                loop.run_until_complete(layer.group_send(target, message))
-            except Exception:
-                log.warning("console message to %s lost (channel layer away)", target)
+            if layer is not None and batch:
+                loop.run_until_complete(self._send(layer, batch))
+            for done in flushed:
+                done.set()
+
+    @staticmethod
+    async def _send(layer: Any, batch: dict[str, dict[str, Any]]) -> None:
+        sent = await asyncio.gather(
+            *(layer.group_send(target, message) for target, message in batch.items()),
+            return_exceptions=True,
+        )
+        if any(isinstance(result, Exception) for result in sent):
+            log.warning("console output lost for some guests (channel layer away)")
 
 
 def flush(timeout: float = 5.0) -> bool:

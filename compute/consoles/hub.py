@@ -1,10 +1,11 @@
-"""The agent's side of consoles: one worker per served host runs what browsers ask of its
-guests' consoles — keystrokes, log reads, watches — against the host's driver, in order.
+"""The agent's side of consoles: a few workers per served host run what browsers ask of its
+guests' consoles — keystrokes, log reads, watches — against the host's driver; each guest's
+always on the same worker, so in order.
 
 ``serve`` is called by the agent on start. Requests reach the worker directly from this process
 (``local_host``), and, with a shared channel layer, from any process through the group
 ``consoles.<host>`` that a listener thread joins (the way ``compute.agent.wakeup`` hears
-wake-ups). Keystrokes of one host are applied in arrival order by one thread: the driver's
+wake-ups). Keystrokes of one guest are applied in arrival order by one thread: the driver's
 console methods are not re-entrant per guest, and an echo must not overtake an earlier one.
 """
 
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import queue
 import threading
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +27,11 @@ from compute.drivers.base import ComputeDriver
 from compute.exceptions import ComputeError
 
 log = logging.getLogger(__name__)
+
+#: Worker threads per host: keystrokes of different guests go on side by side.
+WORKERS = 4
+#: Seconds of quiet after which a worker has the driver log what it echoed.
+FLUSH_AFTER = 0.25
 
 _served: dict[str, ConsoleHost] = {}
 _lock = threading.Lock()
@@ -39,14 +46,21 @@ class ConsoleHost:
         self.host = host
         self.driver = driver
         self.layer = layer
-        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._worker = threading.Thread(target=self._work, name=f"consoles-{host}", daemon=True)
+        #: One queue and thread per worker; a guest always goes to the same one (its order).
+        self.queues: list[queue.SimpleQueue[Callable[[], None] | None]] = [
+            queue.SimpleQueue() for _ in range(WORKERS)
+        ]
+        self._workers = [
+            threading.Thread(target=self._work, args=(q,), name=f"consoles-{host}-{n}", daemon=True)
+            for n, q in enumerate(self.queues)
+        ]
         self._listener: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._channel: str | None = None
 
     def start(self) -> None:
-        self._worker.start()
+        for worker in self._workers:
+            worker.start()
         if self.layer is not None:
             self._listener = threading.Thread(
                 target=self._listen_forever, name=f"console-listener-{self.host}", daemon=True
@@ -54,28 +68,39 @@ class ConsoleHost:
             self._listener.start()
 
     def stop(self) -> None:
-        self.jobs.put(None)
+        for jobs in self.queues:
+            jobs.put(None)
         loop, channel = self._loop, self._channel
         if loop is not None and channel is not None and not loop.is_closed():
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(
                     self.layer.send(channel, {"type": self.STOP}), loop
                 ).result(2)
-        self._worker.join(5)
+        for worker in self._workers:
+            worker.join(5)
         if self._listener is not None:
             self._listener.join(5)
 
     # --- what browsers ask ------------------------------------------------------------------
     def type(self, uuid: str, data: str) -> None:
         """Queue keystrokes for ``uuid``'s serial console."""
-        self.jobs.put(lambda: self.driver.console_input(uuid, data))
+        self._queue(uuid).put(lambda: self.driver.console_input(uuid, data))
 
     def watch(self, uuid: str) -> None:
         """Someone is looking at ``uuid``'s console: its output must be published for a while."""
-        self.jobs.put(lambda: self.driver.console_watch(uuid))
+        self._queue(uuid).put(lambda: self.driver.console_watch(uuid))
 
-    def _work(self) -> None:
-        while (job := self.jobs.get()) is not None:
+    def _queue(self, uuid: str) -> queue.SimpleQueue[Callable[[], None] | None]:
+        return self.queues[zlib.crc32(uuid.encode()) % len(self.queues)]
+
+    def _work(self, jobs: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+        while True:
+            try:
+                job = jobs.get(timeout=FLUSH_AFTER)
+            except queue.Empty:
+                job = self.driver.console_flush  # idle: what was echoed joins the log
+            if job is None:
+                break
             try:
                 job()
             except ComputeError as refused:  # a guest gone or stopped: keystrokes are dropped
@@ -84,6 +109,8 @@ class ConsoleHost:
                 log.exception("console job on %s failed", self.host)
             finally:
                 close_old_connections()
+        with contextlib.suppress(Exception):
+            self.driver.console_flush()
         close_old_connections()
 
     # --- the channel layer ------------------------------------------------------------------

@@ -202,6 +202,10 @@ class ComputeDriver(abc.ABC):
         """The guest's figures now (Nova's ``get_instance_diagnostics``)."""
         raise NotImplementedFeature()
 
+    def console_flush(self) -> None:  # noqa: B027 - optional hook
+        """Write what the consoles printed and is not yet logged (called when the host's
+        console worker is idle). Drivers that log at once keep this default."""
+
     def console_watch(self, uuid: str) -> None:  # noqa: B027 - optional hook
         """Somebody looks at the console: publish what the guest prints for the next minutes
         (renewed while they look). Drivers that always publish keep this default."""
