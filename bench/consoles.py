@@ -234,6 +234,11 @@ async def _consoles(daphne: Any, session: str, tokens: list[str], keystrokes: in
     await asyncio.gather(*(type_and_wait(s, "root\r", "# ") for s in sockets))
     print(f"bench.consoles: {len(sockets)} consoles open and logged in", flush=True)
     try:
+        alone = await drive(sockets[:1], 20)  # one console typing while the others idle
+        print(
+            f"bench.consoles: one console alone: p50 {percentile(alone, 0.5) * 1000:.1f} ms",
+            flush=True,
+        )
         return await drive(sockets, keystrokes)
     finally:
         await asyncio.gather(*(s.close() for s in sockets))
@@ -251,6 +256,11 @@ async def _floor(port: int, keystrokes: int) -> list[float]:
             await asyncio.sleep(0.1)
     sockets = [await connect(f"ws://127.0.0.1:{port}/", compression=None) for _ in range(CONSOLES)]
     try:
+        alone = await drive(sockets[:1], 20)
+        print(
+            f"bench.consoles: floor, one client alone: p50 {percentile(alone, 0.5) * 1000:.1f} ms",
+            flush=True,
+        )
         return await drive(sockets, keystrokes)
     finally:
         await asyncio.gather(*(s.close() for s in sockets))
