@@ -53,6 +53,7 @@
   function quietReason() {
     if (state.task && state.task.startsWith("reboot")) return "The guest is rebooting.";
     if (state.power === RUNNING) return null;
+    if (state.vm === "shelved_offloaded") return "The instance is shelved and offloaded: it has no guest.";
     if (state.task) return `The guest is ${state.task.replaceAll("_", " ")}.`;
     return `The guest ${POWER_WORDS[state.power] || "is not running"}.`;
   }
