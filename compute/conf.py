@@ -79,6 +79,11 @@ class ComputeConf:
     #: host name → ``{"uri": …, "instances_path": …}``. A host not named here is reached at
     #: Nova's default ``qemu+tcp://<host>/system`` with this host's instances path.
     libvirt_peers: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Seconds a console URL's one-time token stays valid (Nova's ``[consoleauth] token_ttl``).
+    console_token_ttl: float = 600.0
+    #: Seconds between an agent's samples of its running guests' diagnostics (the instance
+    #: page's charts, an hour of them kept); 0 or below: no samples, no charts.
+    diagnostics_interval: float = 10.0
 
     def effective_service_down_time(self) -> float:
         """Nova overrides a down time that is not longer than the report interval, with

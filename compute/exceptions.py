@@ -129,3 +129,37 @@ class MigrationAborted(DriverError):
 
     def __init__(self, uuid: str) -> None:
         super().__init__(f"Live migration of instance {uuid} was aborted.")
+
+
+class ConsoleNotAvailable(NotFound):
+    """Nova's ``ConsoleNotAvailable``: the guest has no console this dashboard can reach."""
+
+    def __init__(self) -> None:
+        super().__init__("Guest does not have a console available.")
+
+
+class ConsoleTypeInvalid(Invalid):
+    def __init__(self, *, console_type: str) -> None:
+        super().__init__(f"Invalid console type {console_type}")
+
+
+class ConsoleTypeUnavailable(Invalid):
+    def __init__(self, *, console_type: str) -> None:
+        super().__init__(f"Unavailable console type {console_type}.")
+
+
+class InvalidToken(Invalid):
+    """Nova's ``InvalidToken``: a console token unknown, used already or expired."""
+
+    def __init__(self, *, token: str) -> None:
+        super().__init__(f"The token '{token}' is invalid or has expired")
+
+
+class NotImplementedFeature(ComputeError):
+    """Nova's ``raise_feature_not_supported``: 501."""
+
+    code = 501
+    fault = "notImplemented"
+
+    def __init__(self) -> None:
+        super().__init__("The requested functionality is not supported.")

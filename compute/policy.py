@@ -117,6 +117,8 @@ _OTHER_RULES: dict[str, Role] = {
     **{spec.policy: spec.role for spec in MIGRATION_CONTROLS},
     # The project's own: a host's drain plan and drains (no Nova counterpart).
     "vmdash:hosts:drain": ADMIN,
+    "os_compute_api:os-console-output": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-remote-consoles": PROJECT_MEMBER_OR_ADMIN,
 }
 
 #: Every rule the product checks, with Nova's default: the least role that passes it.

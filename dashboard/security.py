@@ -76,6 +76,10 @@ DOCS_POLICY = _policy(
     style_src="'self' 'unsafe-inline'", style_src_attr=None, img_src="'self' data:"
 )
 
+#: Pages with a console (the instance page, noVNC's): xterm.js draws its terminal with a
+#: ``<style>`` element it writes; scripts still come from this origin only.
+CONSOLE_POLICY = _policy(style_src="'self' 'unsafe-inline'")
+
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()"
 )

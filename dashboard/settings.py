@@ -356,6 +356,8 @@ COMPUTE = {
     "libvirt_virt_type": os.environ.get("LIBVIRT_VIRT_TYPE", "kvm"),
     "libvirt_instances_path": os.environ.get("LIBVIRT_INSTANCES_PATH", "/var/lib/libvirt/vmdash"),
     "libvirt_peers": json.loads(os.environ.get("LIBVIRT_PEERS") or "{}"),
+    "console_token_ttl": env_float("CONSOLE_TOKEN_TTL", 600.0),
+    "diagnostics_interval": env_float("DIAGNOSTICS_INTERVAL", 10.0),
 }
 
 #: Notifications (compute.notify.conf): how often the notifier runs, retries and backoff, and

@@ -28,6 +28,7 @@ from django.utils import timezone
 from compute.agent.executor import DATABASE_GONE, execute
 from compute.agent.wakeup import WakeupListener
 from compute.conf import conf
+from compute.consoles import hub as consoles
 from compute.dispatch import shared_layer, wakeup_event
 from compute.drivers.base import ComputeDriver
 from compute.models import ActionDispatch, Host, Instance
@@ -59,6 +60,7 @@ class ComputeAgent:
         self._pool: ThreadPoolExecutor | None = None
         self._running: set[Future[None]] = set()
         self._wakeups: WakeupListener | None = None
+        self._consoles: consoles.ConsoleHost | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
     def register(self) -> Host:
@@ -76,6 +78,8 @@ class ComputeAgent:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=f"agent-{self.host_name}")
         self._spawn("heartbeat", self._every(conf().report_interval, self.heartbeat))
         self._spawn("queue", self._queue_loop)
+        # The guests' consoles are reached through this process: it holds the driver.
+        self._consoles = consoles.serve(self.host_name, self.driver)
         layer = shared_layer()
         if layer is not None:
             self._wakeups = WakeupListener(self.host_name, layer)
@@ -90,6 +94,8 @@ class ComputeAgent:
         wakeup_event(self.host_name).set()
         if self._wakeups is not None:
             self._wakeups.stop()
+        if self._consoles is not None:
+            consoles.unserve(self.host_name, self._consoles)
         for thread in self._threads:
             thread.join(timeout)
         if self._pool is not None:

@@ -15,6 +15,7 @@ from functools import partial
 
 from compute.agent.agent import ComputeAgent
 from compute.conf import conf
+from compute.diagnostics import sample_host
 from compute.drivers.base import LifecycleEvent
 from compute.models import Instance
 from compute.states import VmState
@@ -89,6 +90,34 @@ def attach_cleanup(agent: ComputeAgent) -> None:
     spacing = conf().instance_delete_interval
     if spacing > 0:
         agent.periodic.append((min(SYNC_TICK, spacing), MovedDiskCleanup(agent, interval=spacing)))
+
+
+class DiagnosticsSampler:
+    """Every ``interval`` seconds, a reading of each running guest's diagnostics into the
+    bounded sample table the instance page charts (``compute.diagnostics``)."""
+
+    def __init__(self, agent: ComputeAgent, *, interval: float) -> None:
+        self.__name__ = "sample_diagnostics"
+        self.agent = agent
+        self.spacing = interval
+        self._next = 0.0
+        self._previous: dict[str, object] = {}
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.spacing
+        sample_host(host=self.agent.host_name, driver=self.agent.driver, previous=self._previous)
+
+
+def attach_sampler(agent: ComputeAgent) -> None:
+    """Add the diagnostics sampling (``diagnostics_interval`` > 0)."""
+    spacing = conf().diagnostics_interval
+    if spacing > 0:
+        agent.periodic.append(
+            (min(SYNC_TICK, spacing), DiagnosticsSampler(agent, interval=spacing))
+        )
 
 
 def attach(agent: ComputeAgent, *, interval: float) -> None:

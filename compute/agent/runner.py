@@ -18,4 +18,5 @@ def build_agent(
     )
     periodic.attach(agent, interval=conf().sync_power_state_interval)
     periodic.attach_cleanup(agent)
+    periodic.attach_sampler(agent)
     return agent

@@ -17,6 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from compute.drivers.diagnostics import GuestDiagnostics
+from compute.exceptions import ConsoleNotAvailable, ConsoleTypeUnavailable, NotImplementedFeature
+
 
 class Transition(enum.IntEnum):
     """Nova's virt lifecycle events (``nova/virt/event.py``)."""
@@ -68,6 +71,20 @@ class MigrationMonitor(Protocol):
 
     def requested(self) -> str:
         """ "abort", "force_complete", or "" while nobody asked anything."""
+
+
+@dataclass(frozen=True)
+class ConsoleTarget:
+    """Where a remote console connects (Nova's ``ConsoleVNC`` / ``ConsoleSerial``).
+
+    ``kind``: ``"tcp"`` — the hypervisor's VNC server at ``host``:``port``, which the console
+    socket proxies; ``"fake"`` — the fake hypervisor's framebuffer, drawn by the socket itself;
+    ``"serial"`` — the guest's serial console through its host's agent (``compute.consoles``).
+    """
+
+    kind: str
+    host: str = ""
+    port: int = 0
 
 
 class ComputeDriver(abc.ABC):
@@ -182,6 +199,35 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def trigger_crash_dump(self, uuid: str) -> None:
         """Inject an NMI so the guest kernel writes a crash dump."""
+
+    # --- consoles ----------------------------------------------------------------------
+    # Called by the host's console worker (``compute.consoles.hub``), one call at a time.
+    # Output a guest prints is handed to ``compute.consoles.bus.publish``.
+    def console_output(self, uuid: str) -> str:
+        """The guest's serial console log (Nova's ``get_console_output``), its last 100 KiB at
+        most; "" where the guest has printed nothing yet."""
+        raise ConsoleNotAvailable()
+
+    def console_input(self, uuid: str, data: str) -> None:
+        """Type ``data`` at the guest's serial console."""
+        raise ConsoleNotAvailable()
+
+    def remote_console(self, uuid: str, protocol: str) -> ConsoleTarget:
+        """Where a ``protocol`` ("vnc" or "serial") console of the guest connects; raises
+        ``ConsoleTypeUnavailable`` where the guest has none."""
+        raise ConsoleTypeUnavailable(console_type=protocol)
+
+    def get_diagnostics(self, uuid: str) -> GuestDiagnostics:
+        """The guest's figures now (Nova's ``get_instance_diagnostics``)."""
+        raise NotImplementedFeature()
+
+    def console_flush(self) -> None:  # noqa: B027 - optional hook
+        """Write what the consoles printed and is not yet logged (called when the host's
+        console worker is idle). Drivers that log at once keep this default."""
+
+    def console_watch(self, uuid: str) -> None:  # noqa: B027 - optional hook
+        """Somebody looks at the console: publish what the guest prints for the next minutes
+        (renewed while they look). Drivers that always publish keep this default."""
 
     # --- files left by moves ------------------------------------------------------------
     def disks_without_domain(self) -> set[str]:

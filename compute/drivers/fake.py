@@ -21,17 +21,23 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Right
 from django.utils import timezone
 
 from compute.conf import conf
+from compute.consoles.bus import publish
+from compute.drivers import fake_console
 from compute.drivers.base import (
     ComputeDriver,
+    ConsoleTarget,
     EventCallback,
     GuestSpec,
     LifecycleEvent,
     MigrationMonitor,
     Transition,
 )
+from compute.drivers.diagnostics import CpuDetail, DiskDetail, GuestDiagnostics, NicDetail
 from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor, MigrationAborted
 from compute.models import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.states import PowerState
@@ -68,7 +74,9 @@ def _figures(memory: int, disk: int, share: float) -> dict[str, int]:
 
 
 def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
-    """Move a guest to ``state`` and emit the lifecycle event a hypervisor would.
+    """Move a guest to ``state`` and emit the lifecycle event a hypervisor would; its serial
+    console prints what the guest OS would (a boot log when it starts, the power-down lines
+    when it stops, a panic when it crashes).
 
     Used by the driver and by ``fake_guest`` (a change behind the dashboard's back).
     """
@@ -76,9 +84,24 @@ def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
     guest.state = state
     for name, value in changes.items():
         setattr(guest, name, value)
-    guest.updated_at = timezone.now()
+    now = timezone.now()
+    guest.updated_at = now
+    printed = ""
+    if state == P.RUNNING and previous in _OFF:
+        guest.booted_at, guest.console_user = now, ""
+        printed = fake_console.boot_log(guest.name, vcpus=guest.vcpus, memory_mb=guest.memory_mb)
+    elif state == P.SHUTDOWN and previous in _ON:
+        printed = fake_console.POWER_OFF_LOG
+    elif state == P.CRASHED and previous in _ON:
+        printed = fake_console.PANIC_LOG
     with transaction.atomic():
-        guest.save()
+        if guest.pk is None:
+            guest.console_log = printed[-fake_console.MAX_LOG :]
+            guest.save()
+        else:
+            # Never the log itself: another process may have appended to it since this copy.
+            guest.save(update_fields=_STATE_FIELDS)
+            console_append(guest.uuid, printed)
         transition = _EVENT_FOR_STATE.get(state)
         if previous == P.PAUSED and state == P.RUNNING:
             transition = Transition.RESUMED
@@ -86,6 +109,43 @@ def set_guest_state(guest: FakeGuest, state: int, **changes: object) -> None:
             FakeLifecycleEvent.objects.create(
                 host=guest.host, uuid=guest.uuid, transition=transition
             )
+    if printed:
+        transaction.on_commit(lambda: publish(guest.uuid, printed))
+
+
+#: Seconds a keystroke's echo may rely on what the driver last read of its guest.
+ECHO_TRUST = 1.0
+
+#: Power states in which the guest OS runs, and those it boots from.
+_ON = (P.RUNNING, P.PAUSED)
+_OFF = (P.SHUTDOWN, P.CRASHED, P.NOSTATE)
+_STATE_FIELDS = [
+    "host", "name", "state", "vcpus", "memory_mb", "image", "rescued", "saved",
+    "admin_password_set_at", "booted_at", "console_user", "updated_at",
+]  # fmt: skip
+
+
+def console_append(uuid: str, text: str) -> None:
+    """Append to the guest's console log in one statement, keeping its last 100 KiB (several
+    processes may print to one guest: the agent, ``fake_guest``)."""
+    if text:
+        FakeGuest.objects.filter(uuid=uuid).update(
+            console_log=Right(Concat(F("console_log"), Value(text)), fake_console.MAX_LOG)
+        )
+
+
+def guest_restart(guest: FakeGuest) -> None:
+    """The guest OS restarts (``reboot`` typed at its console, or a soft reboot): it prints the
+    restart and a new boot log; the hypervisor sees it running throughout (libvirt emits no
+    lifecycle event for a guest's own reboot)."""
+    now = timezone.now()
+    printed = fake_console.RESTART_LOG + fake_console.boot_log(
+        guest.name, vcpus=guest.vcpus, memory_mb=guest.memory_mb
+    )
+    with transaction.atomic():
+        FakeGuest.objects.filter(pk=guest.pk).update(booted_at=now, console_user="", updated_at=now)
+        console_append(guest.uuid, printed)
+    transaction.on_commit(lambda: publish(guest.uuid, printed))
 
 
 def remove_guest(guest: FakeGuest) -> None:
@@ -105,6 +165,13 @@ class FakeDriver(ComputeDriver):
         super().__init__(host=host)
         self._events_stop = threading.Event()
         self._events_thread: threading.Thread | None = None
+        #: Each guest's tty line being typed, in the process that serves the host's consoles.
+        self._ttys: dict[str, fake_console.LineDiscipline] = {}
+        #: What this driver last read of each guest typed at, and when (``console_input``).
+        self._seen: dict[str, tuple[float, FakeGuest]] = {}
+        #: Echo not yet appended to each guest's log.
+        self._unlogged: dict[str, str] = {}
+        self._unlogged_lock = threading.Lock()
 
     # --- knobs ---------------------------------------------------------------------------
     @staticmethod
@@ -203,7 +270,7 @@ class FakeDriver(ComputeDriver):
             row = self._guest(uuid)
             if row.state != P.RUNNING:
                 raise DriverError(f"Guest {uuid} is not running; a soft reboot needs a running OS.")
-            set_guest_state(row, P.RUNNING)
+            guest_restart(row)
 
     def reboot_hard(self, guest: GuestSpec) -> None:
         with self._operation("reboot_hard"):
@@ -344,6 +411,149 @@ class FakeDriver(ComputeDriver):
             if row.state not in (P.RUNNING, P.PAUSED):
                 raise DriverError(f"Guest {uuid} is not running; no NMI can be injected.")
             set_guest_state(row, P.CRASHED)
+
+    # --- the serial console ------------------------------------------------------------------
+    def console_output(self, uuid: str) -> str:
+        self._flush(uuid)
+        log = FakeGuest.objects.filter(uuid=uuid).values_list("console_log", flat=True).first()
+        if log is None:
+            raise InstanceNotFoundOnHypervisor(uuid)
+        return log
+
+    def console_input(self, uuid: str, data: str) -> None:
+        """The guest's tty: echo, and run each completed line in its shell. A guest that is not
+        running reads nothing (its serial port is dead), as a real one.
+
+        Keystrokes that complete no line are echoed from what this driver read of the guest
+        less than ``ECHO_TRUST`` seconds ago, and their echo joins the log at the next line or
+        ``console_flush``: a keystroke costs no database round trip. A completed line reads the
+        guest afresh (another process may have stopped it)."""
+        completes = any(c in data for c in "\r\n\x03\x04")
+        seen = self._seen.get(uuid)
+        if completes or seen is None or time.monotonic() - seen[0] > ECHO_TRUST:
+            self._flush(uuid)
+            row = FakeGuest.objects.defer("console_log").filter(uuid=uuid).first()
+            if row is None:
+                self._seen.pop(uuid, None)
+                raise InstanceNotFoundOnHypervisor(uuid)
+            self._seen[uuid] = (time.monotonic(), row)
+        else:
+            row = seen[1]
+        if row.state != P.RUNNING:
+            return
+        tty = self._ttys.setdefault(uuid, fake_console.LineDiscipline())
+        printed = ""
+        for echo, line in tty.feed(data):
+            printed += echo
+            if line is None:
+                continue
+            guest = fake_console.Guest(
+                uuid=uuid,
+                name=row.name,
+                user=row.console_user,
+                booted_at=row.booted_at,
+                vcpus=row.vcpus,
+                memory_mb=row.memory_mb,
+            )
+            answer, effect, user = fake_console.run(guest, line, timezone.now())
+            printed += answer
+            if user != row.console_user:
+                row.console_user = user
+                FakeGuest.objects.filter(pk=row.pk).update(console_user=user)
+            if effect in (fake_console.Effect.POWER_OFF, fake_console.Effect.REBOOT):
+                # The rest of what was typed goes nowhere: the OS is going down.
+                self._print(uuid, printed)
+                self._ttys.pop(uuid, None)
+                self._seen.pop(uuid, None)
+                if effect is fake_console.Effect.POWER_OFF:
+                    set_guest_state(row, P.SHUTDOWN, saved=False)
+                else:
+                    guest_restart(row)
+                return
+        if completes:
+            self._print(uuid, printed)
+        elif printed:
+            publish(uuid, printed)
+            with self._unlogged_lock:
+                self._unlogged[uuid] = self._unlogged.get(uuid, "") + printed
+
+    def console_flush(self) -> None:
+        for uuid in list(self._unlogged):
+            self._flush(uuid)
+
+    def _flush(self, uuid: str) -> None:
+        with self._unlogged_lock:
+            pending = self._unlogged.pop(uuid, "")
+        console_append(uuid, pending)
+
+    def remote_console(self, uuid: str, protocol: str) -> ConsoleTarget:
+        """Both: the serial console above, and a framebuffer the console socket draws."""
+        self._guest(uuid)
+        return ConsoleTarget("serial" if protocol == "serial" else "fake")
+
+    # --- diagnostics ---------------------------------------------------------------------
+    def get_diagnostics(self, uuid: str) -> GuestDiagnostics:
+        """The load model's figures (``fake_console``): smooth, deterministic per guest; the
+        counters grow while the guest runs and stand still while it does not."""
+        row = self._guest(uuid)
+        running = row.state == P.RUNNING
+        now = time.time()
+        booted = row.booted_at.timestamp() if row.booted_at else now
+        until = now if running else max(booted, row.updated_at.timestamp())
+        m = fake_console
+
+        def count(figure: tuple[float, float, tuple[float, float]], salt: str) -> int:
+            base, swing, period = figure
+            return int(m.total(uuid, salt, booted, until, base=base, swing=swing, period=period))
+
+        base, swing, period = m.MEMORY
+        share = m.level(uuid, "memory", until, base=base, swing=swing, period=period)
+        base, swing, period = m.CPU
+        cpu_ns = int(
+            m.total(uuid, "cpu", booted, until, base=base, swing=swing, period=period) * 1e9
+        )
+        per_cpu = max(1, row.vcpus)
+        utilisation = int(m.cpu_fraction(uuid, now) * 100) if running else 0
+        read, written = count(m.DISK_READ, "disk_read"), count(m.DISK_WRITE, "disk_write")
+        received, sent = count(m.NET_RX, "net_rx"), count(m.NET_TX, "net_tx")
+        mac = "fa:16:3e:" + ":".join(uuid.replace("-", "")[-6:][i : i + 2] for i in (0, 2, 4))
+        return GuestDiagnostics(
+            state=row.state,
+            # Nova's fake reports "libvirt" too: the 2.48 schema knows no fake driver.
+            driver="libvirt",
+            hypervisor="fake",
+            hypervisor_os="fake-os",
+            uptime=int(until - booted) if running else 0,
+            memory_maximum_mb=row.memory_mb,
+            memory_used_mb=int(row.memory_mb * min(0.95, share)) if running else 0,
+            cpu_details=[
+                CpuDetail(id=n, time=cpu_ns // per_cpu, utilisation=utilisation)
+                for n in range(per_cpu)
+            ],
+            disk_details=[
+                DiskDetail(
+                    read_bytes=read,
+                    read_requests=read // 4096,
+                    write_bytes=written,
+                    write_requests=written // 4096,
+                )
+            ],
+            nic_details=[
+                NicDetail(
+                    mac_address=mac,
+                    rx_octets=received,
+                    rx_packets=received // 800,
+                    tx_octets=sent,
+                    tx_packets=sent // 600,
+                )
+            ],
+        )
+
+    @staticmethod
+    def _print(uuid: str, text: str) -> None:
+        if text:
+            publish(uuid, text)  # the echo first: the log's write is not on the keystroke's path
+            console_append(uuid, text)
 
     # --- events ------------------------------------------------------------------------------
     def start_events(self, callback: EventCallback, *, poll_interval: float = 0.25) -> None:

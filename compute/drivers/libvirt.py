@@ -52,11 +52,14 @@ import libvirt
 
 from compute.drivers.base import (
     ComputeDriver,
+    ConsoleTarget,
     EventCallback,
     GuestSpec,
     LifecycleEvent,
     MigrationMonitor,
 )
+from compute.drivers.diagnostics import CpuDetail, DiskDetail, GuestDiagnostics, NicDetail
+from compute.drivers.libvirt_console import LibvirtConsoles
 from compute.drivers.libvirt_events import (
     deregister_on_event_thread,
     lifecycle_transition,
@@ -65,7 +68,13 @@ from compute.drivers.libvirt_events import (
 )
 from compute.drivers.libvirt_storage import DiskPool, ImageFile
 from compute.drivers.libvirt_xml import domain_xml, element, guest_from_xml, slug, volume_name
-from compute.exceptions import DriverError, InstanceNotFoundOnHypervisor, MigrationAborted
+from compute.exceptions import (
+    ConsoleNotAvailable,
+    ConsoleTypeUnavailable,
+    DriverError,
+    InstanceNotFoundOnHypervisor,
+    MigrationAborted,
+)
 from compute.states import PowerState
 
 logger = logging.getLogger(__name__)
@@ -169,6 +178,7 @@ class LibvirtDriver(ComputeDriver):
         self._virt_type = virt_type
         self._callback: EventCallback | None = None
         self._callback_id: int | None = None
+        self._consoles = LibvirtConsoles(self._open_console, self.console_log_path)
         prepare_libvirt()
 
     # --- connection and events ------------------------------------------------------------
@@ -334,6 +344,119 @@ class LibvirtDriver(ComputeDriver):
     def console_log_path(self, uuid: str) -> str:
         """Where the guest's serial console output is kept (a real host only)."""
         return str(self._instance_dir(uuid) / "console.log")
+
+    # --- the serial console -----------------------------------------------------------------
+    # test:// domains have no serial device: no log, no stream (Nova: ConsoleNotAvailable).
+    def console_output(self, uuid: str) -> str:
+        self._lookup(uuid)
+        if not self.real:
+            raise ConsoleNotAvailable()
+        return self._consoles.output(uuid)
+
+    def console_watch(self, uuid: str) -> None:
+        if self.real:
+            self._consoles.watch(uuid)
+
+    def console_input(self, uuid: str, data: str) -> None:
+        if not self.real:
+            raise ConsoleNotAvailable()
+        self._consoles.type(uuid, data.encode())
+
+    def remote_console(self, uuid: str, protocol: str) -> ConsoleTarget:
+        """Serial: through the agent (the stream above). VNC: the port QEMU listens on now
+        (autoport: a new one each start; 0 while the guest is not running)."""
+        dom = self._lookup(uuid)
+        if not self.real:
+            raise ConsoleTypeUnavailable(console_type=protocol)
+        if protocol == "serial":
+            return ConsoleTarget("serial")
+        with _translated("read the graphics of", uuid):
+            tree = ET.fromstring(dom.XMLDesc(0))
+        graphics = tree.find("devices/graphics[@type='vnc']")
+        if graphics is None:
+            raise ConsoleTypeUnavailable(console_type="vnc")
+        listen = graphics.find("listen")
+        host = listen.get("address", "127.0.0.1") if listen is not None else "127.0.0.1"
+        port = int(graphics.get("port", "-1"))
+        return ConsoleTarget("tcp", host=host, port=max(port, 0))
+
+    def get_diagnostics(self, uuid: str) -> GuestDiagnostics:
+        """``virDomainGetInfo`` (state, memory, vCPUs, CPU time: every hypervisor has it) and,
+        where the hypervisor keeps them, the block and interface counters of
+        ``virConnectGetAllDomainStats``; MACs from the domain's XML. ``uptime`` is -1: the
+        hypervisor does not know when the OS booted (the API takes the instance's launch)."""
+        dom = self._lookup(uuid)
+        with _translated("read the diagnostics of", uuid):
+            state, max_kib, mem_kib, vcpus, cpu_ns = dom.info()
+            stats: dict[str, Any] = {}
+            flags = (
+                libvirt.VIR_DOMAIN_STATS_BALLOON
+                | libvirt.VIR_DOMAIN_STATS_VCPU
+                | libvirt.VIR_DOMAIN_STATS_INTERFACE
+                | libvirt.VIR_DOMAIN_STATS_BLOCK
+            )
+            with contextlib.suppress(libvirt.libvirtError):
+                stats = dict(self._connection().domainListGetStats([dom], flags)[0][1])
+            tree = ET.fromstring(dom.XMLDesc(0))
+        running = power_state_of(state) == PowerState.RUNNING
+        used_kib = stats.get("balloon.rss") or (
+            stats["balloon.current"] - stats["balloon.unused"]
+            if "balloon.unused" in stats and "balloon.current" in stats
+            else mem_kib
+        )
+        cpus = [
+            CpuDetail(
+                id=n,
+                time=int(stats.get(f"vcpu.{n}.time", cpu_ns // max(vcpus, 1))),
+                utilisation=None,
+            )
+            for n in range(vcpus)
+        ]
+        disks = [
+            DiskDetail(
+                read_bytes=int(stats.get(f"block.{n}.rd.bytes", 0)),
+                read_requests=int(stats.get(f"block.{n}.rd.reqs", 0)),
+                write_bytes=int(stats.get(f"block.{n}.wr.bytes", 0)),
+                write_requests=int(stats.get(f"block.{n}.wr.reqs", 0)),
+                errors_count=int(stats.get(f"block.{n}.errs", 0)),
+            )
+            for n in range(int(stats.get("block.count", len(tree.findall("devices/disk")))))
+        ]
+        macs = [m.get("address", "") for m in tree.findall("devices/interface/mac")]
+        nics = [
+            NicDetail(
+                mac_address=mac,
+                rx_octets=int(stats.get(f"net.{n}.rx.bytes", 0)),
+                rx_errors=int(stats.get(f"net.{n}.rx.errs", 0)),
+                rx_drop=int(stats.get(f"net.{n}.rx.drop", 0)),
+                rx_packets=int(stats.get(f"net.{n}.rx.pkts", 0)),
+                tx_octets=int(stats.get(f"net.{n}.tx.bytes", 0)),
+                tx_errors=int(stats.get(f"net.{n}.tx.errs", 0)),
+                tx_drop=int(stats.get(f"net.{n}.tx.drop", 0)),
+                tx_packets=int(stats.get(f"net.{n}.tx.pkts", 0)),
+            )
+            for n, mac in enumerate(macs)
+        ]
+        return GuestDiagnostics(
+            state=power_state_of(state),
+            driver="libvirt",
+            hypervisor=self._virt_type,
+            hypervisor_os="linux",
+            uptime=-1,
+            memory_maximum_mb=int(max_kib) // 1024,
+            memory_used_mb=int(used_kib) // 1024 if running else 0,
+            cpu_details=cpus,
+            disk_details=disks,
+            nic_details=nics,
+        )
+
+    def _open_console(self, uuid: str) -> Any:
+        dom = self._lookup(uuid)
+        conn = self._connection()
+        with _translated("open the serial console of", uuid):
+            stream = conn.newStream(0)
+            dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+        return stream
 
     def _make_disk(self, guest: GuestSpec, *, rescue: bool = False, image_file: str = "") -> None:
         """Create the guest's root (or rescue) overlay on its image; replaces an old one."""

@@ -3,6 +3,8 @@
 
 from compute.models.actions import ActionDispatch, InstanceAction, InstanceActionEvent
 from compute.models.catalog import Flavor, Image
+from compute.models.consoles import ConsoleToken
+from compute.models.diagnostics import InstanceSample
 from compute.models.drains import DrainJob, DrainStep
 from compute.models.fake import FakeFailure, FakeGuest, FakeLifecycleEvent
 from compute.models.host_audit import HostAuditEntry
@@ -36,6 +38,7 @@ __all__ = [
     "ActionDispatch",
     "Aggregate",
     "ChangeEvent",
+    "ConsoleToken",
     "Delivery",
     "DeliveryAttempt",
     "DrainJob",
@@ -53,6 +56,7 @@ __all__ = [
     "InstanceAction",
     "InstanceActionEvent",
     "InstanceFault",
+    "InstanceSample",
     "KeyPair",
     "Membership",
     "Migration",

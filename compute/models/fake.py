@@ -25,6 +25,13 @@ class FakeGuest(models.Model):
     #: Memory image kept by a managed save (suspend).
     saved = models.BooleanField(default=False)
     admin_password_set_at = models.DateTimeField(null=True, blank=True)
+    #: When the guest OS last booted (its ``uptime``); null while it never ran.
+    booted_at = models.DateTimeField(null=True, blank=True)
+    #: The serial console's log over the guest's lifetime, its last 100 KiB
+    #: (``compute.drivers.fake_console``); appended to by one atomic UPDATE each time.
+    console_log = models.TextField(blank=True, default="")
+    #: Who is logged in at the serial console; "" at the login prompt.
+    console_user = models.CharField(max_length=32, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
     disk_gb = models.PositiveIntegerField(default=1)
     #: ``fake_guest … slow-migration``: a live migration of this guest takes this long,

@@ -21,6 +21,7 @@ from dashboard.api.identity import views as identity
 from dashboard.api.neutron import views as neutron
 from dashboard.api.views import (
     aggregates,
+    consoles,
     diagnostics,
     drain,
     extensions,
@@ -103,6 +104,10 @@ urlpatterns = [
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/metadata/(?P<key>[^/]+)/?$",
         server_metadata.ServerMetadataItem.as_view(),
+    ),
+    re_path(
+        V + r"servers/(?P<server_id>[^/]+)/remote-consoles/?$",
+        consoles.RemoteConsoles.as_view(),
     ),
     re_path(
         V + r"servers/(?P<server_id>[^/]+)/diagnostics/?$",

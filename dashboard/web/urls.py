@@ -11,6 +11,7 @@ from django.views.i18n import JavaScriptCatalog
 
 from dashboard.web.views import (
     auth,
+    console,
     export,
     hosts,
     instance,
@@ -44,6 +45,13 @@ urlpatterns: list[URLPattern] = [
         instance.instance_fragment_view,
         name="instance-fragment",
     ),
+    path(
+        "instances/<uuid:uuid>/console/<slug:protocol>/",
+        console.console_token_view,
+        name="instance-console-token",
+    ),
+    path("instances/<uuid:uuid>/samples/", console.samples_view, name="instance-samples"),
+    path("consoles/vnc/", console.vnc_page_view, name="console-vnc"),
     path("hosts/", hosts.host_list_view, name="hosts"),
     path("hosts/heartbeats/", hosts.host_heartbeats_view, name="host-heartbeats"),
     path("hosts/<str:name>/", hosts.host_detail_view, name="host"),

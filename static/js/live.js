@@ -184,6 +184,8 @@
       node.classList.toggle("is-busy", !!d.task_state);
       node.classList.toggle("is-deleted", !!d.deleted);
     });
+    // The console card (console.js) follows the instance's states too.
+    if (applied) document.dispatchEvent(new CustomEvent("vmdash:instance", { detail: d }));
     if (!nodes.length) noticeNew(d);
     return applied || !nodes.length;
   }

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.validation import validate_schema
 
+from compute.drivers.fake import FakeDriver
 from compute.models import Flavor, Instance, InstanceAction
 from tests.api.conftest import DocumentedClient, api_schema, at, issue_token
 from tests.conftest import CIRROS
@@ -1070,6 +1071,34 @@ SCENARIOS.update(
             f"/v2.1/os-tenant-networks/{_private_network()}", **V235
         ),
         ("tenantNetworkShow", 404): lambda w: w.alice.get("/v2.1/os-tenant-networks/x", **V235),
+    }
+)
+
+
+# --- remote consoles (dashboard.api.views.consoles) ------------------------------------------
+def _remote_console(w: SimpleNamespace, protocol: str, kind: str, server: str = ""):
+    """Asked with the server's host's consoles served from this process, as its agent does."""
+    from compute.consoles import hub
+    from compute.models import Instance
+
+    host = Instance.objects.get(uuid=w.server).host.host
+    served = hub.serve(host, FakeDriver(host=host))
+    try:
+        return w.alice.post(
+            f"/v2.1/servers/{server or w.server}/remote-consoles",
+            {"remote_console": {"protocol": protocol, "type": kind}},
+            format="json",
+        )
+    finally:
+        hub.unserve(host, served)
+
+
+SCENARIOS.update(
+    {
+        ("createRemoteConsole", 200): lambda w: _remote_console(w, "serial", "serial"),
+        ("createRemoteConsole", 404): lambda w: _remote_console(w, "vnc", "novnc", MISSING),
+        ("createRemoteConsole", 409): lambda w: _remote_console(w, "vnc", "novnc", w.building),
+        ("createRemoteConsole", 501): lambda w: _remote_console(w, "mks", "webmks"),
     }
 )
 

@@ -99,7 +99,8 @@ class GuestSite:
             **self.env_extra,
         }
         for name in ("TEST_SQLITE_NAME", "REDIS_URL"):
-            env.pop(name, None)
+            if name not in self.env_extra:  # a site may ask for its own Redis (the consoles)
+                env.pop(name, None)
         return env
 
     # --- processes ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import close_old_connections  # noqa: E402
 
 from compute import watchdog  # noqa: E402
+from compute.agent import periodic  # noqa: E402
 from compute.agent.agent import ComputeAgent  # noqa: E402
 from compute.drivers.fake import FakeDriver, set_guest_state  # noqa: E402
 from compute.models import FakeGuest, Host, Instance, Project, Role  # noqa: E402
@@ -81,9 +82,8 @@ def start_agent(host: str) -> dict[str, Any]:
         if os.environ.get("HANDLE_VIRT_LIFECYCLE_EVENTS") == "1":
             # The agent hears the fake hypervisor's lifecycle events (a guest crashing behind
             # the dashboard's back), as compute_agent's would; no periodic sync.
-            from compute.agent import periodic
-
             periodic.attach(agent, interval=-1)
+        periodic.attach_sampler(agent)  # the charts' samples (DIAGNOSTICS_INTERVAL)
         agent.start()
         AGENTS[host] = agent
     return {"host": host}

@@ -24,6 +24,7 @@ ERROR_TEXT: dict[int, str] = {
     413: "Request body larger than 114688 bytes",
     415: "Unsupported Content-Type",
     429: "Too many failed log-ins from this address or for this user: locked out for a while",
+    501: "Not implemented: no host here serves it (Nova's raise_feature_not_supported)",
     503: "The database is unreachable for a moment: retry after Retry-After seconds",
 }
 

@@ -33,6 +33,7 @@ from dashboard.api.presenters.rows import ServerRow
 from dashboard.api.schemas import types as t
 from dashboard.api.server_create import extras_of
 from dashboard.api.validation import validate
+from dashboard.api.views.consoles import CONSOLE_OUTPUT, console_action, is_console_action
 from dashboard.api.views.servers import SERVER_ID, SHOWN, ServerViewMixin
 
 SECURITY_GROUP = t.obj({"name": t.NAME}, required=("name",))
@@ -51,7 +52,11 @@ def _security_group_change(body: Any) -> tuple[str, str] | None:
 
 ACTION_REQUEST: t.Schema = {
     "oneOf": [
-        t.wrapped(row.body_key, row.schema(MAX_VERSION)) for row in actions.BODY_ACTIONS.values()
+        *(
+            t.wrapped(row.body_key, row.schema(MAX_VERSION))
+            for row in actions.BODY_ACTIONS.values()
+        ),
+        CONSOLE_OUTPUT,
     ]
 }
 
@@ -72,6 +77,8 @@ class ServerAction(ServerViewMixin):
         ),
     )
     def post(self, request: Request, server_id: str) -> Response:
+        if is_console_action(request.data):
+            return console_action(request, self.context, self.version, server_id, request.data)
         groups = _security_group_change(request.data)
         if groups is not None:
             return self._security_group(server_id, *groups)

@@ -25,6 +25,7 @@ from compute.models import Instance, InstanceAction
 from compute.selectors import instance_actions, instance_get
 from compute.services import instance_action
 from compute.states import VmState
+from dashboard.security import CONSOLE_POLICY
 from dashboard.web.actionbar import ActionButton, ActionGroup, action_groups
 from dashboard.web.forms import CHOICE_FORMS, ActionChoiceForm, ActionParamsForm, Catalog, Choice
 from dashboard.web.pages import Page, begin, error_page
@@ -128,9 +129,11 @@ def instance_detail_view(request: HttpRequest, uuid: UUID) -> HttpResponse:
         instance = _load(page, uuid)
     except NotFound as error:
         return _not_found(page, error)
-    return page.render(
+    response = page.render(
         "web/instances/detail.html", _detail_context(page, instance), nav="instances"
     )
+    response.headers["Content-Security-Policy"] = CONSOLE_POLICY  # the console's terminal
+    return response
 
 
 @login_required
