@@ -76,6 +76,16 @@ def _ask(host: str, kind: str, uuid: str, protocol: str = "") -> Any:
     return async_to_sync(_ask_remote)(host, kind, uuid, protocol)
 
 
+async def _forget(layer: Any, channel: str) -> None:
+    """Drop a reply channel's subscription: the pub/sub layer does so only when a receive on
+    it is cancelled (Channels has no delete_channel)."""
+    leftover = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+    leftover.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(leftover, 2)
+
+
 def _refusal(name: str, message: str) -> ComputeError:
     """The driver's refusal, rebuilt from its reply: its class (the HTTP code) and text."""
     cls = next(
@@ -100,23 +110,15 @@ def _refusals() -> list[type[ComputeError]]:
 async def _ask_remote(host: str, kind: str, uuid: str, protocol: str) -> Any:
     layer = _layer()
     reply = await layer.new_channel()
+    await layer.group_send(
+        host_group(host), {"type": kind, "uuid": uuid, "protocol": protocol, "reply": reply}
+    )
     try:
-        await layer.group_send(
-            host_group(host),
-            {"type": kind, "uuid": uuid, "protocol": protocol, "reply": reply},
-        )
-        try:
-            answer = await asyncio.wait_for(layer.receive(reply), REPLY_TIMEOUT)
-        except TimeoutError:
-            raise ConsoleNotAvailable() from None
-    finally:
-        # The pub/sub layer drops a channel's subscription only when a receive on it is
-        # cancelled (Channels has no delete_channel): cancel one.
-        leftover = asyncio.ensure_future(layer.receive(reply))
-        await asyncio.sleep(0)
-        leftover.cancel()
-        with contextlib.suppress(BaseException):
-            await leftover
+        # A receive cancelled by the timeout unsubscribes its channel (channels_redis).
+        answer = await asyncio.wait_for(layer.receive(reply), REPLY_TIMEOUT)
+    except TimeoutError:
+        raise ConsoleNotAvailable() from None
+    await _forget(layer, reply)
     if "error" in answer:
         raise _refusal(str(answer["error"]), str(answer.get("message", "")))
     return answer.get("value")

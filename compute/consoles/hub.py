@@ -16,6 +16,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,7 @@ class ConsoleHost:
         self._listener: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._channel: str | None = None
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         for worker in self._workers:
@@ -70,6 +72,14 @@ class ConsoleHost:
     def stop(self) -> None:
         for jobs in self.queues:
             jobs.put(None)
+        self._stopping.set()
+        if self._listener is not None:
+            # A listener still subscribing sees the flag once subscribed; one subscribed hears
+            # STOP on its channel (a receive must not be cancelled: that unsubscribes it).
+            for _ in range(40):
+                if self._channel is not None or not self._listener.is_alive():
+                    break
+                time.sleep(0.05)
         loop, channel = self._loop, self._channel
         if loop is not None and channel is not None and not loop.is_closed():
             with contextlib.suppress(Exception):
@@ -132,8 +142,12 @@ class ConsoleHost:
         group = host_group(self.host)
         while True:
             try:
-                self._channel = channel = await self.layer.new_channel()
+                channel = await self.layer.new_channel()
                 await self.layer.group_add(group, channel)
+                self._channel = channel
+                if self._stopping.is_set():
+                    await self.layer.group_discard(group, channel)
+                    return
                 while True:
                     message = await self.layer.receive(channel)
                     kind = message.get("type")
