@@ -105,3 +105,16 @@ def test_the_vnc_socket_reaches_qemus_vnc_server(site, guest):
         assert socket.recv(timeout=10)[:12] == b"RFB 003.008\n"
     finally:
         socket.close()
+
+
+def test_a_real_guests_diagnostics_come_from_libvirt(site, guest):
+    """Nova's 2.48 diagnostics of a booted QEMU guest, read from libvirt's domain stats: it
+    has used CPU time and read its disk while booting."""
+    body = site.get(f"/v2.1/servers/{guest}/diagnostics")
+    assert (body["driver"], body["state"]) == ("libvirt", "running")
+    assert body["num_cpus"] == len(body["cpu_details"]) >= 1
+    assert body["cpu_details"][0]["time"] > 0
+    assert body["memory_details"]["maximum"] > 0
+    assert body["num_disks"] == len(body["disk_details"]) >= 1
+    assert sum(d["read_bytes"] for d in body["disk_details"]) > 0
+    assert body["num_nics"] == len(body["nic_details"])
