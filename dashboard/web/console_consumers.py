@@ -42,7 +42,64 @@ MAX_INPUT = 4096
 SCREEN_TAIL = 8192
 
 
-class GuestOutputSocket(AsyncWebsocketConsumer):
+def _still_allowed(user_id: int, session_key: str, instance_uuid: str, rule: str) -> bool:
+    """Whether the socket's session is still live, its user active, and the instance still
+    one the user may reach under ``rule`` (a membership removed, a logout, an account
+    disabled: each ends it)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    if not Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).exists():
+        return False
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    try:
+        console_instance(
+            context=context_for(user, client="websocket"), instance_uuid=instance_uuid, rule=rule
+        )
+    except ComputeError:
+        return False
+    return True
+
+
+class AccessGuard:
+    """A console socket's access, checked again every ``ACCESS_RECHECK_INTERVAL`` seconds
+    while it stays open (as the live socket's is, ``dashboard.web.access``): a user removed
+    from the project, logged out or disabled is cut off within that bound."""
+
+    _guard: asyncio.Task[None] | None = None
+
+    def guard(self, instance_uuid: str, rule: str) -> None:
+        scope = self.scope  # type: ignore[attr-defined]
+        user, session = scope.get("user"), scope.get("session")
+        key = getattr(session, "session_key", None)
+        if user is None or not key:
+            return
+        self._guard = asyncio.get_running_loop().create_task(
+            self._recheck(int(user.pk), str(key), instance_uuid, rule)
+        )
+
+    async def _recheck(self, user_id: int, key: str, instance_uuid: str, rule: str) -> None:
+        from django.conf import settings
+
+        every = float(getattr(settings, "ACCESS_RECHECK_INTERVAL", 5.0))
+        while True:
+            await asyncio.sleep(every)
+            allowed = await database_sync_to_async(_still_allowed)(
+                user_id, key, instance_uuid, rule
+            )
+            if not allowed:
+                await self.close(code=CLOSE_UNAUTHENTICATED)  # type: ignore[attr-defined]
+                return
+
+    def unguard(self) -> None:
+        if self._guard is not None:
+            self._guard.cancel()
+
+
+class GuestOutputSocket(AccessGuard, AsyncWebsocketConsumer):
     """What every console socket does: follow one guest's output."""
 
     rule = "os_compute_api:os-console-output"
@@ -72,6 +129,7 @@ class GuestOutputSocket(AsyncWebsocketConsumer):
 
     async def follow(self, host: str, uuid: str) -> None:
         self.host, self.uuid = host, uuid
+        self.guard(uuid, self.rule)
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._writer = asyncio.get_running_loop().create_task(self._write())
         if local_host(host) is not None:
@@ -101,6 +159,7 @@ class GuestOutputSocket(AsyncWebsocketConsumer):
             await asyncio.sleep(WATCH_EVERY)
 
     async def disconnect(self, code: int) -> None:
+        self.unguard()
         for task in (getattr(self, "_writer", None), getattr(self, "_watcher", None)):
             if task is not None:
                 task.cancel()
@@ -216,7 +275,7 @@ class SerialConsoleSocket(GuestOutputSocket):
                 await client.console_type(self.host, self.uuid, data[:MAX_INPUT])
 
 
-class VncConsoleSocket(AsyncWebsocketConsumer):
+class VncConsoleSocket(AccessGuard, AsyncWebsocketConsumer):
     """``/ws/consoles/vnc/?token=…``: noVNC's socket. Bytes are passed to and from the guest's
     VNC server (QEMU's, on the host the token names), or answered by the fake hypervisor's
     framebuffer (``compute.drivers.fake_graphics``)."""
@@ -230,6 +289,7 @@ class VncConsoleSocket(AsyncWebsocketConsumer):
             return
         subprotocols = self.scope.get("subprotocols") or []
         await self.accept("binary" if "binary" in subprotocols else None)
+        self.guard(str(row.instance.uuid), "os_compute_api:os-remote-consoles")
         if not row.port:
             self._fake = FakeFramebuffer(row.instance.name, row.instance.power_state)
             await self.send(bytes_data=self._fake.start())
@@ -259,6 +319,7 @@ class VncConsoleSocket(AsyncWebsocketConsumer):
             await self._writer.drain()
 
     async def disconnect(self, code: int) -> None:
+        self.unguard()
         if getattr(self, "_pump", None) is not None:
             self._pump.cancel()
         if getattr(self, "_writer", None) is not None:

@@ -133,3 +133,30 @@ def test_the_novnc_page_needs_a_login_and_loads_novnc_from_this_origin(alice_cli
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == CONSOLE_POLICY
     assert b'type="module" src="/static/js/vnc-page.js' in response.content
+
+
+def test_an_open_console_is_cut_off_when_its_user_leaves_the_project(
+    alice, alice_ctx, make_instance, consoles, settings
+):
+    """As the live socket: access is checked again every ACCESS_RECHECK_INTERVAL while the
+    console stays open; a membership removed closes it."""
+    from compute.models import Membership
+
+    settings.ACCESS_RECHECK_INTERVAL = 0.2
+    instance = make_instance("active")
+    t = token(alice_ctx, instance)
+
+    async def scenario():
+        cookie = await sync_to_async(session_cookie)(alice)
+        socket, connected, _ = await open_socket(
+            ORIGIN, cookie, path=f"/ws/consoles/serial/?token={t}"
+        )
+        assert connected and (await socket.receive_json_from(timeout=5))["type"] == "hello"
+        await sync_to_async(lambda: Membership.objects.filter(user=alice).delete())()
+        while True:
+            frame = await socket.receive_output(timeout=5)
+            if frame["type"] == "websocket.close":
+                break
+        assert frame["code"] == 4401
+
+    run(scenario)
