@@ -107,7 +107,7 @@ class FlavorAccess(models.Model):
 
 
 class SecurityGroup(models.Model):
-    """A project's security group (``compute.security_groups``); ``default`` is made on first
+    """A project's security group (``compute.services.security_groups``); ``default`` is made on first
     use. Servers name theirs in ``ServerExtras.security_groups``."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

@@ -10,12 +10,12 @@ from typing import Any
 
 from compute.exceptions import Invalid, NotFound
 from compute.models import Instance, ServerExtras
-from compute.security_groups import group_named
 from compute.selectors.server_extras import (
     EXTRA_KEYS,
     security_groups_of,
     server_extras_of,
 )
+from compute.services.security_groups import group_named
 
 
 def server_extras_set(*, instance_uuid: str, values: dict[str, Any]) -> None:

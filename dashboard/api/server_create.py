@@ -21,8 +21,8 @@ from compute.context import RequestContext
 from compute.exceptions import NotFound
 from compute.models import KeyPair
 from compute.networks import network_get
-from compute.security_groups import group_named
 from compute.selectors import host_get
+from compute.services.security_groups import group_named
 from dashboard.api.actions import id_from_href, unsupported
 from dashboard.api.faults import APIFault
 from dashboard.api.microversions import APIVersion

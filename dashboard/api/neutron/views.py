@@ -18,11 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from compute import security_groups as sg
 from compute.exceptions import Invalid, NotFound
 from compute.models import SecurityGroup
 from compute.networks import NETWORKS, SUBNETS, network_get, subnet_get, subnet_network
 from compute.selectors.ports import network_owner_id, port_get, port_list
+from compute.services import security_groups as sg
 from dashboard.api.base import AuthenticatedView
 from dashboard.api.docs.refs import ref
 from dashboard.api.faults import NeutronFault, neutron_body

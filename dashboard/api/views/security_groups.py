@@ -1,5 +1,5 @@
 """``/v2.1/os-security-groups``, ``/v2.1/os-security-group-rules`` (both before 2.36) and
-``/v2.1/servers/{id}/os-security-groups``: Nova's proxy API over ``compute.security_groups``,
+``/v2.1/servers/{id}/os-security-groups``: Nova's proxy API over ``compute.services.security_groups``,
 its bodies (``tenant_id``, ``rules`` with ``ip_protocol``, ``ip_range`` or ``group``) and its
 answers to Neutron's refusals."""
 
@@ -11,10 +11,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compute import security_groups as sg
 from compute.models import SecurityGroup, SecurityGroupRule
 from compute.selectors import instance_get
 from compute.selectors.server_extras import security_groups_of, server_extras_of
+from compute.services import security_groups as sg
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault

@@ -1,7 +1,7 @@
 """``/v2.1/servers/{id}/ips`` (+ ``/ips/{network}``) and ``/servers/{id}/os-server-password``,
 as Nova serves them: the addresses by network label (version and address only, Nova's
 ``ips`` view), and the password the metadata service would have stored
-(``compute.server_password``)."""
+(``compute.services.server_password``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compute.selectors import instance_get
-from compute.server_password import server_password_clear, server_password_get
+from compute.services.server_password import server_password_clear, server_password_get
 from dashboard.api.base import ComputeView
 from dashboard.api.docs.refs import VERSION_HEADER, compute_responses
 from dashboard.api.faults import APIFault
