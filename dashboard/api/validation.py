@@ -49,3 +49,16 @@ def validate(body: Any, schema: dict[str, Any]) -> None:
     else:
         detail = error.message
     raise APIFault(400, detail)
+
+
+def query_int(request: Any, name: str, default: int) -> int:
+    """A non-negative integer query parameter of the project's own endpoints (``limit``,
+    ``offset``): ``default`` when absent, a 400 naming it when it is not one."""
+    from compute.exceptions import Invalid
+
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise Invalid(f"Invalid {name} {raw!r}: a non-negative integer is expected.")
+    return int(raw)

@@ -33,6 +33,7 @@ from compute.notify.subscriptions import (
     subscription_delete,
 )
 from dashboard.api.base import AuthenticatedView
+from dashboard.api.validation import query_int
 
 MAX_LIMIT = 1000
 
@@ -139,15 +140,6 @@ ATTEMPT = inline_serializer(
 TAGS = ["notifications"]
 
 
-def _int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise Invalid(f"Invalid {name} {raw!r}: a non-negative integer is expected.")
-    return int(raw)
-
-
 class NotificationList(AuthenticatedView):
     @extend_schema(
         tags=TAGS,
@@ -163,8 +155,8 @@ class NotificationList(AuthenticatedView):
         },
     )
     def get(self, request: Request) -> Response:
-        limit = min(_int(request, "limit", 100), MAX_LIMIT)
-        offset = _int(request, "offset", 0)
+        limit = min(query_int(request, "limit", 100), MAX_LIMIT)
+        offset = query_int(request, "offset", 0)
         unread = request.query_params.get("unread") in ("1", "true")
         rows = notifications_of(context=self.context, unread_only=unread)[offset : offset + limit]
         return Response({"notifications": [notification_body(n) for n in rows]})
@@ -272,6 +264,6 @@ class SubscriptionLog(AuthenticatedView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        limit = min(_int(request, "limit", 100), MAX_LIMIT)
+        limit = min(query_int(request, "limit", 100), MAX_LIMIT)
         rows = delivery_log(context=self.context, subscription_id=pk)[:limit]
         return Response({"attempts": [attempt_body(a) for a in rows]})

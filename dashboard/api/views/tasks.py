@@ -23,6 +23,7 @@ from compute.exceptions import Invalid
 from compute.selectors.tasks import OUTCOMES, TaskRow, task_rows, visible_actions
 from compute.services.tasks import action_cancel
 from dashboard.api.base import AuthenticatedView
+from dashboard.api.validation import query_int
 
 MAX_LIMIT = 1000
 TAGS = ["tasks"]
@@ -79,15 +80,6 @@ TASK = inline_serializer(
 )
 
 
-def _int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise Invalid(f"Invalid {name} {raw!r}: a non-negative integer is expected.")
-    return int(raw)
-
-
 class TaskList(AuthenticatedView):
     @extend_schema(
         tags=TAGS,
@@ -106,8 +98,8 @@ class TaskList(AuthenticatedView):
         outcome = request.query_params.get("outcome", "")
         if outcome and outcome not in OUTCOMES:
             raise Invalid(f"Invalid outcome {outcome!r}: expected one of {', '.join(OUTCOMES)}.")
-        limit = min(_int(request, "limit", 100), MAX_LIMIT)
-        offset = _int(request, "offset", 0)
+        limit = min(query_int(request, "limit", 100), MAX_LIMIT)
+        offset = query_int(request, "offset", 0)
         rows = visible_actions(
             context=self.context,
             outcome=outcome,
