@@ -6,12 +6,15 @@ tests override one knob with ``override_settings(COMPUTE={...})`` or ``compute_s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+ConfT = TypeVar("ConfT")
 
 #: Seconds a task may run before the reaper fails it, per task kind (the action's name).
 DEFAULT_TASK_TIMEOUTS: dict[str, float] = {
@@ -96,43 +99,67 @@ class ComputeConf:
         return self.task_timeouts.get(action, self.task_timeouts.get("default", 600.0))
 
 
-#: The last settings.COMPUTE read, and what it made. ``conf()`` is called all over the product
-#: (per request, per relayed change, per agent pass); building the dataclass each time cost more
-#: than most of its callers' own work. Held with a reference to the dict it was built from, so
-#: the identity check cannot be fooled by a new dict at a recycled address.
-_cache: tuple[object, ComputeConf] | None = None
+class SettingsDict(Generic[ConfT]):
+    """A dict setting (``settings.<name>``) read as a frozen dataclass, built once per object.
 
-
-def conf() -> ComputeConf:
-    """The compute settings, built once per ``settings.COMPUTE`` object.
-
-    A test that changes ``COMPUTE`` (``override_settings``, pytest-django's ``settings``) assigns
-    a new dict, which the identity check notices, and sends ``setting_changed``, which empties
-    the cache too. Changing the dict in place is not noticed: assign a new one.
+    ``conf()`` is called all over the product (per request, per relayed change, per agent pass);
+    building the dataclass each time cost more than most of its callers' own work. The last
+    dict read is held with what it made, by reference, so the identity check cannot be fooled
+    by a new dict at a recycled address. A test that changes the setting
+    (``override_settings``, pytest-django's ``settings``) assigns a new dict, which the identity
+    check notices, and sends ``setting_changed``, which empties the cache too. Changing the dict
+    in place is not noticed: assign a new one. An unknown key is refused, so a misspelt knob
+    fails loudly instead of silently taking the default.
     """
-    global _cache
-    raw = getattr(settings, "COMPUTE", None)
-    cached = _cache
-    if cached is not None and cached[0] is raw:
-        return cached[1]
-    built = _build(raw)
-    _cache = (raw, built)
-    return built
+
+    def __init__(
+        self,
+        setting: str,
+        cls: type[ConfT],
+        prepare: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.setting = setting
+        self.cls = cls
+        self.prepare = prepare
+        self._cache: tuple[object, ConfT] | None = None
+        _readers.append(self)
+
+    def __call__(self) -> ConfT:
+        raw = getattr(settings, self.setting, None)
+        cached = self._cache
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        built = self._build(raw)
+        self._cache = (raw, built)
+        return built
+
+    def _build(self, raw_setting: Any) -> ConfT:
+        raw: dict[str, Any] = dict(raw_setting or {})
+        unknown = set(raw) - {f.name for f in fields(self.cls)}  # type: ignore[arg-type]
+        if unknown:
+            raise ValueError(f"Unknown {self.setting} settings: {', '.join(sorted(unknown))}")
+        if self.prepare is not None:
+            self.prepare(raw)
+        return self.cls(**raw)
+
+    def forget(self) -> None:
+        self._cache = None
 
 
-def _build(raw_setting: Any) -> ComputeConf:
-    raw: dict[str, Any] = dict(raw_setting or {})
-    known = {f.name for f in fields(ComputeConf)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(f"Unknown COMPUTE settings: {', '.join(sorted(unknown))}")
-    if "task_timeouts" in raw:
-        raw["task_timeouts"] = {**DEFAULT_TASK_TIMEOUTS, **raw["task_timeouts"]}
-    return ComputeConf(**raw)
+_readers: list[SettingsDict[Any]] = []
 
 
 @receiver(setting_changed)
 def _forget(*, setting: str, **_: Any) -> None:
-    global _cache
-    if setting == "COMPUTE":
-        _cache = None
+    for reader in _readers:
+        if reader.setting == setting:
+            reader.forget()
+
+
+def _with_default_timeouts(raw: dict[str, Any]) -> None:
+    if "task_timeouts" in raw:
+        raw["task_timeouts"] = {**DEFAULT_TASK_TIMEOUTS, **raw["task_timeouts"]}
+
+
+#: The compute settings (``settings.COMPUTE``).
+conf = SettingsDict("COMPUTE", ComputeConf, _with_default_timeouts)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from django.conf import settings
+from compute.conf import SettingsDict
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,5 @@ class NotifyConf:
     publisher_host: str = "vmdash"
 
 
-def notify_conf() -> NotifyConf:
-    given = getattr(settings, "NOTIFICATIONS", {}) or {}
-    known = {f.name for f in fields(NotifyConf)}
-    return NotifyConf(**{k: v for k, v in given.items() if k in known})
+#: The notifier's settings (``settings.NOTIFICATIONS``), read as the compute settings are.
+notify_conf = SettingsDict("NOTIFICATIONS", NotifyConf)
