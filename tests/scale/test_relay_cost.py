@@ -11,7 +11,6 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection
 from django.test import override_settings
 
-from compute import conf as conf_module
 from compute.conf import conf
 from compute.outbox.audience import ADMINS_GROUP, project_group
 from compute.outbox.fanout import LocalFanout
@@ -50,7 +49,7 @@ def test_conf_follows_the_settings_fixture_and_still_refuses_an_unknown_knob(set
 def test_a_forgotten_conf_is_rebuilt_on_setting_changed():
     conf()
     with override_settings(COMPUTE={"watchdog_interval": 3.0}):
-        assert conf_module._cache is None  # setting_changed forgot it
+        assert conf._cache is None  # setting_changed forgot it
         assert conf().watchdog_interval == 3.0
     # The exit sent setting_changed: nothing of the override's is served afterwards.
     assert conf().watchdog_interval == 2.0
