@@ -201,6 +201,7 @@ def _own(context: RequestContext, pk: int) -> ScheduledAction:
 class ScheduleDetail(AuthenticatedView):
     @extend_schema(
         tags=TAGS,
+        operation_id="scheduleShow",
         responses={
             200: inline_serializer(
                 "ScheduledActionDetail",
@@ -223,10 +224,12 @@ class ScheduleDetail(AuthenticatedView):
 class ScheduleRuns(AuthenticatedView):
     @extend_schema(
         tags=TAGS,
+        operation_id="scheduleRuns",
         responses={
             200: inline_serializer(
                 "ScheduleRunList", {"runs": serializers.ListField(child=run_schema())}
-            )
+            ),
+            404: OpenApiResponse(description="None such"),
         },
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -238,6 +241,7 @@ class ScheduleRuns(AuthenticatedView):
 class SchedulePause(AuthenticatedView):
     @extend_schema(
         tags=TAGS,
+        operation_id="schedulePause",
         request=None,
         responses={200: one_schema(), 404: OpenApiResponse(description="No pending schedule")},
     )
@@ -250,6 +254,7 @@ class SchedulePause(AuthenticatedView):
 class ScheduleResume(AuthenticatedView):
     @extend_schema(
         tags=TAGS,
+        operation_id="scheduleResume",
         request=None,
         responses={200: one_schema(), 404: OpenApiResponse(description="No paused schedule")},
     )
