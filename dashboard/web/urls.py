@@ -20,6 +20,7 @@ from dashboard.web.views import (
     notifications,
     preferences,
     saved_views,
+    schedules,
     states,
     tasks,
 )
@@ -69,6 +70,9 @@ urlpatterns: list[URLPattern] = [
     path("preferences/theme/", preferences.theme_view, name="preference-theme"),
     path("preferences/language/", preferences.language_view, name="preference-language"),
     path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
+    path("schedules/", schedules.schedules_view, name="schedules"),
+    path("schedules/new/", schedules.schedule_create_view, name="schedule-create"),
+    path("schedules/<int:pk>/<str:verb>/", schedules.schedule_change_view, name="schedule-change"),
     path("tasks/", tasks.tasks_view, name="tasks"),
     path("tasks/<int:pk>/cancel/", tasks.task_cancel_view, name="task-cancel"),
     path("tasks/<int:pk>/reset/", tasks.task_reset_view, name="task-reset"),

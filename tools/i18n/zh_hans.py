@@ -363,6 +363,54 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Other checks"): "其他检查",
     (None, "task_states walked"): "经过的 task_state",
     (None, "Ends in"): "结束于",
+    # scheduled actions (compute.services.schedules; templates/web/schedules)
+    (None, "Schedules"): "计划任务",
+    (None, "New schedule"): "新建计划",
+    (None, "For the instance"): "针对实例",
+    (
+        None,
+        "For the instances of the saved view “%(name)s”, as they are at each run",
+    ): "针对保存的视图“%(name)s”在每次运行时选中的实例",
+    (
+        None,
+        "For the instances the filter selects at each run:",
+    ): "针对筛选条件在每次运行时选中的实例：",
+    (None, "Image name (createImage)"): "镜像名称（createImage）",
+    (None, "When"): "时间",
+    (None, "Once, at"): "运行一次，时间为",
+    (None, "Date and time"): "日期和时间",
+    (None, "Recurring, on the cron expression"): "按 cron 表达式重复运行",
+    (None, "Cron expression"): "cron 表达式",
+    (None, "Time zone"): "时区",
+    (None, "Schedule"): "计划",
+    (
+        None,
+        "Cron: minute hour day month weekday, read in the time zone. Each run acts as you, with "
+        "your rights at that moment; a refusal or a host in maintenance is recorded and notified.",
+    ): "cron：分 时 日 月 星期，按所选时区解释。每次运行都以您的身份、按您当时的权限执行；"
+    "被拒绝或主机处于维护状态时会记录并通知。",
+    (None, "Target"): "目标",
+    (None, "Next run"): "下次运行",
+    (None, "State"): "状态",
+    (None, "Last result"): "上次结果",
+    (None, "History"): "历史",
+    (None, "filter"): "筛选",
+    (None, "once"): "一次",
+    (None, "%(n)s run"): ["最近 %(n)s 次运行"],
+    (
+        None,
+        "No schedules yet. Make one for an instance from its page, or for a filter from the "
+        "instances list.",
+    ): "还没有计划。可在实例页面为单个实例创建，或在实例列表中为筛选条件创建。",
+    (None, "Schedule an action for this saved view"): "为此保存的视图计划操作",
+    (None, "Schedule an action for the saved view %(name)s"): "为保存的视图 %(name)s 计划操作",
+    (None, "Schedule for the current filter"): "为当前筛选条件创建计划",
+    (None, "Schedule…"): "计划…",
+    (None, "Choose once or recurring."): "请选择运行一次或重复运行。",
+    (
+        None,
+        "Scheduled %(action)s; next run %(when)s (%(zone)s).",
+    ): "已计划 %(action)s；下次运行 %(when)s（%(zone)s）。",
 }
 
 #: The live script's texts (djangojs.po).
