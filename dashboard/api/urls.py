@@ -303,6 +303,7 @@ urlpatterns = [
     # The task centre (issue 15): every action the caller may see, not a Nova API.
     re_path(r"^api/tasks/?$", tasks.TaskList.as_view()),
     re_path(r"^api/tasks/(?P<pk>[0-9]{1,18})/cancel/?$", tasks.TaskCancel.as_view()),
+    re_path(r"^api/tasks/(?P<pk>[0-9]{1,18})/abort/?$", tasks.TaskAbort.as_view()),
     # Notifications (issue 15): the caller's own, not a Nova API.
     re_path(r"^api/notifications/?$", notifications.NotificationList.as_view()),
     re_path(r"^api/notifications/read/?$", notifications.NotificationRead.as_view()),

@@ -75,6 +75,7 @@ urlpatterns: list[URLPattern] = [
     path("schedules/<int:pk>/<str:verb>/", schedules.schedule_change_view, name="schedule-change"),
     path("tasks/", tasks.tasks_view, name="tasks"),
     path("tasks/<int:pk>/cancel/", tasks.task_cancel_view, name="task-cancel"),
+    path("tasks/<int:pk>/abort/", tasks.task_abort_view, name="task-abort"),
     path("tasks/<int:pk>/reset/", tasks.task_reset_view, name="task-reset"),
     path("notifications/", notifications.notifications_view, name="notifications"),
     path("notifications/read/", notifications.notifications_read_view, name="notifications-read"),

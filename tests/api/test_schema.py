@@ -1543,3 +1543,22 @@ SCENARIOS.update(
         ("drainCancel", 404): lambda w: w.admin.post("/v2.1/vmdash/drains/999999/cancel"),
     }
 )
+
+
+def _migration_task(w: SimpleNamespace, name: str) -> int:
+    """The task-centre id of a queued live migration (``_migrating``)."""
+    server, _ = _migrating(w, name)
+    return InstanceAction.objects.get(instance__uuid=server, action="live-migration").pk
+
+
+SCENARIOS.update(
+    {
+        ("api_tasks_abort_create", 202): lambda w: w.admin.post(
+            f"/api/tasks/{_migration_task(w, 'task-abort')}/abort/"
+        ),
+        ("api_tasks_abort_create", 404): lambda w: w.alice.post("/api/tasks/999999/abort/"),
+        ("api_tasks_abort_create", 409): lambda w: w.alice.post(
+            f"/api/tasks/{InstanceAction.objects.filter(finish_time__isnull=False).first().pk}/abort/"
+        ),
+    }
+)

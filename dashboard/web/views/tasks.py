@@ -1,6 +1,6 @@
 """The task centre: every action in progress or recently finished that the user may see, with
 who asked, the request id, progress, elapsed time against its limit, outcome and fault; cancel
-for a queued action no agent has taken, reset-state (the ``os-resetState`` row) for admins on a
+for a queued action no agent has taken, abort for a live migration in progress, reset-state (the ``os-resetState`` row) for admins on a
 task the watchdog reaped. The table is a fragment the live script re-renders when a change of
 any instance arrives (``data-watch="any"``); the compact dock in the top bar of every page is
 another fragment of the same view.
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from compute.exceptions import ComputeError
 from compute.selectors.tasks import OUTCOMES, open_task_count, task_rows, visible_actions
 from compute.services import instance_action
-from compute.services.tasks import action_cancel
+from compute.services.tasks import action_abort, action_cancel
 from dashboard.web.pages import begin
 
 PAGE_SIZE = 25
@@ -79,6 +79,18 @@ def task_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     page = begin(request)
     try:
         action_cancel(context=page.scope.full, action_id=pk)
+    except ComputeError as error:
+        page.refused(error)
+    return _back(request)
+
+
+@login_required
+@require_POST
+def task_abort_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Abort a live migration in progress (Nova's abort: the guest stays on its source)."""
+    page = begin(request)
+    try:
+        action_abort(context=page.scope.full, action_id=pk)
     except ComputeError as error:
         page.refused(error)
     return _back(request)
