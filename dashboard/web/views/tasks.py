@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -59,6 +60,8 @@ def tasks_view(request: HttpRequest) -> HttpResponse:
         "action": action,
         "instance": instance,
         "query": query.urlencode(),
+        # Where a button's form returns: the page, never the fragment the live script fetched.
+        "back": f"{reverse('tasks')}?{query.urlencode()}",
     }
     template = (
         "web/tasks/_table.html" if request.GET.get("fragment") == "table" else "web/tasks/list.html"
