@@ -8,7 +8,9 @@ grid moment after *now*, not after the moment it was due — so after an outage 
 all the ticks it missed, then resumes on its grid. A run on a filter resolves the filter then,
 with the owner's visibility then, and records each instance's outcome. An instance whose host is
 in maintenance (disabled) is skipped with that reason; a refused or skipped run is told to its
-owner through the outbox (kind ``schedule``, no page receives it; ``compute.notify``).
+owner through the outbox (kind ``schedule``, no page receives it; ``compute.notify``). A schedule
+whose instance was deleted, or whose owner's account is disabled, ends (``cancelled``) at its
+next run instead of being refused every tick.
 """
 
 from __future__ import annotations
@@ -41,10 +43,13 @@ FINAL_STATE = {
 }
 
 
-def owner_context(schedule: ScheduledAction) -> RequestContext:
+def owner_context(schedule: ScheduledAction) -> RequestContext | None:
     """The owner's rights now (a user removed from the project since is refused, in Nova's
-    words, by the action's own checks; a filter then selects nothing of that project)."""
+    words, by the action's own checks; a filter then selects nothing of that project); None
+    for an owner whose account is disabled."""
     user = get_user_model().objects.get(pk=schedule.owner_id)
+    if not user.is_active:
+        return None
     roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
     return RequestContext(
         user_id=user.pk,
@@ -82,7 +87,11 @@ def schedules_run_due(*, now: datetime | None = None, limit: int = 50) -> dict[s
 def schedule_run(schedule: ScheduledAction, now: datetime) -> list[str]:
     """One run of a claimed schedule (the caller holds its row lock): every target's outcome."""
     context = owner_context(schedule)
+    if context is None:
+        return _end(schedule, now, "Ended: the owner's account is disabled.")
     if schedule.instance is not None:
+        if schedule.instance.deleted_at is not None:
+            return _end(schedule, now, "Ended: the instance was deleted.")
         targets = [schedule.instance]
     else:
         try:
@@ -110,6 +119,22 @@ def schedule_run(schedule: ScheduledAction, now: datetime) -> list[str]:
             _tell_owner(schedule, run, by_uuid[entry["uuid"]], entry["result"])
     log.info("scheduled %s (schedule %s): %s", schedule.action, schedule.pk, run.result)
     return [entry["outcome"] for entry in run.outcomes]
+
+
+def _end(schedule: ScheduledAction, now: datetime, reason: str) -> list[str]:
+    """A schedule that can never run again ends (``cancelled``), its last run saying why."""
+    ScheduleRun.objects.create(
+        schedule=schedule,
+        due_at=schedule.run_at,
+        ran_at=now,
+        outcome=Outcome.REFUSED,
+        result=reason,
+    )
+    schedule.state, schedule.ran_at = ScheduledAction.State.CANCELLED, now
+    schedule.last_outcome, schedule.result = Outcome.REFUSED, reason
+    schedule.save(update_fields=["state", "ran_at", "last_outcome", "result"])
+    log.info("schedule %s ended: %s", schedule.pk, reason)
+    return []
 
 
 def _attempt(

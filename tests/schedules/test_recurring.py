@@ -169,3 +169,35 @@ def test_a_one_off_run_is_kept_in_the_history_too(agent, make_instance, alice_ct
     made.refresh_from_db()
     assert made.state == "done" and made.last_outcome == "accepted"
     assert ScheduleRun.objects.get(schedule=made).outcome == "accepted"
+
+
+def test_a_schedule_ends_when_its_instance_is_deleted_or_its_owner_disabled(
+    agent, make_instance, alice, alice_ctx
+):
+    from compute.services import instance_action
+    from tests.conftest import fresh
+
+    gone, kept = make_instance("active", name="gone"), make_instance("active", name="kept")
+    on_gone, on_kept = (
+        schedule_create(
+            context=alice_ctx,
+            instance_uuid=str(vm.uuid),
+            action="reboot",
+            cron="0 * * * *",
+            now=at("2030-01-01T10:10"),
+        )
+        for vm in (gone, kept)
+    )
+    instance_action(context=fresh(alice_ctx), instance_uuid=str(gone.uuid), action="delete")
+    agent.run_pending()
+    schedules_run_due(now=at("2030-01-01T11:00"))
+    on_gone.refresh_from_db()
+    assert (on_gone.state, on_gone.result) == ("cancelled", "Ended: the instance was deleted.")
+    agent.run_pending()
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    assert schedules_run_due(now=at("2030-01-01T12:00"))["accepted"] == 0
+    on_kept.refresh_from_db()
+    assert on_kept.state == "cancelled"
+    assert on_kept.result == "Ended: the owner's account is disabled."
+    assert ScheduleRun.objects.filter(schedule=on_kept).count() == 2
