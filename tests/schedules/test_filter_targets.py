@@ -185,3 +185,25 @@ def test_the_command_adds_a_recurring_filter_schedule_and_shows_its_runs(
                  stdout=out)  # fmt: skip
     shown = json.loads(out.getvalue())
     assert [r["outcome"] for r in shown["runs"]] == ["accepted"]
+
+
+def test_each_refused_instance_of_a_filter_run_is_told_to_the_owner_once(
+    agent, make_instance, alice_ctx, admin_ctx
+):
+    from compute.models import Notification
+    from compute.notify.derive import cursor_start, derive_once
+    from compute.notify.subscriptions import subscription_create
+
+    make_instance("active", name="f-on")
+    off = make_instance("stopped", name="f-off")
+    subscription_create(context=alice_ctx, scope="project", target=alice_ctx.project_id)
+    subscription_create(context=admin_ctx, scope="project", target=alice_ctx.project_id)
+    cursor_start()
+    schedule_create(context=alice_ctx, target_filter={"name": "^f-"}, action="stop", run_at=soon())
+    schedules_run_due()
+    derive_once()
+    (told,) = Notification.objects.filter(kind="action_failed")
+    assert told.user_id == alice_ctx.user_id and told.object_id == str(off.uuid)
+    assert told.title == (
+        f"f-off: stop failed: Cannot 'stop' instance {off.uuid} while it is in vm_state stopped"
+    )
