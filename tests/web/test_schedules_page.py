@@ -97,3 +97,10 @@ def test_pause_resume_and_delete_are_the_owners_alone(make_instance, alice_clien
         alice_client.post(f"/schedules/{made.pk}/{verb}/")
         made.refresh_from_db()
         assert made.state == state
+
+
+def test_a_form_for_an_instance_the_user_may_not_see_is_not_offered(make_instance, bob_client):
+    vm = make_instance("active")
+    page = bob_client.get(f"/schedules/?instance={vm.uuid}", follow=True).content.decode()
+    assert f"Instance {vm.uuid} could not be found." in page
+    assert f'value="{vm.uuid}"' not in page

@@ -80,48 +80,63 @@ def saved_view_filter(context: RequestContext, view_id: object) -> dict[str, str
     return kept
 
 
+OUTCOME_HELP = "accepted, refused, skipped, partial (a filter run partly accepted) or empty"
+
+
+class ScheduleFilterSerializer(serializers.Serializer):
+    """The instances list's filter parameters (one component, however often it is used)."""
+
+    name = serializers.CharField(required=False, help_text="Nova's name regex")
+    status = serializers.CharField(required=False, help_text="A Nova status, e.g. ACTIVE")
+    host = serializers.CharField(required=False, help_text="Admins")
+    project_id = serializers.CharField(required=False)
+
+
+class ScheduleRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    due_at = serializers.DateTimeField()
+    ran_at = serializers.DateTimeField()
+    outcome = serializers.CharField(help_text=OUTCOME_HELP)
+    request_id = serializers.CharField(allow_null=True)
+    result = serializers.CharField()
+    instances = serializers.ListField(
+        child=serializers.DictField(), help_text="uuid, name, outcome, request_id, result"
+    )
+
+
+class ScheduledActionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    instance_uuid = serializers.UUIDField(allow_null=True)
+    filter = ScheduleFilterSerializer(allow_null=True)
+    action = serializers.ChoiceField(SCHEDULABLE)
+    params = serializers.DictField()
+    cron = serializers.CharField(allow_null=True)
+    run_at = serializers.DateTimeField(help_text="The next run, in UTC")
+    time_zone = serializers.CharField()
+    state = serializers.ChoiceField(ScheduledAction.State.values)
+    ran_at = serializers.DateTimeField(allow_null=True)
+    last_outcome = serializers.CharField(allow_null=True, help_text=OUTCOME_HELP)
+    result = serializers.CharField(allow_null=True)
+
+
+class ScheduledActionOneSerializer(serializers.Serializer):
+    schedule = ScheduledActionSerializer()
+
+
 def filter_schema(**kwargs: Any) -> serializers.Serializer:
-    fields = {k: serializers.CharField(required=False) for k in FILTER_KEYS}
-    return inline_serializer("ScheduleFilter", fields, **kwargs)
+    return ScheduleFilterSerializer(**kwargs)
 
 
 def run_schema() -> serializers.Serializer:
-    return inline_serializer(
-        "ScheduleRun",
-        {
-            "id": serializers.IntegerField(),
-            "due_at": serializers.DateTimeField(),
-            "ran_at": serializers.DateTimeField(),
-            "outcome": serializers.ChoiceField(ScheduleRun.Outcome.values),
-            "request_id": serializers.CharField(allow_null=True),
-            "result": serializers.CharField(),
-            "instances": serializers.ListField(child=serializers.DictField()),
-        },
-    )
+    return ScheduleRunSerializer()
 
 
 def schedule_schema() -> serializers.Serializer:
-    return inline_serializer(
-        "ScheduledAction",
-        {
-            "id": serializers.IntegerField(),
-            "instance_uuid": serializers.UUIDField(allow_null=True),
-            "filter": filter_schema(allow_null=True),
-            "action": serializers.ChoiceField(SCHEDULABLE),
-            "params": serializers.DictField(),
-            "cron": serializers.CharField(allow_null=True),
-            "run_at": serializers.DateTimeField(help_text="The next run, in UTC"),
-            "time_zone": serializers.CharField(),
-            "state": serializers.ChoiceField(ScheduledAction.State.values),
-            "ran_at": serializers.DateTimeField(allow_null=True),
-            "last_outcome": serializers.ChoiceField(ScheduleRun.Outcome.values, allow_null=True),
-            "result": serializers.CharField(allow_null=True),
-        },
-    )
+    return ScheduledActionSerializer()
 
 
 def one_schema() -> serializers.Serializer:
-    return inline_serializer("ScheduledActionOne", {"schedule": schedule_schema()})
+    return ScheduledActionOneSerializer()
 
 
 class ScheduleList(AuthenticatedView):

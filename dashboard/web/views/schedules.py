@@ -77,10 +77,8 @@ def _target(page: Page, given: QueryDict) -> tuple[Instance | None, dict[str, st
     """What the form schedules for: an instance, a saved view's filter, or the list's current
     filter (the page's selected project with it); and the view's name, if any."""
     if given.get("instance"):
-        try:
-            return instance_get(context=page.scope.full, instance_uuid=given["instance"]), None, ""
-        except ComputeError:
-            return None, None, ""
+        # Found, or ComputeError: never a silent fall-back to a filter of every instance.
+        return instance_get(context=page.scope.full, instance_uuid=given["instance"]), None, ""
     if given.get("saved_view", "").isdigit():
         view = SavedView.objects.filter(pk=int(given["saved_view"]), user_id=page.request.user.pk)
         found = view.first()
@@ -103,7 +101,11 @@ def schedules_view(request: HttpRequest) -> HttpResponse:
     values = {"rows": _rows(page), "actions": SCHEDULABLE}
     if request.GET.get("fragment") == "table":
         return page.render("web/schedules/_table.html", values)
-    instance, target_filter, view_name = _target(page, request.GET)
+    try:
+        instance, target_filter, view_name = _target(page, request.GET)
+    except ComputeError as error:
+        page.refused(error)
+        return redirect("schedules")
     values.update(
         {
             "target_instance": instance,
