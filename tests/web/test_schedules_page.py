@@ -104,3 +104,13 @@ def test_a_form_for_an_instance_the_user_may_not_see_is_not_offered(make_instanc
     page = bob_client.get(f"/schedules/?instance={vm.uuid}", follow=True).content.decode()
     assert f"Instance {vm.uuid} could not be found." in page
     assert f'value="{vm.uuid}"' not in page
+
+
+def test_the_schedules_page_and_the_task_centre_read_in_simplified_chinese(
+    make_instance, alice_client
+):
+    vm = make_instance("active")
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+    page = alice_client.get(f"/schedules/?instance={vm.uuid}", **zh).content.decode()
+    assert "<h1>计划任务</h1>" in page and "按 cron 表达式重复运行" in page
+    assert "<h1>任务</h1>" in alice_client.get("/tasks/", **zh).content.decode()
