@@ -26,7 +26,7 @@ from compute import dispatch, watchdog  # noqa: E402
 from compute.notify import runner as notifier  # noqa: E402
 from compute.outbox.fanout import local_fanout  # noqa: E402
 from compute.outbox.relay import OutboxRelay, relay_for  # noqa: E402
-from compute.services import schedules  # noqa: E402
+from compute.services import schedule_runs  # noqa: E402
 from dashboard.security import StaticFilesHandler  # noqa: E402
 from dashboard.web import access  # noqa: E402
 from dashboard.web.routing import websocket_urlpatterns  # noqa: E402
@@ -50,7 +50,7 @@ def ensure_background() -> None:
         ("watchdog", watchdog.run_forever),
         ("socket-access", access.run_forever),
         ("notifier", notifier.run_forever),
-        ("schedules", schedules.run_forever),
+        ("schedules", schedule_runs.run_forever),
     ):
         task = _background.get(name)
         if task is None or task.done():

@@ -31,7 +31,7 @@ from compute.models.resources import (
     ServerExtras,
     ServerGroup,
 )
-from compute.models.schedules import ScheduledAction
+from compute.models.schedules import ScheduledAction, ScheduleRun
 from compute.models.tenancy import Membership, Project, Role
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "QuotaClassLimit",
     "QuotaLimit",
     "Role",
+    "ScheduleRun",
     "ScheduledAction",
     "SecurityGroup",
     "SecurityGroupRule",

@@ -18,7 +18,7 @@ class ChangeEvent(models.Model):
         HOST = "host", "Host"
         #: A user's new notification (``compute.notify``): only that user's sockets get it.
         NOTIFICATION = "notification", "Notification"
-        #: A scheduled run that was refused or skipped (``compute.services.schedules``): it
+        #: A scheduled run that was refused or skipped (``compute.services.schedule_runs``): it
         #: changed nothing, but its owner is told; no page receives it.
         SCHEDULE = "schedule", "Scheduled run"
 

@@ -244,7 +244,7 @@ class NotificationDelta(TypedDict):
 
 
 def record_schedule_outcome(payload: dict[str, Any]) -> None:
-    """A scheduled run that did not start its action (``compute.services.schedules``)."""
+    """A scheduled run that did not start its action (``compute.services.schedule_runs``)."""
     _append([payload])
 
 

@@ -1,7 +1,8 @@
 """The task centre's read: the actions in progress and recently finished that a caller may see
 (their projects' instances; everything for admins), each with its outcome, its limit — the
 dispatch deadline (``DISPATCH_TIMEOUT``) while no agent has taken it, the watchdog's task timeout
-once one has — and what may be done about it (cancel while queued, reset-state once reaped).
+once one has — and what may be done about it (cancel while queued, abort a live migration in
+progress as Nova does, reset-state once reaped).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from compute import actions, policy
+from compute.actions import moving
 from compute.conf import conf
 from compute.context import RequestContext
-from compute.models import ActionDispatch, InstanceAction, InstanceActionEvent
+from compute.models import ActionDispatch, InstanceAction, InstanceActionEvent, Migration
 from compute.states import VmState
 
 #: How far back "recently finished" reaches.
@@ -24,10 +26,13 @@ OUTCOMES = ("queued", "running", "success", "error", "cancelled")
 #: The text the watchdog's reaper ends a task's events with (``compute.watchdog``).
 REAPED_MARK = "ran longer than"
 CANCELLED_MARK = "Cancelled by "
-#: Live-migration abort is Nova's ``DELETE /servers/{id}/migrations/{id}`` — built on the
-#: ``drain`` branch (migrations API). The task centre offers it once that exists: this is the
-#: hook it will read (an action name → the URL name of its abort form).
-ABORTABLE: dict[str, str] = {}
+#: The actions Nova lets a user stop while they run, and the statuses of their migration record
+#: in which it does: live-migration abort (``DELETE /servers/{id}/migrations/{id}``, Nova's
+#: ``live_migrate_abort``) — a running one, or a queued one (2.65;
+#: ``compute.services.migrations.ABORTABLE`` and ``ABORTABLE_QUEUED``).
+ABORTABLE: dict[str, tuple[str, ...]] = {
+    moving.LIVE_MIGRATE.name: ("running", "queued", "preparing"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,12 @@ class TaskRow:
     reaped: bool
     can_cancel: bool
     can_reset: bool
-    abort_url_name: str | None
+    #: The migration record to abort (an abortable task the caller may abort), else None.
+    abort_migration_id: int | None
+
+    @property
+    def can_abort(self) -> bool:
+        return self.abort_migration_id is not None
 
     @property
     def instance(self) -> object:
@@ -99,6 +109,7 @@ def task_rows(
         .values_list("action_id", "details")
     ):
         errors.setdefault(action_id, details or "Error")
+    migrations = abortable_migrations(actions_page)
     settings = conf()
     out = []
     for a in actions_page:
@@ -120,8 +131,14 @@ def task_rows(
             limit, limit_name = settings.task_timeout(a.action), "watchdog task timeout"
         reaped = REAPED_MARK in fault
         instance = a.instance
+        migration_id = migrations.get(a.pk)
+        if migration_id is not None and not policy.allowed(
+            context, moving.ABORT.policy, a.project_id
+        ):
+            migration_id = None
         can_cancel = (
             queued
+            and a.action not in ABORTABLE  # a queued live migration is aborted (its record too)
             and dispatch is not None
             and not dispatch.claimed_by
             and may_start(context, dispatch.kind, a.project_id)
@@ -144,10 +161,31 @@ def task_rows(
                 reaped=reaped,
                 can_cancel=can_cancel,
                 can_reset=can_reset,
-                abort_url_name=ABORTABLE.get(a.action) if a.finish_time is None else None,
+                abort_migration_id=migration_id,
             )
         )
     return out
+
+
+def abortable_migrations(actions_page: list[InstanceAction]) -> dict[int, int]:
+    """For each open abortable action of the page, its instance's migration record still in an
+    abortable status (one query): action id → migration id."""
+    open_ones = {
+        a.instance_id: a for a in actions_page if a.finish_time is None and a.action in ABORTABLE
+    }
+    if not open_ones:
+        return {}
+    statuses = {s for a in open_ones.values() for s in ABORTABLE[a.action]}
+    found: dict[int, int] = {}
+    for instance_id, migration_id, status in (
+        Migration.objects.filter(instance_id__in=list(open_ones), status__in=statuses)
+        .order_by("instance_id", "-id")
+        .values_list("instance_id", "id", "status")
+    ):
+        action = open_ones[instance_id]
+        if action.pk not in found and status in ABORTABLE[action.action]:
+            found[action.pk] = migration_id
+    return found
 
 
 def may_start(context: RequestContext, kind: str, project_id: str) -> bool:

@@ -297,9 +297,13 @@ urlpatterns = [
     # Scheduled actions (issue 15): the caller's own, not a Nova API.
     re_path(r"^api/schedules/?$", schedules.ScheduleList.as_view()),
     re_path(r"^api/schedules/(?P<pk>[0-9]{1,18})/?$", schedules.ScheduleDetail.as_view()),
+    re_path(r"^api/schedules/(?P<pk>[0-9]{1,18})/runs/?$", schedules.ScheduleRuns.as_view()),
+    re_path(r"^api/schedules/(?P<pk>[0-9]{1,18})/pause/?$", schedules.SchedulePause.as_view()),
+    re_path(r"^api/schedules/(?P<pk>[0-9]{1,18})/resume/?$", schedules.ScheduleResume.as_view()),
     # The task centre (issue 15): every action the caller may see, not a Nova API.
     re_path(r"^api/tasks/?$", tasks.TaskList.as_view()),
     re_path(r"^api/tasks/(?P<pk>[0-9]{1,18})/cancel/?$", tasks.TaskCancel.as_view()),
+    re_path(r"^api/tasks/(?P<pk>[0-9]{1,18})/abort/?$", tasks.TaskAbort.as_view()),
     # Notifications (issue 15): the caller's own, not a Nova API.
     re_path(r"^api/notifications/?$", notifications.NotificationList.as_view()),
     re_path(r"^api/notifications/read/?$", notifications.NotificationRead.as_view()),

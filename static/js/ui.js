@@ -228,4 +228,14 @@
       row.addEventListener("blur", () => focus(null));
     });
   }
+
+  // --- the schedule form's time zone: the browser's own, unless the user typed one ----------
+  document.querySelectorAll("input[data-browser-zone]").forEach((input) => {
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (zone && input.value === "UTC") input.value = zone;
+    } catch (_) {
+      /* an old browser: UTC stays */
+    }
+  });
 })();

@@ -1316,6 +1316,21 @@ SCENARIOS.update(
             )
         ),
         ("api_schedules_destroy", 404): lambda w: w.alice.delete("/api/schedules/999999/"),
+        ("api_schedules_create", 400): lambda w: w.alice.post(
+            "/api/schedules/",
+            {"instance": w.server, "action": "stop", "cron": "0 3 * *"},
+            format="json",
+        ),
+        ("scheduleShow", 200): lambda w: w.alice.get(f"/api/schedules/{_schedule(w)}/"),
+        ("scheduleShow", 404): lambda w: w.alice.get("/api/schedules/999999/"),
+        ("scheduleRuns", 200): lambda w: w.alice.get(f"/api/schedules/{_schedule(w)}/runs/"),
+        ("scheduleRuns", 404): lambda w: w.alice.get("/api/schedules/999999/runs/"),
+        ("schedulePause", 200): lambda w: w.alice.post(f"/api/schedules/{_schedule(w)}/pause/"),
+        ("schedulePause", 404): lambda w: w.alice.post("/api/schedules/999999/pause/"),
+        ("scheduleResume", 200): lambda w: w.alice.post(
+            f"/api/schedules/{_schedule(w, paused=True)}/resume/"
+        ),
+        ("scheduleResume", 404): lambda w: w.alice.post(f"/api/schedules/{_schedule(w)}/resume/"),
         ("api_tasks_cancel_create", 202): lambda w: _queued_cancel(w),
         ("api_tasks_cancel_create", 404): lambda w: w.alice.post("/api/tasks/999999/cancel/"),
         ("api_tasks_cancel_create", 409): lambda w: w.alice.post(
@@ -1323,6 +1338,17 @@ SCENARIOS.update(
         ),
     }
 )
+
+
+def _schedule(w: SimpleNamespace, *, paused: bool = False) -> int:
+    """A recurring schedule of alice's on her server (paused if asked)."""
+    made = w.alice.post(
+        "/api/schedules/", {"instance": w.server, "action": "reboot", "cron": "0 3 * * *"},
+        format="json",
+    ).json()["schedule"]["id"]  # fmt: skip
+    if paused:
+        w.alice.post(f"/api/schedules/{made}/pause/")
+    return made
 
 
 def generic(operation_id: str, method: str, path: str, code: int, w: SimpleNamespace):
@@ -1515,5 +1541,24 @@ SCENARIOS.update(
         ("drainCancel", 202): lambda w: _drain(w, cancel=True),
         ("drainCancel", 403): lambda w: w.alice.post("/v2.1/vmdash/drains/1/cancel"),
         ("drainCancel", 404): lambda w: w.admin.post("/v2.1/vmdash/drains/999999/cancel"),
+    }
+)
+
+
+def _migration_task(w: SimpleNamespace, name: str) -> int:
+    """The task-centre id of a queued live migration (``_migrating``)."""
+    server, _ = _migrating(w, name)
+    return InstanceAction.objects.get(instance__uuid=server, action="live-migration").pk
+
+
+SCENARIOS.update(
+    {
+        ("api_tasks_abort_create", 202): lambda w: w.admin.post(
+            f"/api/tasks/{_migration_task(w, 'task-abort')}/abort/"
+        ),
+        ("api_tasks_abort_create", 404): lambda w: w.alice.post("/api/tasks/999999/abort/"),
+        ("api_tasks_abort_create", 409): lambda w: w.alice.post(
+            f"/api/tasks/{InstanceAction.objects.filter(finish_time__isnull=False).first().pk}/abort/"
+        ),
     }
 )

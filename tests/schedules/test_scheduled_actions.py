@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -20,7 +21,8 @@ from django.utils import timezone
 from compute.exceptions import Invalid, NotFound
 from compute.models import Host, InstanceAction, ScheduledAction
 from compute.services import host_update
-from compute.services.schedules import schedule_cancel, schedule_create, schedules_run_due
+from compute.services.schedule_runs import schedules_run_due
+from compute.services.schedules import schedule_cancel, schedule_create
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,3 +186,52 @@ def test_a_refused_or_skipped_run_is_told_to_its_owner_only(
     assert told.event_type == "instance.power_off.error"
     row = ChangeEvent.objects.get(kind="schedule")
     assert messages_for(row) == []  # no page receives it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_on_postgresql_run_a_recurring_schedule_once_per_tick(
+    agent, make_instance, alice_ctx, tmp_path
+):
+    """Two runner loops polling twenty times a second race for a schedule due every second:
+    every tick is run once (one history row per grid moment), never twice."""
+    if connection.vendor != "postgresql":
+        pytest.skip("two processes sharing SKIP LOCKED need PostgreSQL (DATABASE_URL)")
+    from compute.models import ScheduleRun
+
+    for i in range(2):
+        make_instance("active", name=f"tick-{i}")
+    made = schedule_create(
+        context=alice_ctx, target_filter={"name": "^tick-"}, action="reboot", cron="* * * * * *"
+    )
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "LOG_LEVEL": "WARNING",
+    }
+    logs = [open(tmp_path / f"run{i}.log", "w") for i in range(2)]  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "schedule", "run", "--interval", "0.05"],
+            cwd=ROOT, env=env, stdout=logs[i], stderr=subprocess.STDOUT,
+        )
+        for i in range(2)
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ScheduleRun.objects.count() < 4:
+            time.sleep(0.2)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        for log in logs:
+            log.close()
+    output = "".join((tmp_path / f"run{i}.log").read_text() for i in range(2))
+    assert "Traceback" not in output, output
+    due = list(ScheduleRun.objects.filter(schedule=made).values_list("due_at", flat=True))
+    assert len(due) >= 4
+    assert len(due) == len(set(due))  # no tick run twice
+    for run in ScheduleRun.objects.filter(schedule=made):
+        assert sorted(o["name"] for o in run.outcomes) == ["tick-0", "tick-1"]
+    assert InstanceAction.objects.filter(action="reboot").count() == 2  # the first tick's

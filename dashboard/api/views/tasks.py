@@ -3,6 +3,7 @@
 
 - ``GET /api/tasks?outcome=&action=&instance=&limit=&offset=``
 - ``POST /api/tasks/{id}/cancel``: a queued action no agent has taken (409 otherwise).
+- ``POST /api/tasks/{id}/abort``: a live migration in progress (Nova's abort: 409 otherwise).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 
 from compute.exceptions import Invalid
 from compute.selectors.tasks import OUTCOMES, TaskRow, task_rows, visible_actions
-from compute.services.tasks import action_cancel
+from compute.services.tasks import action_abort, action_cancel
 from dashboard.api.base import AuthenticatedView
 from dashboard.api.validation import query_int
 
@@ -51,6 +52,8 @@ def task_body(t: TaskRow) -> dict[str, Any]:
         "reaped": t.reaped,
         "can_cancel": t.can_cancel,
         "can_reset": t.can_reset,
+        "can_abort": t.can_abort,
+        "migration_id": t.abort_migration_id,
     }
 
 
@@ -76,6 +79,8 @@ TASK = inline_serializer(
         "reaped": serializers.BooleanField(),
         "can_cancel": serializers.BooleanField(),
         "can_reset": serializers.BooleanField(),
+        "can_abort": serializers.BooleanField(),
+        "migration_id": serializers.IntegerField(allow_null=True),
     },
 )
 
@@ -122,4 +127,19 @@ class TaskCancel(AuthenticatedView):
     )
     def post(self, request: Request, pk: int) -> Response:
         action_cancel(context=self.context, action_id=pk)
+        return Response(status=202)
+
+
+class TaskAbort(AuthenticatedView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={
+            202: OpenApiResponse(description="Abort asked: the migration ends cancelled"),
+            404: OpenApiResponse(description="No such action the caller may see"),
+            409: OpenApiResponse(description="Not a live migration in progress"),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        action_abort(context=self.context, action_id=pk)
         return Response(status=202)

@@ -1,6 +1,6 @@
-"""``manage.py tasks list|cancel --user U [--outcome O] [--action A] [--instance I] [--id N]
+"""``manage.py tasks list|cancel|abort --user U [--outcome O] [--action A] [--instance I] [--id N]
 [--json]``: the task centre from a shell, with the user's rights (``cancel``: a queued action no
-agent has taken). A refusal is the domain's message and exit status 1."""
+agent has taken; ``abort``: a live migration in progress). A refusal is the domain's message and exit status 1."""
 
 from __future__ import annotations
 
@@ -13,16 +13,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from compute.exceptions import ComputeError
 from compute.selectors.tasks import OUTCOMES, task_rows, visible_actions
-from compute.services.tasks import action_cancel
+from compute.services.tasks import action_abort, action_cancel
 from dashboard.api.views.tasks import task_body
 from dashboard.context import context_for
 
 
 class Command(BaseCommand):
-    help = "The task centre: list the actions a user may see, or cancel a queued one."
+    help = (
+        "The task centre: list the actions a user may see, cancel a queued one, "
+        "abort a live migration."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("command", choices=["list", "cancel"])
+        parser.add_argument("command", choices=["list", "cancel", "abort"])
         parser.add_argument("--user", required=True)
         parser.add_argument("--outcome", choices=OUTCOMES, default="")
         parser.add_argument("--action", default="")
@@ -37,11 +40,15 @@ class Command(BaseCommand):
             raise CommandError(f"No user {options['user']!r}.")
         context = context_for(user, client="cli")
         try:
-            if options["command"] == "cancel":
+            if options["command"] in ("cancel", "abort"):
                 if options["id"] is None:
                     raise CommandError("--id is required.")
-                action = action_cancel(context=context, action_id=options["id"])
-                result: Any = {"cancelled": action.pk, "action": action.action}
+                if options["command"] == "abort":
+                    action = action_abort(context=context, action_id=options["id"])
+                    result: Any = {"aborted": options["id"], "action": action.action}
+                else:
+                    action = action_cancel(context=context, action_id=options["id"])
+                    result = {"cancelled": action.pk, "action": action.action}
             else:
                 rows = visible_actions(
                     context=context,

@@ -1,6 +1,6 @@
 """The task centre: every action in progress or recently finished that the user may see, with
 who asked, the request id, progress, elapsed time against its limit, outcome and fault; cancel
-for a queued action no agent has taken, reset-state (the ``os-resetState`` row) for admins on a
+for a queued action no agent has taken, abort for a live migration in progress, reset-state (the ``os-resetState`` row) for admins on a
 task the watchdog reaped. The table is a fragment the live script re-renders when a change of
 any instance arrives (``data-watch="any"``); the compact dock in the top bar of every page is
 another fragment of the same view.
@@ -12,13 +12,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from compute.exceptions import ComputeError
 from compute.selectors.tasks import OUTCOMES, open_task_count, task_rows, visible_actions
 from compute.services import instance_action
-from compute.services.tasks import action_cancel
+from compute.services.tasks import action_abort, action_cancel
 from dashboard.web.pages import begin
 
 PAGE_SIZE = 25
@@ -59,6 +60,8 @@ def tasks_view(request: HttpRequest) -> HttpResponse:
         "action": action,
         "instance": instance,
         "query": query.urlencode(),
+        # Where a button's form returns: the page, never the fragment the live script fetched.
+        "back": f"{reverse('tasks')}?{query.urlencode()}",
     }
     template = (
         "web/tasks/_table.html" if request.GET.get("fragment") == "table" else "web/tasks/list.html"
@@ -79,6 +82,18 @@ def task_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     page = begin(request)
     try:
         action_cancel(context=page.scope.full, action_id=pk)
+    except ComputeError as error:
+        page.refused(error)
+    return _back(request)
+
+
+@login_required
+@require_POST
+def task_abort_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Abort a live migration in progress (Nova's abort: the guest stays on its source)."""
+    page = begin(request)
+    try:
+        action_abort(context=page.scope.full, action_id=pk)
     except ComputeError as error:
         page.refused(error)
     return _back(request)
