@@ -84,6 +84,9 @@ class ComputeConf:
     libvirt_peers: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Seconds a console URL's one-time token stays valid (Nova's ``[consoleauth] token_ttl``).
     console_token_ttl: float = 600.0
+    #: Seconds a recurring schedule must leave between two runs at least: cron's optional
+    #: sixth field (seconds) could otherwise reboot a guest every second. Tests lower it.
+    schedule_min_interval: float = 60.0
     #: Seconds between an agent's samples of its running guests' diagnostics (the instance
     #: page's charts, an hour of them kept); 0 or below: no samples, no charts.
     diagnostics_interval: float = 10.0

@@ -358,6 +358,7 @@ COMPUTE = {
     "libvirt_peers": json.loads(os.environ.get("LIBVIRT_PEERS") or "{}"),
     "console_token_ttl": env_float("CONSOLE_TOKEN_TTL", 600.0),
     "diagnostics_interval": env_float("DIAGNOSTICS_INTERVAL", 10.0),
+    "schedule_min_interval": env_float("SCHEDULE_MIN_INTERVAL", 60.0),
 }
 
 #: Notifications (compute.notify.conf): how often the notifier runs, retries and backoff, and

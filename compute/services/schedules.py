@@ -9,11 +9,14 @@ overwritten). What it may act on is decided at each run with the owner's rights 
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from compute.conf import conf
 from compute.context import RequestContext
 from compute.exceptions import Invalid, NotFound
 from compute.models import ScheduledAction
@@ -56,6 +59,7 @@ def schedule_create(
     if cron:
         cron = cron_valid(cron)
         moment = next_run(cron, zone, now or timezone.now())
+        _check_interval(cron, zone, moment)
     else:
         try:
             moment = datetime.fromisoformat(run_at)
@@ -130,3 +134,22 @@ def schedule_resume(
     if not won:
         raise NotFound(f"No paused scheduled action {schedule_id}.")
     return ScheduledAction.objects.get(pk=schedule_id)
+
+
+#: Grid moments looked at for the shortest gap (a cron such as "0,1 3 * * *" is rare enough
+#: that its close pair shows within a day's worth of the grid's moments).
+_GAPS_LOOKED_AT = 24
+
+
+def _check_interval(cron: str, zone: ZoneInfo, first: datetime) -> None:
+    """``Invalid`` when the cron's grid puts two runs closer than ``schedule_min_interval``."""
+    least = conf().schedule_min_interval
+    moments = [first]
+    for _ in range(_GAPS_LOOKED_AT):
+        moments.append(next_run(cron, zone, moments[-1]))
+    gap = min((b - a).total_seconds() for a, b in itertools.pairwise(moments))
+    if gap < least:
+        raise Invalid(
+            f"Cron expression {cron!r} runs every {gap:g} s; a schedule may run at most once "
+            f"every {least:g} s."
+        )

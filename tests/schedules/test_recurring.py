@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from compute.exceptions import Invalid, NotFound
-from compute.models import InstanceAction, ScheduleRun
+from compute.models import InstanceAction, ScheduledAction, ScheduleRun
 from compute.selectors.schedules import next_run
 from compute.services.schedule_runs import schedules_run_due
 from compute.services.schedules import (
@@ -201,3 +201,21 @@ def test_a_schedule_ends_when_its_instance_is_deleted_or_its_owner_disabled(
     assert on_kept.state == "cancelled"
     assert on_kept.result == "Ended: the owner's account is disabled."
     assert ScheduleRun.objects.filter(schedule=on_kept).count() == 2
+
+
+@pytest.mark.parametrize("cron", ["* * * * * *", "*/30 * * * * *", "0,45 3 * * * *"])
+def test_a_cron_closer_than_the_least_interval_is_refused_and_nothing_is_made(
+    alice_ctx, make_instance, cron
+):
+    vm = make_instance("active")
+    with pytest.raises(Invalid, match="a schedule may run at most once every 60 s"):
+        schedule_create(context=alice_ctx, instance_uuid=str(vm.uuid), action="reboot", cron=cron)
+    assert not ScheduledAction.objects.exists()
+
+
+def test_every_minute_is_the_least_interval_by_default(alice_ctx, make_instance):
+    vm = make_instance("active")
+    made = schedule_create(
+        context=alice_ctx, instance_uuid=str(vm.uuid), action="reboot", cron="* * * * *"
+    )
+    assert made.cron == "* * * * *"

@@ -190,7 +190,7 @@ def test_a_refused_or_skipped_run_is_told_to_its_owner_only(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_on_postgresql_run_a_recurring_schedule_once_per_tick(
-    agent, make_instance, alice_ctx, tmp_path
+    agent, make_instance, alice_ctx, tmp_path, settings
 ):
     """Two runner loops polling twenty times a second race for a schedule due every second:
     every tick is run once (one history row per grid moment), never twice."""
@@ -200,6 +200,7 @@ def test_two_processes_on_postgresql_run_a_recurring_schedule_once_per_tick(
 
     for i in range(2):
         make_instance("active", name=f"tick-{i}")
+    settings.COMPUTE = {**settings.COMPUTE, "schedule_min_interval": 1.0}  # a tick a second
     made = schedule_create(
         context=alice_ctx, target_filter={"name": "^tick-"}, action="reboot", cron="* * * * * *"
     )

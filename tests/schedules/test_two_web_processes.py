@@ -15,11 +15,14 @@ from tests.support.processes import Daphne, child_env, wait_for
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_web_processes_run_a_schedule_once_per_tick(agent, make_instance, alice_ctx, tmp_path):
+def test_two_web_processes_run_a_schedule_once_per_tick(
+    agent, make_instance, alice_ctx, tmp_path, settings
+):
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.skip("two web processes sharing a schedule: PostgreSQL and Redis (the CI's pass)")
     for i in range(2):
         make_instance("active", name=f"web-tick-{i}")
+    settings.COMPUTE = {**settings.COMPUTE, "schedule_min_interval": 1.0}  # a tick a second
     made = schedule_create(
         context=alice_ctx, target_filter={"name": "^web-tick-"}, action="reboot",
         cron="* * * * * *",
