@@ -162,7 +162,7 @@ PARAM_FIELDS: dict[str, FieldMaker] = {
         label=_("Image name"), max_length=255, initial=f"{i.name}-snap"
     ),
     "backup_type": lambda s, i, c: forms.ChoiceField(
-        label=_("Backup type"), choices=[("daily", "daily"), ("weekly", "weekly")]
+        label=_("Backup type"), choices=[("daily", _("daily")), ("weekly", _("weekly"))]
     ),
     "rotation": lambda s, i, c: forms.IntegerField(label=_("Keep"), min_value=0, initial=1),
     "adminPass": lambda s, i, c: forms.CharField(

@@ -272,7 +272,6 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Close"): "关闭",
     (None, "Back to instances"): "返回实例列表",
     (None, "Tasks"): "任务",
-    (None, "Tasks in progress"): "进行中的任务",
     (None, "Open to load."): "展开后加载。",
     (None, "Notifications: %(count)s unread"): "通知：%(count)s 条未读",
     # the instances list
@@ -318,7 +317,6 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Show"): "显示",
     (None, "With selected"): "对选中项",
     (None, "Choose an action…"): "选择操作…",
-    (None, "Apply the action to the selected instances"): "对选中的实例执行该操作",
     (
         None,
         "Apply to <span data-selected-count>0</span> selected",

@@ -25,6 +25,34 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "New password"): "新密码",
     (None, "Set vm_state to"): "将 vm_state 设为",
     (None, "Type"): "类型",
+    (None, "daily"): "每日",
+    (None, "weekly"): "每周",
+    # Nova's refusals as the pages show them (dashboard/web/refusals.py); identifiers kept
+    (
+        None,
+        "Cannot '%(action)s' instance %(uuid)s while it is in %(attr)s %(state)s",
+    ): "实例 %(uuid)s 处于 %(attr)s %(state)s，不能执行“%(action)s”",
+    (
+        None,
+        "Instance %(uuid)s is in an invalid state for '%(action)s'",
+    ): "实例 %(uuid)s 的状态不允许执行“%(action)s”",
+    (None, "Instance %(uuid)s is locked"): "实例 %(uuid)s 已锁定",
+    (None, "Instance %(uuid)s is not ready"): "实例 %(uuid)s 尚未就绪",
+    (None, "Service is unavailable at this time."): "服务暂时不可用。",
+    (
+        None,
+        "Compute service of %(host)s is still in use.",
+    ): "%(host)s 的计算服务仍在运行。",
+    (
+        None,
+        "Policy doesn't allow %(rule)s to be performed.",
+    ): "策略不允许执行 %(rule)s。",
+    (None, "Guest does not have a console available."): "客户机没有可用的控制台。",
+    (
+        None,
+        "The requested functionality is not supported.",
+    ): "不支持所请求的功能。",
+    (None, "There are not enough hosts available."): "没有足够的可用主机。",
     # the sync's warnings
     (
         None,
@@ -391,9 +419,50 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "delivered"): "已送达",
     (None, "failed (%(state)s)"): "失败（%(state)s）",
     (None, "No attempts yet."): "尚无尝试。",
+    # the state machine's diagram
+    (None, " or "): " 或 ",
+    (None, "any vm_state"): "任意 vm_state",
+    (None, "every state"): "所有状态",
+    (None, "%(action)s (fails)"): "%(action)s（失败）",
+    ("role", "manager"): "项目经理",
+    (
+        None,
+        "vm_states are boxes, actions are arrows; under each action, the task_states it passes through.",
+    ): "方框是 vm_state，箭头是操作；每个操作下方是它经过的 task_state。",
+    (
+        None,
+        "⟲ lists the actions that leave the vm_state unchanged. Drawn from compute/actions.py.",
+    ): "⟲ 列出不改变 vm_state 的操作。由 compute/actions.py 绘制。",
+    (
+        None,
+        "Instance state machine: vm_states and the actions between them",
+    ): "实例状态机：各个 vm_state 及其间的操作",
+    # the state machine's preconditions
+    (None, "unchanged"): "不变",
+    (
+        None,
+        "the vm_state it had before (default active)",
+    ): "之前的 vm_state（默认 active）",
+    (
+        None,
+        "active, or stopped if it was stopped before",
+    ): "active；若之前为 stopped 则为 stopped",
+    (
+        None,
+        "active, or stopped if the guest is shut down",
+    ): "active；若客户机已关机则为 stopped",
+    (None, "admin only"): "仅限管理员",
+    (None, "project managers and admins"): "项目经理和管理员",
+    (None, "refused while locked (admins bypass)"): "锁定时拒绝（管理员除外）",
+    (None, "instance must have launched"): "实例必须已启动过",
+    (None, "instance must have a host"): "实例必须有主机",
+    (None, "host's compute service must be up"): "主机的计算服务必须正常",
+    (None, "asks for confirmation"): "需要确认",
+    (None, "— (completes at once, no task)"): "—（立即完成，无任务）",
     # the task centre
     (None, "<strong>%(open)s</strong> in progress"): "<strong>%(open)s</strong> 个进行中",
     (None, "Task centre"): "任务中心",
+    ("tasks", "in progress"): "进行中",
     (None, "Nothing in the last 24 hours."): "最近 24 小时内没有任务。",
     (None, "Asked by"): "发起人",
     (None, "Request"): "请求",

@@ -38,6 +38,7 @@ from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
 from dashboard.web.plan_rows import resident_rows
+from dashboard.web.refusals import in_language
 from dashboard.web.rows import InstanceRow, instance_rows
 
 MIGRATION_RESULTS = "web.migration_results"
@@ -122,7 +123,10 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
             "movable": [row.uuid for row, plan in residents if plan.choices[MOVE] is None],
             "syncs": recent_syncs(host),
             "disable_form": HostDisableForm(),
-            "results": request.session.pop(MIGRATION_RESULTS, []),
+            "results": [
+                {**r, "message": in_language(r.get("message"))}
+                for r in request.session.pop(MIGRATION_RESULTS, [])
+            ],
             "other_hosts": host_list().exclude(pk=host.pk).count(),
             "audit": audit_lines(host),
             "drain": drain_panel(host),

@@ -38,6 +38,7 @@ from dashboard.web.actionbar import bulk_actions
 from dashboard.web.forms import SORTABLE, Catalog, CreateInstanceForm, InstanceFilterForm
 from dashboard.web.pages import Page, begin
 from dashboard.web.policy import shows_host, shows_host_status_column
+from dashboard.web.refusals import in_language
 from dashboard.web.rows import instance_rows
 from dashboard.web.views.saved_views import normalised, views_of
 
@@ -256,7 +257,9 @@ def instance_bulk_view(request: HttpRequest) -> HttpResponse:
         try:
             instance_action(context=page.scope.context, instance_uuid=uuid, action=spec.key)
         except ComputeError as error:
-            results.append(_result(uuid, names, accepted=False, message=error.message))
+            results.append(
+                _result(uuid, names, accepted=False, message=in_language(error.message) or "")
+            )
         else:
             results.append(
                 _result(
