@@ -171,3 +171,59 @@ def test_the_checker_finds_english_left_in_a_chinese_page():
     shown = [["p", "运行中"], ["button", "Stop"], ["td", "web"], ["span@title", "vm_state: active"],
              ["span", "实例 d181efbb-0d90 处于 vm_state active"]]  # fmt: skip
     assert untranslated(shown, {"web"}) == [("button", "Stop")]
+
+
+#: Every text the polite live region is given, recorded from the page's start.
+RECORD = """() => {
+  window.said = [];
+  const region = document.getElementById("live-announcer");
+  new MutationObserver(() => { if (region.textContent) window.said.push(region.textContent); })
+    .observe(region, { childList: true, characterData: true, subtree: true });
+}"""
+
+#: Twenty instances' statuses changing in one burst, as twenty deltas in a row would.
+BURST = """() => Array.from(document.querySelectorAll("tr[data-instance]")).slice(0, 20)
+  .map((row, n) => { document.dispatchEvent(new CustomEvent("vmdash:instance", { detail: {
+    id: row.dataset.instance, name: `burst-${n}`, status: "ERROR", version: 1e9 } }));
+    return row.dataset.instance; }).length"""
+
+
+ONE_MORE = """() => { const row = document.querySelector("tr[data-instance]");
+  document.dispatchEvent(new CustomEvent("vmdash:instance", { detail: {
+    id: row.dataset.instance, name: "burst-0", status: "SHUTOFF", version: 2e9 } })); }"""
+
+
+def test_a_status_change_is_announced_politely_and_a_burst_as_one_sentence(site, browser):
+    live = site["site"]
+    made = [live.call("create", user="alice", project="demo", name=f"say-{n}") for n in range(4)]
+    for vm in made:
+        live.call("wait_idle", uuid=vm["uuid"])
+    context = browser.new_context(locale="en")
+    cookie = live.call("session", user="alice")["sessionid"]
+    context.add_cookies([{"name": "sessionid", "value": cookie, "url": live.url}])
+    page = context.new_page()
+    try:
+        page.goto(live.url + "/instances/?name=say-")
+        page.wait_for_selector('#live-indicator[data-state="live"]')
+        region = page.locator("#live-announcer")
+        assert region.get_attribute("aria-live") == "polite"
+        page.evaluate(RECORD)
+        # A real change, made by another process: said once, as the status badge reads.
+        live.call("action", user="alice", uuid=made[0]["uuid"], action="stop")
+        live.call("wait_idle", uuid=made[0]["uuid"])
+        page.wait_for_function("() => window.said.length > 0")
+        assert page.evaluate("window.said") == ["Status changed: say-0: Shutoff"]
+        # A burst: four changes in one go are one sentence naming three and counting the rest.
+        assert page.evaluate(BURST) == 4
+        page.wait_for_function("() => window.said.length > 1")
+        assert page.evaluate("window.said")[1:] == [
+            "Status changed: burst-0: Error; burst-1: Error; burst-2: Error; and 1 more change"
+        ]
+        # The same status again is not news: with one new change in the same burst, only that
+        # one is said.
+        page.evaluate(BURST)
+        page.evaluate(ONE_MORE)
+        page.wait_for_function("() => window.said.length > 2")
+        assert page.evaluate("window.said")[2:] == ["Status changed: burst-0: Shutoff"]
+    finally:
+        context.close()

@@ -481,6 +481,8 @@ T: dict[tuple[str | None, str], str | list[str]] = {
 #: The console script's texts and the bell's (djangojs.po).
 JS: dict[tuple[str | None, str], str | list[str]] = {
     (None, "Notifications: %(count)s unread"): "通知：%(count)s 条未读",
+    (None, "Status changed: %(changes)s"): "状态已变化：%(changes)s",
+    (None, "%(changes)s; and %(more)s more change"): ["%(changes)s；另有 %(more)s 处变化"],
     (None, "The guest has no state yet."): "客户机尚无状态。",
     (None, "The guest is paused."): "客户机已暂停。",
     (None, "The guest is shut off."): "客户机已关机。",
