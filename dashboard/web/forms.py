@@ -53,10 +53,23 @@ class InstanceFilterForm(forms.Form):
     limit = forms.TypedChoiceField(
         required=False, coerce=int, choices=[(str(n), str(n)) for n in PAGE_SIZES]
     )
+    #: The optional columns shown (``dashboard.web.columns``), comma-separated.
+    cols = forms.CharField(required=False, max_length=200)
     #: The page after this row (Next).
     marker = forms.UUIDField(required=False)
     #: The page before this row (Previous).
     before = forms.UUIDField(required=False)
+
+    def clean_cols(self) -> str:
+        from dashboard.web.columns import KEYS  # the columns' module reads rows, not forms
+
+        value: str = self.cleaned_data.get("cols") or ""
+        unknown = {key for key in value.split(",") if key} - KEYS
+        if unknown:
+            raise forms.ValidationError(
+                _("Unknown columns: %(keys)s") % {"keys": ", ".join(sorted(unknown))}
+            )
+        return value
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ T: dict[tuple[str | None, str], str | list[str]] = {
     (None, "New password"): "新密码",
     (None, "Set vm_state to"): "将 vm_state 设为",
     (None, "Type"): "类型",
+    (None, "Columns"): "列",
+    (None, "Columns shown"): "显示的列",
+    (None, "Unknown columns: %(keys)s"): "未知的列：%(keys)s",
     (None, "daily"): "每日",
     (None, "weekly"): "每周",
     # Nova's refusals as the pages show them (dashboard/web/refusals.py); identifiers kept
