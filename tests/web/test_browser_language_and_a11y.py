@@ -26,6 +26,9 @@ pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe" / "axe.min.js"
 VARIANTS = [("en", "light"), ("en", "dark"), ("zh-hans", "light"), ("zh-hans", "dark")]
 PAGES = ["instances", "instance", "hosts", "states"]
+#: The other pages, read for untranslated strings too (the drain plan's rows excepted: another
+#: branch is rewriting dashboard/web/plan_rows.py and marks its strings there).
+MORE_PAGES = ["host", "tasks", "notifications"]
 NAMES = ("lang-web", "lang-db", "lang-batch")
 
 #: Words a zh-hans page keeps in Latin letters: Nova's identifiers and field names, the action
@@ -41,6 +44,7 @@ KEPT = {
     "alice", "admin", "demo",  # the test site's users and project
     "enabled", "disabled",  # Nova's os-services status, in the service badge
     "servers", "compute", "actions.py",  # an API path and a file named in the diagram
+    "nova-compute", "Webhook", "https",
     "second-client",  # the test driver's client name, in the action log
 }  # fmt: skip
 
@@ -48,7 +52,8 @@ KEPT = {
 #: code, badges — which keep Nova's identifiers), and the attributes people meet.
 SHOWN = """() => {
   const DATA = "script, style, noscript, code, pre, .mono, .badge, [data-bind=name], .sub, "
-    + "#project-switch, .crumbs span:last-child, .timeline-action, .event, .terminal-box";
+    + "#project-switch, .crumbs span:last-child, .timeline-action, .event, .terminal-box, "
+    + "#migrate-form tbody";
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
@@ -60,7 +65,7 @@ SHOWN = """() => {
   for (const el of document.body.querySelectorAll("[title], [aria-label], [placeholder], [alt]")) {
     for (const name of ["title", "aria-label", "placeholder", "alt"]) {
       const value = el.getAttribute(name);
-      if (value && !el.closest("script, .terminal-box")) {
+      if (value && !el.closest("script, .terminal-box, #migrate-form tbody")) {
         out.push([`${el.tagName.toLowerCase()}@${name}`, value, el.closest("[lang]").lang]);
       }
     }
@@ -105,7 +110,8 @@ def site(live_site: Any) -> dict[str, Any]:
         live_site.call("wait_idle", uuid=vm["uuid"])
     uuid = made["lang-web"]["uuid"]
     paths = {"instances": "/instances/", "instance": f"/instances/{uuid}/", "hosts": "/hosts/",
-             "states": "/states/"}  # fmt: skip
+             "states": "/states/", "host": "/hosts/node1/", "tasks": "/tasks/",
+             "notifications": "/notifications/"}  # fmt: skip
     return {"site": live_site, "paths": paths}
 
 
@@ -136,7 +142,7 @@ def tab(request: Any, site: dict[str, Any], browser: Any) -> Any:
     context.close()
 
 
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", PAGES + MORE_PAGES)
 def test_the_main_pages_show_no_untranslated_string(tab, name):
     language, visit = tab
     page = visit(name)
