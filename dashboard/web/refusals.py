@@ -54,6 +54,22 @@ REFUSALS: tuple[tuple[re.Pattern[str], Promise], ...] = tuple(
             r"There are not enough hosts available\.",
             _("There are not enough hosts available."),
         ),
+        (
+            r"Quota exceeded for (?P<resources>.+?): Requested (?P<requested>.+?), but already "
+            r"used (?P<used>.+?) of (?P<allowed>.+?) (?P=resources)",
+            _(
+                "Quota exceeded for %(resources)s: Requested %(requested)s, but already used "
+                "%(used)s of %(allowed)s %(resources)s"
+            ),
+        ),
+        (
+            r"The action is no longer waiting for its compute agent; it cannot be cancelled\.",
+            _("The action is no longer waiting for its compute agent; it cannot be cancelled."),
+        ),
+        (
+            r"The instance has moved on since the action was queued; it cannot be cancelled\.",
+            _("The instance has moved on since the action was queued; it cannot be cancelled."),
+        ),
     )
 )
 

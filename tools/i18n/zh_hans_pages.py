@@ -56,6 +56,22 @@ T: dict[tuple[str | None, str], str | list[str]] = {
         "The requested functionality is not supported.",
     ): "不支持所请求的功能。",
     (None, "There are not enough hosts available."): "没有足够的可用主机。",
+    (
+        None,
+        "Quota exceeded for %(resources)s: Requested %(requested)s, but already used %(used)s of %(allowed)s %(resources)s",
+    ): "%(resources)s 超出配额：请求 %(requested)s，但已使用 %(used)s（配额 %(allowed)s）",
+    (
+        None,
+        "The action is no longer waiting for its compute agent; it cannot be cancelled.",
+    ): "该操作已不在等待计算代理，无法取消。",
+    (
+        None,
+        "The instance has moved on since the action was queued; it cannot be cancelled.",
+    ): "该操作排队后实例状态已变化，无法取消。",
+    (
+        None,
+        "Reset-state is offered to admins for a task the watchdog reaped.",
+    ): "只有管理员可以对被看门狗回收的任务重置状态。",
     # the sync's warnings
     (
         None,
