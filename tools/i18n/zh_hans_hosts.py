@@ -28,6 +28,17 @@ T: dict[tuple[str | None, str], str | list[str]] = {
         None,
         "Webhook signing secret (shown once): %(secret)s",
     ): "Webhook 签名密钥（仅显示一次）：%(secret)s",
+    # the power sync's lines and the maintenance log's (host_status and vm_states kept)
+    (None, "power %(old)s → %(new)s"): "电源 %(old)s → %(new)s",
+    (None, "then %(action)s"): "随后 %(action)s",
+    (None, "changed"): "已更改",
+    (None, "disabled"): "已禁用",
+    (None, "forced down"): "强制下线",
+    (None, "reason"): "原因",
+    (None, "reason: %(reason)s"): "原因：%(reason)s",
+    ("verdict", "accepted"): "已受理",
+    (None, "refused: %(message)s"): "被拒绝：%(message)s",
+    (None, "yes"): "是",
     # the domain's choices
     ("drain job", "Running"): "进行中",
     ("drain job", "Cancelling"): "正在取消",

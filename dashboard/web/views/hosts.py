@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from compute import policy
@@ -327,8 +327,9 @@ class AuditLine:
     request_id: str
 
 
-_SWITCHES = (("host_status", "host_status"), ("disabled", "disabled"),
-             ("forced_down", "forced down"), ("disabled_reason", "reason"))  # fmt: skip
+_SWITCHES = (("host_status", "host_status"), ("disabled", gettext_lazy("disabled")),
+             ("forced_down", gettext_lazy("forced down")),
+             ("disabled_reason", gettext_lazy("reason")))  # fmt: skip
 _TONES = {"changed": "ok", "accepted": "ok", "unchanged": "muted", "partly_accepted": "warn",
           "refused": "danger"}  # fmt: skip
 
@@ -339,15 +340,21 @@ def audit_lines(host: Host, limit: int = AUDIT_ROWS) -> list[AuditLine]:
 
 
 def _line(entry: HostAuditEntry) -> AuditLine:
+    moved = [key for key, _ in _SWITCHES if entry.before.get(key) != entry.after.get(key)]
     change = [
         f"{label} {_shown(entry.before.get(key))} → {_shown(entry.after.get(key))}"
         for key, label in _SWITCHES
-        if entry.before.get(key) != entry.after.get(key)
+        if key in moved
     ]
-    if entry.reason and not any(c.startswith("reason ") for c in change):
-        change.append(f"reason: {entry.reason}")
+    if entry.reason and "disabled_reason" not in moved:
+        change.append(gettext("reason: %(reason)s") % {"reason": entry.reason})
     for verdict in entry.details or []:
-        verb = "accepted" if verdict.get("accepted") else f"refused: {verdict.get('message', '')}"
+        verb = (
+            pgettext("verdict", "accepted")
+            if verdict.get("accepted")
+            else gettext("refused: %(message)s")
+            % {"message": in_language(verdict.get("message", "")) or ""}
+        )
         change.append(f"{verdict.get('name') or verdict.get('instance')}: {verb}")
     return AuditLine(
         at=entry.at,
@@ -365,5 +372,5 @@ def _shown(value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     return str(value)
