@@ -218,6 +218,8 @@ LANGUAGE_CODE = "en"
 #: top bar (kept per user, dashboard.Preference). Nova's state identifiers stay as they are.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+#: Dates to the second in each language (dashboard/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["dashboard.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

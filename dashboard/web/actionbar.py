@@ -2,7 +2,7 @@
 
 The answer comes from ``compute.preconditions.evaluate`` — the check the services run — so a
 button is enabled exactly when the service would accept it, and a disabled one carries Nova's
-refusal text. The groups are the action table's families (``ActionSpec.group``), in the table's
+refusal text (in the page's language: ``dashboard.web.refusals``). The groups are the action table's families (``ActionSpec.group``), in the table's
 order of groups.
 """
 
@@ -16,6 +16,7 @@ from compute.context import RequestContext
 from compute.preconditions import evaluate
 from dashboard.web.forms import ActionParamsForm, Catalog
 from dashboard.web.presentation import badge
+from dashboard.web.refusals import in_language
 from dashboard.web.rows import InstanceRow
 
 
@@ -57,7 +58,7 @@ def action_groups(
     def button(spec: ActionSpec) -> ActionButton:
         return ActionButton(
             spec=spec,
-            refusal=answers[spec.key],
+            refusal=in_language(answers[spec.key]),
             pending=row.pending_action == spec.key,
             pending_label=pending_label,
             form=(

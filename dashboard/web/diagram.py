@@ -6,7 +6,9 @@
 which arrows exist, which actions they carry, which task_states those pass through — comes from
 ``dashboard.web.transitions``, i.e. from ``compute.actions``. Only the placement of the
 vm_states is fixed here; a vm_state added to the model without a place gets one in a spare row.
-No outside service and no layout engine is involved.
+No outside service and no layout engine is involved. The words are in the active language
+(the action table's labels through the catalogue; Nova's identifiers as they are); the README's
+copy is English.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+from django.utils.translation import gettext, pgettext, pgettext_lazy
+
 from compute.models.tenancy import Role
 from compute.states import VmState
 from dashboard.web.presentation import badge
 from dashboard.web.transitions import ANY, Arrow, Graph, graph, targets
 
 V = VmState
+
+#: The roles an arrow's label names (its action's least role above member), for the catalogue.
+ROLE_WORDS = (pgettext_lazy("role", "manager"), pgettext_lazy("role", "admin"))
 
 WIDTH, HEIGHT = 1560, 1180
 NODE_W = 180
@@ -92,7 +99,7 @@ def _wrap(words: list[str], limit: int) -> list[str]:
     current = ""
     for word in words:
         candidate = f"{current}, {word}" if current else word
-        if len(candidate) > limit and current:
+        if _width(candidate) > limit and current:
             lines.append(current + ",")
             current = word
         else:
@@ -156,15 +163,21 @@ def _targets_of(arrow: Arrow) -> tuple[str, ...]:
     return targets(arrow.spec, arrow.source)
 
 
+def _width(text: str) -> float:
+    """The text's width in Latin characters: a CJK character is as wide as two."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
+
+
 def _node_lines(state: str, g: Graph) -> list[str]:
-    seen = list(dict.fromkeys(s.label for s in g.in_place.get(state, ())))
+    seen = list(dict.fromkeys(gettext(s.label) for s in g.in_place.get(state, ())))
     lines = _wrap(seen, 26) if seen else []
     if state == ANY:
         fans: dict[str, list[str]] = {}
         for arrow in _fanned(g):
-            fans.setdefault(arrow.spec.label, []).append(arrow.target)
+            fans.setdefault(gettext(arrow.spec.label), []).append(arrow.target)
         for label, targets in fans.items():
-            lines.append(f"→ {' or '.join(targets)}: {label}")
+            either = gettext(" or ").join(targets)
+            lines.append(f"→ {either}: {label}")
     return lines
 
 
@@ -185,7 +198,8 @@ def _boxes(g: Graph) -> dict[str, Box]:
 def _draw_node(canvas: _Canvas, state: str, box: Box, g: Graph) -> None:
     if state == ANY:
         fill, stroke, ink = ("#ffffff", "#64748b", "#334155")
-        title, subtitle, dash = "any vm_state", "every state", ' stroke-dasharray="5 4"'
+        title, subtitle = gettext("any vm_state"), gettext("every state")
+        dash = ' stroke-dasharray="5 4"'
     else:
         b = badge("vm_state", state)
         fill, stroke, ink = TONE_COLOURS[b.tone]
@@ -226,9 +240,11 @@ def _label_lines(arrows: tuple[Arrow, ...], walked: set[str]) -> list[tuple[str,
         if spec.key in seen:
             continue
         seen.add(spec.key)
-        name = spec.label + (" (fails)" if arrow.failure else "")
+        name = gettext(spec.label)
+        if arrow.failure:
+            name = gettext("%(action)s (fails)") % {"action": name}
         if spec.role != Role.MEMBER:
-            name += f" · {spec.role}"
+            name += f" · {pgettext('role', spec.role)}"
         lines.append((name, True))
         if not arrow.failure and spec.key not in walked:
             walked.add(spec.key)
@@ -260,7 +276,7 @@ def _draw_arrow(
     colour = "#dc2626" if failure else "#475569"
     dash = ' stroke-dasharray="6 5"' if failure else ""
     marker = "url(#arrow-fail)" if failure else "url(#arrow)"
-    names = ", ".join(dict.fromkeys(a.spec.label for a in arrows))
+    names = ", ".join(dict.fromkeys(gettext(a.spec.label) for a in arrows))
     keys = " ".join(dict.fromkeys(a.spec.key for a in arrows))
     canvas.back.append(
         f'<path class="arrow" data-actions="{escape(keys)}" d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {tx:.1f},{ty:.1f}" '
@@ -271,7 +287,7 @@ def _draw_arrow(
     t = LABEL_AT.get(key, 0.5)
     lx = (1 - t) ** 2 * sx + 2 * (1 - t) * t * cx + t**2 * tx
     ly = (1 - t) ** 2 * sy + 2 * (1 - t) * t * cy + t**2 * ty
-    widths = [len(text) * (6.4 if bold else 5.9) for text, bold in lines]
+    widths = [_width(text) * (6.4 if bold else 5.9) for text, bold in lines]
     w, h = max(widths) + 12, label_h
     canvas.front.append(
         f'<g class="label" data-actions="{escape(keys)}">'
@@ -322,8 +338,13 @@ def state_machine_svg() -> str:
     )
     canvas.text(building.cx - 176, top - 24, "POST /servers", size=11, weight=600, anchor="start")
     legend = [
-        "vm_states are boxes, actions are arrows; under each action, the task_states it passes through.",
-        "⟲ lists the actions that leave the vm_state unchanged. Drawn from compute/actions.py.",
+        gettext(
+            "vm_states are boxes, actions are arrows; under each action, the task_states it "
+            "passes through."
+        ),
+        gettext(
+            "⟲ lists the actions that leave the vm_state unchanged. Drawn from compute/actions.py."
+        ),
     ]
     for i, line in enumerate(legend):
         canvas.text(24, HEIGHT - 30 + 15 * i, line, size=11, fill="#475569", anchor="start")
@@ -340,8 +361,9 @@ def state_machine_svg() -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-labelledby="sm-title">'
-        '<title id="sm-title">Instance state machine: vm_states and the actions between them'
-        "</title>"
+        '<title id="sm-title">'
+        + escape(gettext("Instance state machine: vm_states and the actions between them"))
+        + "</title>"
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>'
         f'{defs}<g class="arrows">{"".join(canvas.back)}</g>'
         f'<g class="nodes">{"".join(canvas.front)}</g></svg>\n'

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from compute.actions import ACTIONS, ActionSpec
@@ -52,10 +53,23 @@ class InstanceFilterForm(forms.Form):
     limit = forms.TypedChoiceField(
         required=False, coerce=int, choices=[(str(n), str(n)) for n in PAGE_SIZES]
     )
+    #: The optional columns shown (``dashboard.web.columns``), comma-separated.
+    cols = forms.CharField(required=False, max_length=200)
     #: The page after this row (Next).
     marker = forms.UUIDField(required=False)
     #: The page before this row (Previous).
     before = forms.UUIDField(required=False)
+
+    def clean_cols(self) -> str:
+        from dashboard.web.columns import KEYS  # the columns' module reads rows, not forms
+
+        value: str = self.cleaned_data.get("cols") or ""
+        unknown = {key for key in value.split(",") if key} - KEYS
+        if unknown:
+            raise forms.ValidationError(
+                _("Unknown columns: %(keys)s") % {"keys": ", ".join(sorted(unknown))}
+            )
+        return value
 
 
 @dataclass(frozen=True)
@@ -84,11 +98,11 @@ class Catalog:
 
 
 class CreateInstanceForm(forms.Form):
-    name = forms.CharField(max_length=255)
-    project = forms.ChoiceField()
-    flavor = forms.ChoiceField()
-    image = forms.ChoiceField()
-    host = forms.ChoiceField(required=False)
+    name = forms.CharField(label=_("Name"), max_length=255)
+    project = forms.ChoiceField(label=_("Project"))
+    flavor = forms.ChoiceField(label=_("Flavor"))
+    image = forms.ChoiceField(label=_("Image"))
+    host = forms.ChoiceField(label=_("Host"), required=False)
 
     def __init__(
         self,
@@ -103,7 +117,7 @@ class CreateInstanceForm(forms.Form):
         self.fields["flavor"].choices = catalog.flavors
         self.fields["image"].choices = catalog.images
         if admin:
-            self.fields["host"].choices = [("", "Let the scheduler choose"), *catalog.hosts]
+            self.fields["host"].choices = [("", _("Let the scheduler choose")), *catalog.hosts]
         else:
             del self.fields["host"]
 
@@ -112,8 +126,8 @@ class HostDisableForm(forms.Form):
     reason = forms.CharField(
         max_length=255,
         strip=True,
-        label="Reason",
-        help_text="Shown to other admins, as Nova's disabled_reason.",
+        label=_("Reason"),
+        help_text=_("Shown to other admins, as Nova's disabled_reason."),
     )
 
 
@@ -125,7 +139,7 @@ FieldMaker = Callable[[ActionSpec, Instance, Catalog], forms.Field]
 def _flavors(spec: ActionSpec, instance: Instance, catalog: Catalog) -> forms.Field:
     current = instance.flavor.flavorid if instance.flavor_id else None
     return forms.ChoiceField(
-        label="New flavor", choices=[c for c in catalog.flavors if c[0] != current]
+        label=_("New flavor"), choices=[c for c in catalog.flavors if c[0] != current]
     )
 
 
@@ -143,32 +157,35 @@ def _images(label: str, *, optional: str | None = None) -> FieldMaker:
 def _hosts(spec: ActionSpec, instance: Instance, catalog: Catalog) -> forms.Field:
     current = instance.host.host if instance.host_id else None
     return forms.ChoiceField(
-        label="Destination host",
+        label=_("Destination host"),
         required=False,
-        choices=[("", "Let the scheduler choose"), *[c for c in catalog.hosts if c[0] != current]],
+        choices=[
+            ("", _("Let the scheduler choose")),
+            *[c for c in catalog.hosts if c[0] != current],
+        ],
     )
 
 
 PARAM_FIELDS: dict[str, FieldMaker] = {
     "flavorRef": _flavors,
-    "imageRef": _images("Image"),
-    "rescue_image_ref": _images("Rescue image", optional="The instance's own image"),
+    "imageRef": _images(_("Image")),
+    "rescue_image_ref": _images(_("Rescue image"), optional=_("The instance's own image")),
     "host": _hosts,
     "name": lambda s, i, c: forms.CharField(
-        label="Image name", max_length=255, initial=f"{i.name}-snap"
+        label=_("Image name"), max_length=255, initial=f"{i.name}-snap"
     ),
     "backup_type": lambda s, i, c: forms.ChoiceField(
-        label="Backup type", choices=[("daily", "daily"), ("weekly", "weekly")]
+        label=_("Backup type"), choices=[("daily", _("daily")), ("weekly", _("weekly"))]
     ),
-    "rotation": lambda s, i, c: forms.IntegerField(label="Keep", min_value=0, initial=1),
+    "rotation": lambda s, i, c: forms.IntegerField(label=_("Keep"), min_value=0, initial=1),
     "adminPass": lambda s, i, c: forms.CharField(
-        label="New password", widget=forms.PasswordInput(render_value=False), strip=False
+        label=_("New password"), widget=forms.PasswordInput(render_value=False), strip=False
     ),
     "locked_reason": lambda s, i, c: forms.CharField(
-        label="Reason", required=False, max_length=255
+        label=_("Reason"), required=False, max_length=255
     ),
     "state": lambda s, i, c: forms.ChoiceField(
-        label="Set vm_state to", choices=[(state, state) for state in s.chosen_results]
+        label=_("Set vm_state to"), choices=[(state, state) for state in s.chosen_results]
     ),
 }
 
@@ -287,13 +304,13 @@ class ActionChoiceForm(forms.Form):
         self.choices = tuple(choices)
         open_ = [c.spec.key for c in self.choices if c.refusal is None]
         self.fields["action"] = forms.ChoiceField(
-            label="Type",
-            choices=[(c.spec.key, c.label) for c in self.choices],
+            label=_("Type"),
+            choices=[(c.spec.key, gettext(c.label)) for c in self.choices],
             widget=RefusableRadioSelect(
                 refusals={c.spec.key: c.refusal for c in self.choices},
-                help={c.spec.key: c.spec.summary for c in self.choices},
+                help={c.spec.key: gettext(c.spec.summary) for c in self.choices},
                 confirm={
-                    c.spec.key: f"{c.spec.label}? {c.spec.summary}"
+                    c.spec.key: f"{gettext(c.spec.label)}? {gettext(c.spec.summary)}"
                     for c in self.choices
                     if c.spec.destructive
                 },

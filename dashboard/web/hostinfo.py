@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext
+
 from compute.models import Host, PowerSyncPass
 from compute.selectors import host_list, hosts_last_sync, hosts_vm_state_counts
 from compute.states import VmState
@@ -49,10 +51,11 @@ def summarize_sync(sync: PowerSyncPass) -> SyncSummary:
         power = change.get("power_state")
         if isinstance(power, list | tuple) and len(power) == 2:
             old, new = (badge("power_state", p).label.lower() for p in power)
-            parts.append(f"power {old} → {new}")
+            parts.append(gettext("power %(old)s → %(new)s") % {"old": old, "new": new})
         if change.get("action"):
-            parts.append(f"then {change['action']}")
-        lines.append(f"{name}: {'; '.join(parts) or 'changed'}")
+            parts.append(gettext("then %(action)s") % {"action": change["action"]})
+        said = "; ".join(parts) or gettext("changed")
+        lines.append(f"{name}: {said}")
     return SyncSummary(
         started_at=sync.started_at,
         duration_ms=sync.duration_ms,

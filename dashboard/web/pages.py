@@ -27,6 +27,7 @@ from compute.selectors.tasks import open_task_count
 from dashboard.models import Preference
 from dashboard.web.language import preferred_language
 from dashboard.web.presentation import presentation_json
+from dashboard.web.refusals import in_language
 from dashboard.web.scope import Scope, scope_for
 from dashboard.web.views.preferences import theme_of
 
@@ -68,8 +69,8 @@ class Page:
         )
 
     def refused(self, error: ComputeError) -> None:
-        """Show the domain's refusal (Nova's words) in the message banner."""
-        messages.error(self.request, error.message)
+        """Show the domain's refusal (Nova's words, in the page's language) in the banner."""
+        messages.error(self.request, in_language(error.message) or error.message)
 
 
 def begin(request: HttpRequest) -> Page:

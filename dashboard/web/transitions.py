@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from compute.actions import ACTIONS, CREATE, SOFT_DELETE, ActionSpec, HostCheck, Result
 from compute.models.tenancy import Role
 from compute.states import TaskState, VmState
@@ -96,50 +99,51 @@ class Precondition:
     spec: ActionSpec
     vm_states: str
     task_states: str
-    checks: tuple[str, ...]
-    walk: str
-    result: str
+    #: In words, translated when shown (lazy), as are ``walk``'s and ``result``'s prose.
+    checks: tuple[str | Promise, ...]
+    walk: str | Promise
+    result: str | Promise
 
 
-def _result_text(spec: ActionSpec) -> str:
+def _result_text(spec: ActionSpec) -> str | Promise:
     result = spec.result
     if isinstance(result, str):
         return result
     if result is Result.CHOSEN:
         return " or ".join(spec.chosen_results) + f" (the caller's {spec.params[0]!r})"
     return {
-        Result.UNCHANGED: "unchanged",
-        Result.PREVIOUS: "the vm_state it had before (default active)",
-        Result.ACTIVE_OR_STOPPED: "active, or stopped if it was stopped before",
-        Result.BY_POWER: "active, or stopped if the guest is shut down",
+        Result.UNCHANGED: _("unchanged"),
+        Result.PREVIOUS: _("the vm_state it had before (default active)"),
+        Result.ACTIVE_OR_STOPPED: _("active, or stopped if it was stopped before"),
+        Result.BY_POWER: _("active, or stopped if the guest is shut down"),
     }[result]
 
 
 def preconditions() -> tuple[Precondition, ...]:
     out = []
     for spec in (*ACTIONS, CREATE, SOFT_DELETE):
-        checks = []
+        checks: list[str | Promise] = []
         if spec.role == Role.ADMIN:
-            checks.append("admin only")
+            checks.append(_("admin only"))
         elif spec.role == Role.MANAGER:
-            checks.append("project managers and admins")
+            checks.append(_("project managers and admins"))
         if spec.check_lock:
-            checks.append("refused while locked (admins bypass)")
+            checks.append(_("refused while locked (admins bypass)"))
         if spec.must_have_launched:
-            checks.append("instance must have launched")
+            checks.append(_("instance must have launched"))
         if spec.host_check is HostCheck.SET:
-            checks.append("instance must have a host")
+            checks.append(_("instance must have a host"))
         elif spec.host_check is HostCheck.UP:
-            checks.append("host's compute service must be up")
+            checks.append(_("host's compute service must be up"))
         if spec.destructive:
-            checks.append("asks for confirmation")
+            checks.append(_("asks for confirmation"))
         out.append(
             Precondition(
                 spec=spec,
                 vm_states=_states(spec.vm_states, none="none"),
                 task_states=_states(spec.task_states, none="no task"),
                 checks=tuple(checks),
-                walk=walk_text(spec) or "— (completes at once, no task)",
+                walk=walk_text(spec) or _("— (completes at once, no task)"),
                 result=_result_text(spec),
             )
         )

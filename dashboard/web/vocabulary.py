@@ -1,6 +1,6 @@
 """The product's vocabulary, marked for translation. Written by
-``python -m dashboard.web.write_vocabulary`` from the action table and the presentation
-map: do not edit by hand."""
+``python -m dashboard.web.write_vocabulary`` from the action table, the presentation
+map and the domain's choices: do not edit by hand."""
 
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -102,6 +102,13 @@ ACTION_TEXTS = [
     gettext_lazy("Recovery"),
     gettext_lazy("Access"),
     gettext_lazy("Delete"),
+    gettext_lazy("the guest shut down or crashed behind the dashboard's back"),
+    gettext_lazy("the guest was suspended behind the dashboard's back"),
+    gettext_lazy("the guest is paused by something else; ignored, as external tools pause briefly"),
+    gettext_lazy("the guest was unexpectedly not found on the hypervisor"),
+    gettext_lazy("the guest of a stopped instance is not off"),
+    gettext_lazy("the guest of a paused instance shut down or crashed"),
+    gettext_lazy("the instance is deleted but its guest is still on the hypervisor"),
     gettext_lazy("Start"),
     gettext_lazy("Power on a stopped instance."),
     gettext_lazy("Stop"),
@@ -167,4 +174,53 @@ ACTION_TEXTS = [
     gettext_lazy("Create"),
     gettext_lazy("Schedule, network and spawn a new instance."),
     gettext_lazy("Power off and keep the instance restorable until it is reclaimed."),
+]
+
+CHOICE_LABELS = [
+    pgettext_lazy("drain job", "Running"),
+    pgettext_lazy("drain job", "Cancelling"),
+    pgettext_lazy("drain job", "Done"),
+    pgettext_lazy("drain job", "Failed"),
+    pgettext_lazy("drain job", "Cancelled"),
+    pgettext_lazy("drain step", "Queued"),
+    pgettext_lazy("drain step", "Running"),
+    pgettext_lazy("drain step", "Done"),
+    pgettext_lazy("drain step", "Failed"),
+    pgettext_lazy("drain step", "Skipped"),
+    pgettext_lazy("drain step", "Cancelled"),
+    pgettext_lazy("drain choice", "Live-migrate"),
+    pgettext_lazy("drain choice", "Cold-migrate, then confirm"),
+    pgettext_lazy("drain choice", "Stop"),
+    pgettext_lazy("drain choice", "Shelve"),
+    pgettext_lazy("drain choice", "Evacuate (host down)"),
+    pgettext_lazy("drain choice", "Leave"),
+    pgettext_lazy("host audit", "Disable"),
+    pgettext_lazy("host audit", "Enable"),
+    pgettext_lazy("host audit", "Force down"),
+    pgettext_lazy("host audit", "Clear forced down"),
+    pgettext_lazy("host audit", "Update"),
+    pgettext_lazy("host audit", "Live-migrate away"),
+    pgettext_lazy("host audit outcome", "Changed"),
+    pgettext_lazy("host audit outcome", "Already so"),
+    pgettext_lazy("host audit outcome", "Accepted"),
+    pgettext_lazy("host audit outcome", "Partly accepted"),
+    pgettext_lazy("host audit outcome", "Refused"),
+    pgettext_lazy("notification event", "Instance entered ERROR"),
+    pgettext_lazy("notification event", "Power-state mismatch corrected by the sync"),
+    pgettext_lazy("notification event", "Task reaped by the watchdog"),
+    pgettext_lazy("notification event", "Host went UNKNOWN, DOWN, MAINTENANCE or back UP"),
+    pgettext_lazy("notification event", "Action failed"),
+    pgettext_lazy("subscription scope", "Project"),
+    pgettext_lazy("subscription scope", "Host"),
+    pgettext_lazy("subscription scope", "Instance"),
+    pgettext_lazy("delivery channel", "Email"),
+    pgettext_lazy("delivery channel", "Webhook"),
+    pgettext_lazy("delivery state", "Pending"),
+    pgettext_lazy("delivery state", "Delivered"),
+    pgettext_lazy("delivery state", "Failed"),
+    pgettext_lazy("task outcome", "queued"),
+    pgettext_lazy("task outcome", "running"),
+    pgettext_lazy("task outcome", "success"),
+    pgettext_lazy("task outcome", "error"),
+    pgettext_lazy("task outcome", "cancelled"),
 ]

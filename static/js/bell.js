@@ -12,7 +12,9 @@
     const count = document.getElementById("bell-count");
     if (!bell || !count) return;
     bell.dataset.unread = String(d.unread);
-    bell.setAttribute("aria-label", `Notifications: ${d.unread} unread`);
+    const _ = window.gettext || ((text) => text);
+    const label = _("Notifications: %(count)s unread");
+    bell.setAttribute("aria-label", window.interpolate ? window.interpolate(label, { count: d.unread }, true) : label.replace("%(count)s", d.unread));
     count.textContent = String(d.unread);
     count.hidden = d.unread === 0;
     const toast = document.getElementById("bell-toast");

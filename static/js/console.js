@@ -15,7 +15,15 @@
   const uuid = card.dataset.uuid;
   const RUNNING = 1;
   const MAX_TEXT = 200000;
-  const POWER_WORDS = { 0: "has no state yet", 3: "is paused", 4: "is shut off", 6: "has crashed", 7: "is suspended" };
+  const _ = window.gettext || ((text) => text);
+  const fmt = (text, values) => (window.interpolate ? window.interpolate(text, values, true) : text.replace(/%\((\w+)\)s/g, (m, k) => values[k]));
+  const POWER_WORDS = {
+    0: _("The guest has no state yet."),
+    3: _("The guest is paused."),
+    4: _("The guest is shut off."),
+    6: _("The guest has crashed."),
+    7: _("The guest is suspended."),
+  };
   const state = { power: Number(card.dataset.powerState), vm: card.dataset.vmState, task: card.dataset.taskState || null };
   window.vmdashConsole = state;
 
@@ -51,11 +59,12 @@
 
   /** Why a console is quiet, in words, from the state the page holds; null while it runs. */
   function quietReason() {
-    if (state.task && state.task.startsWith("reboot")) return "The guest is rebooting.";
+    if (state.task && state.task.startsWith("reboot")) return _("The guest is rebooting.");
     if (state.power === RUNNING) return null;
-    if (state.vm === "shelved_offloaded") return "The instance is shelved and offloaded: it has no guest.";
-    if (state.task) return `The guest is ${state.task.replaceAll("_", " ")}.`;
-    return `The guest ${POWER_WORDS[state.power] || "is not running"}.`;
+    if (state.vm === "shelved_offloaded") return _("The instance is shelved and offloaded: it has no guest.");
+    // The task keeps Nova's identifier (powering-off …), as the badges show it.
+    if (state.task) return fmt(_("The guest is %(task)s."), { task: state.task.replaceAll("_", " ") });
+    return POWER_WORDS[state.power] || _("The guest is not running.");
   }
 
   // --- the log ---------------------------------------------------------------------------
@@ -107,7 +116,7 @@
     const logStatus = () => {
       if (errorText) { status("log", errorText, "danger"); return; }
       const quiet = quietReason();
-      status("log", quiet ? `${quiet} The log is kept; it carries on when the guest runs again.` : "Following the console live.", quiet ? "warn" : "ok");
+      status("log", quiet ? fmt(_("%(reason)s The log is kept; it carries on when the guest runs again."), { reason: quiet }) : _("Following the console live."), quiet ? "warn" : "ok");
     };
     keepOpen(card.dataset.logUrl, {
       message(m) {
@@ -116,7 +125,7 @@
         else if (m.type === "error") { errorText = m.message; logStatus(); }
       },
       open() { errorText = null; logStatus(); },
-      closed() { if (!errorText) status("log", "Reconnecting…", "warn"); },
+      closed() { if (!errorText) status("log", _("Reconnecting…"), "warn"); },
       refused() { logStatus(); },
     });
     document.addEventListener("vmdash:state", logStatus);
@@ -131,7 +140,7 @@
       credentials: "same-origin",
     });
     const body = await answer.json().catch(() => ({}));
-    if (!answer.ok) throw new Error(body.message || `The console could not be opened (${answer.status}).`);
+    if (!answer.ok) throw new Error(body.message || fmt(_("The console could not be opened (%(status)s)."), { status: answer.status }));
     return body.token;
   }
   const wsBase = () => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
@@ -147,21 +156,21 @@
       if (!wanted || live) return;
       const quiet = quietReason();
       if (quiet && state.power !== RUNNING) {
-        say(`${quiet} The console reconnects by itself when it runs again.`, "warn");
+        say(fmt(_("%(reason)s The console reconnects by itself when it runs again."), { reason: quiet }), "warn");
         return;
       }
       live = true;
-      say("Connecting…");
+      say(_("Connecting…"));
       try {
         const t = await token(name === "graphics" ? "vnc" : "serial");
         await open(t, {
-          opened() { delay = 500; const q = quietReason(); say(q || "Connected.", q ? "warn" : "ok"); },
+          opened() { delay = 500; const q = quietReason(); say(q || _("Connected."), q ? "warn" : "ok"); },
           ended(refusal) {
             live = false;
             if (refusal) { say(refusal, "danger"); return; }
             const q = quietReason();
-            if (q && state.power !== RUNNING) { say(`${q} The console reconnects by itself when it runs again.`, "warn"); return; }
-            say("Connection lost — reconnecting…", "warn");
+            if (q && state.power !== RUNNING) { say(fmt(_("%(reason)s The console reconnects by itself when it runs again."), { reason: q }), "warn"); return; }
+            say(_("Connection lost — reconnecting…"), "warn");
             clearTimeout(retry);
             retry = setTimeout(connect, delay);
             delay = Math.min(delay * 2, 5000);
@@ -178,11 +187,11 @@
       const q = quietReason();
       if (state.power !== RUNNING) {
         if (live) { tell && tell(q); close(); }
-        else if (wanted) say(`${q} The console reconnects by itself when it runs again.`, "warn");
+        else if (wanted) say(fmt(_("%(reason)s The console reconnects by itself when it runs again."), { reason: q }), "warn");
       } else if (!live) {
         connect();
       } else {
-        say(q || "Connected.", q ? "warn" : "ok");
+        say(q || _("Connected."), q ? "warn" : "ok");
       }
     });
     return { show() { wanted = true; connect(); } };
@@ -218,7 +227,7 @@
         });
       },
       close() { if (socket) socket.close(); },
-      tell(reason) { term.write(`\r\n\x1b[33m[vmdash] ${reason} The console reconnects when it runs again.\x1b[0m\r\n`); },
+      tell(reason) { term.write(`\r\n\x1b[33m[vmdash] ${fmt(_("%(reason)s The console reconnects when it runs again."), { reason })}\x1b[0m\r\n`); },
     });
     card.addEventListener("vmdash:tab", (e) => {
       if (e.detail !== "console") return;
@@ -257,9 +266,9 @@
     let shown = false;
     let interval = 10;
     const series = {
-      cpu: [{ label: "CPU %", stroke: "#2563eb", fill: "rgba(37,99,235,.12)" }],
-      memory: [{ label: "used", stroke: "#7c3aed" }, { label: "maximum", stroke: "#94a3b8", dash: [4, 4] }],
-      disk: [{ label: "read", stroke: "#16a34a" }, { label: "write", stroke: "#d97706" }],
+      cpu: [{ label: _("CPU %"), stroke: "#2563eb", fill: "rgba(37,99,235,.12)" }],
+      memory: [{ label: _("used"), stroke: "#7c3aed" }, { label: _("maximum"), stroke: "#94a3b8", dash: [4, 4] }],
+      disk: [{ label: _("read"), stroke: "#16a34a" }, { label: _("write"), stroke: "#d97706" }],
       net: [{ label: "rx", stroke: "#0891b2" }, { label: "tx", stroke: "#db2777" }],
     };
     const columns = { cpu: [1], memory: [2, 3], disk: [4, 5], net: [6, 7] };
@@ -288,7 +297,7 @@
       try {
         const answer = await fetch(`${card.dataset.samplesUrl}?since=${since}`, { credentials: "same-origin" });
         const body = await answer.json();
-        if (!answer.ok) throw new Error(body.message || "The samples could not be read.");
+        if (!answer.ok) throw new Error(body.message || _("The samples could not be read."));
         interval = body.interval || interval;
         rows.push(...body.samples);
         const oldest = Date.now() - HOUR;
@@ -303,10 +312,10 @@
       const quiet = quietReason();
       const paused = state.power !== RUNNING;
       chartsBox.classList.toggle("is-paused", paused);
-      if (interval <= 0) status("charts", "Sampling is off on this dashboard (DIAGNOSTICS_INTERVAL).", "warn");
-      else if (paused) status("charts", `Paused: ${quiet} Nothing is sampled until it runs again.`, "warn");
-      else if (!rows.length) status("charts", `Waiting for the first samples (every ${interval} s)…`);
-      else status("charts", `Live: a sample every ${interval} s.`, "ok");
+      if (interval <= 0) status("charts", _("Sampling is off on this dashboard (DIAGNOSTICS_INTERVAL)."), "warn");
+      else if (paused) status("charts", fmt(_("Paused: %(reason)s Nothing is sampled until it runs again."), { reason: quiet }), "warn");
+      else if (!rows.length) status("charts", fmt(_("Waiting for the first samples (every %(interval)s s)…"), { interval }));
+      else status("charts", fmt(_("Live: a sample every %(interval)s s."), { interval }), "ok");
     }
     function schedule() {
       clearInterval(timer);

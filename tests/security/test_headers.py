@@ -154,6 +154,8 @@ def test_no_template_or_script_smuggles_code_past_the_policy():
         assert "<style" not in text, template
         assert "javascript:" not in text, template
     for script in STATIC.rglob("*.js"):
+        if script.is_relative_to(STATIC / "vendor" / "axe"):
+            continue  # axe-core: injected by the browser tests only, never loaded by a page
         text = script.read_text()
         assert "eval(" not in text and "new Function" not in text, script
         assert '.setAttribute("on' not in text, script

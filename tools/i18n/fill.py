@@ -73,10 +73,20 @@ def _header(header: str, po: Path) -> str:
 
 
 def _load(name: str) -> dict[str, dict]:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "i18n" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return {"django": module.T, "djangojs": module.JS}
+    """The data of ``tools/i18n/<name>.py`` merged with its parts ``<name>_*.py`` (a language's
+    translations split by area, so no file grows past a reviewable size)."""
+    merged: dict[str, dict] = {"django": {}, "djangojs": {}}
+    here = ROOT / "tools" / "i18n"
+    for path in [here / f"{name}.py", *sorted(here.glob(f"{name}_*.py"))]:
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        for domain, data in (("django", module.T), ("djangojs", module.JS)):
+            twice = merged[domain].keys() & data.keys()
+            if twice:
+                raise SystemExit(f"{path.name}: translated in two files: {sorted(twice)}")
+            merged[domain].update(data)
+    return merged
 
 
 def process(po: Path, data: dict, *, write: bool) -> list[str]:

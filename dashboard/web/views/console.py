@@ -18,6 +18,7 @@ from compute.exceptions import ComputeError
 from compute.selectors.samples import instance_samples
 from dashboard.security import CONSOLE_POLICY
 from dashboard.web.pages import begin
+from dashboard.web.refusals import in_language
 
 
 @login_required
@@ -35,7 +36,7 @@ def console_token_view(request: HttpRequest, uuid: UUID, protocol: str) -> JsonR
             console_type=TYPES[protocol],
         )
     except ComputeError as refused:
-        return JsonResponse({"message": refused.message}, status=refused.code)
+        return JsonResponse({"message": in_language(refused.message)}, status=refused.code)
     return JsonResponse({"token": issued.token, "type": issued.console_type})
 
 
@@ -55,7 +56,7 @@ def samples_view(request: HttpRequest, uuid: UUID) -> JsonResponse:
     try:
         rows = instance_samples(context=page.scope.context, instance_uuid=str(uuid), since=since)
     except ComputeError as refused:
-        return JsonResponse({"message": refused.message}, status=refused.code)
+        return JsonResponse({"message": in_language(refused.message)}, status=refused.code)
     return JsonResponse({"interval": conf().diagnostics_interval, "samples": rows})
 
 

@@ -1,4 +1,5 @@
-"""CSV export of the instances list: the page's filters and sort, its columns and its
+"""CSV export of the instances list: the page's filters and sort, its chosen columns
+(``dashboard.web.columns``, after the name and id) and its
 isolation (the same selector, the same row builder), every matching row — not one page —
 streamed in keyset-paged chunks, so a list of any length costs the server one chunk of memory
 and the download starts at once.
@@ -22,11 +23,11 @@ from compute.context import RequestContext
 from compute.exceptions import ComputeError
 from compute.models import Instance
 from compute.selectors import instance_list, paginate
+from dashboard.web.columns import Column
 from dashboard.web.forms import InstanceFilterForm
 from dashboard.web.pages import begin
-from dashboard.web.policy import shows_host, shows_host_status_column
 from dashboard.web.rows import InstanceRow, instance_rows
-from dashboard.web.views.instances import list_filters
+from dashboard.web.views.instances import list_filters, shown_columns
 
 #: Rows read per query while streaming.
 CHUNK = 500
@@ -38,24 +39,14 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def _columns(context: RequestContext, *, project: bool) -> list[tuple[str, object]]:
-    """(header, how to read a row) in the page's order."""
+def _columns(shown: list[Column]) -> list[tuple[str, object]]:
+    """(header, how to read a row) in the page's order: the name and id, then the page's
+    chosen columns (headers are the API's field names, in every language)."""
     columns: list[tuple[str, object]] = [
         ("name", lambda r: r.instance.name),
         ("id", lambda r: r.uuid),
-        ("status", lambda r: r.status.value),
-        ("vm_state", lambda r: r.vm_state.value),
-        ("task_state", lambda r: r.task_state.value),
-        ("power_state", lambda r: r.power_state.label),
     ]
-    if shows_host(context):
-        columns.append(("host", lambda r: r.host or ""))
-    if project:
-        columns.append(("project", lambda r: r.instance.project.name))
-    if shows_host_status_column(context):
-        columns.append(("host_status", lambda r: r.host_status.value if r.host_status else ""))
-    columns.append(("created_at", lambda r: r.instance.created_at.isoformat()))
-    return columns
+    return columns + [(c.key, c.read) for c in shown]
 
 
 def _lines(
@@ -97,12 +88,10 @@ def instance_export_view(request: HttpRequest) -> HttpResponse:
         selected = instance_list(context=context, filters=filters).select_related("project")
     except ComputeError as error:
         return HttpResponse(error.message, status=error.code, content_type="text/plain")
-    project = page.scope.selected is None and (
-        page.scope.is_admin or len(page.scope.full.project_ids) > 1
-    )
+    shown, _offered = shown_columns(page, request)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(
-        _lines(selected, context, _columns(context, project=project)),
+        _lines(selected, context, _columns(shown)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="instances-{stamp}.csv"'

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from compute import policy
@@ -37,6 +38,7 @@ from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
 from dashboard.web.plan_rows import resident_rows
+from dashboard.web.refusals import in_language
 from dashboard.web.rows import InstanceRow, instance_rows
 
 MIGRATION_RESULTS = "web.migration_results"
@@ -52,7 +54,7 @@ def _admin_only(page: Page) -> HttpResponse | None:
     if policy.allowed(page.scope.full, SERVICES_LIST):
         return None
     message = policy.refused(SERVICES_LIST).message
-    return error_page(page, status=403, title="Admins only", message=message)
+    return error_page(page, status=403, title=gettext("Admins only"), message=message)
 
 
 @login_required
@@ -97,7 +99,7 @@ def _admin_host(request: HttpRequest, name: str) -> tuple[Page, Host] | HttpResp
     try:
         return page, host_get(host=name)
     except NotFound as error:
-        return error_page(page, status=404, title="Host not found", message=error.message)
+        return error_page(page, status=404, title=gettext("Host not found"), message=error.message)
 
 
 @login_required
@@ -121,7 +123,10 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
             "movable": [row.uuid for row, plan in residents if plan.choices[MOVE] is None],
             "syncs": recent_syncs(host),
             "disable_form": HostDisableForm(),
-            "results": request.session.pop(MIGRATION_RESULTS, []),
+            "results": [
+                {**r, "message": in_language(r.get("message"))}
+                for r in request.session.pop(MIGRATION_RESULTS, [])
+            ],
             "other_hosts": host_list().exclude(pk=host.pk).count(),
             "audit": audit_lines(host),
             "drain": drain_panel(host),
@@ -142,7 +147,9 @@ def host_update_view(request: HttpRequest, name: str) -> HttpResponse:
     if op == "disable":
         form = HostDisableForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "A reason is required to disable a host (1–255 characters).")
+            messages.error(
+                request, gettext("A reason is required to disable a host (1–255 characters).")
+            )
             return redirect("host", name=name)
         changes = {"status": "disabled", "disabled_reason": form.cleaned_data["reason"]}
     elif op in ("enable", "force_down", "force_up"):
@@ -152,14 +159,18 @@ def host_update_view(request: HttpRequest, name: str) -> HttpResponse:
             "force_up": {"forced_down": False},
         }[op]
     else:
-        messages.error(request, "Unknown host operation.")
+        messages.error(request, gettext("Unknown host operation."))
         return redirect("host", name=name)
     try:
         host = host_update(context=page.scope.context, host=host_get(host=name), **changes)
     except ComputeError as error:
         page.refused(error)
     else:
-        messages.success(request, f"{host.host} is now {host.host_status}.")
+        messages.success(
+            request,
+            gettext("%(host)s is now %(host_status)s.")
+            % {"host": host.host, "host_status": host.host_status},
+        )
     return redirect("host", name=name)
 
 
@@ -179,7 +190,7 @@ def host_migrate_away_view(request: HttpRequest, name: str) -> HttpResponse:
         page.refused(error)
         return redirect("host", name=name)
     if not results:
-        messages.warning(request, "No instance was selected.")
+        messages.warning(request, gettext("No instance was selected."))
     request.session[MIGRATION_RESULTS] = [dict(r) for r in results]
     return redirect("host", name=name)
 
@@ -200,7 +211,10 @@ def host_drain_view(request: HttpRequest, name: str) -> HttpResponse:
     except ComputeError as error:
         page.refused(error)
     else:
-        messages.success(request, f"Drain #{job.pk} of {host.host} started.")
+        messages.success(
+            request,
+            gettext("Drain #%(id)s of %(host)s started.") % {"id": job.pk, "host": host.host},
+        )
     return redirect("host", name=name)
 
 
@@ -219,7 +233,10 @@ def host_drain_cancel_view(request: HttpRequest, name: str, job_id: int) -> Http
     except ComputeError as error:
         page.refused(error)
     else:
-        messages.success(request, f"Drain #{job.pk} is {job.get_state_display().lower()}.")
+        state = pgettext("drain job", str(job.get_state_display())).lower()
+        messages.success(
+            request, gettext("Drain #%(id)s is %(state)s.") % {"id": job.pk, "state": state}
+        )
     return redirect("host", name=name)
 
 
@@ -255,9 +272,9 @@ def drain_panel(host: Host) -> DrainPanel | None:
     lines = []
     counts: dict[str, int] = {}
     for step in drain_steps(job):
-        counts[step.get_state_display().lower()] = (
-            counts.get(step.get_state_display().lower(), 0) + 1
-        )
+        # The label as the model has it (the template translates it, context "drain step").
+        label = str(step.get_state_display())
+        counts[label] = counts.get(label, 0) + 1
         migration = step.migration
         percent = None
         if migration is not None and migration.memory_total:
@@ -310,8 +327,9 @@ class AuditLine:
     request_id: str
 
 
-_SWITCHES = (("host_status", "host_status"), ("disabled", "disabled"),
-             ("forced_down", "forced down"), ("disabled_reason", "reason"))  # fmt: skip
+_SWITCHES = (("host_status", "host_status"), ("disabled", gettext_lazy("disabled")),
+             ("forced_down", gettext_lazy("forced down")),
+             ("disabled_reason", gettext_lazy("reason")))  # fmt: skip
 _TONES = {"changed": "ok", "accepted": "ok", "unchanged": "muted", "partly_accepted": "warn",
           "refused": "danger"}  # fmt: skip
 
@@ -322,15 +340,21 @@ def audit_lines(host: Host, limit: int = AUDIT_ROWS) -> list[AuditLine]:
 
 
 def _line(entry: HostAuditEntry) -> AuditLine:
+    moved = [key for key, _ in _SWITCHES if entry.before.get(key) != entry.after.get(key)]
     change = [
         f"{label} {_shown(entry.before.get(key))} → {_shown(entry.after.get(key))}"
         for key, label in _SWITCHES
-        if entry.before.get(key) != entry.after.get(key)
+        if key in moved
     ]
-    if entry.reason and not any(c.startswith("reason ") for c in change):
-        change.append(f"reason: {entry.reason}")
+    if entry.reason and "disabled_reason" not in moved:
+        change.append(gettext("reason: %(reason)s") % {"reason": entry.reason})
     for verdict in entry.details or []:
-        verb = "accepted" if verdict.get("accepted") else f"refused: {verdict.get('message', '')}"
+        verb = (
+            pgettext("verdict", "accepted")
+            if verdict.get("accepted")
+            else gettext("refused: %(message)s")
+            % {"message": in_language(verdict.get("message", "")) or ""}
+        )
         change.append(f"{verdict.get('name') or verdict.get('instance')}: {verb}")
     return AuditLine(
         at=entry.at,
@@ -348,5 +372,5 @@ def _shown(value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     return str(value)

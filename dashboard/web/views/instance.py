@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from compute import policy
@@ -54,7 +55,7 @@ class ActionPanel:
 def _choice(button: ActionButton, label: str) -> Choice:
     # A row whose task is running is not offered again, as its button would be disabled.
     pending = button.pending_label if button.pending else None
-    refusal = f"In progress: {pending}" if pending else button.refusal
+    refusal = gettext("In progress: %(task)s") % {"task": pending} if pending else button.refusal
     return Choice(spec=button.spec, label=label, refusal=refusal, pending=pending)
 
 
@@ -90,7 +91,7 @@ def _load(page: Page, uuid: UUID) -> Instance:
 
 
 def _not_found(page: Page, error: ComputeError) -> HttpResponse:
-    return error_page(page, status=404, title="Instance not found", message=error.message)
+    return error_page(page, status=404, title=gettext("Instance not found"), message=error.message)
 
 
 def _detail_context(page: Page, instance: Instance, *parts: str) -> dict[str, object]:
@@ -146,7 +147,9 @@ def instance_fragment_view(request: HttpRequest, uuid: UUID, part: str) -> HttpR
     except NotFound as error:
         return _not_found(page, error)
     if part not in FRAGMENTS:
-        return error_page(page, status=404, title="Not found", message="No such fragment.")
+        return error_page(
+            page, status=404, title=gettext("Not found"), message=gettext("No such fragment.")
+        )
     return page.render(FRAGMENTS[part], _detail_context(page, instance, part))
 
 
@@ -160,7 +163,7 @@ def instance_action_view(request: HttpRequest, uuid: UUID) -> HttpResponse:
     except NotFound as error:
         return _not_found(page, error)
     if spec is None:
-        messages.error(request, "Unknown action.")
+        messages.error(request, gettext("Unknown action."))
         return redirect("instance", uuid=uuid)
     params: dict[str, object] = {}
     if spec.params:
@@ -174,7 +177,7 @@ def instance_action_view(request: HttpRequest, uuid: UUID) -> HttpResponse:
             errors = "; ".join(
                 f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items()
             )
-            messages.error(request, f"{spec.label}: {errors}")
+            messages.error(request, f"{gettext(spec.label)}: {errors}")
             return redirect("instance", uuid=uuid)
         params = form.params()
     if spec.destructive and request.POST.get("confirmed") != "yes":
@@ -196,7 +199,11 @@ def instance_action_view(request: HttpRequest, uuid: UUID) -> HttpResponse:
         page.refused(error)
     else:
         walk = badge("task_state", spec.start_task).label if spec.start_task else None
+        label = gettext(spec.label)
         messages.success(
-            request, f"{spec.label} accepted" + (f": {walk.lower()}…" if walk else ".")
+            request,
+            gettext("%(action)s accepted: %(task)s…") % {"action": label, "task": walk}
+            if walk
+            else gettext("%(action)s accepted.") % {"action": label},
         )
     return redirect("instance", uuid=uuid)

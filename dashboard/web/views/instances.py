@@ -34,10 +34,12 @@ from compute.selectors import (
     visible_instances,
 )
 from compute.services import instance_action, instance_create, quotas
+from dashboard.web import columns as cols
 from dashboard.web.actionbar import bulk_actions
 from dashboard.web.forms import SORTABLE, Catalog, CreateInstanceForm, InstanceFilterForm
 from dashboard.web.pages import Page, begin
 from dashboard.web.policy import shows_host, shows_host_status_column
+from dashboard.web.refusals import in_language
 from dashboard.web.rows import instance_rows
 from dashboard.web.views.saved_views import normalised, views_of
 
@@ -152,10 +154,28 @@ def _window(
     return Window(rows, earlier=marker is not None, later=len(found) > limit, start=start)
 
 
+def spans_projects(page: Page) -> bool:
+    """Whether the list shows several projects' rows (and so a project column)."""
+    return page.scope.selected is None and (
+        page.scope.is_admin or len(page.scope.full.project_ids) > 1
+    )
+
+
+def shown_columns(page: Page, request: HttpRequest) -> tuple[list[cols.Column], list[cols.Column]]:
+    """(the columns shown, the columns offered) for this caller and query."""
+    offered = cols.available(page.scope.context, project=spans_projects(page))
+    return cols.chosen(cols.requested(request.GET.getlist("cols")), offered), offered
+
+
 @login_required
 @require_GET
 def instance_list_view(request: HttpRequest) -> HttpResponse:
     page = begin(request)
+    if len(request.GET.getlist("cols")) > 1:
+        # The chooser's checkboxes post one ``cols`` each: the shareable link has one list.
+        query = request.GET.copy()
+        query.setlist("cols", [",".join(cols.requested(request.GET.getlist("cols")))])
+        return redirect(f"{reverse('instances')}?{query.urlencode()}")
     form = InstanceFilterForm(request.GET)
     filters = list_filters(page, form)
     data = form.cleaned_data if form.is_valid() else {}
@@ -192,6 +212,8 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
     query.pop("marker", None)
     query.pop("before", None)
     sort_key, sort_dir = filters.sort[0]
+    shown, offered = shown_columns(page, request)
+    keys = {c.key for c in shown}
     return page.render(
         "web/instances/list.html",
         {
@@ -211,10 +233,12 @@ def instance_list_view(request: HttpRequest) -> HttpResponse:
             "sort_dir": sort_dir,
             "sortable": {k: v for k, v in SORTABLE.items() if k != "host" or page.scope.is_admin},
             "filtered": bool(filters.statuses or filters.name or filters.host),
-            "show_host": shows_host(context),
-            "show_host_status": shows_host_status_column(context),
-            "show_project": page.scope.selected is None
-            and (page.scope.is_admin or len(page.scope.full.project_ids) > 1),
+            "columns": keys,
+            "host_filter": shows_host(context),
+            "column_choices": [(c.key, c.label, c.key in keys) for c in offered],
+            "show_host": shows_host(context) and "host" in keys,
+            "show_host_status": shows_host_status_column(context) and "host_status" in keys,
+            "show_project": spans_projects(page) and "project" in keys,
             "bulk_actions": bulk_actions(context),
             "usage": usage_panel(page),
             "saved_views": views_of(request, page.scope.selected),
@@ -256,7 +280,9 @@ def instance_bulk_view(request: HttpRequest) -> HttpResponse:
         try:
             instance_action(context=page.scope.context, instance_uuid=uuid, action=spec.key)
         except ComputeError as error:
-            results.append(_result(uuid, names, accepted=False, message=error.message))
+            results.append(
+                _result(uuid, names, accepted=False, message=in_language(error.message) or "")
+            )
         else:
             results.append(
                 _result(

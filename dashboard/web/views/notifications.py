@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from compute.exceptions import ComputeError
@@ -76,9 +77,15 @@ def subscription_create_view(request: HttpRequest) -> HttpResponse:
     except ComputeError as error:
         page.refused(error)
         return redirect("notifications")
-    text = f"Subscribed to {created.scope} {created.target}."
+    scope = pgettext("subscription scope", str(created.get_scope_display()))
+    text = gettext("Subscribed to %(scope)s %(target)s.") % {
+        "scope": scope,
+        "target": created.target,
+    }
     if created.webhook_secret:
-        text += f" Webhook signing secret (shown once): {created.webhook_secret}"
+        text += " " + gettext("Webhook signing secret (shown once): %(secret)s") % {
+            "secret": created.webhook_secret
+        }
     messages.success(request, text)
     return redirect("notifications")
 
@@ -101,7 +108,9 @@ def subscription_log_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         attempts = delivery_log(context=page.scope.full, subscription_id=pk)
     except ComputeError as error:
-        return error_page(page, status=error.code, title="Not found", message=error.message)
+        return error_page(
+            page, status=error.code, title=gettext("Not found"), message=error.message
+        )
     listed = Paginator(attempts, PAGE_SIZE).get_page(request.GET.get("page"))
     return page.render(
         "web/notifications/log.html",

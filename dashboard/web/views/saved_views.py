@@ -1,4 +1,5 @@
-"""Saved views of the instances list: a user names the current filters, sort and page size,
+"""Saved views of the instances list: a user names the current filters, sort, page size and
+columns,
 per project (or for "all projects"); the view is the list's own URL, so its link can be shared
 with anyone who may see that project — they see their own rows under the same filters."""
 
@@ -17,7 +18,7 @@ from dashboard.web.forms import InstanceFilterForm
 from dashboard.web.pages import begin
 
 #: The list parameters a view keeps (never the page anchors: a view starts at its first page).
-KEPT = ("name", "status", "host", "sort", "dir", "limit")
+KEPT = ("name", "status", "host", "sort", "dir", "limit", "cols")
 MAX_NAME = SavedView._meta.get_field("name").max_length
 
 

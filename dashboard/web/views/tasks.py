@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from compute.exceptions import ComputeError
@@ -109,7 +110,9 @@ def task_reset_view(request: HttpRequest, pk: int) -> HttpResponse:
     found = task_rows(context=context, actions_page=list(rows))
     if not found or not found[0].can_reset:
         page.refused(
-            ComputeError("Reset-state is offered to admins for a task the watchdog reaped.")
+            ComputeError(
+                gettext("Reset-state is offered to admins for a task the watchdog reaped.")
+            )
         )
         return _back(request)
     try:

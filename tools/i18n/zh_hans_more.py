@@ -1,0 +1,100 @@
+"""Simplified Chinese for the task centre and its dock, notifications, and the state machine
+page. Same rules as ``zh_hans.py`` (the glossary: locale/zh_Hans/GLOSSARY.md); ``fill.py``
+merges every ``zh_hans_*.py`` into that one's data.
+"""
+
+T: dict[tuple[str | None, str], str | list[str]] = {
+    # notifications
+    (None, "Notifications"): "通知",
+    (None, "Unread notifications"): "未读通知",
+    (None, "All notifications"): "全部通知",
+    (None, "Show all"): "显示全部",
+    (None, "Unread only"): "仅未读",
+    (None, "Mark all read"): "全部标为已读",
+    (None, "Event"): "事件",
+    (None, "What happened"): "发生了什么",
+    (None, "Seq"): "序号",
+    (None, "Nothing yet."): "暂无。",
+    (None, "Newer"): "较新",
+    (None, "Page %(number)s of %(pages)s"): "第 %(number)s 页，共 %(pages)s 页",
+    (None, "Older"): "较早",
+    (None, "Subscriptions"): "订阅",
+    ("subscription", "On"): "对象",
+    (None, "Events"): "事件",
+    (None, "Channels"): "渠道",
+    (None, "bell"): "铃铛",
+    (None, "Delivery log"): "投递日志",
+    (None, "No subscriptions."): "没有订阅。",
+    (None, "Target"): "目标",
+    (None, "project id, host name or instance uuid"): "项目 ID、主机名或实例 UUID",
+    (None, "Email me"): "发邮件给我",
+    (None, "Webhook URL"): "Webhook URL",
+    (None, "Subscribe"): "订阅",
+    (None, "Delivery log of subscription %(id)s"): "订阅 %(id)s 的投递日志",
+    (None, "Back to notifications"): "返回通知",
+    (None, "Channel"): "渠道",
+    (None, "Attempt"): "尝试",
+    (None, "Result"): "结果",
+    (None, "Response"): "响应",
+    (None, "delivered"): "已送达",
+    (None, "failed (%(state)s)"): "失败（%(state)s）",
+    (None, "No attempts yet."): "尚无尝试。",
+    # the state machine's diagram
+    (None, " or "): " 或 ",
+    (None, "any vm_state"): "任意 vm_state",
+    (None, "every state"): "所有状态",
+    (None, "%(action)s (fails)"): "%(action)s（失败）",
+    ("role", "manager"): "项目经理",
+    (
+        None,
+        "vm_states are boxes, actions are arrows; under each action, the task_states it passes through.",
+    ): "方框是 vm_state，箭头是操作；每个操作下方是它经过的 task_state。",
+    (
+        None,
+        "⟲ lists the actions that leave the vm_state unchanged. Drawn from compute/actions.py.",
+    ): "⟲ 列出不改变 vm_state 的操作。由 compute/actions.py 绘制。",
+    (
+        None,
+        "Instance state machine: vm_states and the actions between them",
+    ): "实例状态机：各个 vm_state 及其间的操作",
+    # the state machine's preconditions
+    (None, "unchanged"): "不变",
+    (
+        None,
+        "the vm_state it had before (default active)",
+    ): "之前的 vm_state（默认 active）",
+    (
+        None,
+        "active, or stopped if it was stopped before",
+    ): "active；若之前为 stopped 则为 stopped",
+    (
+        None,
+        "active, or stopped if the guest is shut down",
+    ): "active；若客户机已关机则为 stopped",
+    (None, "admin only"): "仅限管理员",
+    (None, "project managers and admins"): "项目经理和管理员",
+    (None, "refused while locked (admins bypass)"): "锁定时拒绝（管理员除外）",
+    (None, "instance must have launched"): "实例必须已启动过",
+    (None, "instance must have a host"): "实例必须有主机",
+    (None, "host's compute service must be up"): "主机的计算服务必须正常",
+    (None, "asks for confirmation"): "需要确认",
+    (None, "— (completes at once, no task)"): "—（立即完成，无任务）",
+    # the task centre
+    (None, "<strong>%(open)s</strong> in progress"): "<strong>%(open)s</strong> 个进行中",
+    (None, "Task centre"): "任务中心",
+    ("tasks", "in progress"): "进行中",
+    (None, "Nothing in the last 24 hours."): "最近 24 小时内没有任务。",
+    (None, "Asked by"): "发起人",
+    (None, "Request"): "请求",
+    (None, "Elapsed / limit"): "已用 / 限时",
+    (None, "%(s)s s"): "%(s)s 秒",
+    (None, "reaped"): "已回收",
+    (None, "No tasks in the last 24 hours."): "最近 24 小时内没有任务。",
+    (None, "Filter tasks"): "筛选任务",
+    (None, "any"): "任意",
+    (None, "stop, reboot, createImage …"): "stop、reboot、createImage …",
+    (None, "name or uuid"): "名称或 UUID",
+    (None, "Filter"): "筛选",
+}
+
+JS: dict[tuple[str | None, str], str | list[str]] = {}
