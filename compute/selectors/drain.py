@@ -19,6 +19,7 @@ from bisect import insort
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
@@ -100,6 +101,11 @@ _RESIDENT_COLUMNS = (
     "task_started_at", "progress", "version", "locked", "locked_by", "launched", "host_id",
     "flavor__vcpus", "flavor__ram", "flavor__disk",
 )  # fmt: skip
+
+
+#: What the plan of an instance on a given host depends on: vm_state, task_state, locked,
+#: whose lock, launched, project (the policy may read it). A tuple of ``Resident``'s fields.
+_situation = itemgetter(4, 5, 10, 11, 12, 3)
 
 
 def host_residents(*, context: RequestContext, host: Host) -> list[Resident]:
@@ -200,18 +206,13 @@ def plan_for(*, context: RequestContext, host: Host, instances: Sequence[Residen
     host_up = host.is_up
     shapes: dict[tuple[object, ...], tuple[Shape, Shape]] = {}
     rows = []
+    resized = str(VmState.RESIZED)
     for instance in instances:
         # Everything the guard and the drain's own rules read of an instance on this host; a
         # resized instance's source host is read per instance (they are few): no sharing.
-        key = (
-            instance.vm_state,
-            instance.task_state,
-            instance.locked,
-            instance.locked_by,
-            instance.launched,
-            instance.project_id,
-            instance.uuid if instance.vm_state == VmState.RESIZED else "",
-        )
+        key = _situation(instance)
+        if instance.vm_state == resized:
+            key += (instance.uuid,)
         pair = shapes.get(key)
         if pair is None:
             pair = shapes[key] = _shapes(evaluator, instance, host, host_up)

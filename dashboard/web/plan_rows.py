@@ -14,7 +14,6 @@ situation differ only by their uuid, which is put into the drawn text), the word
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 
 from django.urls import reverse
@@ -102,86 +101,109 @@ def _shape_html(shape: Shape, words: _Words, unchecked: str) -> tuple[str, str, 
 
 
 class _Shapes:
-    """Each plan shape's markup, drawn on first use; a row takes it with its own uuid."""
+    """Each plan shape's markup, drawn on first use, with ``_UUID`` for the uuid."""
 
     def __init__(self, words: _Words, unchecked: str) -> None:
         self.words = words
         self.unchecked = unchecked
-        self._drawn: dict[int, tuple[Shape, list[str], list[str], list[str]]] = {}
+        self._drawn: dict[int, tuple[str, str, str]] = {}
 
-    def __call__(self, shape: Shape, uuid: str) -> tuple[str, str, str]:
+    def __call__(self, shape: Shape) -> tuple[str, str, str]:
         drawn = self._drawn.get(id(shape))
         if drawn is None:
-            parts = _shape_html(shape, self.words, self.unchecked)
-            # The shape is kept with its markup, so its id cannot be reused while drawn.
-            drawn = self._drawn[id(shape)] = (shape, *(part.split(_UUID) for part in parts))
-        return uuid.join(drawn[1]), uuid.join(drawn[2]), uuid.join(drawn[3])
+            drawn = self._drawn[id(shape)] = _shape_html(shape, self.words, self.unchecked)
+        return drawn
 
 
-def _memo(function: Callable[[str], str]) -> Callable[[str], str]:
-    seen: dict[str, str] = {}
+#: Where a row's own values go in its drawn markup (with ``_UUID``), until it becomes a pattern.
+_SLOTS = {"v": "\x00version\x00", "n": "\x00name\x00", "e": "\x00since\x00"}
+_SLOTS |= {"p": "\x00progress\x00", "d": "\x00room\x00"}
 
-    def lookup(value: str) -> str:
-        out = seen.get(value)
-        if out is None:
-            out = seen[value] = function(value)
-        return out
 
-    return lookup
+def _pattern(markup: str) -> str:
+    """Drawn markup with slots as a ``%``-pattern for the row's own values."""
+    text = markup.replace("%", "%%").replace(_UUID, "%(u)s")
+    for key, marker in _SLOTS.items():
+        text = text.replace(marker, f"%({key})s")
+    return text
+
+
+class _Rows:
+    """Each kind of row drawn once, as a pattern: rows of one plan shape and one
+    (vm_state, task_state, power_state) differ only by uuid, version, name, task start,
+    progress and room, which are put in per row (``%`` formatting, in C)."""
+
+    def __init__(self, host: Host) -> None:
+        self.words = _Words()
+        self.badges = _Badges()
+        self.shapes = _Shapes(self.words, "checked" if host.disabled else "")
+        self.on_host = escape(host.host)
+        zero = "00000000-0000-0000-0000-000000000000"
+        self.link = reverse("instance", args=[zero]).replace(zero, _UUID)
+        self._patterns: dict[tuple[int, str, str | None, int], str] = {}
+
+    def pattern(self, row: PlanRow) -> str:
+        instance = row.instance
+        key = (id(row.shape), instance.vm_state, instance.task_state, instance.power_state)
+        found = self._patterns.get(key)
+        if found is None:
+            found = self._patterns[key] = _pattern(self._draw(row))
+        return found
+
+    def _draw(self, row: PlanRow) -> str:
+        instance, words, badges = row.instance, self.words, self.badges
+        vm_state, task_state = instance.vm_state, instance.task_state
+        verdict, options, check = self.shapes(row.shape)
+        u, name, progress = _UUID, _SLOTS["n"], _SLOTS["p"]
+        status = badges("status", status_from_state(vm_state, task_state))
+        return (
+            f'<tr data-instance="{u}" data-version="{_SLOTS["v"]}" '
+            f'data-on-host="{self.on_host}" class="{"is-busy" if task_state is not None else ""}">'
+            f'<td class="col-check"><input type="checkbox" name="instance" value="{u}" '
+            f'{check} aria-label="{words.select.replace("%(name)s", name)}"></td>'
+            f'<td><a href="{self.link}" '
+            f'data-bind="name">{name}</a><div class="small moved" data-bind="moved" hidden></div>'
+            f"</td><td>{status}</td><td>{badges('vm_state', vm_state)}</td>"
+            f'<td class="col-task">{badges("task_state", task_state)} <span class="elapsed" '
+            f'data-bind="elapsed" {_SLOTS["e"]}></span><div class="progress" '
+            f'data-bind="progress" {"" if task_state in LONG_TASKS else "hidden"} '
+            f'role="progressbar" aria-label="{words.task_progress}" '
+            f'aria-valuemin="0" aria-valuemax="100" aria-valuenow="{progress}">'
+            f'<span style="width: {progress}%"></span></div></td>'
+            f"<td>{badges('power_state', instance.power_state)}</td>"
+            f'<td class="small verdict" data-bind="stale-on-change" '
+            f'data-verdict="{row.verdict}">{verdict}{_SLOTS["d"]}</td>'
+            f'<td><select name="choice-{u}" form="drain-form" '
+            f'aria-label="{words.choice_for.replace("%(name)s", name)}" class="drain-choice">'
+            f"{options}</select></td></tr>"
+        )
 
 
 def resident_rows(plan: list[PlanRow], host: Host) -> SafeString:
     if not plan:
         empty = escape(gettext("No instances on this host."))
         return mark_safe(f'<tr><td colspan="8"><div class="empty">{empty}</div></td></tr>')
-    words = _Words()
-    badges = _Badges()
-    shapes = _Shapes(words, "checked" if host.disabled else "")
-    statuses: dict[tuple[str, str | None], str] = {}
-    rooms = _memo(
-        lambda name: (
-            f' <span class="muted">{words.room_on.replace("%(host)s", escape(name))}</span>'
-        )
-    )
-    link = reverse("instance", args=["00000000-0000-0000-0000-000000000000"]).split(
-        "00000000-0000-0000-0000-000000000000"
-    )
-    on_host = escape(host.host)
+    rows = _Rows(host)
+    room_on = rows.words.room_on
+    rooms: dict[str | None, str] = {None: ""}
     out = []
     for row in plan:
         instance = row.instance
-        uuid = instance.uuid
-        vm_state, task_state = instance.vm_state, instance.task_state
-        name = escape(instance.name)
-        states = (vm_state, task_state)
-        status = statuses.get(states)
-        if status is None:
-            status = statuses[states] = badges("status", status_from_state(*states))
-        verdict, options, check = shapes(row.shape, uuid)
-        if row.destination:
-            verdict += rooms(row.destination)
+        destination = row.destination
+        room = rooms.get(destination)
+        if room is None:
+            shown = room_on.replace("%(host)s", escape(destination or ""))
+            room = rooms[destination] = f' <span class="muted">{shown}</span>'
         started = instance.task_started_at
-        elapsed = f'data-since="{started.isoformat()}"' if started else "hidden"
-        progress = instance.progress
         out.append(
-            f'<tr data-instance="{uuid}" data-version="{instance.version}" '
-            f'data-on-host="{on_host}" class="{"is-busy" if task_state is not None else ""}">'
-            f'<td class="col-check"><input type="checkbox" name="instance" value="{uuid}" '
-            f'{check} aria-label="{words.select.replace("%(name)s", name)}"></td>'
-            f'<td><a href="{uuid.join(link)}" '
-            f'data-bind="name">{name}</a><div class="small moved" data-bind="moved" hidden></div>'
-            f"</td><td>{status}</td><td>{badges('vm_state', vm_state)}</td>"
-            f'<td class="col-task">{badges("task_state", task_state)} <span class="elapsed" '
-            f'data-bind="elapsed" {elapsed}></span><div class="progress" data-bind="progress" '
-            f'{"" if task_state in LONG_TASKS else "hidden"} role="progressbar" '
-            f'aria-label="{words.task_progress}" '
-            f'aria-valuemin="0" aria-valuemax="100" aria-valuenow="{progress}">'
-            f'<span style="width: {progress}%"></span></div></td>'
-            f"<td>{badges('power_state', instance.power_state)}</td>"
-            f'<td class="small verdict" data-bind="stale-on-change" '
-            f'data-verdict="{row.verdict}">{verdict}</td>'
-            f'<td><select name="choice-{uuid}" form="drain-form" '
-            f'aria-label="{words.choice_for.replace("%(name)s", name)}" class="drain-choice">'
-            f"{options}</select></td></tr>"
+            rows.pattern(row)
+            % {
+                "u": instance.uuid,
+                "v": instance.version,
+                "n": escape(instance.name),
+                "e": f'data-since="{started.isoformat()}"' if started else "hidden",
+                "p": instance.progress,
+                "d": room,
+            }
         )
     return mark_safe("".join(out))  # every value above is escaped

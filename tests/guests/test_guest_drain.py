@@ -1,5 +1,7 @@
 """Draining a libvirt host with real guests: the plan, the durable drain job moving a running
-guest to the other host by live migration, and a cancel during a real live migration.
+guest to the other host by live migration, a cancel during a real live migration, and
+"Evacuate all" from a forced-down host (the guest rebuilt on the other host from its image,
+the old copy destroyed when the host's agent comes back).
 
 Two libvirtds on this machine (``tests.guests.two_hosts``). The drain job is carried on by the
 web process's watchdog, as in production; the tests speak only HTTP to the product and check
@@ -23,6 +25,9 @@ from tests.guests.two_hosts import DEST, PATHS, SOURCE, URIS, host_of, two_host_
 #: libvirt's migration bandwidth cap for the cancelled move, MiB/s: the guest's ≈ 30 MiB of
 #: used memory then take tens of seconds to copy, where unbounded they take ≈ 3 s.
 SLOW_MIB_S = 1
+#: Copied before the cancel: seconds of copying at that speed, so the migration is surely
+#: running (not starting or ending) when it is aborted.
+COPIED = 3 << 20
 #: What ``virsh migrate-setspeed`` restores (libvirt's "unlimited" for QEMU).
 UNLIMITED_MIB_S = 8796093022207
 
@@ -32,11 +37,22 @@ def site(second_libvirtd: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     yield from two_host_site(tmp_path_factory)
 
 
-def set_enabled(site: GuestSite, host: str) -> None:
-    """Enable ``host`` (a drain leaves it disabled until an admin does)."""
+def set_service(site: GuestSite, host: str, **changes: Any) -> None:
+    """Nova's ``PUT /os-services/{id}`` (2.53): ``status``, ``forced_down``."""
     services = site.get("/v2.1/os-services")["services"]
     (service,) = [s for s in services if s["host"] == host]
-    site.request("PUT", f"/v2.1/os-services/{service['id']}", {"status": "enabled"})
+    site.request("PUT", f"/v2.1/os-services/{service['id']}", changes)
+
+
+def set_enabled(site: GuestSite, host: str) -> None:
+    """Enable ``host`` (a drain leaves it disabled until an admin does)."""
+    set_service(site, host, status="enabled")
+
+
+def others_left(site: GuestSite, host: str, uuid: str) -> dict[str, str]:
+    """ "leave" for every other server on ``host`` (earlier tests' guests)."""
+    servers = site.get(f"/v2.1/servers?all_tenants=1&host={host}")["servers"]
+    return {s["id"]: "leave" for s in servers if s["id"] != uuid}
 
 
 def drain_start(site: GuestSite, host: str, choices: dict[str, str]) -> dict[str, Any]:
@@ -78,15 +94,17 @@ def instance_row(site: GuestSite, uuid: str) -> dict[str, Any]:
     }
 
 
-def booted(site: GuestSite, name: str) -> str:
-    """A guest on the source, booted to its shell prompt (its memory in use, not only zeros)."""
+def booted(site: GuestSite, name: str, *, prompt: bool = False) -> str:
+    """A guest on the source, ACTIVE; with ``prompt``, booted to its shell prompt (its memory
+    in use, not only zeros)."""
     uuid = site.create(name, host=SOURCE)
     site.wait_status(uuid, "ACTIVE")
-    site.wait(
-        lambda: f"root@{name}:/#" in site.console_log(uuid),
-        timeout=120,
-        what="the guest's shell prompt",
-    )
+    if prompt:
+        site.wait(
+            lambda: f"root@{name}:/#" in site.console_log(uuid),
+            timeout=120,
+            what="the guest's shell prompt",
+        )
     return uuid
 
 
@@ -141,22 +159,17 @@ def test_the_drain_plans_a_live_migration_and_its_job_moves_the_running_guest(si
 
 def test_cancelling_the_drain_during_a_real_live_migration_aborts_it_and_the_guest_stays(site):
     set_enabled(site, SOURCE)
-    uuid = booted(site, "g-stay")
+    uuid = booted(site, "g-stay", prompt=True)
     domid = virsh("domid", uuid, uri=URIS[SOURCE]).strip()
     virsh("migrate-setspeed", uuid, str(SLOW_MIB_S), uri=URIS[SOURCE])
     try:
-        others = {
-            s["id"]: "leave"
-            for s in site.get("/v2.1/servers?all_tenants=1&host=" + SOURCE)["servers"]
-            if s["id"] != uuid
-        }
-        job = drain_start(site, SOURCE, others)
+        job = drain_start(site, SOURCE, others_left(site, SOURCE, uuid))
 
         def copying() -> bool:
             migration = step_of(site, job["id"], uuid)["migration"]
-            return bool(migration and (migration["memory_processed_bytes"] or 0) > 0)
+            return bool(migration and (migration["memory_processed_bytes"] or 0) >= COPIED)
 
-        site.wait(copying, timeout=60, what="the live migration to copy memory")
+        site.wait(copying, timeout=90, what="the live migration to copy memory")
         running = step_of(site, job["id"], uuid)
         assert running["state"] == "running"
         assert running["migration"]["status"] == "running"
@@ -170,8 +183,8 @@ def test_cancelling_the_drain_during_a_real_live_migration_aborts_it_and_the_gue
             what="the drain to be cancelled",
         )
         print(
-            f"\ncancel during the live migration ({progress >> 20} MiB copied): the drain "
-            f"cancelled in {time.monotonic() - started:.1f} s"
+            f"\ncancel during the live migration ({progress / (1 << 20):.1f} MiB copied): the "
+            f"drain cancelled in {time.monotonic() - started:.1f} s"
         )
         site.wait(
             lambda: instance_row(site, uuid)["task_state"] is None,
@@ -195,3 +208,61 @@ def test_cancelling_the_drain_during_a_real_live_migration_aborts_it_and_the_gue
         assert host_of(site, uuid) == SOURCE
     finally:
         virsh("migrate-setspeed", uuid, str(UNLIMITED_MIB_S), uri=URIS[SOURCE], check=False)
+
+
+def boots_on(site: GuestSite, uuid: str, host: str) -> int:
+    return site.console_log(uuid, instances_path=PATHS[host]).count(" booted (uuid ")
+
+
+def test_evacuate_all_from_a_forced_down_host_rebuilds_the_guest_on_the_other_host(site):
+    set_enabled(site, SOURCE)
+    uuid = booted(site, "g-evac")
+    set_service(site, SOURCE, forced_down=True)
+    try:
+        plan = site.get(f"/v2.1/vmdash/hosts/{SOURCE}/drain-plan")["drain_plan"]
+        (row,) = [r for r in plan["instances"] if r["id"] == uuid]
+        assert (plan["host_status"], row["verdict"], row["default"]) == (
+            "DOWN",
+            "evacuate",
+            "evacuate",
+        )
+        started = time.monotonic()
+        job = drain_start(site, SOURCE, others_left(site, SOURCE, uuid))  # "Evacuate all"
+        site.wait(
+            lambda: drain(site, job["id"])["state"] != "running",
+            timeout=120,
+            what="the evacuation to end",
+        )
+        assert drain(site, job["id"])["state"] == "done"
+        took = time.monotonic() - started
+        assert instance_row(site, uuid) == {
+            "host": DEST,
+            "status": "ACTIVE",
+            "vm_state": "active",
+            "task_state": None,
+        }
+        # Rebuilt there from its image: a new disk in that host's pool, a fresh boot.
+        assert site.domain_state(uuid, uri=URIS[DEST]) == "running"
+        assert len(site.disks(uuid, instances_path=PATHS[DEST])) == 1
+        site.wait(
+            lambda: boots_on(site, uuid, DEST) == 1, timeout=120, what="the rebuilt guest's boot"
+        )
+        print(f"\nevacuate all from a forced-down host: {took:.1f} s to ACTIVE, then the boot")
+        (migration,) = migration_rows(site, uuid)
+        assert (migration["migration_type"], migration["status"]) == ("evacuation", "done")
+        assert (migration["source_compute"], migration["dest_compute"]) == (SOURCE, DEST)
+        # Down only by the admin's word, the source still runs the old copy …
+        assert site.domain_state(uuid, uri=URIS[SOURCE]) == "running"
+    finally:
+        set_service(site, SOURCE, forced_down=False)
+    # … until its agent comes back: Nova's clean-up of evacuated instances destroys it.
+    site.restart_agent(SOURCE)
+    site.wait(
+        lambda: site.domain_state(uuid, uri=URIS[SOURCE]) == "absent",
+        timeout=60,
+        what="the old copy to be destroyed on the source",
+    )
+    assert site.disks(uuid, instances_path=PATHS[SOURCE]) == []
+    assert migration_rows(site, uuid)[0]["status"] == "completed"
+    assert site.domain_state(uuid, uri=URIS[DEST]) == "running"
+    assert host_of(site, uuid) == DEST
