@@ -180,9 +180,16 @@ class _Rows:
 
 
 def resident_rows(plan: list[PlanRow], host: Host) -> SafeString:
+    """The rows, safe for a template."""
+    return mark_safe(resident_rows_html(plan, host))  # every value in it is escaped
+
+
+def resident_rows_html(plan: list[PlanRow], host: Host) -> str:
+    """The rows as HTML, every value escaped: for a caller that puts them into a rendered page
+    itself (a thousand rows are 2 MB; marking them safe would copy them once more)."""
     if not plan:
         empty = escape(gettext("No instances on this host."))
-        return mark_safe(f'<tr><td colspan="8"><div class="empty">{empty}</div></td></tr>')
+        return f'<tr><td colspan="8"><div class="empty">{empty}</div></td></tr>'
     rows = _Rows(host)
     room_on = rows.words.room_on
     rooms: dict[str | None, str] = {None: ""}
@@ -206,4 +213,4 @@ def resident_rows(plan: list[PlanRow], host: Host) -> SafeString:
                 "d": room,
             }
         )
-    return mark_safe("".join(out))  # every value above is escaped
+    return "".join(out)  # every value above is escaped

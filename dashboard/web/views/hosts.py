@@ -39,7 +39,7 @@ from compute.services.hosts import host_migrate_away
 from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
-from dashboard.web.plan_rows import resident_rows
+from dashboard.web.plan_rows import resident_rows_html
 
 MIGRATION_RESULTS = "web.migration_results"
 #: The hosts pages are Nova's os-services for admins: the same rule, the same refusal.
@@ -120,7 +120,7 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
         nav="hosts",
     )
     response.content = response.content.replace(
-        marker.encode(), resident_rows(residents, host).encode(), 1
+        marker.encode(), resident_rows_html(residents, host).encode(), 1
     )
     return response
 
