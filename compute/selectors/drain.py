@@ -2,15 +2,19 @@
 (the action table's guard, Nova's refusal texts) and a sensible default, before anything moves.
 
 The choices are rows of the action table — live-migrate, cold-migrate (then confirm), stop,
-shelve, evacuate (a host that is down) — and "leave". Each is asked of the guard (``preconditions.Evaluator``, memoised per
-situation, so a host of a thousand instances costs a handful of checks and a fixed number of
-queries), with one rule of the drain's own: a locked instance is refused with Nova's
-"Instance … is locked" wherever the row checks the lock, even for the admin Nova would let
-through, because a drain moves many instances at once and an owner's lock says "not mine to
-move". The moves also need somewhere to go: another host UP and enabled (the scheduler's
-``up_hosts``) with room for the instance's flavor (``compute.selectors.inventory``'s capacity, filled as
-the plan places the movable instances in order, the emptiest host first as the scheduler
-places them); else Nova's "No valid host was found." text.
+shelve, evacuate (a host that is down) — and "leave". Each is asked of the guard
+(``preconditions.Evaluator``), with one rule of the drain's own: a locked instance is refused
+with Nova's "Instance … is locked" wherever the row checks the lock, even for the admin Nova
+would let through, because a drain moves many instances at once and an owner's lock says "not
+mine to move". The moves also need somewhere to go: another host UP and enabled (the
+scheduler's ``up_hosts``) with room for the instance's flavor (``compute.selectors.inventory``'s
+capacity, filled as the plan places the movable instances in order, the emptiest host first as
+the scheduler places them); else Nova's "No valid host was found." text.
+
+A host may hold a thousand instances: they are read as tuples (``Resident``, one query), and
+the plan is made once per situation (``Shape``: what the guard and these rules read of an
+instance) with each instance's uuid put into its texts, so a host costs a handful of checks,
+a fixed number of queries, and per instance only its room and a small tuple.
 """
 
 from __future__ import annotations
