@@ -97,6 +97,20 @@ def migration_set_status(
     return rows.update(status=status, updated_at=timezone.now()) == 1
 
 
+#: An evacuation's statuses while its source may still hold the old guest (Nova's filter in
+#: ``_destroy_evacuated_instances``; "done" is this project's end of the rebuild).
+EVACUATED = ("accepted", "pre-migrating", "done")
+
+
+def migration_evacuation_completed(migration_id: int) -> bool:
+    """An evacuation's source has destroyed its old guest (or found the instance back): Nova's
+    last step of an evacuation, from "done" (final for the walk) to "completed"."""
+    rows = Migration.objects.filter(
+        pk=migration_id, migration_type=Migration.Type.EVACUATION, status__in=EVACUATED
+    )
+    return rows.update(status="completed", updated_at=timezone.now()) == 1
+
+
 def migration_report(migration_id: int, figures: dict[str, int]) -> None:
     """The driver's memory and disk figures of a live migration in progress."""
     values = {k: int(v) for k, v in figures.items() if k in FIGURES}
@@ -113,10 +127,12 @@ def migration_requested(migration_id: int) -> str:
 
 
 __all__ = [
+    "EVACUATED",
     "FIGURES",
     "FINAL",
     "LIVE_IN_PROGRESS",
     "migration_current",
+    "migration_evacuation_completed",
     "migration_open",
     "migration_report",
     "migration_requested",

@@ -9,7 +9,8 @@ otherwise the agent polls every ``poll_interval`` seconds.
 
 On start the agent recovers what a crash left: dispatches still marked running for its host are
 put back to pending and resume from the instance's current task_state, and guests whose
-instances were deleted while the host was down (Nova's local delete) are destroyed.
+instances were deleted while the host was down (Nova's local delete) or evacuated to another
+host meanwhile (Nova's ``_destroy_evacuated_instances``) are destroyed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from compute.conf import conf
 from compute.consoles import hub as consoles
 from compute.dispatch import shared_layer, wakeup_event
 from compute.drivers.base import ComputeDriver
-from compute.models import ActionDispatch, Host, Instance
+from compute.migration_records import EVACUATED, migration_evacuation_completed
+from compute.models import ActionDispatch, Host, Instance, Migration
 from compute.services.hosts import host_heartbeat, host_register
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,38 @@ class ComputeAgent:
                     self.driver.destroy(str(gone))
                 except Exception:
                     log.exception("could not destroy guest %s on %s", gone, self.host_name)
+            self.destroy_evacuated(guests)
         return requeued
+
+    def destroy_evacuated(self, guests: set[str]) -> int:
+        """Nova's ``_destroy_evacuated_instances``: guests still here whose instances were
+        evacuated while this host was down are destroyed with their disks (the instance now
+        lives, rebuilt, on another host; two copies must not run), and each evacuation's
+        record becomes ``completed``. Unlike Nova, never a guest whose instance the database
+        places on this host. Returns how many were destroyed."""
+        evacuated = Migration.objects.filter(
+            migration_type=Migration.Type.EVACUATION,
+            source_compute=self.host_name,
+            status__in=EVACUATED,
+            instance__uuid__in=list(guests),
+        ).values_list("pk", "instance__uuid", "instance__host__host", "status")
+        destroyed = 0
+        for migration_id, gone, lives_on, status in evacuated:
+            if lives_on == self.host_name:
+                # The database says it lives here: a rebuild not yet done elsewhere (wait for
+                # it), or one that came back later (this guest is the one; the record is old).
+                if status == "done":
+                    migration_evacuation_completed(migration_id)
+                continue
+            log.info("destroying guest %s, evacuated while %s was down", gone, self.host_name)
+            try:
+                self.driver.destroy(str(gone))
+            except Exception:
+                log.exception("could not destroy evacuated guest %s on %s", gone, self.host_name)
+                continue
+            migration_evacuation_completed(migration_id)
+            destroyed += 1
+        return destroyed
 
     def claim(self, limit: int) -> list[ActionDispatch]:
         assert self.host is not None

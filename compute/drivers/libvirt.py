@@ -930,10 +930,7 @@ def _migrate_watched(
         if monitor is None or not thread.is_alive():
             continue
         with contextlib.suppress(libvirt.libvirtError):
-            stats = dom.jobStats()
-            monitor.report(
-                {k: int(v) for k, v in stats.items() if k.startswith(("memory_", "disk_"))}
-            )
+            monitor.report(_figures(dom.jobStats()))
         wanted = monitor.requested()
         if wanted == "abort" and not aborted:
             aborted = True
@@ -947,9 +944,21 @@ def _migrate_watched(
         if aborted:
             raise failure[0] from MigrationAborted(dom.UUIDString())
         raise failure[0]
+    if monitor is not None:
+        # The last read was up to half a second before the end, with memory still to copy:
+        # the record ends with the completed job's figures, which the source hands to the
+        # destination in its migration cookie (the source's domain is undefined by now).
+        with contextlib.suppress(libvirt.libvirtError):
+            moved = dconn.lookupByUUIDString(dom.UUIDString())
+            monitor.report(_figures(moved.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)))
     if forced:
         with contextlib.suppress(libvirt.libvirtError):
             moved = dconn.lookupByUUIDString(dom.UUIDString())
             if moved.info()[0] == libvirt.VIR_DOMAIN_PAUSED:
                 moved.resume()
     return aborted
+
+
+def _figures(stats: dict[str, Any]) -> dict[str, int]:
+    """A job's memory and disk figures, by Nova's names (libvirt's own)."""
+    return {k: int(v) for k, v in stats.items() if k.startswith(("memory_", "disk_"))}

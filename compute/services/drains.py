@@ -95,7 +95,7 @@ def drain_start(
         for row in plan.rows:
             choice = choices.get(row.uuid, row.default)
             refusal = row.choices[choice]
-            step = DrainStep(job=job, instance=row.instance, choice=choice)
+            step = DrainStep(job=job, instance_id=row.instance.pk, choice=choice)
             if choice == "leave":
                 # Left because it cannot move (the plan's reason), or by the admin's choice.
                 why = row.reason or "Left by choice."

@@ -44,3 +44,12 @@ def start_site(
         yield site
     finally:
         site.stop()
+
+
+@pytest.fixture(scope="module")
+def second_libvirtd(real_guests: None) -> Iterator[str]:
+    """A second libvirtd on this machine, as a second host (``tests.guests.two_hosts``); its
+    URI. Stopped, with its guests, at the end of the module."""
+    from tests.guests.two_hosts import run_second_libvirtd
+
+    yield from run_second_libvirtd()

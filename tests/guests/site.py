@@ -138,24 +138,31 @@ class GuestSite:
             for line in made.splitlines()
             if line.startswith("FLAVOR ")
         }
-        for host, extra in self.hosts.items():
-            self.processes.append(
-                Process(
-                    f"agent-{host}",
-                    [
-                        *(sys.executable, "manage.py", "compute_agent", "--host", host),
-                        *("--driver", "libvirt", "--uri", self.uris.get(host, URI)),
-                    ],
-                    env={**self.env, **extra},
-                    workdir=self.workdir,
-                )
-            )
+        for host in self.hosts:
+            self.processes.append(self._agent(host))
         daphne = Daphne(workdir=self.workdir, env=self.env)
         self.processes.append(daphne)
         self.port = daphne.port
         daphne.wait_ready()
         self.token = self._login()
         self.wait(lambda: self._hosts_up(), timeout=30, what="the agents' hosts to be up")
+
+    def _agent(self, host: str) -> Process:
+        return Process(
+            f"agent-{host}",
+            [
+                *(sys.executable, "manage.py", "compute_agent", "--host", host),
+                *("--driver", "libvirt", "--uri", self.uris.get(host, URI)),
+            ],
+            env={**self.env, **self.hosts[host]},
+            workdir=self.workdir,
+        )
+
+    def restart_agent(self, host: str) -> None:
+        """Stop ``host``'s agent (SIGTERM) and start it again, as a host coming back does."""
+        (old,) = [p for p in self.processes if p.name == f"agent-{host}"]
+        old.stop(15)
+        self.processes[self.processes.index(old)] = self._agent(host)
 
     def _hosts_up(self) -> bool:
         services = self.get("/v2.1/os-services")["services"]

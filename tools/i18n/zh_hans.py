@@ -409,6 +409,19 @@ T: dict[tuple[str | None, str], str | list[str]] = {
         None,
         "Scheduled %(action)s; next run %(when)s (%(zone)s).",
     ): "已计划 %(action)s；下次运行 %(when)s（%(zone)s）。",
+    # the host page's drain plan (dashboard/web/plan_rows.py)
+    (None, "Can live-migrate"): "可热迁移",
+    (None, "Can cold-migrate"): "可冷迁移",
+    (None, "Host down: can evacuate"): "主机宕机：可疏散",
+    (None, "Cannot move"): "无法迁移",
+    (None, "(room on %(host)s)"): "（%(host)s 有空间）",
+    (None, "— refused"): "— 被拒绝",
+    (None, "Live-migrate"): "热迁移",
+    (None, "Cold-migrate, then confirm"): "冷迁移，然后确认",
+    (None, "Evacuate (host down)"): "疏散（主机宕机）",
+    (None, "Leave"): "保留",
+    (None, "Drain choice for %(name)s"): "%(name)s 的腾空选择",
+    (None, "No instances on this host."): "此主机上没有实例。",
 }
 
 #: The live script's texts (djangojs.po).

@@ -7,6 +7,7 @@ domain writes them with each change; nothing here can).
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,19 +17,21 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from compute import policy
 from compute.exceptions import ComputeError, NotFound
 from compute.models import DrainJob, DrainStep, Host, HostAuditEntry, Migration
-from compute.selectors import host_get, host_list, visible_instances
+from compute.selectors import host_get, host_list
 from compute.selectors.drain import (
     LABELS,
     PlanRow,
     drain_get,
     drain_latest,
     drain_steps,
+    host_residents,
     plan_for,
 )
 from compute.services import host_update
@@ -37,13 +40,10 @@ from compute.services.hosts import host_migrate_away
 from dashboard.web.forms import HostDisableForm
 from dashboard.web.hostinfo import host_cards, recent_syncs
 from dashboard.web.pages import Page, begin, error_page
-from dashboard.web.plan_rows import resident_rows
+from dashboard.web.plan_rows import resident_rows_html
 from dashboard.web.refusals import in_language
-from dashboard.web.rows import InstanceRow, instance_rows
 
 MIGRATION_RESULTS = "web.migration_results"
-#: The drain choice the page's "Live-migrate selected away" runs.
-MOVE = "live-migrate"
 #: The hosts pages are Nova's os-services for admins: the same rule, the same refusal.
 SERVICES_LIST = "os_compute_api:os-services:list"
 #: Audit rows shown on the host page.
@@ -68,27 +68,15 @@ def host_list_view(request: HttpRequest) -> HttpResponse:
     return page.render(template, {"cards": host_cards()}, nav="hosts")
 
 
-#: What the resident rows and their plan read (a thousand rows: no JSON columns, no more).
-RESIDENT_FIELDS = (
-    "uuid", "name", "project_id", "vm_state", "task_state", "power_state", "task_started_at",
-    "progress", "version", "locked", "locked_by", "launched_at", "deleted_at", "host",
-    "flavor__vcpus", "flavor__ram", "flavor__disk", "host__host", "host__disabled",
-    "host__forced_down", "host__last_seen_up", "host__created_at",
-)  # fmt: skip
-
-
-def _residents(page: Page, host: Host) -> list[tuple[InstanceRow, PlanRow]]:
+def _residents(page: Page, host: Host) -> list[PlanRow]:
     """The host's instances, each with its drain plan: every choice's verdict (Nova's refusal
-    texts, from the action table's guard) and its default."""
+    texts, from the action table's guard) and its default. Rows as tuples, not models: a
+    thousand of them are the page's main cost."""
     context = page.scope.context
-    instances = list(
-        visible_instances(context, all_tenants=True, joined=("host", "flavor"))
-        .filter(host=host, deleted_at__isnull=True)
-        .only(*RESIDENT_FIELDS)
-        .order_by("name", "id")
-    )
-    plan = plan_for(context=context, host=host, instances=instances)
-    return list(zip(instance_rows(instances, context), plan.rows, strict=True))
+    residents = host_residents(context=context, host=host)
+    if not residents:
+        return []  # nothing to plan: no need to read the other hosts
+    return plan_for(context=context, host=host, instances=residents).rows
 
 
 def _admin_host(request: HttpRequest, name: str) -> tuple[Page, Host] | HttpResponse:
@@ -114,25 +102,32 @@ def host_detail_view(request: HttpRequest, name: str) -> HttpResponse:
     if request.GET.get("fragment") == "drain":
         return page.render("web/hosts/_drain.html", {"drain": drain_panel(host)})
     residents = _residents(page, host)
-    return page.render(
+    # The rows (≈ 2 kB each) are put into the rendered page once, at a marker: passed through
+    # the template, a thousand of them are copied again at every level of its blocks.
+    marker = f"<!--resident-rows-{secrets.token_hex(8)}-->"
+    response = page.render(
         "web/hosts/detail.html",
         {
             "card": host_cards([host])[0],
             "residents": residents,
-            "resident_rows": resident_rows(residents, host),
-            "movable": [row.uuid for row, plan in residents if plan.choices[MOVE] is None],
+            "resident_rows": mark_safe(marker),  # a constant of ours
+            "movable": [row.uuid for row in residents if row.live_refusal is None],
             "syncs": recent_syncs(host),
             "disable_form": HostDisableForm(),
             "results": [
                 {**r, "message": in_language(r.get("message"))}
                 for r in request.session.pop(MIGRATION_RESULTS, [])
             ],
-            "other_hosts": host_list().exclude(pk=host.pk).count(),
+            "other_hosts": host_list().exclude(pk=host.pk).exists(),
             "audit": audit_lines(host),
             "drain": drain_panel(host),
         },
         nav="hosts",
     )
+    response.content = response.content.replace(
+        marker.encode(), resident_rows_html(residents, host).encode(), 1
+    )
+    return response
 
 
 @login_required
