@@ -8,7 +8,7 @@ with Nova's "Instance … is locked" wherever the row checks the lock, even for 
 would let through, because a drain moves many instances at once and an owner's lock says "not
 mine to move". The moves also need somewhere to go: another host UP and enabled (the
 scheduler's ``up_hosts``) with room for the instance's flavor (``compute.selectors.inventory``'s
-capacity, filled as the plan places the movable instances in order, the emptiest host first as
+capacity times Nova's initial allocation ratios — vCPUs four to one —, filled as the plan places the movable instances in order, the emptiest host first as
 the scheduler places them); else Nova's "No valid host was found." text.
 
 A host may hold a thousand instances: they are read as tuples (``Resident``, one query), and
@@ -36,7 +36,7 @@ from compute.models import DrainJob, DrainStep, Host
 from compute.preconditions import Evaluator
 from compute.scheduler import up_hosts
 from compute.selectors.instances import visible_instances
-from compute.selectors.inventory import HOST_CAPACITY, host_usage
+from compute.selectors.inventory import HOST_CAPACITY, host_usage, schedulable
 from compute.states import VmState
 from compute.status import Status, status_from_state
 
@@ -299,11 +299,12 @@ class _Room:
 
     def __init__(self, hosts: list[Host]) -> None:
         usage = host_usage(hosts)
+        offered = schedulable(HOST_CAPACITY)
         self.free = {
             h.host: [
-                HOST_CAPACITY.vcpus - usage[h.pk].vcpus_used,
-                HOST_CAPACITY.memory_mb - usage[h.pk].memory_mb_used,
-                HOST_CAPACITY.local_gb - usage[h.pk].local_gb_used,
+                offered.vcpus - usage[h.pk].vcpus_used,
+                offered.memory_mb - usage[h.pk].memory_mb_used,
+                offered.local_gb - usage[h.pk].local_gb_used,
                 usage[h.pk].running_vms,
             ]
             for h in hosts

@@ -26,6 +26,21 @@ class Capacity:
 #: What every host reports as its size (see the module docstring).
 HOST_CAPACITY = Capacity(vcpus=64, memory_mb=262144, local_gb=4096)
 
+#: Nova's ``initial_cpu_allocation_ratio``, ``initial_ram_allocation_ratio`` and
+#: ``initial_disk_allocation_ratio``: the placement inventory a host offers is its size times
+#: these (vCPUs are overcommitted four to one, memory and disk are not). os-hypervisors shows
+#: the size; what fits on a host is measured against the inventory.
+ALLOCATION_RATIOS = Capacity(vcpus=4, memory_mb=1, local_gb=1)
+
+
+def schedulable(capacity: Capacity) -> Capacity:
+    """The inventory placement offers for a host of this size (``ALLOCATION_RATIOS``)."""
+    return Capacity(
+        vcpus=capacity.vcpus * ALLOCATION_RATIOS.vcpus,
+        memory_mb=capacity.memory_mb * ALLOCATION_RATIOS.memory_mb,
+        local_gb=capacity.local_gb * ALLOCATION_RATIOS.local_gb,
+    )
+
 
 @dataclass(frozen=True)
 class HostUsage:

@@ -44,3 +44,10 @@ def test_once_no_host_has_room_the_moves_are_refused_with_no_valid_host(
         assert row.choices["live-migrate"] == drain.NO_ROOM
         assert row.reason == drain.NO_ROOM
         assert row.choices["stop"] is None
+
+
+def test_vcpus_are_offered_four_to_one_as_novas_initial_cpu_allocation_ratio():
+    from compute.selectors.inventory import schedulable
+
+    offered = schedulable(Capacity(vcpus=64, memory_mb=262144, local_gb=4096))
+    assert offered == Capacity(vcpus=256, memory_mb=262144, local_gb=4096)
