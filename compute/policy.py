@@ -29,6 +29,8 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
+from django.utils.translation import gettext_noop
+
 from compute.actions import BY_KEY, MIGRATION_CONTROLS
 from compute.conf import conf
 from compute.context import RequestContext
@@ -149,9 +151,13 @@ def authorize(context: RequestContext, rule: str, project_id: str | None = None)
         raise refused(rule)
 
 
+#: Nova's ``PolicyNotAuthorized`` text; the pages translate it (``dashboard.web.refusals``).
+REFUSAL = gettext_noop("Policy doesn't allow %(rule)s to be performed.")
+
+
 def refused(rule: str) -> Forbidden:
     """Nova's ``PolicyNotAuthorized`` for ``rule`` (a rule name from nova/policies/)."""
-    return Forbidden(f"Policy doesn't allow {rule} to be performed.")
+    return Forbidden(REFUSAL % {"rule": rule})
 
 
 def fault_details_visible(context: RequestContext, code: int) -> bool:

@@ -18,6 +18,8 @@ import re
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from compute import policy
+
 #: (Nova's text as a pattern, the catalogue's text with the pattern's groups as placeholders).
 REFUSALS: tuple[tuple[re.Pattern[str], Promise], ...] = tuple(
     (re.compile(pattern), text)
@@ -39,8 +41,8 @@ REFUSALS: tuple[tuple[re.Pattern[str], Promise], ...] = tuple(
             _("Compute service of %(host)s is still in use."),
         ),
         (
-            r"Policy doesn't allow (?P<rule>\S+) to be performed\.",
-            _("Policy doesn't allow %(rule)s to be performed."),
+            re.escape(policy.REFUSAL).replace(re.escape("%(rule)s"), r"(?P<rule>\S+)"),
+            _(policy.REFUSAL),  # marked where it is written: compute.policy
         ),
         (
             r"Guest does not have a console available\.",
