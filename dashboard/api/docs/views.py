@@ -9,8 +9,11 @@ so even this page runs no inline script; it only needs inline styles (``DOCS_POL
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import FileResponse, Http404, HttpRequest
 from django.utils._os import safe_join
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -50,7 +53,33 @@ class KeystoneTokenScheme(OpenApiAuthenticationExtension):
 
 
 class SchemaView(SpectacularAPIView):
+    """The document, generated once per process and version: it is made from the code, which
+    does not change while the process runs, and making it walks every endpoint (seconds on a
+    busy machine — the docs page waited on it at each load)."""
+
     authentication_classes: list[type] = []
+    _made: dict[tuple[str | None, str | None, str], Any] = {}
+
+    def _get_schema_response(self, request: Request) -> Response:
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        key = (version, request.GET.get("lang"), request.get_host())
+        if key not in self._made:
+            generator = self.generator_class(
+                urlconf=self.urlconf, api_version=version, patterns=self.patterns
+            )
+            self._made[key] = generator.get_schema(request=request, public=self.serve_public)
+        return Response(
+            data=self._made[key],
+            headers={
+                "Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'
+            },
+        )
+
+
+@receiver(setting_changed)
+def _forget_schemas(**_: object) -> None:
+    """A test that changes settings may change the document."""
+    SchemaView._made.clear()
 
 
 class DocsView(SpectacularSwaggerSplitView):
