@@ -207,22 +207,6 @@ def run_once() -> dict[str, int]:
 
 async def run_forever() -> None:
     """The watchdog loop for a web process's event loop; each pass runs in a worker thread."""
-    import asyncio
+    from compute.background import every
 
-    from asgiref.sync import sync_to_async
-    from django.db import close_old_connections
-
-    def one_pass() -> None:
-        try:
-            run_once()
-        finally:
-            close_old_connections()
-
-    while True:
-        try:
-            await sync_to_async(one_pass, thread_sensitive=False)()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("watchdog pass failed; retrying")
-        await asyncio.sleep(conf().watchdog_interval)
+    await every("watchdog", run_once, lambda: conf().watchdog_interval)

@@ -11,16 +11,11 @@ claimed by a conditional UPDATE, so a change is told once and a delivery sent on
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable
 
-from django.db import close_old_connections
-
+from compute.background import every
 from compute.notify.conf import notify_conf
 from compute.notify.deliver import deliver_once
 from compute.notify.derive import derive_once
-
-log = logging.getLogger(__name__)
 
 
 def run_once() -> dict[str, int]:
@@ -36,32 +31,11 @@ def _busy(result: dict[str, int]) -> bool:
     )
 
 
-async def _loop(name: str, one: Callable[[], dict[str, int]]) -> None:
-    from asgiref.sync import sync_to_async
-
-    def one_pass() -> dict[str, int]:
-        try:
-            return one()
-        finally:
-            close_old_connections()
-
-    failures = 0
-    while True:
-        try:
-            result = await sync_to_async(one_pass, thread_sensitive=False)()
-            failures = 0
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            failures += 1
-            if failures == 1:
-                log.exception("notifier %s pass failed; retrying", name)
-            result = {}
-        if _busy(result):
-            continue
-        await asyncio.sleep(notify_conf().interval * (1 if not failures else min(8, failures)))
-
-
 async def run_forever() -> None:
     """Both loops, for a web process's event loop (each pass in a worker thread)."""
-    await asyncio.gather(_loop("derive", derive_once), _loop("deliver", deliver_once))
+    await asyncio.gather(
+        every("notifier derive", derive_once, lambda: notify_conf().interval, again_at_once=_busy),
+        every(
+            "notifier deliver", deliver_once, lambda: notify_conf().interval, again_at_once=_busy
+        ),
+    )

@@ -15,13 +15,12 @@ next run instead of being refused every tick.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from compute.context import RequestContext
@@ -205,19 +204,6 @@ def _tell_owner(
 
 async def run_forever(interval: float = 1.0) -> None:
     """The loop for a web process's event loop; each pass in a worker thread."""
-    from asgiref.sync import sync_to_async
+    from compute.background import every
 
-    def one_pass() -> None:
-        try:
-            schedules_run_due()
-        finally:
-            close_old_connections()
-
-    while True:
-        try:
-            await sync_to_async(one_pass, thread_sensitive=False)()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("scheduled actions pass failed; retrying")
-        await asyncio.sleep(interval)
+    await every("scheduled actions", schedules_run_due, lambda: interval)

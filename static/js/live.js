@@ -281,16 +281,32 @@
     });
   }
 
+  const fragmentLoads = new WeakMap(); // the newest request per fragment; older answers are dropped
+
+  function inUse(el) {
+    return el.querySelector("details[open]") || el.contains(document.activeElement) && document.activeElement.matches("input, select, textarea");
+  }
+
   async function loadFragment(el) {
-    // Never pull a form from under the user: refresh once the popover closes.
-    if (el.querySelector("details[open]") || el.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) {
+    // Never pull a form from under the user: refresh once the popover closes. Asked again when
+    // the answer arrives, since the user may have opened the form while it was on its way.
+    if (inUse(el)) {
       el.dataset.stale = "1";
       return;
     }
+    const load = (fragmentLoads.get(el) || 0) + 1;
+    fragmentLoads.set(el, load);
     try {
       const response = await fetch(el.dataset.fragment, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+      if (fragmentLoads.get(el) !== load) return;
       if (response.ok) {
-        el.innerHTML = await response.text();
+        const html = await response.text();
+        if (fragmentLoads.get(el) !== load) return;
+        if (inUse(el)) {
+          el.dataset.stale = "1";
+          return;
+        }
+        el.innerHTML = html;
         delete el.dataset.stale;
         document.dispatchEvent(new CustomEvent("vmdash:fragment", { detail: el }));
       } else if (response.status === 404) {

@@ -1,12 +1,14 @@
 """The task centre: every action in progress or recently finished that the user may see, with
 who asked, the request id, progress, elapsed time against its limit, outcome and fault; cancel
-for a queued action no agent has taken, abort for a live migration in progress, reset-state (the ``os-resetState`` row) for admins on a
-task the watchdog reaped. The table is a fragment the live script re-renders when a change of
+for a queued action no agent has taken, abort for a live migration in progress, reset-state (the
+``os-resetState`` row) for admins on a task the watchdog reaped. The table is a fragment the live script re-renders when a change of
 any instance arrives (``data-watch="any"``); the compact dock in the top bar of every page is
 another fragment of the same view.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -77,27 +79,27 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect("tasks")
 
 
-@login_required
-@require_POST
-def task_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+def _stop(request: HttpRequest, service: Callable[..., object], pk: int) -> HttpResponse:
     page = begin(request)
     try:
-        action_cancel(context=page.scope.full, action_id=pk)
+        service(context=page.scope.full, action_id=pk)
     except ComputeError as error:
         page.refused(error)
     return _back(request)
+
+
+@login_required
+@require_POST
+def task_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a queued action no agent has claimed yet."""
+    return _stop(request, action_cancel, pk)
 
 
 @login_required
 @require_POST
 def task_abort_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Abort a live migration in progress (Nova's abort: the guest stays on its source)."""
-    page = begin(request)
-    try:
-        action_abort(context=page.scope.full, action_id=pk)
-    except ComputeError as error:
-        page.refused(error)
-    return _back(request)
+    return _stop(request, action_abort, pk)
 
 
 @login_required
