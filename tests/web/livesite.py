@@ -1,6 +1,9 @@
-"""A live dashboard for the browser tests: daphne and a driver process on one SQLite file.
+"""A live dashboard for the browser tests: daphne and a driver process on one database of their
+own — a SQLite file in the site's folder, or, where the run's ``DATABASE_URL`` is PostgreSQL, a
+database made for the site on that server and dropped after it (so the pages' live path crosses
+PostgreSQL's outbox and ``NOTIFY`` there, and Redis where ``REDIS_URL`` is set).
 
-``LiveSite.start()`` migrates a fresh database, starts ``tests/web/live_driver.py`` (the fake
+``LiveSite.start()`` migrates that fresh database, starts ``tests/web/live_driver.py`` (the fake
 compute hosts, the watchdog and a second client) and ``daphne`` serving ``dashboard.asgi``.
 Changes made by the driver reach the pages through the outbox relay in the daphne process,
 exactly as changes from an agent or the API would. ``restart_server`` kills daphne and starts
@@ -9,17 +12,42 @@ it again on the same port, for the reconnect test.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.support.processes import Daphne, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+_SITES = itertools.count(1)
+
+
+def _postgres(url: str, sql: str) -> None:
+    """One statement on the server ``url`` names, from its maintenance database."""
+    import psycopg
+
+    parts = urlsplit(url)
+    with psycopg.connect(
+        urlunsplit(parts._replace(path="/postgres", query="")), autocommit=True
+    ) as c:
+        c.execute(sql)
+
+
+def site_database(workdir: Path) -> tuple[str, str | None]:
+    """(the site's ``DATABASE_URL``, the PostgreSQL database to drop after it, if any)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{workdir / 'db.sqlite3'}", None
+    name = f"vmdash_live_{os.getpid()}_{next(_SITES)}"
+    _postgres(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _postgres(url, f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}")), name
 
 
 class LiveSite:
@@ -27,10 +55,11 @@ class LiveSite:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        database, self.postgres_database = site_database(workdir)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "DATABASE_URL": database,
             "DEBUG": "1",
             "REPORT_INTERVAL": "1",
             "SERVICE_DOWN_TIME": "3",
@@ -95,6 +124,12 @@ class LiveSite:
             except subprocess.TimeoutExpired:
                 self.driver.kill()
             self.driver = None
+        if self.postgres_database is not None:
+            _postgres(
+                self.env["DATABASE_URL"],
+                f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)',
+            )
+            self.postgres_database = None
 
     # --- the second client ---------------------------------------------------------------
     def call(self, op: str, **args: Any) -> Any:
