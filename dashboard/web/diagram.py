@@ -49,14 +49,31 @@ PLACES: dict[str, tuple[float, float]] = {
     ANY: (1430, 84),
 }
 
+
+def _paint(token: str, light: str) -> str:
+    """A colour of the page's theme (static/css/dash.css's custom property), with the light
+    theme's value where no page defines it (the SVG on its own, docs/state-machine.svg)."""
+    return f"var(--{token}, {light})"
+
+
+SURFACE = _paint("surface", "#ffffff")
+INK = _paint("ink", "#0f172a")
+SOFT_INK = _paint("muted-fg", "#475569")
+FAINT_INK = _paint("muted", "#64748b")
+BORDER = _paint("border", "#e2e8f0")
+FAILURE = _paint("danger-dot", "#dc2626")
+
 #: Fill, stroke and text colours per presentation tone (kept in step with static/css).
 TONE_COLOURS: dict[str, tuple[str, str, str]] = {
-    "ok": ("#ecfdf3", "#16a34a", "#14532d"),
-    "busy": ("#eff6ff", "#2563eb", "#1e3a8a"),
-    "warn": ("#fffbeb", "#d97706", "#78350f"),
-    "danger": ("#fef2f2", "#dc2626", "#7f1d1d"),
-    "muted": ("#f8fafc", "#94a3b8", "#334155"),
-    "accent": ("#f5f3ff", "#7c3aed", "#4c1d95"),
+    tone: (_paint(f"{tone}-bg", bg), _paint(f"{tone}-dot", dot), _paint(f"{tone}-fg", ink))
+    for tone, (bg, dot, ink) in {
+        "ok": ("#ecfdf3", "#16a34a", "#14532d"),
+        "busy": ("#eff6ff", "#2563eb", "#1e3a8a"),
+        "warn": ("#fffbeb", "#d97706", "#78350f"),
+        "danger": ("#fef2f2", "#dc2626", "#7f1d1d"),
+        "muted": ("#f8fafc", "#94a3b8", "#334155"),
+        "accent": ("#f5f3ff", "#7c3aed", "#4c1d95"),
+    }.items()
 }
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -137,7 +154,7 @@ class _Canvas:
         *,
         size: float = 12,
         weight: int = 400,
-        fill: str = "#0f172a",
+        fill: str = INK,
         anchor: str = "middle",
         mono: bool = False,
         layer: str = "front",
@@ -145,7 +162,7 @@ class _Canvas:
         family = MONO if mono else FONT
         (self.front if layer == "front" else self.back).append(
             f'<text x="{x:.1f}" y="{y:.1f}" font-family="{family}" font-size="{size}" '
-            f'font-weight="{weight}" fill="{fill}" text-anchor="{anchor}">{escape(content)}</text>'
+            f'font-weight="{weight}" style="fill:{fill}" text-anchor="{anchor}">{escape(content)}</text>'
         )
 
 
@@ -197,7 +214,7 @@ def _boxes(g: Graph) -> dict[str, Box]:
 
 def _draw_node(canvas: _Canvas, state: str, box: Box, g: Graph) -> None:
     if state == ANY:
-        fill, stroke, ink = ("#ffffff", "#64748b", "#334155")
+        fill, stroke, ink = (SURFACE, FAINT_INK, _paint("ink-2", "#334155"))
         title, subtitle = gettext("any vm_state"), gettext("every state")
         dash = ' stroke-dasharray="5 4"'
     else:
@@ -212,7 +229,7 @@ def _draw_node(canvas: _Canvas, state: str, box: Box, g: Graph) -> None:
         f'<g class="node" data-state="{escape(state)}" '
         f'data-actions="{escape(" ".join(dict.fromkeys(keys)))}"><title>{escape(title)}</title>'
         f'<rect x="{x:.1f}" y="{y:.1f}" width="{box.w}" height="{box.h}" rx="10" '
-        f'fill="{fill}" stroke="{stroke}" stroke-width="1.6"{dash}/></g>'
+        f'style="fill:{fill};stroke:{stroke}" stroke-width="1.6"{dash}/></g>'
     )
     canvas.text(box.cx, y + 21, title, size=14, weight=700, fill=ink, mono=True)
     if subtitle:
@@ -222,11 +239,11 @@ def _draw_node(canvas: _Canvas, state: str, box: Box, g: Graph) -> None:
         top = y + 46
         canvas.front.append(
             f'<line x1="{x + 10:.1f}" y1="{top:.1f}" x2="{x + box.w - 10:.1f}" y2="{top:.1f}" '
-            f'stroke="{stroke}" stroke-opacity="0.35"/>'
+            f'style="stroke:{stroke}" stroke-opacity="0.35"/>'
         )
         for i, line in enumerate(lines):
             prefix = "⟲ " if i == 0 and not line.startswith("→") else ""
-            canvas.text(box.cx, top + 15 + 14 * i, prefix + line, size=10.5, fill="#475569")
+            canvas.text(box.cx, top + 15 + 14 * i, prefix + line, size=10.5, fill=SOFT_INK)
 
 
 def _label_lines(arrows: tuple[Arrow, ...], walked: set[str]) -> list[tuple[str, bool]]:
@@ -273,14 +290,14 @@ def _draw_arrow(
     sx, sy = source.edge_point(cx, cy)
     tx, ty = target.edge_point(cx, cy)
     failure = all(a.failure for a in arrows)
-    colour = "#dc2626" if failure else "#475569"
+    colour = FAILURE if failure else SOFT_INK
     dash = ' stroke-dasharray="6 5"' if failure else ""
     marker = "url(#arrow-fail)" if failure else "url(#arrow)"
     names = ", ".join(dict.fromkeys(gettext(a.spec.label) for a in arrows))
     keys = " ".join(dict.fromkeys(a.spec.key for a in arrows))
     canvas.back.append(
         f'<path class="arrow" data-actions="{escape(keys)}" d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {tx:.1f},{ty:.1f}" '
-        f'fill="none" stroke="{colour}" stroke-width="1.4"{dash} marker-end="{marker}">'
+        f'fill="none" style="stroke:{colour}" stroke-width="1.4"{dash} marker-end="{marker}">'
         f"<title>{escape(key[0])} → {escape(key[1])}: {escape(names)}</title></path>"
     )
     # The label sits on the curve's midpoint (t = 0.5 of the quadratic Bézier).
@@ -292,14 +309,14 @@ def _draw_arrow(
     canvas.front.append(
         f'<g class="label" data-actions="{escape(keys)}">'
         f'<rect x="{lx - w / 2:.1f}" y="{ly - h / 2:.1f}" width="{w:.1f}" height="{h:.1f}" '
-        f'rx="4" fill="#ffffff" fill-opacity="0.94" stroke="#e2e8f0"/>'
+        f'rx="4" style="fill:{SURFACE};stroke:{BORDER}" fill-opacity="0.94"/>'
     )
     for i, (line, bold) in enumerate(lines):
         y = ly - h / 2 + 14 + 13 * i
         if bold:
             canvas.text(lx, y, line, size=11.5, weight=650, fill=colour)
         else:
-            canvas.text(lx, y, line, size=10, fill="#64748b", mono=True)
+            canvas.text(lx, y, line, size=10, fill=FAINT_INK, mono=True)
     canvas.front.append("</g>")
 
 
@@ -331,9 +348,9 @@ def state_machine_svg() -> str:
     building = boxes[V.BUILDING]
     top = building.cy - building.h / 2
     canvas.back.append(
-        f'<circle cx="{building.cx - 170:.1f}" cy="{top - 10:.1f}" r="7" fill="#0f172a"/>'
+        f'<circle cx="{building.cx - 170:.1f}" cy="{top - 10:.1f}" r="7" style="fill:{INK}"/>'
         f'<path d="M{building.cx - 162:.1f},{top - 8:.1f} L{building.cx - building.w / 2:.1f},'
-        f'{building.cy - 6:.1f}" stroke="#475569" stroke-width="1.4" fill="none" '
+        f'{building.cy - 6:.1f}" style="stroke:{SOFT_INK}" stroke-width="1.4" fill="none" '
         f'marker-end="url(#arrow)"/>'
     )
     canvas.text(building.cx - 176, top - 24, "POST /servers", size=11, weight=600, anchor="start")
@@ -347,15 +364,15 @@ def state_machine_svg() -> str:
         ),
     ]
     for i, line in enumerate(legend):
-        canvas.text(24, HEIGHT - 30 + 15 * i, line, size=11, fill="#475569", anchor="start")
+        canvas.text(24, HEIGHT - 30 + 15 * i, line, size=11, fill=SOFT_INK, anchor="start")
     defs = (
         "<defs>"
         '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#475569"/></marker>'
+        f'style="fill:{SOFT_INK}"/></marker>'
         '<marker id="arrow-fail" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
         'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#dc2626"/></marker>'
+        f'style="fill:{FAILURE}"/></marker>'
         "</defs>"
     )
     return (
@@ -364,7 +381,7 @@ def state_machine_svg() -> str:
         '<title id="sm-title">'
         + escape(gettext("Instance state machine: vm_states and the actions between them"))
         + "</title>"
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>'
+        f'<rect width="{WIDTH}" height="{HEIGHT}" style="fill:{SURFACE}"/>'
         f'{defs}<g class="arrows">{"".join(canvas.back)}</g>'
         f'<g class="nodes">{"".join(canvas.front)}</g></svg>\n'
     )
