@@ -26,8 +26,9 @@ from bench.report import Result, machine, not_measured, table
 T = TypeVar("T")
 
 #: (name, module, what a failure leaves in the table) in the order they run: the sync reads the
-#: seeded state first; the live benchmarks only flip power states; the action benchmark, last,
-#: leaves instances of the last project with tasks nobody runs.
+#: seeded state first; the live benchmarks only flip power states; the action benchmark leaves
+#: instances of the last project with tasks nobody runs; the notifications, last, stop the web
+#: processes and turn instances to ERROR.
 BENCHMARKS: list[tuple[str, str, list[tuple[str, str, str]]]] = [
     ("sync", "bench.sync", [("sync", "one pass", "≤ 2× floor")]),
     ("api", "bench.api_list", [("API list", "GET /servers/detail", "≤ 3× floor")]),
@@ -41,6 +42,15 @@ BENCHMARKS: list[tuple[str, str, list[tuple[str, str, str]]]] = [
         [
             ("drain", "host page with the plan", "≤ 3× floor"),
             ("drain", "queries per step", "≤ 1.25× (constant)"),
+        ],
+    ),
+    (
+        "notify",
+        "bench.notify",
+        [
+            ("notify", "notification latency p99", "≤ 3× floor"),
+            ("notify", "webhook deliveries/s", "≥ 0.5× floor"),
+            ("notify", "live relay latency p50, notifier on (floor: off)", "≤ 1.10×"),
         ],
     ),
 ]

@@ -25,6 +25,12 @@ class Bench:
             self.web.append(self.stack.daphne(f"daphne-{'ab'[len(self.web)]}"))
         return self.web
 
+    def stop_web(self) -> None:
+        """Stop the web processes (the next ``web_processes`` starts new ones)."""
+        for process in self.web:
+            self.stack.stop(process)
+        self.web.clear()
+
     @property
     def swarm(self) -> Swarm:
         if self._swarm is None:

@@ -175,10 +175,14 @@ def run(bench: Bench) -> list[Result]:
     quarter = max(1, len(passes) // 4)
     early = sum(q for q, _ in passes[:quarter]) / sum(m for _, m in passes[:quarter])
     late = sum(q for q, _ in passes[-quarter:]) / sum(m for _, m in passes[-quarter:])
-    moved_hosts = Instance.objects.filter(host__in=others, name__startswith="drain-vm-").count()
+    drained = Instance.objects.filter(name__startswith="drain-vm-")
+    moved_away = drained.exclude(host=source).count()
+    onto_others = drained.filter(host__in=others).count()
     note = (
         f"{instances:,} instances on 1 of {HOSTS} hosts; job {job.state}, {done:,} steps done, "
-        f"{moved_hosts:,} instances moved in {seconds:.1f} s ({done / seconds:.0f} steps/s, "
+        f"{moved_away:,} instances off the source ({onto_others:,} of them onto its "
+        f"{len(others)} fellow hosts, the rest onto the seed's other hosts) in {seconds:.1f} s "
+        f"({done / seconds:.0f} steps/s, "
         f"agent in this process); {len(passes)} runner passes"
     )
     return [

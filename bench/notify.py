@@ -1,21 +1,25 @@
-"""``DATABASE_URL=postgres://… python -m bench.notify [--subscriptions 10000] [--rate 50]
-[--seconds 20] [--burst 500]``: the notifications benchmark (issue 15).
+"""Bench 9, notifications (issue 15): ``python -m bench --only notify`` (or with the others).
 
-On the PostgreSQL database ``DATABASE_URL`` names — **flushed first**: give it a database of its
-own — it seeds 10,000 instances over 100 projects and 10,000 subscriptions (each project's
-member on their project, and on 99 of its instances one by one; the first ten projects'
-subscriptions also post to a webhook receiver on 127.0.0.1), then:
+On the bench's seeded data, ``scale.subscriptions`` subscriptions (10,000 at full size, 1,000 at
+the quick one): each project's member on their project and, one by one, on as many of its
+instances as that count leaves; the first tenth of the projects' project subscriptions also post
+to a webhook receiver on 127.0.0.1 (a process of its own). The web processes the other
+benchmarks started are stopped first (each runs the notifier); then:
 
-1. **Relay, notifier off**: this process commits ``rate`` changes per second (an instance
-   entering ERROR from a failed action, through the state machine) for ``seconds``; an
-   ``OutboxRelay`` in this process, LISTENing as a web process's does, records when each
-   change reaches its sink. Latency = sink time − commit time (monotonic).
+1. **Relay, notifier off**: this process commits ``scale.rate`` changes per second (an instance
+   entering ERROR from a failed action, through the state machine) for ``scale.latency_seconds``;
+   an ``OutboxRelay`` in this process, LISTENing as a web process's does, records when each
+   change reaches its sink. Latency = sink time − the moment the COMMIT was sent (monotonic):
+   the commit's own round trip is in it, so a notifier that slows commits down shows.
 2. **Relay, notifier on**: the same, with ``manage.py notify run`` in another process deriving
    the notifications (each change: one member's notification, its bell row, and a webhook
    delivery for a tenth of them). Notification latency = the notification row's ``created_at``
-   − the commit's wall time. The relay's latency here is compared with phase 1's.
-3. **Deliveries/s**: ``burst`` changes of the webhook projects committed back to back; the time
-   from the first commit to the last delivery.
+   − the commit's wall time. The relay's latency here is compared with phase 1's: the issue
+   asks that it get no more than 10 % worse. The median is the verdict (at 1 ms, p99 moves
+   several-fold between two runs with the notifier off: it measures the machine); p99 is noted.
+3. **Deliveries/s**: ``scale.notify_burst`` changes of the webhook projects committed in one
+   transaction (as a host going down turns many instances at once); the time from that commit to
+   the last delivery — deriving the notifications, signing and sending them.
 
 Floors, in the same run: for the notification latency, a bare poller in this process on its own
 connection, at the notifier's interval, reading the outbox's new ids and noting when it sees
@@ -25,19 +29,23 @@ one to the same receiver with the same HTTP client (``requests.post``) and nothi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import statistics
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.context import Bench
+from bench.report import Result
+from bench.seed import member
+
+#: Notification latency, p99, against the bare poller's.
+LATENCY_TARGET = 3.0
+#: Webhook deliveries/s against the bare sender's.
+DELIVERIES_TARGET = 0.5
+#: The live relay's median latency with the notifier on, against it off.
+RELAY_TARGET = 1.10
 
 
 def pct(values: list[float], p: float) -> float:
@@ -47,47 +55,21 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.notify", description=__doc__)
-    parser.add_argument("--subscriptions", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--burst", type=int, default=500)
-    args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("DATABASE_URL must name a PostgreSQL database of the bench's own.")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-notify")
-    import django
-
-    django.setup()
-    run(args, url)
-
-
-def _seed(subscriptions: int, receiver_url: str) -> dict[str, list[tuple[int, str]]]:
-    from importlib import import_module
-
-    from django.apps import apps
+def _seed(bench: Bench, receiver_url: str) -> dict[str, list[tuple[int, str]]]:
+    """The subscriptions; per project, the instances free to change (active, no task)."""
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
-    from bench.seed import member, seed
     from compute.models import Instance, Subscription
 
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    import_module("compute.migrations.0002_seed_flavors_and_images").seed(apps, None)
-    projects = 100
-    seeded = seed(instances=10_000, hosts=10, projects=projects)
+    projects = bench.seeded.projects
     users = dict(get_user_model().objects.values_list("username", "pk"))
-    per_project = subscriptions // projects - 1
+    per_project = max(0, bench.scale.subscriptions // len(projects) - 1)
+    hooked = max(1, len(projects) // 10)
     rows = []
     pools: dict[str, list[tuple[int, str]]] = {}
-    for p, pid in enumerate(seeded.projects):
+    for p, pid in enumerate(projects):
         user = users[member(p)]
-        hook = receiver_url if p < 10 else ""
+        hook = receiver_url if p < hooked else ""
         rows.append(
             Subscription(
                 user_id=user, scope="project", target=pid,
@@ -95,25 +77,36 @@ def _seed(subscriptions: int, receiver_url: str) -> dict[str, list[tuple[int, st
                 webhook_secret="bench" if hook else "",
             )
         )  # fmt: skip
-        for ident in seeded.by_project[pid][:per_project]:
+        for ident in bench.seeded.by_project[pid][:per_project]:
             rows.append(
                 Subscription(
                     user_id=user, scope="instance", target=ident, events=["instance_error"]
                 )
             )
         pools[pid] = list(
-            Instance.objects.filter(project_id=pid).order_by("id").values_list("pk", "uuid")
+            Instance.objects.filter(project_id=pid, vm_state="active", task_state__isnull=True)
+            .order_by("id")
+            .values_list("pk", "uuid")
         )
     Subscription.objects.bulk_create(rows, batch_size=2000)
     return pools
 
 
-def _change(pk: int) -> None:
+def _change(*pks: int) -> float:
+    """Instances into ERROR from a failed action, in one transaction; the monotonic time its
+    COMMIT was sent. (Not the time the call returns: the relay thread can hear the commit and
+    take the GIL before this thread gets it back, which made latencies negative.)"""
+    from django.db import transaction
+
     from compute import state_machine
     from compute.outbox.write import change_cause
 
-    with change_cause("action.failed", action="stop", reason="bench"):
-        state_machine.transition(pk, expected_task_state=None, vm_state="error")
+    with transaction.atomic():
+        with change_cause("action.failed", action="stop", reason="bench"):
+            for pk in pks:
+                state_machine.transition(pk, expected_task_state=None, vm_state="error")
+        committing = time.monotonic()
+    return committing
 
 
 class _Recorder:
@@ -157,8 +150,7 @@ def _paced(
         if delay > 0:
             time.sleep(delay)
         pk, ident = pool.pop()
-        _change(pk)
-        mono[str(ident)] = time.monotonic()
+        mono[str(ident)] = _change(pk)
         wall[str(ident)] = time.time()
     close_old_connections()
     return mono, wall
@@ -193,20 +185,23 @@ def _floor_poller(interval: float, stop: threading.Event, seen: dict[str, float]
             stop.wait(interval)
 
 
-def run(args: argparse.Namespace, url: str) -> None:
+def run(bench: Bench) -> list[Result]:
     import requests
     from django.db import close_old_connections
 
-    from compute.models import Delivery, Notification
+    from compute.models import Delivery, Notification, NotifierCursor
     from compute.notify.conf import notify_conf
     from tests.support.processes import free_port, port_open
 
+    scale = bench.scale
+    bench.stop_web()  # each web process runs the notifier: phase 1 must have none
+    stack = bench.stack
     # The receiver runs in a process of its own, as a real one would (not in this one's GIL).
     port = free_port()
-    lines = Path("/tmp") / f"bench-notify-hooks-{os.getpid()}.txt"
+    lines = stack.workdir / "notify-hooks.txt"
     lines.write_text("")
-    receiver_proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.webhook", str(port), str(lines)], cwd=ROOT
+    receiver = stack.spawn(
+        "webhook-receiver", [sys.executable, "-m", "tests.support.webhook", str(port), str(lines)]
     )
     while not port_open(port):
         time.sleep(0.05)
@@ -215,27 +210,25 @@ def run(args: argparse.Namespace, url: str) -> None:
     def received() -> list[str]:
         return lines.read_text().splitlines()
 
-    print(f"seeding {args.subscriptions} subscriptions …", flush=True)
-    pools = _seed(args.subscriptions, receiver_url)
+    pools = _seed(bench, receiver_url)
     close_old_connections()
     interval = notify_conf().interval
+    changes = int(scale.rate * scale.latency_seconds)
 
     # Phase 1: the relay, notifier off.
     recorder = _Recorder()
-    _, loop, _relay = _relay_thread(recorder)
+    _, loop, relay = _relay_thread(recorder)
     time.sleep(1.0)
-    mono_a, _ = _paced(_take(pools, int(args.rate * args.seconds)), args.rate, args.seconds)
+    mono_a, _ = _paced(_take(pools, changes), scale.rate, scale.latency_seconds)
     time.sleep(1.0)
     relay_off = [recorder.arrived[k] - t for k, t in mono_a.items() if k in recorder.arrived]
 
     # Phase 2: the relay, notifier on (another process, as in a web process), and the floor.
-    env = {**os.environ, "NOTIFY_ALLOW_PRIVATE_WEBHOOKS": "1", "LOG_LEVEL": "WARNING"}
-    log = open(Path("/tmp") / f"bench-notify-{os.getpid()}.log", "w")  # noqa: SIM115
-    notifier = subprocess.Popen(
-        [sys.executable, "manage.py", "notify", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
+    notifier = stack.spawn(
+        "notifier",
+        [sys.executable, "manage.py", "notify", "run"],
+        env_extra={"NOTIFY_ALLOW_PRIVATE_WEBHOOKS": "1"},
     )
-    from compute.models import NotifierCursor
-
     deadline = time.monotonic() + 30
     while not NotifierCursor.objects.exists():
         assert time.monotonic() < deadline, "the notifier did not start"
@@ -245,7 +238,7 @@ def run(args: argparse.Namespace, url: str) -> None:
     poller = threading.Thread(target=_floor_poller, args=(interval, stop, floor_seen), daemon=True)
     poller.start()
     recorder.arrived.clear()
-    mono_b, wall_b = _paced(_take(pools, int(args.rate * args.seconds)), args.rate, args.seconds)
+    mono_b, wall_b = _paced(_take(pools, changes), scale.rate, scale.latency_seconds)
     expected = len(wall_b)
     deadline = time.monotonic() + 60
     while Notification.objects.filter(object_id__in=list(wall_b)).count() < expected:
@@ -264,17 +257,16 @@ def run(args: argparse.Namespace, url: str) -> None:
 
     # Phase 3: deliveries/s, a burst to the webhook projects; then the floor.
     before = len(received())
-    burst = _take(pools, args.burst, first=10)
-    started = time.monotonic()
-    for pk, _ident in burst:
-        _change(pk)
+    hooked = max(1, len(bench.seeded.projects) // 10)
+    burst = _take(pools, scale.notify_burst, first=hooked)
+    started = _change(*(pk for pk, _ident in burst))
     deadline = time.monotonic() + 300
-    while len(received()) < before + args.burst and time.monotonic() < deadline:
+    while len(received()) < before + len(burst) and time.monotonic() < deadline:
         time.sleep(0.01)
     took = time.monotonic() - started
     ids = received()[before:]
     delivered = len(ids)
-    dup = len(ids) - len(set(ids))
+    repeated = len(ids) - len(set(ids))
     bodies = [
         json.dumps(n.payload, separators=(",", ":"), sort_keys=True).encode()
         for n in Notification.objects.filter(deliveries__isnull=False).order_by("-id")[:delivered]
@@ -285,41 +277,42 @@ def run(args: argparse.Namespace, url: str) -> None:
             receiver_url, data=body, headers={"Content-Type": "application/json"}, timeout=5
         )
     floor_took = time.monotonic() - floor_started
-    notifier.terminate()
-    notifier.wait(10)
-    log.close()
+    pending = Delivery.objects.filter(state="pending").count()
+    stack.stop(notifier)
+    stack.stop(receiver)
+    asyncio.run_coroutine_threadsafe(relay.stop(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
-    receiver_proc.terminate()
-    receiver_proc.wait(10)
+    close_old_connections()
 
     ms = 1000.0
-    print()
-    print("| figure | product | floor | ratio |")
-    print("|---|---|---|---|")
-    print(
-        f"| notification latency p50 / p99 (ms), {args.rate:.0f} changes/s, "
-        f"{args.subscriptions} subscriptions | {pct(notify_lat, 50) * ms:.0f} / "
-        f"{pct(notify_lat, 99) * ms:.0f} | {pct(floor_lat, 50) * ms:.0f} / "
-        f"{pct(floor_lat, 99) * ms:.0f} | {pct(notify_lat, 99) / pct(floor_lat, 99):.2f}× (p99) |"
+    counts = (
+        f"{len(notify_lat)} of {expected} notifications, {delivered} of {len(burst)} deliveries "
+        f"({repeated} repeated, {pending} pending at the end), {scale.subscriptions:,} "
+        f"subscriptions, {scale.rate:.0f} changes/s"
     )
-    print(
-        f"| webhook deliveries/s ({delivered} of a {args.burst} burst) | {delivered / took:.1f} | "
-        f"{len(bodies) / floor_took:.1f} | {delivered / took / (len(bodies) / floor_took):.2f}× |"
-    )
-    print(
-        f"| relay latency p50 / p99 (ms), notifier off → on | "
-        f"{pct(relay_off, 50) * ms:.1f} / {pct(relay_off, 99) * ms:.1f} → "
-        f"{pct(relay_on, 50) * ms:.1f} / {pct(relay_on, 99) * ms:.1f} | — | "
-        f"{pct(relay_on, 99) / pct(relay_off, 99):.2f}× (p99) |"
-    )
-    print()
-    print(
-        f"notifications {len(notify_lat)}/{expected}; relay samples {len(relay_off)} / "
-        f"{len(relay_on)}; mean notification latency {statistics.mean(notify_lat) * ms:.0f} ms; "
-        f"deliveries pending at the end: "
-        f"{Delivery.objects.filter(state='pending').count()}; repeated deliveries: {dup}"
-    )
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    latency, floor = pct(notify_lat, 99) * ms, pct(floor_lat, 99) * ms
+    rate, floor_rate = delivered / took, len(bodies) / floor_took if floor_took else 0.0
+    off, on = pct(relay_off, 50) * ms, pct(relay_on, 50) * ms
+    complete = len(notify_lat) == expected and delivered == len(burst) and not repeated
+    return [
+        Result(
+            "notify", "notification latency p99", latency, floor, "ms",
+            f"≤ {LATENCY_TARGET:g}× floor",
+            complete and latency <= LATENCY_TARGET * floor,
+            note=f"p50 {pct(notify_lat, 50) * ms:.0f} ms against {pct(floor_lat, 50) * ms:.0f}; "
+            + counts,
+        ),
+        Result(
+            "notify", "webhook deliveries/s", rate, floor_rate, "/s",
+            f"≥ {DELIVERIES_TARGET:g}× floor",
+            complete and rate >= DELIVERIES_TARGET * floor_rate,
+            note=f"a burst of {len(burst)} changes in one commit, commit to last delivery",
+        ),
+        Result(
+            "notify", "live relay latency p50, notifier on (floor: off)", on, off, "ms",
+            f"≤ {RELAY_TARGET:.2f}× (10 % worse at most)",
+            len(relay_on) == len(mono_b) and on <= RELAY_TARGET * off,
+            note=f"p99 {pct(relay_off, 99) * ms:.1f} → {pct(relay_on, 99) * ms:.1f} ms; "
+            f"{len(relay_off)} / {len(relay_on)} samples",
+        ),
+    ]  # fmt: skip

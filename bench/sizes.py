@@ -20,7 +20,10 @@ class Scale:
     action_seconds: float
     repeats: int
     swarm_workers: int
+    #: Notification subscriptions, and the changes in the webhook burst (bench.notify).
+    subscriptions: int
+    notify_burst: int
 
 
-FULL = Scale("full", 100_000, 1_000, 50, 1_000, 50.0, 20.0, 100, 8.0, 15, 2)
-QUICK = Scale("quick", 10_000, 100, 10, 100, 50.0, 6.0, 100, 3.0, 5, 1)
+FULL = Scale("full", 100_000, 1_000, 50, 1_000, 50.0, 20.0, 100, 8.0, 15, 2, 10_000, 500)
+QUICK = Scale("quick", 10_000, 100, 10, 100, 50.0, 6.0, 100, 3.0, 5, 1, 1_000, 100)

@@ -117,8 +117,11 @@ class Stack:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     # --- processes -------------------------------------------------------------------------
-    def spawn(self, name: str, argv: list[str], *, port: int = 0) -> Process:
-        process = Process(name, argv, env=self.env(), workdir=self.workdir, port=port)
+    def spawn(
+        self, name: str, argv: list[str], *, port: int = 0, env_extra: dict[str, str] | None = None
+    ) -> Process:
+        env = {**self.env(), **(env_extra or {})}
+        process = Process(name, argv, env=env, workdir=self.workdir, port=port)
         self.processes.append(process)
         return process
 
