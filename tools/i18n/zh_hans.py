@@ -409,6 +409,15 @@ T: dict[tuple[str | None, str], str | list[str]] = {
         None,
         "Scheduled %(action)s; next run %(when)s (%(zone)s).",
     ): "已计划 %(action)s；下次运行 %(when)s（%(zone)s）。",
+    (
+        None,
+        "Schedule %(id)s paused: it will not run until resumed.",
+    ): "计划 %(id)s 已暂停：恢复之前不会运行。",
+    (None, "Schedule %(id)s resumed."): "计划 %(id)s 已恢复。",
+    (
+        None,
+        "Schedule %(id)s deleted: it will not run again; its history stays.",
+    ): "计划 %(id)s 已删除：不会再运行；其历史记录保留。",
     # the host page's drain plan (dashboard/web/plan_rows.py)
     (None, "Can live-migrate"): "可热迁移",
     (None, "Can cold-migrate"): "可冷迁移",

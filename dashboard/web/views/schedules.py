@@ -19,7 +19,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from compute.exceptions import ComputeError, Invalid
@@ -161,6 +161,12 @@ def schedule_create_view(request: HttpRequest) -> HttpResponse:
 
 
 VERBS = {"pause": schedule_pause, "resume": schedule_resume, "delete": schedule_cancel}
+#: What the banner says once a verb is done.
+DONE = {
+    "pause": gettext_lazy("Schedule %(id)s paused: it will not run until resumed."),
+    "resume": gettext_lazy("Schedule %(id)s resumed."),
+    "delete": gettext_lazy("Schedule %(id)s deleted: it will not run again; its history stays."),
+}
 
 
 @login_required
@@ -174,4 +180,6 @@ def schedule_change_view(request: HttpRequest, pk: int, verb: str) -> HttpRespon
         change(context=page.scope.full, schedule_id=pk)
     except ComputeError as error:
         page.refused(error)
+    else:
+        messages.success(request, DONE[verb] % {"id": pk})
     return redirect("schedules")
