@@ -53,9 +53,13 @@ def test_a_one_off_schedule_made_on_the_instance_page_runs_and_its_row_says_so_l
         arg="sched-once",
         timeout=15_000,
     )
-    assert "accepted" in mine.locator(".schedule-result").inner_text()
+    assert mine.locator(".schedule-result [data-outcome]").get_attribute("data-outcome") == (
+        "accepted"
+    )
+    assert mine.locator(".schedule-result").inner_text().startswith("Accepted Accepted: req-")
+    assert mine.locator("td .badge").first.inner_text() == "Done"
     mine.locator("details summary").click()
-    assert "accepted" in mine.locator(".schedule-runs").inner_text()
+    assert mine.locator(".schedule-runs li").first.get_attribute("data-outcome") == "accepted"
     assert mine.locator(".schedule-buttons button").count() == 0  # a finished one-off: nothing
     instance = open_as("alice", f"/instances/{vm['uuid']}/")
     wait_badge(instance, vm["uuid"], "vm_state", "vm_state: stopped", timeout=10_000)

@@ -78,7 +78,7 @@ def test_the_list_filter_and_a_saved_view_are_offered_and_kept_as_the_filter(
     assert made.target_filter == {"name": "web", "project_id": alice_ctx.project_id}
     schedules_run_due()
     table = alice_client.get("/schedules/?fragment=table").content.decode()
-    assert 'web-1: accepted <code class="request-id">req-' in table
+    assert 'web-1: Accepted <code class="request-id">req-' in table
     assert "Accepted on 1 of 1 instances." in table
 
 
@@ -114,3 +114,27 @@ def test_the_schedules_page_and_the_task_centre_read_in_simplified_chinese(
     page = alice_client.get(f"/schedules/?instance={vm.uuid}", **zh).content.decode()
     assert "<h1>计划任务</h1>" in page and "按 cron 表达式重复运行" in page
     assert "<h1>任务</h1>" in alice_client.get("/tasks/", **zh).content.decode()
+
+
+def test_a_schedules_state_and_outcome_are_words_in_the_page_language(
+    agent, make_instance, alice_client
+):
+    vm = make_instance("active", name="worded")
+    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    alice_client.post(
+        "/schedules/new/",
+        {"instance": str(vm.uuid), "action": "reboot", "when": "once", "run_at": at,
+         "time_zone": "UTC"},
+    )  # fmt: skip
+    alice_client.post(
+        "/schedules/new/",
+        {"instance": str(vm.uuid), "action": "stop", "when": "cron", "cron": "0 3 * * *"},
+    )
+    schedules_run_due()
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+    table = alice_client.get("/schedules/?fragment=table", **zh).content.decode()
+    assert 'data-state="done"' in table and ">已完成</span>" in table
+    assert 'data-outcome="accepted">已接受</span>' in table
+    assert 'data-state="pending"' in table and ">等待中</span>" in table
+    english = alice_client.get("/schedules/?fragment=table").content.decode()
+    assert ">Done</span>" in english and ">Pending</span>" in english

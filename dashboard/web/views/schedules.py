@@ -19,7 +19,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from compute.exceptions import ComputeError, Invalid
@@ -40,12 +40,55 @@ RUNS_SHOWN = 5
 SHOWN = 200
 
 
+#: The words for a schedule's state and a run's outcome (their identifiers stay in the markup,
+#: as ``data-state``).
+STATES = {
+    "pending": pgettext_lazy("schedule", "Pending"),
+    "paused": pgettext_lazy("schedule", "Paused"),
+    "done": pgettext_lazy("schedule", "Done"),
+    "refused": pgettext_lazy("schedule", "Refused"),
+    "skipped": pgettext_lazy("schedule", "Skipped"),
+    "cancelled": pgettext_lazy("schedule", "Deleted"),
+}
+OUTCOMES = {
+    "accepted": pgettext_lazy("schedule run", "Accepted"),
+    "refused": pgettext_lazy("schedule run", "Refused"),
+    "skipped": pgettext_lazy("schedule run", "Skipped"),
+    "partial": pgettext_lazy("schedule run", "Partly accepted"),
+    "empty": pgettext_lazy("schedule run", "No instance"),
+}
+
+
+def outcome_text(outcome: str) -> str:
+    return str(OUTCOMES.get(outcome, outcome))
+
+
 @dataclass(frozen=True)
 class ScheduleRow:
     schedule: ScheduledAction
     #: The next run on the owner's wall clock (the zone it was made in).
     next_local: datetime
     runs: list[ScheduleRun]
+
+    @property
+    def state_text(self) -> str:
+        return str(STATES.get(self.schedule.state, self.schedule.state))
+
+    @property
+    def outcome_text(self) -> str:
+        return outcome_text(self.schedule.last_outcome)
+
+    @property
+    def history(self) -> list[tuple[ScheduleRun, str, list[dict[str, str]]]]:
+        """Each run with its outcome's words, and on a filter each instance's."""
+        return [
+            (
+                run,
+                outcome_text(run.outcome),
+                [{**o, "outcome_text": outcome_text(o.get("outcome", ""))} for o in run.outcomes],
+            )
+            for run in self.runs
+        ]
 
     @property
     def next_text(self) -> str:
