@@ -7,6 +7,7 @@ have dropped; a failing pass is logged once and tried again, more slowly while i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -28,9 +29,11 @@ async def every(
     interval: Callable[[], float],
     *,
     again_at_once: Callable[[ResultT], bool] = lambda _result: False,
+    wake: asyncio.Event | None = None,
 ) -> None:
     """Run ``one_pass`` forever, ``interval()`` seconds apart (read each time, so a changed
-    setting applies), or at once when ``again_at_once(result)`` says a pass left work behind."""
+    setting applies), or at once when ``again_at_once(result)`` says a pass left work behind,
+    or when another loop sets ``wake`` (it has just made work for this one)."""
 
     def in_thread() -> ResultT:
         try:
@@ -54,4 +57,10 @@ async def every(
             failures = 0
             if again_at_once(result):
                 continue
-        await asyncio.sleep(interval() * min(MAX_BACKOFF, 1 + failures))
+        delay = interval() * min(MAX_BACKOFF, 1 + failures)
+        if wake is None:
+            await asyncio.sleep(delay)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), delay)
+        wake.clear()

@@ -32,10 +32,24 @@ def _busy(result: dict[str, int]) -> bool:
 
 
 async def run_forever() -> None:
-    """Both loops, for a web process's event loop (each pass in a worker thread)."""
+    """Both loops, for a web process's event loop (each pass in a worker thread). A derive pass
+    that made notifications wakes the delivery loop at once rather than at its next tick."""
+    deliver_now = asyncio.Event()
+
+    def derived(result: dict[str, int]) -> bool:
+        if result.get("notifications"):
+            deliver_now.set()
+        return _busy(result)
+
     await asyncio.gather(
-        every("notifier derive", derive_once, lambda: notify_conf().interval, again_at_once=_busy),
         every(
-            "notifier deliver", deliver_once, lambda: notify_conf().interval, again_at_once=_busy
+            "notifier derive", derive_once, lambda: notify_conf().interval, again_at_once=derived
+        ),
+        every(
+            "notifier deliver",
+            deliver_once,
+            lambda: notify_conf().interval,
+            again_at_once=_busy,
+            wake=deliver_now,
         ),
     )

@@ -53,3 +53,28 @@ def test_a_pass_that_left_work_behind_is_followed_at_once_and_the_interval_is_re
     run_until(passes, 6, one_pass=one_pass, interval=interval, again_at_once=lambda n: n % 2 == 1)
     # Odd passes said "more to do": only the even ones waited.
     assert len(asked) in (2, 3)
+
+
+def test_a_loop_woken_by_another_runs_at_once_instead_of_at_its_next_tick():
+    passes: list[float] = []
+
+    async def main() -> None:
+        import time
+
+        wake = asyncio.Event()
+        task = asyncio.create_task(
+            every("woken", lambda: passes.append(time.monotonic()), lambda: 60.0, wake=wake)
+        )
+        while not passes:
+            await asyncio.sleep(0.001)
+        woken_at = time.monotonic()
+        wake.set()
+        while len(passes) < 2:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert passes[1] - woken_at < 5  # not the 60 s interval
+        assert not wake.is_set()
+
+    asyncio.run(main())
