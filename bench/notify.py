@@ -39,6 +39,7 @@ from typing import Any
 from bench.context import Bench
 from bench.report import Result
 from bench.seed import member
+from bench.stack import cpu_seconds
 
 #: Notification latency, p99, against the bare poller's.
 LATENCY_TARGET = 3.0
@@ -238,6 +239,7 @@ def run(bench: Bench) -> list[Result]:
     poller = threading.Thread(target=_floor_poller, args=(interval, stop, floor_seen), daemon=True)
     poller.start()
     recorder.arrived.clear()
+    cpu_before = cpu_seconds(notifier.pid)
     mono_b, wall_b = _paced(_take(pools, changes), scale.rate, scale.latency_seconds)
     expected = len(wall_b)
     deadline = time.monotonic() + 60
@@ -246,6 +248,7 @@ def run(bench: Bench) -> list[Result]:
             break
         time.sleep(0.2)
     stop.set()
+    notifier_cpu = cpu_seconds(notifier.pid) - cpu_before
     relay_on = [recorder.arrived[k] - t for k, t in mono_b.items() if k in recorder.arrived]
     created = dict(
         Notification.objects.filter(object_id__in=list(wall_b)).values_list(
@@ -313,6 +316,8 @@ def run(bench: Bench) -> list[Result]:
             f"≤ {RELAY_TARGET:.2f}× (10 % worse at most)",
             len(relay_on) == len(mono_b) and on <= RELAY_TARGET * off,
             note=f"p99 {pct(relay_off, 99) * ms:.1f} → {pct(relay_on, 99) * ms:.1f} ms; "
-            f"{len(relay_off)} / {len(relay_on)} samples",
+            f"{len(relay_off)} / {len(relay_on)} samples; the notifier's process used "
+            f"{notifier_cpu:.2f} CPU s meanwhile ({notifier_cpu / max(1, expected) * ms:.1f} ms "
+            f"per change)",
         ),
     ]  # fmt: skip
