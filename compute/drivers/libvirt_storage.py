@@ -4,7 +4,9 @@ One ``dir`` storage pool per instances path (``<instances_path>/disks``) holds, 
 ``_base`` cache and instance directories:
 
 - ``base-<md5>.<format>``: an image's bytes, uploaded once per distinct file through a libvirt
-  stream (so a remote libvirtd works too) and shared by every guest booted from it;
+  stream (so a remote libvirtd works too) and shared by every guest booted from it; beside it
+  an empty ``base-<md5>.<format>.complete`` once the upload has reached its end (a base without
+  one was cut short, and is uploaded again);
 - ``<uuid>-disk.qcow2``: the guest's root disk, a qcow2 overlay on its image's base, sized to
   the flavor's root disk (or the image, if that is larger);
 - ``<uuid>-rescue.qcow2``: while rescued, an overlay on the rescue image's base.
@@ -18,7 +20,9 @@ never touches a guest. Only this module and ``compute.drivers.libvirt`` import l
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
+import tempfile
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -57,6 +61,27 @@ class ImageFile:
 def _lock_for(name: str) -> threading.Lock:
     with _base_locks_guard:
         return _base_locks.setdefault(name, threading.Lock())
+
+
+@contextlib.contextmanager
+def _base_lock(pool_path: Path, name: str) -> Iterator[None]:
+    """Held while a base is looked up and, if need be, uploaded: a lock for the threads of this
+    process and a file lock for every agent on this machine — two agents on one libvirtd share
+    its pool, and the second must not lay a disk over a base the first is still writing (Nova's
+    computes share their image cache under lockutils' external locks the same way)."""
+    where = hashlib.md5(str(pool_path).encode(), usedforsecurity=False).hexdigest()[:12]
+    lock_path = Path(tempfile.gettempdir()) / f"vmdash-base-{where}-{name}.lock"
+    with _lock_for(name), open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _complete(name: str) -> str:
+    """The empty volume that says base ``name`` was uploaded to its end."""
+    return f"{name}.complete"
 
 
 def _volume_xml(name: str, capacity: int, fmt: str, backing: tuple[str, str] | None) -> str:
@@ -126,11 +151,14 @@ class DiskPool:
         if not source.is_file():
             raise DriverError(f"Image file {image.path} is missing on host")
         name = f"base-{image.key()}.{image.disk_format}"
-        with _lock_for(name):
+        with _base_lock(self.path, name):
             found = self.volume(conn, name)
-            if found is not None:
+            if found is not None and self.volume(conn, _complete(name)) is not None:
                 return found
             pool = self.pool(conn)
+            if found is not None:  # an upload that never finished (its agent died): again
+                with contextlib.suppress(libvirt.libvirtError):
+                    found.delete(0)
             size = source.stat().st_size
             # Created raw with the file's exact size, then overwritten with its bytes: the
             # result is the file, whatever its format (qcow2 headers included).
@@ -141,6 +169,7 @@ class DiskPool:
                 with contextlib.suppress(libvirt.libvirtError):
                     vol.delete(0)
                 raise
+            pool.createXML(_volume_xml(_complete(name), 0, "raw", None), 0)
             return vol
 
     @staticmethod
