@@ -94,6 +94,16 @@ def instance_row(site: GuestSite, uuid: str) -> dict[str, Any]:
     }
 
 
+def drain_ended(site: GuestSite, job: int, what: str) -> Any:
+    """Wait until the job is no longer running; what ``site.wait`` returns."""
+    return site.wait(lambda: drain(site, job)["state"] != "running", timeout=120, what=what)
+
+
+def active_on(host: str) -> dict[str, Any]:
+    """An instance row settled on ``host``: ACTIVE, no task."""
+    return {"host": host, "status": "ACTIVE", "vm_state": "active", "task_state": None}
+
+
 def booted(site: GuestSite, name: str, *, prompt: bool = False) -> str:
     """A guest on the source, ACTIVE; with ``prompt``, booted to its shell prompt (its memory
     in use, not only zeros)."""
@@ -121,22 +131,13 @@ def test_the_drain_plans_a_live_migration_and_its_job_moves_the_running_guest(si
     )
     started = time.monotonic()
     job = drain_start(site, SOURCE, {})
-    took = site.wait(
-        lambda: drain(site, job["id"])["state"] != "running",
-        timeout=120,
-        what="the drain to end",
-    )
+    took = drain_ended(site, job["id"], "the drain to end")
     print(f"\ndrain of {SOURCE} (one live migration): {time.monotonic() - started:.1f} s")
     done = drain(site, job["id"])
     assert done["state"] == "done", done
     assert step_of(site, job["id"], uuid)["state"] == "done"
     # The database says it is on the other host, running …
-    assert instance_row(site, uuid) == {
-        "host": DEST,
-        "status": "ACTIVE",
-        "vm_state": "active",
-        "task_state": None,
-    }
+    assert instance_row(site, uuid) == active_on(DEST)
     # … and so do both libvirtds: defined and running there, gone from here.
     assert site.domain_state(uuid, uri=URIS[DEST]) == "running"
     assert site.domain_state(uuid, uri=URIS[SOURCE]) == "absent"
@@ -191,12 +192,7 @@ def test_cancelling_the_drain_during_a_real_live_migration_aborts_it_and_the_gue
             timeout=30,
             what="the task to be cleared",
         )
-        assert instance_row(site, uuid) == {
-            "host": SOURCE,
-            "status": "ACTIVE",
-            "vm_state": "active",
-            "task_state": None,
-        }
+        assert instance_row(site, uuid) == active_on(SOURCE)
         (migration,) = migration_rows(site, uuid)
         assert migration["status"] == "cancelled"
         assert step_of(site, job["id"], uuid)["state"] == "cancelled"
@@ -228,19 +224,10 @@ def test_evacuate_all_from_a_forced_down_host_rebuilds_the_guest_on_the_other_ho
         )
         started = time.monotonic()
         job = drain_start(site, SOURCE, others_left(site, SOURCE, uuid))  # "Evacuate all"
-        site.wait(
-            lambda: drain(site, job["id"])["state"] != "running",
-            timeout=120,
-            what="the evacuation to end",
-        )
+        drain_ended(site, job["id"], "the evacuation to end")
         assert drain(site, job["id"])["state"] == "done"
         took = time.monotonic() - started
-        assert instance_row(site, uuid) == {
-            "host": DEST,
-            "status": "ACTIVE",
-            "vm_state": "active",
-            "task_state": None,
-        }
+        assert instance_row(site, uuid) == active_on(DEST)
         # Rebuilt there from its image: a new disk in that host's pool, a fresh boot.
         assert site.domain_state(uuid, uri=URIS[DEST]) == "running"
         assert len(site.disks(uuid, instances_path=PATHS[DEST])) == 1

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tests.support.processes import ROOT
-from tests.support.servers import pg_server_url
+from tests.support.servers import create_database, drop_database, pg_server_url
 
 PG_SERVER = pg_server_url("VMDASH_RELIABILITY_PG")
 
@@ -88,17 +88,11 @@ def database_url(name: str, **query: str) -> str:
 
 
 def create(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_database(PG_SERVER, name)
 
 
 def drop(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(PG_SERVER, name)
 
 
 def set_up(env: dict[str, str]) -> dict[str, Any]:

@@ -27,7 +27,13 @@ from typing import Any
 
 from tests.support import servers
 from tests.support.processes import Process, free_port
-from tests.support.servers import clear_redis, pick_redis_db, with_database
+from tests.support.servers import (
+    clear_redis,
+    create_database,
+    drop_database,
+    pick_redis_db,
+    with_database,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -143,13 +149,10 @@ class Cluster:
         ``users`` are (username, password, project) created with ``create_user`` in the same
         process as the migration, which saves a Python start-up.
         """
-        import psycopg
-
         server = pg_server_url()
         self.database_url = with_database(server, self.database)
         self.redis_url = pick_redis_db(redis_server_url())
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.database}"')
+        create_database(server, self.database)
         self._created = True
         for n in range(self.daphnes):
             port = free_port()
@@ -246,10 +249,7 @@ class Cluster:
         if self.redis_url:
             clear_redis(self.redis_url)
         if self._created:
-            import psycopg
-
-            with psycopg.connect(pg_server_url(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            drop_database(pg_server_url(), self.database)
             self._created = False
 
     # --- signing in ------------------------------------------------------------------------

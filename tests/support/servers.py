@@ -14,10 +14,10 @@ DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
-def pg_server_url(explicit: str) -> str:
+def pg_server_url(explicit: str = "") -> str:
     """The PostgreSQL server's maintenance database: ``$explicit``, else the server of
     ``DATABASE_URL`` when it names PostgreSQL, else the local default."""
-    if os.environ.get(explicit):
+    if explicit and os.environ.get(explicit):
         return os.environ[explicit]
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://", "pgsql://")):
@@ -36,6 +36,22 @@ def redis_server_url(explicit: str) -> str:
 def with_database(url: str, name: str) -> str:
     """The same server, another database (a PostgreSQL name or a Redis index)."""
     return urllib.parse.urlparse(url)._replace(path=f"/{name}").geturl()
+
+
+def create_database(server: str, name: str) -> None:
+    """A new, empty PostgreSQL database ``name`` on ``server`` (its maintenance database)."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(server: str, name: str) -> None:
+    """Drop database ``name`` on ``server``, cutting any session still on it."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 #: Redis databases the benchmarks and the scale tests may take (an empty one is picked).

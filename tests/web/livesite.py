@@ -19,24 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from tests.support.processes import Daphne, free_port
+from tests.support.servers import create_database, drop_database, pg_server_url, with_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 _SITES = itertools.count(1)
-
-
-def _postgres(url: str, sql: str) -> None:
-    """One statement on the server ``url`` names, from its maintenance database."""
-    import psycopg
-
-    parts = urlsplit(url)
-    with psycopg.connect(
-        urlunsplit(parts._replace(path="/postgres", query="")), autocommit=True
-    ) as c:
-        c.execute(sql)
 
 
 def site_database(workdir: Path) -> tuple[str, str | None]:
@@ -45,9 +34,9 @@ def site_database(workdir: Path) -> tuple[str, str | None]:
     if not url.startswith(("postgres://", "postgresql://")):
         return f"sqlite:///{workdir / 'db.sqlite3'}", None
     name = f"vmdash_live_{os.getpid()}_{next(_SITES)}"
-    _postgres(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _postgres(url, f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}")), name
+    drop_database(pg_server_url(), name)
+    create_database(pg_server_url(), name)
+    return with_database(url, name), name
 
 
 class LiveSite:
@@ -125,10 +114,7 @@ class LiveSite:
                 self.driver.kill()
             self.driver = None
         if self.postgres_database is not None:
-            _postgres(
-                self.env["DATABASE_URL"],
-                f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)',
-            )
+            drop_database(pg_server_url(), self.postgres_database)
             self.postgres_database = None
 
     # --- the second client ---------------------------------------------------------------
