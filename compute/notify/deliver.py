@@ -62,10 +62,12 @@ def deliver_once(*, limit: int = 100) -> dict[str, int]:
     conf = notify_conf()
     now = timezone.now()
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
+    pending = Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
+    if not pending.exists():
+        return counts  # the idle pass: one read, no transaction
     with transaction.atomic():
         due = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
+            pending.select_for_update(skip_locked=True)
             .order_by("next_attempt_at", "id")
             .values_list("pk", flat=True)[:limit]
         )

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -63,16 +63,16 @@ def cursor_start() -> NotifierCursor:
 
 def derive_once() -> dict[str, int]:
     """One pass; what it read and wrote. ``{"skipped": 1}`` when another process holds the
-    cursor."""
-    cursor_start()
+    cursor. A pass that finds nothing new writes nothing (an idle web process's notifier costs
+    PostgreSQL two reads a pass, and no commit to flush)."""
     conf = notify_conf()
     with transaction.atomic():
-        cursor = (
-            NotifierCursor.objects.select_for_update(skip_locked=True).filter(name=CURSOR).first()
-        )
+        _plan_for_values()
+        cursor = _locked_cursor()
         if cursor is None:
             return {"skipped": 1, "read": 0, "notifications": 0}
-        holes: dict[str, float] = dict(cursor.holes or {})
+        before = (cursor.last_seq, cursor.holes or {})
+        holes: dict[str, float] = dict(before[1])
         wanted = Q(id__gt=cursor.last_seq)
         if holes:
             wanted |= Q(id__in=[int(h) for h in holes])
@@ -82,8 +82,32 @@ def derive_once() -> dict[str, int]:
         cursor.last_seq, cursor.holes = _advance(
             cursor.last_seq, holes, [row.id for row in rows], conf.gap_patience
         )
-        cursor.save(update_fields=["last_seq", "holes", "updated_at"])
+        if (cursor.last_seq, cursor.holes) != before:
+            cursor.save(update_fields=["last_seq", "holes", "updated_at"])
     return {"skipped": 0, "read": len(rows), "notifications": made}
+
+
+def _plan_for_values() -> None:
+    """PostgreSQL: plan this pass's statements for their values. Django's connections prepare a
+    statement run five times and keep one generic plan for it, made from the statistics of that
+    moment: made while the outbox was nearly empty, the read after the cursor is a scan of the
+    whole outbox for as long as nothing runs ANALYZE (autovacuum off, as on this project's test
+    machines: 0.07 → 0.6 ms a pass in four minutes at 50 changes/s). A pass runs a few times a
+    second; planning its statements costs less than one such scan."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def _locked_cursor() -> NotifierCursor | None:
+    """The cursor, locked for this pass; None when another process holds it. Made (at the
+    outbox's end) by the first pass that finds none."""
+    locked = NotifierCursor.objects.select_for_update(skip_locked=True).filter(name=CURSOR)
+    cursor = locked.first()
+    if cursor is None and not NotifierCursor.objects.filter(name=CURSOR).exists():
+        cursor_start()
+        cursor = locked.first()
+    return cursor
 
 
 def _advance(

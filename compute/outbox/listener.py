@@ -54,6 +54,13 @@ class OutboxListener:
         self._loop = asyncio.get_running_loop()
         self._conn = conn = await psycopg.AsyncConnection.connect(**pg_params(), autocommit=True)
         try:
+            # Each read planned for its own ``after`` and the table's size now: a generic plan
+            # is made once, from the statistics of the moment, and kept. Made while the outbox
+            # was empty (a new database, a test's, a bench's) it is a scan of the whole table,
+            # sorted — and where nothing runs ANALYZE (autovacuum off, as on this project's test
+            # machines) it stays one: 0.02 → 0.2 ms a read in five minutes at 50 changes/s,
+            # the relay's latency growing with it. A custom plan costs tens of microseconds.
+            await conn.execute("SET plan_cache_mode = force_custom_plan")
             tail = tail_sql(holes=False, placeholders=("$1", "$2"))
             await conn.execute(f"PREPARE {cls.TAIL.decode()} (bigint, int) AS {tail}")
             with_holes = tail_sql(holes=True, placeholders=("$1", "$2", "= ANY($3)", "$4"))
