@@ -88,12 +88,10 @@ def derive_once() -> dict[str, int]:
 
 
 def _plan_for_values() -> None:
-    """PostgreSQL: plan this pass's statements for their values. Django's connections prepare a
-    statement run five times and keep one generic plan for it, made from the statistics of that
-    moment: made while the outbox was nearly empty, the read after the cursor is a scan of the
-    whole outbox for as long as nothing runs ANALYZE (autovacuum off, as on this project's test
-    machines: 0.07 → 0.6 ms a pass in four minutes at 50 changes/s). A pass runs a few times a
-    second; planning its statements costs less than one such scan."""
+    """PostgreSQL: plan this pass's statements for their values, for the reason the relay's
+    connection does (``compute.outbox.listener``: a generic plan kept from an empty outbox scans
+    all of it where nothing runs ANALYZE; here 0.07 → 0.6 ms a pass in four minutes). Django's
+    connections prepare what they run five times, so this pass's reads would be kept plans."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
